@@ -1,0 +1,217 @@
+"""The Peregrin item graph as SQLAlchemy Core tables.
+
+Table and column names are the original Peregrin/Haystack MariaDB schema's, so an existing
+database upgrades in place (see ``db/migrations``). Columns the original did not have are
+marked "haystack:" below; this module must always equal the schema the migrations build,
+which a test checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
+
+# Microsecond precision everywhere: the queue orders and leases by these.
+Timestamp: TypeEngine[Any] = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# MariaDB's TEXT stops at 64 KiB; scraped bodies are longer and must never be cut.
+LongText: TypeEngine[str] = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+# Limits the store checks before the database would (silently, on a lax MariaDB) truncate.
+ENGINE_NAME_MAX = 100
+ENGINE_VERSION_MAX = 20
+ACTION_NAME_MAX = 100
+DATA_KEY_MAX = 100
+CONFIG_NAME_MAX = 100
+LINK_TYPE_MAX = 50
+URI_MAX = 16_000  # far beyond any real URL, below TEXT's 64 KiB in 4-byte characters
+CLAIM_OWNER_MAX = 100
+
+metadata = MetaData()
+
+engines = Table(
+    "Engines",
+    metadata,
+    Column("EngineId", Integer, primary_key=True),
+    Column("EngineName", String(ENGINE_NAME_MAX), nullable=False),
+    Column("EngineVersion", String(ENGINE_VERSION_MAX), nullable=False),
+    Column("EngineDesc", Text),
+    Column("EngineDisabled", Boolean, nullable=False, server_default=false()),
+    Column("EngineCreated", Timestamp),
+    UniqueConstraint("EngineName", "EngineVersion", name="uq_Engines_name_version"),
+)
+
+actions = Table(
+    "Actions",
+    metadata,
+    Column("actionId", Integer, primary_key=True),
+    Column("actionName", String(ACTION_NAME_MAX), nullable=False),
+    Column("actionDesc", Text),
+    Column("actionCreated", Timestamp),
+    UniqueConstraint("actionName", name="uq_Actions_actionName"),
+)
+
+engine_actions = Table(
+    "EngineActions",
+    metadata,
+    Column("engineActionId", Integer, primary_key=True),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId"), nullable=False),
+    Column("actionId", Integer, ForeignKey("Actions.actionId"), nullable=False),
+    Column("actionFunction", String(100)),
+    Column("actionParams", Text),
+    Column("engineActionDisabled", Boolean, nullable=False, server_default=false()),
+    Column("engineActionCreated", Timestamp),
+    # haystack: one row per (engine, action) so registration is an idempotent upsert.
+    Index("ux_EngineActions_engine_action", "engineId", "actionId", unique=True),
+)
+
+items = Table(
+    "Items",
+    metadata,
+    Column("itemId", Integer, primary_key=True),
+    Column("ItemURI", Text, nullable=False),
+    Column("EngineId", Integer, ForeignKey("Engines.EngineId")),
+    Column("ItemDTS", Timestamp),
+    Column("itemCreated", Timestamp),
+    # haystack: SHA-256 of ItemURI; TEXT cannot carry a unique index on MariaDB. NULL only on
+    # rows a legacy database held twice (those are linked to the kept row as 'duplicate').
+    Column("ItemURIHash", String(64)),
+    Index("ux_Items_ItemURIHash", "ItemURIHash", unique=True),
+    Index("ix_Items_EngineId", "EngineId"),
+    Index("ix_Items_itemCreated", "itemCreated"),
+)
+
+item_data = Table(
+    "ItemData",
+    metadata,
+    Column("ItemDataId", Integer, primary_key=True),
+    Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("itemData", String(DATA_KEY_MAX), nullable=False),
+    Column("itemDataValue", LongText),
+    Column("itemDataSeq", Integer, nullable=False, server_default="0"),
+    Column("itemDataAdded", Timestamp),
+    # haystack: how to read the text back (str, int, float, bool, datetime, date, json);
+    # NULL on legacy rows, which read back as str.
+    Column("itemDataType", String(10)),
+    Index("ix_ItemData_item_key_seq", "itemId", "itemData", "itemDataSeq"),
+    Index("ix_ItemData_key", "itemData"),
+)
+
+item_events = Table(
+    "ItemEvents",
+    metadata,
+    Column("ItemEventId", Integer, primary_key=True),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId"), nullable=False),
+    Column("actionId", Integer, ForeignKey("Actions.actionId"), nullable=False),
+    Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("itemEventAddedDate", Timestamp),
+    Column("itemEventDate", Timestamp, nullable=True),  # NULL while pending
+    # haystack: the queue's bookkeeping.
+    Column("itemEventRunAfter", Timestamp),  # not due before this (backoff); NULL = now
+    Column("itemEventClaimedBy", String(CLAIM_OWNER_MAX)),  # worker holding the lease
+    Column("itemEventLeaseUntil", Timestamp),  # lease expiry; claimable again after it
+    Column("itemEventAttempts", Integer, nullable=False, server_default="0"),
+    Column("itemEventLastError", LongText),
+    Column("itemEventDeadDate", Timestamp),  # set when attempts ran out; retryable by hand
+    Index("ux_ItemEvents_engine_action_item", "engineId", "actionId", "itemId", unique=True),
+    Index(
+        "ix_ItemEvents_due",
+        "itemEventDate",
+        "itemEventDeadDate",
+        "engineId",
+        "actionId",
+        "itemEventRunAfter",
+    ),
+    Index("ix_ItemEvents_itemId", "itemId"),
+)
+
+link_types = Table(
+    "LinkTypes",
+    metadata,
+    Column("LinkTypeId", Integer, primary_key=True),
+    Column("LinkTypeName", String(LINK_TYPE_MAX), nullable=False),
+    Column("LinkTypeDesc", Text),
+    UniqueConstraint("LinkTypeName", name="uq_LinkTypes_name"),
+)
+
+item_links = Table(
+    "ItemLinks",
+    metadata,
+    Column("itemLinkId", Integer, primary_key=True),
+    Column("EngineId", Integer, ForeignKey("Engines.EngineId")),
+    Column("itemId_left", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("itemId_right", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("linkTypeId", Integer, ForeignKey("LinkTypes.LinkTypeId"), nullable=False),
+    Column("itemLinkDTS", Timestamp),
+    # haystack: a link is stated once, so re-running a handler adds nothing.
+    Index("ux_ItemLinks_left_right_type", "itemId_left", "itemId_right", "linkTypeId", unique=True),
+    Index("ix_ItemLinks_right", "itemId_right"),
+)
+
+status = Table(
+    "Status",
+    metadata,
+    Column("statusId", Integer, primary_key=True),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId")),
+    Column("actionId", Integer, ForeignKey("Actions.actionId")),
+    Column("StatusMessage", LongText),
+    Column("StatusDate", Timestamp),
+    Index("ix_Status_StatusDate", "StatusDate"),
+)
+
+config = Table(
+    "Config",
+    metadata,
+    Column("configId", Integer, primary_key=True),
+    Column("configName", String(CONFIG_NAME_MAX), nullable=False),
+    Column("configValue", Text),
+    Column("configUpdated", Timestamp),
+    UniqueConstraint("configName", name="uq_Config_configName"),
+)
+
+PEREGRIN_TABLES: tuple[Table, ...] = (
+    engines,
+    actions,
+    engine_actions,
+    items,
+    item_data,
+    item_events,
+    link_types,
+    item_links,
+    status,
+    config,
+)
+
+LINK_TYPES: dict[str, str] = {
+    "contains": "The left item contains the right one (a search contains its results)",
+    "references": "The left item links to the right one",
+    "download": "The right item is a file downloaded from the left one",
+    "duplicate": "The left item is a duplicate of the right one",
+    "related": "The items are related",
+}
+SEED_ACTIONS: dict[str, str] = {
+    "WebCrawler": "Crawl web pages and follow their links",
+    "ParseContents": "Parse the contents of a fetched page",
+    "FileCrawler": "Scan folders of files",
+    "extractor": "Extract records from a queued item",
+    "downloader": "Download files linked from an item",
+    "config": "Configuration changes",
+    "Status": "Status messages",
+}
+SEED_CONFIG: dict[str, str] = {"RunQueue": "1", "MaxConcurrentJobs": "5", "DefaultDelay": "5"}
+SYSTEM_ENGINE = ("SystemEngine", "1.0", "Haystack itself: configuration and status")

@@ -1,0 +1,265 @@
+"""Haystack's settings: one pydantic-settings model fed by HAYSTACK_* variables, `.env`,
+the original deployment's DB_* variables and its legacy INI file.
+
+Precedence, highest first: arguments, ``HAYSTACK_*``/``DB_*`` environment, ``.env``, the INI file
+named by ``HAYSTACK_CONFIG_FILE``, defaults. ``DB_HOST`` (or an INI ``[Database] server``) builds a
+MariaDB URL, used only when ``HAYSTACK_DATABASE_URL`` is not given.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import URL, make_url
+
+from haystack_collector.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///./haystack.db"
+
+# The legacy INI file's (section, option) for each setting it can carry.
+_INI_KEYS: dict[str, tuple[str, str]] = {
+    "db_host": ("Database", "server"),
+    "db_user": ("Database", "user"),
+    "db_password": ("Database", "password"),
+    "db_name": ("Database", "schema"),
+    "db_port": ("Database", "port"),
+    "pool_size": ("Database", "PoolSize"),
+    "max_overflow": ("Database", "MaxOverflow"),
+    "pool_timeout": ("Database", "PoolTimeout"),
+    "pool_recycle": ("Database", "PoolRecycle"),
+    "downloads_dir": ("Paths", "downloads"),
+    "data_dir": ("Paths", "haystack"),
+    "worker_concurrency": ("Threads", "count"),
+    "web_scraper_depth": ("Depths", "webScraper"),
+}
+
+
+def _env(name: str, *legacy: str) -> AliasChoices:
+    return AliasChoices(f"HAYSTACK_{name}", *legacy)
+
+
+class Settings(BaseSettings):
+    """Everything Haystack can be told; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    database_url: str | None = Field(
+        default=None, validation_alias=_env("DATABASE_URL"), repr=False
+    )
+    db_host: str | None = Field(default=None, validation_alias=_env("DB_HOST", "DB_HOST"))
+    db_port: int = Field(default=3306, ge=1, le=65535, validation_alias=_env("DB_PORT", "DB_PORT"))
+    db_name: str = Field(default="haystack", validation_alias=_env("DB_NAME", "DB_NAME"))
+    db_user: str = Field(default="root", validation_alias=_env("DB_USER", "DB_USER"))
+    db_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_env("DB_PASSWORD", "DB_PASSWORD")
+    )
+
+    pool_size: int = Field(default=10, ge=1, validation_alias=_env("POOL_SIZE", "DB_POOL_SIZE"))
+    max_overflow: int = Field(
+        default=20, ge=0, validation_alias=_env("MAX_OVERFLOW", "DB_MAX_OVERFLOW")
+    )
+    pool_timeout: float = Field(
+        default=30.0, gt=0, validation_alias=_env("POOL_TIMEOUT", "DB_POOL_TIMEOUT")
+    )
+    pool_recycle: int = Field(
+        default=3600, ge=-1, validation_alias=_env("POOL_RECYCLE", "DB_POOL_RECYCLE")
+    )
+    pool_pre_ping: bool = Field(default=True, validation_alias=_env("POOL_PRE_PING"))
+    sqlite_busy_timeout: float = Field(
+        default=30.0, ge=0, validation_alias=_env("SQLITE_BUSY_TIMEOUT")
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias=_env("LOG_LEVEL")
+    )
+    log_dir: Path | None = Field(default=None, validation_alias=_env("LOG_DIR"))
+    log_json: bool = Field(default=True, validation_alias=_env("LOG_JSON"))
+    log_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, validation_alias=_env("LOG_MAX_BYTES")
+    )
+    log_backup_count: int = Field(default=5, ge=0, validation_alias=_env("LOG_BACKUP_COUNT"))
+
+    downloads_dir: Path = Field(default=Path("downloads"), validation_alias=_env("DOWNLOADS_DIR"))
+    data_dir: Path = Field(default=Path("."), validation_alias=_env("DATA_DIR"))
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=1000, validation_alias=_env("WORKER_CONCURRENCY")
+    )
+    web_scraper_depth: int = Field(
+        default=2, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
+    )
+
+    config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
+
+    @model_validator(mode="after")
+    def _check_database_url(self) -> Settings:
+        try:
+            make_url(self.url.render_as_string(hide_password=False))
+        except Exception as exc:
+            raise ValueError(f"database_url: not a database URL ({exc})") from None
+        if self.url.get_backend_name() not in {"sqlite", "mysql", "mariadb", "postgresql"}:
+            raise ValueError(
+                f"database_url: unsupported database {self.url.get_backend_name()!r};"
+                " use sqlite, mysql/mariadb or postgresql"
+            )
+        return self
+
+    @property
+    def url(self) -> URL:
+        """The database URL, built from DB_* parts when no URL was given."""
+        if self.database_url:
+            return make_url(self.database_url)
+        if self.db_host:
+            return URL.create(
+                "mysql+pymysql",
+                username=self.db_user,
+                password=self.db_password.get_secret_value() or None,
+                host=self.db_host,
+                port=self.db_port,
+                database=self.db_name,
+                query={"charset": "utf8mb4"},
+            )
+        return make_url(DEFAULT_DATABASE_URL)
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with its password masked, for logs and screens."""
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr_args__(self) -> Any:
+        yield "database_url", self.safe_database_url
+        for name, value in super().__repr_args__():
+            if name != "database_url":
+                yield name, value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            LegacyIniSource(settings_cls, init_settings, env_settings, dotenv_settings),
+            file_secret_settings,
+        )
+
+
+class LegacyIniSource(PydanticBaseSettingsSource):
+    """Reads the original deployment's INI file named by ``config_file``."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], *sources_naming_the_file: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources_naming_the_file
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads the whole file at once
+
+    def _config_file(self) -> Path | None:
+        for source in self._sources:
+            data = source()
+            for key in ("config_file", "HAYSTACK_CONFIG_FILE"):
+                if data.get(key):
+                    return Path(data[key])
+        return None
+
+    def __call__(self) -> dict[str, Any]:
+        path = self._config_file()
+        if path is None:
+            return {}
+        return read_legacy_ini(path)
+
+
+def read_legacy_ini(path: Path) -> dict[str, Any]:
+    """Map the original INI file's options onto setting names."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep 'PoolSize' as written
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError(
+            f"config_file: cannot read {path}: {exc.strerror}", setting="config_file"
+        ) from exc
+    except configparser.Error as exc:
+        raise ConfigError(
+            f"config_file: {path} is not a valid INI file: {exc}", setting="config_file"
+        ) from exc
+    values: dict[str, Any] = {}
+    for name, (section, option) in _INI_KEYS.items():
+        found = _ini_option(parser, section, option)
+        if found is not None and found != "":
+            values[name] = found
+    return values
+
+
+def _ini_option(parser: configparser.ConfigParser, section: str, option: str) -> str | None:
+    # The original files were hand-edited; accept any case for section and option names.
+    for sec in parser.sections():
+        if sec.lower() == section.lower():
+            for opt, value in parser.items(sec):
+                if opt.lower() == option.lower():
+                    return value.strip()
+    return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning a validation failure into a ConfigError that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = error["msg"].removeprefix("Value error, ")
+        field = _field_for(error["loc"][0] if error["loc"] else "", message)
+        message = message.removeprefix(f"{field}: ")
+        where = _where_set(field)
+        shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+        raise ConfigError(f"{where}: {message}{shown}", setting=field or None) from None
+
+
+_SECRET_FIELDS = frozenset({"database_url", "db_password"})
+
+
+def _field_for(loc: object, message: str) -> str:
+    """The field name behind a validation error location (which may be an alias)."""
+    for name, info in Settings.model_fields.items():
+        aliases = getattr(info.validation_alias, "choices", [])
+        if loc == name or loc in aliases:
+            return name
+    head = message.split(":", 1)[0]
+    return head if head in Settings.model_fields else ""
+
+
+def _where_set(field: str) -> str:
+    """Name a setting the way the user wrote it: the variable they set, or the INI option."""
+    if not field:
+        return "settings"
+    aliases = getattr(Settings.model_fields[field].validation_alias, "choices", [])
+    for alias in aliases:
+        if alias in os.environ:
+            return f"{field} ({alias})"
+    if field in _INI_KEYS:
+        section, option = _INI_KEYS[field]
+        return f"{field} (HAYSTACK_{field.upper()} or INI [{section}] {option})"
+    return f"{field} (HAYSTACK_{field.upper()})"

@@ -1,0 +1,110 @@
+"""The store: every read and write of the item graph, as keyword-only typed functions.
+
+Each function takes an open connection (from ``Database.transaction()`` or ``Database.run``)
+as its first argument, so the caller decides what one unit of work is.
+"""
+
+from __future__ import annotations
+
+from haystack_collector.store.batch import BatchResult, ItemRecord, LinkSpec, store_items
+from haystack_collector.store.catalog import (
+    EngineActionRow,
+    EngineRow,
+    get_action_id,
+    get_engine,
+    get_engine_id,
+    get_link_type_id,
+    is_engine_disabled,
+    list_engine_actions,
+    list_engines,
+    register_action,
+    register_engine,
+    register_engine_action,
+    require_action_id,
+    set_engine_action_disabled,
+    set_engine_disabled,
+)
+from haystack_collector.store.events import (
+    EventSpec,
+    complete_event,
+    enqueue_event,
+    enqueue_events,
+    event_counts,
+    pending_items,
+)
+from haystack_collector.store.items import (
+    DataRow,
+    Item,
+    ItemRef,
+    LinkRow,
+    add_item_data,
+    add_link,
+    find_item_id,
+    find_items_by_data,
+    get_item,
+    get_item_data,
+    get_item_data_all,
+    get_item_value,
+    get_links,
+    get_or_create_item,
+    set_item_data,
+)
+from haystack_collector.store.status import (
+    StatusRow,
+    add_status,
+    all_config,
+    get_config,
+    recent_status,
+    set_config,
+)
+from haystack_collector.store.values import ItemValue
+
+__all__ = [
+    "BatchResult",
+    "DataRow",
+    "EngineActionRow",
+    "EngineRow",
+    "EventSpec",
+    "Item",
+    "ItemRecord",
+    "ItemRef",
+    "ItemValue",
+    "LinkRow",
+    "LinkSpec",
+    "StatusRow",
+    "add_item_data",
+    "add_link",
+    "add_status",
+    "all_config",
+    "complete_event",
+    "enqueue_event",
+    "enqueue_events",
+    "event_counts",
+    "find_item_id",
+    "find_items_by_data",
+    "get_action_id",
+    "get_config",
+    "get_engine",
+    "get_engine_id",
+    "get_item",
+    "get_item_data",
+    "get_item_data_all",
+    "get_item_value",
+    "get_link_type_id",
+    "get_links",
+    "get_or_create_item",
+    "is_engine_disabled",
+    "list_engine_actions",
+    "list_engines",
+    "pending_items",
+    "recent_status",
+    "register_action",
+    "register_engine",
+    "register_engine_action",
+    "require_action_id",
+    "set_config",
+    "set_engine_action_disabled",
+    "set_engine_disabled",
+    "set_item_data",
+    "store_items",
+]

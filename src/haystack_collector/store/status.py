@@ -1,0 +1,118 @@
+"""Status messages and the Config key/value settings (a change writes a Status row)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from haystack_collector.db.schema import CONFIG_NAME_MAX, SYSTEM_ENGINE, config, status
+from haystack_collector.store._sql import check_length, from_db, insert_ignoring_duplicates, utcnow
+from haystack_collector.store.catalog import get_action_id, get_engine_id
+
+# MariaDB's TEXT holds 64 KiB; at four bytes a character this many always fit.
+CONFIG_VALUE_MAX = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    status_id: int
+    engine_id: int | None
+    action_id: int | None
+    message: str
+    date: datetime | None
+
+
+def add_status(
+    conn: Connection,
+    *,
+    message: str,
+    engine_id: int | None = None,
+    action_id: int | None = None,
+    at: datetime | None = None,
+) -> int:
+    result = conn.execute(
+        status.insert().values(
+            engineId=engine_id, actionId=action_id, StatusMessage=message, StatusDate=at or utcnow()
+        )
+    )
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
+
+
+def recent_status(
+    conn: Connection,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    engine_id: int | None = None,
+    action_id: int | None = None,
+) -> list[StatusRow]:
+    """Newest first."""
+    query = select(status)
+    if engine_id is not None:
+        query = query.where(status.c.engineId == engine_id)
+    if action_id is not None:
+        query = query.where(status.c.actionId == action_id)
+    rows = conn.execute(
+        query.order_by(status.c.StatusDate.desc(), status.c.statusId.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        StatusRow(
+            status_id=row.statusId,
+            engine_id=row.engineId,
+            action_id=row.actionId,
+            message=row.StatusMessage or "",
+            date=from_db(row.StatusDate),
+        )
+        for row in rows
+    ]
+
+
+def get_config(conn: Connection, *, name: str, default: str | None = None) -> str | None:
+    value = conn.execute(select(config.c.configValue).where(config.c.configName == name)).first()
+    return default if value is None else value[0]
+
+
+def all_config(conn: Connection) -> dict[str, str | None]:
+    rows = conn.execute(
+        select(config.c.configName, config.c.configValue).order_by(config.c.configName)
+    )
+    return dict(rows.all())
+
+
+def set_config(conn: Connection, *, name: str, value: str | None) -> bool:
+    """Set a config key, creating it if new; a change is recorded as a Status row.
+
+    Returns True when the value changed.
+    """
+    check_length("config name", name, CONFIG_NAME_MAX)
+    check_length(f"config value of {name}", value, CONFIG_VALUE_MAX)
+    now = utcnow()
+    previous = get_config(conn, name=name, default=None)
+    created = insert_ignoring_duplicates(
+        conn,
+        config,
+        [{"configName": name, "configValue": value, "configUpdated": now}],
+        unique=("configName",),
+    )
+    if not created:
+        if previous == value:
+            return False
+        conn.execute(
+            update(config)
+            .where(config.c.configName == name)
+            .values(configValue=value, configUpdated=now)
+        )
+    add_status(
+        conn,
+        message=f"Config {name} set to {value!r}" + ("" if created else f" (was {previous!r})"),
+        engine_id=get_engine_id(conn, name=SYSTEM_ENGINE[0], version=SYSTEM_ENGINE[1]),
+        action_id=get_action_id(conn, name="config"),
+        at=now,
+    )
+    return True
