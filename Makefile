@@ -1,0 +1,41 @@
+# Haystack's developer entry points. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck unit bench services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## run: set up and run Haystack on the embedded default (./haystack.db, migrated automatically)
+run: $(STAMP)
+	$(BIN)/haystack run
+
+## test: set up, make sure MariaDB and PostgreSQL run, lint, type-check and run every test
+test: $(STAMP) services lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## unit: the fast tests only (SQLite, no servers needed)
+unit: $(STAMP)
+	HAYSTACK_TEST_BACKENDS=sqlite $(BIN)/pytest tests/unit
+
+services:
+	scripts/ensure-services.sh
+
+bench: $(STAMP) services
+	$(BIN)/python bench/store_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,138 @@
+"""Migrations build the schema the code describes, and adopt an existing Peregrin database in place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import URL
+
+from haystack_collector import store
+from haystack_collector.db import Database
+from haystack_collector.db.migrate import status, upgrade
+from haystack_collector.db.schema import item_events, items, metadata
+from haystack_collector.store import admin
+from tests.databases import recreate_server_database, selected_backends
+
+LEGACY_SQL = Path(__file__).with_name("data") / "peregrin_mariadb.sql"
+
+
+def test_a_migrated_database_matches_the_schema_in_code(db: Database) -> None:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'new.db'}")
+    try:
+        before = status(db)
+        assert before.current is None
+        assert before.pending == ("0001", "0002")
+        assert not before.up_to_date
+        after = upgrade(db)
+        assert after.current == after.head
+        assert after.up_to_date
+        assert upgrade(db).current == after.head  # upgrading again is a no-op
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def legacy_mariadb() -> Iterator[Database]:
+    if "mariadb" not in selected_backends():
+        pytest.skip("MariaDB excluded by HAYSTACK_TEST_BACKENDS")
+    url: URL = recreate_server_database("mariadb", "haystack_peregrin_legacy")
+    raw = create_engine(url)
+    with raw.begin() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = ''")  # the original ran in a lax mode
+        for statement in LEGACY_SQL.read_text(encoding="utf-8").split(";\n"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+    raw.dispose()
+    db = Database(url)
+    yield db
+    db.dispose()
+
+
+def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
+    legacy_mariadb: Database,
+) -> None:
+    db = legacy_mariadb
+    before = status(db)
+    assert before.legacy_unversioned
+    assert before.pending == ("0002",)
+
+    after = upgrade(db)
+
+    assert after.up_to_date
+    with db.read() as conn:
+        # Every item is still there under its id; the URI key belongs to the first copy.
+        assert store.get_item(conn, item_id=1).uri.endswith("4831182004.html")  # type: ignore[union-attr]
+        assert store.find_item_id(conn, uri="http://sfbay.craigslist.org/sof/4831182004.html") == 1
+        duplicate = store.get_item(conn, item_id=3)
+        assert duplicate is not None and duplicate.uri.endswith("4831182004.html")
+        assert [(l.left, l.right, l.link_type) for l in store.get_links(conn, item_id=3)] == [
+            (3, 1, "duplicate")
+        ]
+        # Data rows, their order and their text are untouched.
+        assert store.get_item_data(conn, item_id=1, key="image") == ["a.jpg", "b.jpg"]
+        assert store.get_item_data(conn, item_id=1, key="title") == ["Python developer – remote"]
+        assert store.get_item_data(conn, item_id=3, key="title") == [
+            "Python developer – remote (seen again)"
+        ]
+        # Times are the same instants, now in UTC DATETIME columns.
+        assert store.get_item(conn, item_id=1).date == datetime(2015, 1, 2, 3, 4, 5, tzinfo=UTC)  # type: ignore[union-attr]
+        # Events queued twice became one: pending if any copy was, else done at the last date.
+        events = conn.execute(
+            select(item_events.c.itemId, item_events.c.itemEventDate).order_by(item_events.c.itemId)
+        ).all()
+        assert events == [(1, None), (2, datetime(2015, 1, 6, 5, 0)), (4, None)]
+        # The link stated twice is stated once; the other link survives.
+        assert len(store.get_links(conn, item_id=4, direction="out")) == 2
+        # Existing config values win over the seeds; missing seeds are added.
+        config = store.all_config(conn)
+        assert config["RunQueue"] == "0"
+        assert config["DefaultDelay"] == "9"
+        assert config["MaxConcurrentJobs"] == "5"
+        for action in ("ParseContents", "FileCrawler", "downloader", "Status"):
+            assert store.get_action_id(conn, name=action) is not None
+        assert [r.message for r in store.recent_status(conn)] == ["RunQueue set to 0"]
+        engine_actions = store.list_engine_actions(conn, engine_id=2)
+        assert [(a.action_name, a.function) for a in engine_actions] == [("extractor", "extract_v2")]
+        tables = conn.execute(
+            text("SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES"
+                 " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'alembic_version'")  # fmt: skip
+        ).all()
+        assert {(engine, collation.split("_")[0]) for _, engine, collation in tables} == {
+            ("InnoDB", "utf8mb4")
+        }
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("ItemEvents")}
+        assert "ux_ItemEvents_engine_action_item" in indexes
+
+
+def test_the_upgraded_legacy_database_works_with_the_new_store(legacy_mariadb: Database) -> None:
+    db = legacy_mariadb
+    upgrade(db)
+    with db.transaction() as conn:
+        again = store.get_or_create_item(
+            conn, uri="http://sfbay.craigslist.org/sof/4831182004.html", engine_id=2
+        )
+        assert (again.item_id, again.created) == (1, False)
+        new = store.get_or_create_item(conn, uri="https://example.test/🦀", engine_id=2)
+        store.set_item_data(conn, item_id=new.item_id, key="title", value="Rust 🦀 " * 20_000)
+        assert store.enqueue_event(conn, engine_id=2, action_id=2, item_id=new.item_id)
+        assert not store.enqueue_event(conn, engine_id=2, action_id=2, item_id=1)
+        pending = store.pending_items(conn, engine_id=2, action_id=2)
+        assert [item_id for item_id, _ in pending] == [1, 4, new.item_id]
+        # The original's implicit ON UPDATE CURRENT_TIMESTAMP is gone: editing a row keeps its dates.
+        admin.update_record(conn, table="Items", record_id=2, values={"EngineId": 1})
+        dates = conn.execute(
+            select(items.c.ItemDTS, items.c.itemCreated).where(items.c.itemId == 2)
+        ).one()
+        assert tuple(dates) == (datetime(2015, 1, 3, 3, 4, 5), datetime(2015, 1, 3, 3, 4, 5))
