@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from haystack_collector.db.schema import CONFIG_NAME_MAX, SYSTEM_ENGINE, config,
 from haystack_collector.store._sql import check_length, from_db, insert_ignoring_duplicates, utcnow
 from haystack_collector.store.catalog import get_action_id, get_engine_id
 
+_SECRET_NAME = re.compile(r"pass|secret|token|api.?key|credential", re.IGNORECASE)
 # MariaDB's TEXT holds 64 KiB; at four bytes a character this many always fit.
 CONFIG_VALUE_MAX = 16_000
 
@@ -108,9 +110,13 @@ def set_config(conn: Connection, *, name: str, value: str | None) -> bool:
             .where(config.c.configName == name)
             .values(configValue=value, configUpdated=now)
         )
+    if _SECRET_NAME.search(name):
+        message = f"Config {name} changed"  # the Status log is readable by anyone with the UI
+    else:
+        message = f"Config {name} set to {value!r}" + ("" if created else f" (was {previous!r})")
     add_status(
         conn,
-        message=f"Config {name} set to {value!r}" + ("" if created else f" (was {previous!r})"),
+        message=message,
         engine_id=get_engine_id(conn, name=SYSTEM_ENGINE[0], version=SYSTEM_ENGINE[1]),
         action_id=get_action_id(conn, name="config"),
         at=now,

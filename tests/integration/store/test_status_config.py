@@ -57,3 +57,11 @@ def test_new_config_keys_are_created(db: Database) -> None:
 def test_an_oversized_config_value_is_refused(db: Database) -> None:
     with db.transaction() as conn, pytest.raises(ValueTooLongError):
         store.set_config(conn, name="Huge", value="x" * 20_000)
+
+
+def test_secret_config_values_stay_out_of_the_status_log(db: Database) -> None:
+    with db.transaction() as conn:
+        store.set_config(conn, name="SmtpPassword", value="hunter2")
+        (latest,) = store.recent_status(conn, limit=1)
+        assert store.get_config(conn, name="SmtpPassword") == "hunter2"
+    assert latest.message == "Config SmtpPassword changed"

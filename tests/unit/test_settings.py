@@ -1,0 +1,157 @@
+"""Settings come from HAYSTACK_* variables, .env, the original DB_* variables and INI file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from haystack_collector.errors import ConfigError
+from haystack_collector.settings import load_settings
+
+LEGACY_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_POOL_SIZE",
+                    "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT", "DB_POOL_RECYCLE")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test starts from defaults: no variables set, no .env in the working folder."""
+    for name in list(os.environ):
+        if name.startswith("HAYSTACK_") or name in LEGACY_VARIABLES:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_are_the_embedded_sqlite_database_and_the_documented_pool() -> None:
+    settings = load_settings()
+    assert settings.url.render_as_string() == "sqlite:///./haystack.db"
+    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout,
+            settings.pool_recycle, settings.pool_pre_ping) == (10, 20, 30.0, 3600, True)  # fmt: skip
+
+
+def test_haystack_variables_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAYSTACK_DATABASE_URL", "postgresql://u@db.example/haystack")
+    monkeypatch.setenv("HAYSTACK_POOL_SIZE", "3")
+    monkeypatch.setenv("DB_HOST", "ignored.example")
+    settings = load_settings()
+    assert settings.url.host == "db.example"
+    assert settings.pool_size == 3
+
+
+def test_the_original_db_variables_build_a_mariadb_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"DB_HOST": "10.1.2.3", "DB_PORT": "3307", "DB_NAME": "peregrin",
+                        "DB_USER": "crawler", "DB_PASSWORD": "p@ss:word/1", "DB_POOL_SIZE": "4",
+                        "DB_MAX_OVERFLOW": "8", "DB_POOL_TIMEOUT": "12", "DB_POOL_RECYCLE": "600"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    url = settings.url
+    assert (url.drivername, url.host, url.port, url.database, url.username, url.password) == (
+        "mysql+pymysql", "10.1.2.3", 3307, "peregrin", "crawler", "p@ss:word/1",
+    )  # fmt: skip
+    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout,
+            settings.pool_recycle) == (4, 8, 12.0, 600)  # fmt: skip
+
+
+def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("HAYSTACK_LOG_LEVEL=DEBUG\nHAYSTACK_WORKER_CONCURRENCY=7\n")
+    settings = load_settings()
+    assert (settings.log_level, settings.worker_concurrency) == ("DEBUG", 7)
+
+
+LEGACY_INI = """\
+[Database]
+server = db.internal
+user = peregrin
+password = s3cret!
+schema = haystack
+PoolSize = 6
+MaxOverflow = 2
+PoolTimeout = 5
+PoolRecycle = 900
+
+[Paths]
+downloads = /srv/haystack/downloads
+haystack = /srv/haystack
+
+[Threads]
+count = 12
+
+[Depths]
+webScraper = 3
+"""
+
+
+def test_the_legacy_ini_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ini = tmp_path / "haystack.ini"
+    ini.write_text(LEGACY_INI)
+    monkeypatch.setenv("HAYSTACK_CONFIG_FILE", str(ini))
+    settings = load_settings()
+    assert (settings.url.host, settings.url.username, settings.url.password, settings.url.database) == (
+        "db.internal", "peregrin", "s3cret!", "haystack",
+    )  # fmt: skip
+    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout, settings.pool_recycle) == (
+        6, 2, 5.0, 900,
+    )  # fmt: skip
+    assert settings.downloads_dir == Path("/srv/haystack/downloads")
+    assert settings.data_dir == Path("/srv/haystack")
+    assert (settings.worker_concurrency, settings.web_scraper_depth) == (12, 3)
+
+
+def test_the_environment_overrides_the_ini_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ini = tmp_path / "haystack.ini"
+    ini.write_text(LEGACY_INI)
+    monkeypatch.setenv("DB_POOL_SIZE", "9")
+    settings = load_settings(config_file=ini)
+    assert settings.pool_size == 9
+    assert settings.url.host == "db.internal"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("DB_POOL_SIZE", "abc", "pool_size (DB_POOL_SIZE)"),
+        ("HAYSTACK_POOL_SIZE", "0", "pool_size (HAYSTACK_POOL_SIZE)"),
+        ("DB_PORT", "70000", "db_port (DB_PORT)"),
+        ("HAYSTACK_LOG_LEVEL", "LOUD", "log_level (HAYSTACK_LOG_LEVEL)"),
+        ("HAYSTACK_DATABASE_URL", "oracle://x@y/z", "database_url (HAYSTACK_DATABASE_URL)"),
+        ("HAYSTACK_DATABASE_URL", "not a url", "database_url (HAYSTACK_DATABASE_URL)"),
+    ],
+)
+def test_a_bad_value_is_a_clear_error_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(named + ":")
+    assert caught.value.setting == named.split(" ")[0]
+
+
+def test_a_bad_ini_value_names_the_ini_option(tmp_path: Path) -> None:
+    ini = tmp_path / "haystack.ini"
+    ini.write_text("[Threads]\ncount = many\n")
+    with pytest.raises(ConfigError, match=r"worker_concurrency .*\[Threads\] count"):
+        load_settings(config_file=ini)
+
+
+def test_a_missing_or_broken_ini_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(config_file=tmp_path / "nope.ini")
+    broken = tmp_path / "broken.ini"
+    broken.write_text("no section header\n")
+    with pytest.raises(ConfigError, match="not a valid INI file"):
+        load_settings(config_file=broken)
+
+
+def test_secrets_never_appear_in_reprs_or_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_HOST", "db.internal")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings)
+    assert "hunter2" not in settings.safe_database_url
+    monkeypatch.setenv("HAYSTACK_DATABASE_URL", "oracle://u:hunter2@h/d")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "hunter2" not in str(caught.value)
