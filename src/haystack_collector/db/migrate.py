@@ -73,7 +73,7 @@ def status(db: Database) -> MigrationStatus:
 
 def upgrade(db: Database, revision: str = "head") -> MigrationStatus:
     """Bring the schema to ``revision``; an unversioned Peregrin database is adopted first."""
-    with db.engine.begin() as conn:
+    with db.transaction() as conn:
         if _is_unversioned_peregrin(conn):
             log.info(
                 "existing Peregrin database found: adopting it at revision %s", PEREGRIN_BASELINE

@@ -1,0 +1,522 @@
+"""The ``haystack`` command line: schema upgrades, the Config table and a status summary.
+
+Every command reports a failure as one ``error: ...`` line on stderr and an exit code:
+0 success, 1 runtime failure (database unreachable, key missing, schema not ready; ``db status``
+also uses 1 for "upgrades pending"), 2 usage or configuration error. Secrets never reach the
+screen: database URLs are shown masked and error text is redacted.
+
+Only ``init`` and ``db upgrade`` migrate a MariaDB or PostgreSQL database; a SQLite database
+(the default ``./haystack.db``) is created and migrated by whichever command first opens it,
+because that is what someone trying Haystack out expects.
+"""
+
+from __future__ import annotations
+
+import functools
+import json as jsonlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, ParamSpec
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from haystack_collector import __version__
+from haystack_collector.db import Database, map_db_error, migrate
+from haystack_collector.errors import (
+    ConfigError,
+    DatabaseConnectionError,
+    DatabaseError,
+    HaystackError,
+    NotFoundError,
+)
+from haystack_collector.logs import correlation_scope, redact, setup_logging
+from haystack_collector.settings import Settings, load_settings
+from haystack_collector.store import all_config, event_counts, set_config
+from haystack_collector.store.admin import table_counts
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
+
+P = ParamSpec("P")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+# Without a timeout an unreachable PostgreSQL host blocks until TCP gives up (minutes) and
+# PyMySQL waits 10 s; a command line should answer sooner. A URL's own value wins.
+CONNECT_TIMEOUT_S = 5
+
+# For one-shot commands the console shows only errors unless a level was asked for: the
+# database layer logs a warning for each failure, which would repeat the final error line.
+_QUIET_CONSOLE_LEVEL = "ERROR"
+
+# The global options, by the setting each one overrides.
+_OPTIONS = {"database_url": "--database-url", "log_level": "--log-level", "config_file": "--config"}
+
+app = typer.Typer(
+    name="haystack",
+    help="Haystack: a self-hosted web collector that harvests the web into a database you own.",
+    epilog="Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks with locals would print URLs and passwords held in variables.
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="Inspect and upgrade the database schema.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Read and change the Config table (changes are recorded as Status rows).",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
+
+
+# --- per-invocation state ------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """What the global options asked for, and what was built from it (lazily)."""
+
+    overrides: dict[str, Any]
+    settings: Settings | None = None
+    database: Database | None = None
+    secrets: list[str] = field(default_factory=list)
+
+
+def _state(ctx: typer.Context) -> _State:
+    state = ctx.find_root().obj
+    assert isinstance(state, _State), "the root callback sets the state"
+    return state
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """Load the settings on first use, so `--help` works even when a setting is broken."""
+    state = _state(ctx)
+    if state.settings is None:
+        try:
+            settings = load_settings(**state.overrides)
+        except ConfigError as error:
+            raise _blame_option(error, state.overrides) from None
+        password = settings.url.password
+        state.secrets = [str(password)] if password else []
+        _setup_logging(settings)
+        state.settings = settings
+    return state.settings
+
+
+def _blame_option(error: ConfigError, overrides: dict[str, Any]) -> ConfigError:
+    """Name the command-line option, not the variable, when a bad value came from an option.
+
+    load_settings writes ``setting (WHERE): problem`` and cannot know about our options.
+    """
+    setting = error.setting
+    prefix = f"{setting} ("
+    if setting not in overrides or not error.message.startswith(prefix):
+        return error
+    where_ends = error.message.find("): ", len(prefix))
+    if where_ends < 0:
+        return error
+    option = _OPTIONS[setting]
+    return ConfigError(f"{prefix}{option}{error.message[where_ends:]}", setting=setting)
+
+
+def _setup_logging(settings: Settings) -> None:
+    try:
+        logger = setup_logging(
+            settings.log_level,
+            settings.log_dir,
+            settings.log_json,
+            console=True,
+            max_bytes=settings.log_max_bytes,
+            backup_count=settings.log_backup_count,
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"log_dir: cannot write logs to {settings.log_dir}: {exc.strerror}", setting="log_dir"
+        ) from exc
+    if "log_level" not in settings.model_fields_set:
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler):  # the console; files keep the level
+                handler.setLevel(_QUIET_CONSOLE_LEVEL)
+
+
+def _database(ctx: typer.Context) -> Database:
+    """The database the settings name, checked reachable and disposed when the command ends."""
+    state = _state(ctx)
+    if state.database is None:
+        settings = _settings(ctx)
+        if settings.url.get_backend_name() != "sqlite":
+            _check_reachable(settings)
+        database = _open(settings, _with_timeouts(settings.url, reads=False))
+        ctx.find_root().call_on_close(database.dispose)
+        state.database = database
+    return state.database
+
+
+def _check_reachable(settings: Settings) -> None:
+    """Fail fast on a server that accepts connections but never answers.
+
+    PyMySQL waits for the server's greeting without a timeout, so a URL pointing at the wrong
+    port (say PostgreSQL's) hangs until that service gives up, a minute later. A throwaway
+    connection with read timeouts answers in seconds; the real pool has no read timeout, so a
+    long migration is never cut off half-way.
+    """
+    probe = _open(
+        settings.model_copy(update={"pool_size": 1, "max_overflow": 0}),
+        _with_timeouts(settings.url, reads=True),
+    )
+    try:
+        health = probe.health_check()
+    finally:
+        probe.dispose()
+    if not health.ok:
+        raise DatabaseConnectionError(health.error or "the database did not answer")
+
+
+def _open(settings: Settings, url: URL) -> Database:
+    try:
+        return Database.from_settings(
+            settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
+        )
+    except (SQLAlchemyError, ImportError) as exc:  # e.g. an unknown driver in the URL
+        raise ConfigError(f"database_url: {exc}", setting="database_url") from exc
+
+
+def _with_timeouts(url: URL, *, reads: bool) -> URL:
+    """Add short timeouts the URL does not set itself (both drivers read them from the query)."""
+    if url.get_backend_name() == "sqlite":
+        return url
+    wanted = {"connect_timeout": str(CONNECT_TIMEOUT_S)}
+    if reads and url.get_backend_name() in ("mysql", "mariadb"):
+        wanted |= {"read_timeout": str(CONNECT_TIMEOUT_S), "write_timeout": str(CONNECT_TIMEOUT_S)}
+    missing = {key: value for key, value in wanted.items() if key not in url.query}
+    return url.update_query_dict(missing) if missing else url
+
+
+# --- errors and output ---------------------------------------------------------------------
+
+
+def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Turn Haystack's errors into one ``error:`` line and an exit code (2 for configuration)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except HaystackError as error:
+            _fail(error, kwargs.get("ctx"))
+        except SQLAlchemyError as error:  # migrations run outside Database's error mapping
+            _fail(map_db_error(error), kwargs.get("ctx"))
+
+    return wrapper
+
+
+def _fail(error: HaystackError, ctx: object) -> NoReturn:
+    state = ctx.find_root().obj if isinstance(ctx, typer.Context) else None
+    # Drivers do not print passwords, but a literal one is masked too, should one ever do so.
+    secrets = state.secrets if isinstance(state, _State) else []
+    message = " ".join(redact(str(error)).split())  # one line, whatever the driver said
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE) from None
+
+
+def _note(message: str) -> None:
+    """Side information on stderr, so stdout stays parseable."""
+    typer.echo(message, err=True)
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    typer.echo(jsonlib.dumps(payload, indent=2, default=str))
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+def _ready_database(ctx: typer.Context) -> Database:
+    """The database with an up-to-date schema; only SQLite is migrated without being asked."""
+    db = _database(ctx)
+    current = migrate.status(db)
+    if current.up_to_date:
+        return db
+    if db.dialect == "sqlite":
+        after = migrate.upgrade(db)
+        for line in _upgrade_lines(current, after):
+            _note(line)
+        return db
+    raise DatabaseError(_not_ready_reason(current) + ": run `haystack db upgrade`")
+
+
+def _not_ready_reason(current: migrate.MigrationStatus) -> str:
+    if current.legacy_unversioned:
+        return "existing Peregrin database not adopted yet"
+    if current.current is None:
+        return "database not initialised"
+    return f"database schema at revision {current.current}, {', '.join(current.pending)} pending"
+
+
+def _upgrade_lines(before: migrate.MigrationStatus, after: migrate.MigrationStatus) -> list[str]:
+    lines = []
+    if before.legacy_unversioned:
+        lines.append(
+            f"adopted the existing Peregrin database at revision {migrate.PEREGRIN_BASELINE}"
+        )
+    if before.pending:
+        lines.append(f"applied {', '.join(before.pending)}")
+    if before.up_to_date:
+        lines.append(f"database already at revision {after.current}")
+    else:
+        lines.append(f"database upgraded to revision {after.current}")
+    return lines
+
+
+# --- global options ------------------------------------------------------------------------
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"haystack {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            metavar="URL",
+            help="Database URL (overrides HAYSTACK_DATABASE_URL); default sqlite:///./haystack.db.",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL (overrides HAYSTACK_LOG_LEVEL);"
+            " when neither is given the console shows errors only.",
+            show_default=False,
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Legacy Peregrin INI file (same as HAYSTACK_CONFIG_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Haystack: a self-hosted web collector that harvests the web into a database you own."""
+    overrides: dict[str, Any] = {}
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if log_level is not None:
+        overrides["log_level"] = log_level.upper()
+    if config_file is not None:
+        overrides["config_file"] = config_file
+    ctx.obj = _State(overrides)
+    # Scoped, not set: the id must not outlive the command (CliRunner reuses the context).
+    ctx.with_resource(correlation_scope())
+
+
+# --- db ------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+@_reports_errors
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply pending migrations; an existing Peregrin database is adopted in place first."""
+    db = _database(ctx)
+    before = migrate.status(db)
+    after = migrate.upgrade(db)
+    for line in _upgrade_lines(before, after):
+        typer.echo(line)
+
+
+@db_app.command("status")
+@_reports_errors
+def db_status(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Show the current and head revisions and what is pending; never changes the database.
+
+    Exit code 0 when the schema is up to date, 1 when an upgrade is pending (or on failure).
+    """
+    settings = _settings(ctx)
+    current = migrate.status(_database(ctx))
+    if json_output:
+        _print_json(
+            {
+                "database": settings.safe_database_url,
+                "current": current.current,
+                "head": current.head,
+                "pending": list(current.pending),
+                "legacy_unversioned": current.legacy_unversioned,
+                "up_to_date": current.up_to_date,
+            }
+        )
+    else:
+        typer.echo(f"database: {settings.safe_database_url}")
+        typer.echo(f"current:  {current.current or 'none'}")
+        typer.echo(f"head:     {current.head}")
+        typer.echo(f"pending:  {', '.join(current.pending) or 'none'}")
+        if current.legacy_unversioned:
+            typer.echo("note:     an existing Peregrin database; `haystack db upgrade` adopts it")
+    raise typer.Exit(EXIT_OK if current.up_to_date else EXIT_FAILURE)
+
+
+# --- config --------------------------------------------------------------------------------
+
+
+@config_app.command("get")
+@_reports_errors
+def config_get(
+    ctx: typer.Context, key: Annotated[str, typer.Argument(metavar="KEY", help="Config name.")]
+) -> None:
+    """Print a config value (exit 1 when the key does not exist)."""
+    with _ready_database(ctx).read() as conn:
+        values = all_config(conn)
+    if key not in values:
+        raise NotFoundError(f"no config key named {key!r}")
+    typer.echo(values[key] or "")
+
+
+@config_app.command("set")
+@_reports_errors
+def config_set(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Config name; created when new.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="New value.")],
+) -> None:
+    """Set a config value; a change is recorded as a Status row."""
+    with _ready_database(ctx).transaction() as conn:
+        changed = set_config(conn, name=key, value=value)
+    typer.echo(f"{key}={value}" + ("" if changed else " (unchanged)"))
+
+
+@config_app.command("list")
+@_reports_errors
+def config_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Print every config key as KEY=VALUE, sorted by name."""
+    with _ready_database(ctx).read() as conn:
+        values = all_config(conn)
+    if json_output:
+        _print_json(dict(values))
+        return
+    for key, value in values.items():
+        typer.echo(f"{key}={value or ''}")
+
+
+# --- status, init, run ---------------------------------------------------------------------
+
+
+def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
+    health = db.health_check()
+    if not health.ok:
+        raise DatabaseConnectionError(health.error or "the database did not answer")
+    schema = migrate.status(db)
+    with db.read() as conn:
+        counts = table_counts(conn)
+        events = event_counts(conn)
+    return {
+        "version": __version__,
+        "database": _settings(ctx).safe_database_url,
+        "dialect": db.dialect,
+        "health": {"ok": health.ok, "latency_ms": health.latency_ms},
+        "schema": {"current": schema.current, "head": schema.head, "up_to_date": schema.up_to_date},
+        "pool": db.pool_status().as_dict(),
+        "counts": counts,
+        "events": events,
+    }
+
+
+def _print_status(summary: dict[str, Any]) -> None:
+    overview = Table(title=f"Haystack {summary['version']}", show_header=False)
+    overview.add_column(style="bold")
+    overview.add_column()
+    schema = summary["schema"]
+    rows = {
+        "Database": summary["database"],
+        "Dialect": summary["dialect"],
+        "Health": f"ok ({summary['health']['latency_ms']:.1f} ms)",
+        "Schema": f"{schema['current']}" + ("" if schema["up_to_date"] else " (upgrade pending)"),
+        "Pool": ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in summary["pool"].items()),
+        "Events": ", ".join(f"{state} {n}" for state, n in summary["events"].items()),
+    }
+    for name, value in rows.items():
+        overview.add_row(name, Text(value))  # Text: a URL like [::1] is not rich markup
+    counts = Table(title="Row counts")
+    counts.add_column("Table")
+    counts.add_column("Rows", justify="right")
+    for table, n in summary["counts"].items():
+        counts.add_row(Text(table), str(n))
+    Console().print(overview, counts)
+
+
+def _show_status(ctx: typer.Context, db: Database, *, json_output: bool) -> None:
+    summary = _status_summary(ctx, db)
+    if json_output:
+        _print_json(summary)
+    else:
+        _print_status(summary)
+
+
+@app.command()
+@_reports_errors
+def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Database health, pool, row counts and event states.
+
+    A SQLite database (the default ./haystack.db) is created and migrated on first use; a MariaDB
+    or PostgreSQL database must be upgraded with `haystack db upgrade` first.
+    """
+    _show_status(ctx, _ready_database(ctx), json_output=json_output)
+
+
+@app.command()
+@_reports_errors
+def init(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Create or upgrade the schema on any database, then print the status."""
+    db = _database(ctx)
+    before = migrate.status(db)
+    after = migrate.ensure_schema(db)
+    for line in _upgrade_lines(before, after):
+        _note(line)
+    _show_status(ctx, db, json_output=json_output)
+
+
+@app.command()
+@_reports_errors
+def run(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Prepare the database and print the status (the collector itself is not in this version).
+
+    A SQLite database (the default ./haystack.db) is created and migrated on first use; a MariaDB
+    or PostgreSQL database must be upgraded with `haystack db upgrade` first.
+    """
+    db = _ready_database(ctx)
+    _note("the collector runtime is not part of this version yet; the database is ready")
+    _show_status(ctx, db, json_output=json_output)
+
+
+def main() -> None:
+    """Entry point of the ``haystack`` console script."""
+    app(prog_name="haystack")
