@@ -14,7 +14,9 @@ SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtu
 
 
 @pytest.fixture(scope="session")
-def _migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Database, Baseline]]]:
+def _migrated(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, tuple[Database, Baseline]]]:
     """One migrated database per backend for the whole run; tests share it and clean up."""
     opened: dict[str, tuple[Database, Baseline]] = {}
     stack = []
@@ -23,7 +25,11 @@ def _migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tu
             if backend == "sqlite":
                 url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'haystack.db'}"
             else:
-                url = str(recreate_server_database(backend, "haystack_test").render_as_string(hide_password=False))
+                url = str(
+                    recreate_server_database(backend, "haystack_test").render_as_string(
+                        hide_password=False
+                    )
+                )
             manager = migrated_database(url, pool_size=5, max_overflow=10)
             db = manager.__enter__()
             stack.append(manager)
@@ -35,7 +41,9 @@ def _migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tu
 
 
 @pytest.fixture(params=selected_backends())
-def db(request: pytest.FixtureRequest, _migrated: dict[str, tuple[Database, Baseline]]) -> Iterator[Database]:
+def db(
+    request: pytest.FixtureRequest, _migrated: dict[str, tuple[Database, Baseline]]
+) -> Iterator[Database]:
     """A migrated database on each backend, returned to its seeded state after the test."""
     database, baseline = _migrated[request.param]
     try:

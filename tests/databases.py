@@ -73,14 +73,18 @@ class Baseline:
                 t.name: conn.execute(select(func.max(primary_key(t)))).scalar() or 0
                 for t in PEREGRIN_TABLES
             }
-            self.config = dict(conn.execute(select(config.c.configName, config.c.configValue)).all())
+            self.config = dict(
+                conn.execute(select(config.c.configName, config.c.configValue)).all()
+            )
 
     def restore(self, db: Database) -> None:
         with db.transaction() as conn:
             for table in reversed(PEREGRIN_TABLES):  # children before parents
                 conn.execute(delete(table).where(primary_key(table) > self.max_ids[table.name]))
             for name, value in self.config.items():
-                conn.execute(update(config).where(config.c.configName == name).values(configValue=value))
+                conn.execute(
+                    update(config).where(config.c.configName == name).values(configValue=value)
+                )
             for table in PEREGRIN_TABLES:
                 if table.name in {"Engines", "EngineActions"}:
                     column = "EngineDisabled" if table.name == "Engines" else "engineActionDisabled"

@@ -18,7 +18,9 @@ class EngineFixture:
     action_id: int
 
 
-def make_engine(conn: Connection, *, name: str | None = None, action: str = "extractor") -> EngineFixture:
+def make_engine(
+    conn: Connection, *, name: str | None = None, action: str = "extractor"
+) -> EngineFixture:
     """An engine with one action registered."""
     engine_id = store.register_engine(conn, name=name or f"engine{next(_counter)}", version="1.0")
     action_id = store.register_action(conn, name=action)

@@ -10,8 +10,17 @@ import pytest
 from haystack_collector.errors import ConfigError
 from haystack_collector.settings import load_settings
 
-LEGACY_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_POOL_SIZE",
-                    "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT", "DB_POOL_RECYCLE")  # fmt: skip
+LEGACY_VARIABLES = (
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
+    "DB_POOL_TIMEOUT",
+    "DB_POOL_RECYCLE",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +35,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_are_the_embedded_sqlite_database_and_the_documented_pool() -> None:
     settings = load_settings()
     assert settings.url.render_as_string() == "sqlite:///./haystack.db"
-    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout,
-            settings.pool_recycle, settings.pool_pre_ping) == (10, 20, 30.0, 3600, True)  # fmt: skip
+    assert (
+        settings.pool_size,
+        settings.max_overflow,
+        settings.pool_timeout,
+        settings.pool_recycle,
+        settings.pool_pre_ping,
+    ) == (10, 20, 30.0, 3600, True)
 
 
 def test_haystack_variables_win(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,17 +54,34 @@ def test_haystack_variables_win(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_original_db_variables_build_a_mariadb_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"DB_HOST": "10.1.2.3", "DB_PORT": "3307", "DB_NAME": "peregrin",
-                        "DB_USER": "crawler", "DB_PASSWORD": "p@ss:word/1", "DB_POOL_SIZE": "4",
-                        "DB_MAX_OVERFLOW": "8", "DB_POOL_TIMEOUT": "12", "DB_POOL_RECYCLE": "600"}.items():  # fmt: skip
+    for name, value in {
+        "DB_HOST": "10.1.2.3",
+        "DB_PORT": "3307",
+        "DB_NAME": "peregrin",
+        "DB_USER": "crawler",
+        "DB_PASSWORD": "p@ss:word/1",
+        "DB_POOL_SIZE": "4",
+        "DB_MAX_OVERFLOW": "8",
+        "DB_POOL_TIMEOUT": "12",
+        "DB_POOL_RECYCLE": "600",
+    }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
     url = settings.url
     assert (url.drivername, url.host, url.port, url.database, url.username, url.password) == (
-        "mysql+pymysql", "10.1.2.3", 3307, "peregrin", "crawler", "p@ss:word/1",
-    )  # fmt: skip
-    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout,
-            settings.pool_recycle) == (4, 8, 12.0, 600)  # fmt: skip
+        "mysql+pymysql",
+        "10.1.2.3",
+        3307,
+        "peregrin",
+        "crawler",
+        "p@ss:word/1",
+    )
+    assert (
+        settings.pool_size,
+        settings.max_overflow,
+        settings.pool_timeout,
+        settings.pool_recycle,
+    ) == (4, 8, 12.0, 600)
 
 
 def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
@@ -87,18 +118,36 @@ def test_the_legacy_ini_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ini.write_text(LEGACY_INI)
     monkeypatch.setenv("HAYSTACK_CONFIG_FILE", str(ini))
     settings = load_settings()
-    assert (settings.url.host, settings.url.username, settings.url.password, settings.url.database) == (
-        "db.internal", "peregrin", "s3cret!", "haystack",
-    )  # fmt: skip
-    assert (settings.pool_size, settings.max_overflow, settings.pool_timeout, settings.pool_recycle) == (
-        6, 2, 5.0, 900,
-    )  # fmt: skip
+    assert (
+        settings.url.host,
+        settings.url.username,
+        settings.url.password,
+        settings.url.database,
+    ) == (
+        "db.internal",
+        "peregrin",
+        "s3cret!",
+        "haystack",
+    )
+    assert (
+        settings.pool_size,
+        settings.max_overflow,
+        settings.pool_timeout,
+        settings.pool_recycle,
+    ) == (
+        6,
+        2,
+        5.0,
+        900,
+    )
     assert settings.downloads_dir == Path("/srv/haystack/downloads")
     assert settings.data_dir == Path("/srv/haystack")
     assert (settings.worker_concurrency, settings.web_scraper_depth) == (12, 3)
 
 
-def test_the_environment_overrides_the_ini_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_overrides_the_ini_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ini = tmp_path / "haystack.ini"
     ini.write_text(LEGACY_INI)
     monkeypatch.setenv("DB_POOL_SIZE", "9")
@@ -125,7 +174,7 @@ def test_a_bad_value_is_a_clear_error_naming_the_setting(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value).startswith(named + ":")
-    assert caught.value.setting == named.split(" ")[0]
+    assert caught.value.setting == named.split(" ", maxsplit=1)[0]
 
 
 def test_a_bad_ini_value_names_the_ini_option(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Migrations build the schema the code describes, and adopt an existing Peregrin database in place."""
+"""Migrations build the schema the code describes and adopt a Peregrin database in place."""
 
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         assert store.get_item(conn, item_id=1).uri.endswith("4831182004.html")  # type: ignore[union-attr]
         assert store.find_item_id(conn, uri="http://sfbay.craigslist.org/sof/4831182004.html") == 1
         duplicate = store.get_item(conn, item_id=3)
-        assert duplicate is not None and duplicate.uri.endswith("4831182004.html")
-        assert [(l.left, l.right, l.link_type) for l in store.get_links(conn, item_id=3)] == [
+        assert duplicate is not None
+        assert duplicate.uri.endswith("4831182004.html")
+        assert [(k.left, k.right, k.link_type) for k in store.get_links(conn, item_id=3)] == [
             (3, 1, "duplicate")
         ]
         # Data rows, their order and their text are untouched.
@@ -104,10 +105,14 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
             assert store.get_action_id(conn, name=action) is not None
         assert [r.message for r in store.recent_status(conn)] == ["RunQueue set to 0"]
         engine_actions = store.list_engine_actions(conn, engine_id=2)
-        assert [(a.action_name, a.function) for a in engine_actions] == [("extractor", "extract_v2")]
+        assert [(a.action_name, a.function) for a in engine_actions] == [
+            ("extractor", "extract_v2")
+        ]
         tables = conn.execute(
-            text("SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES"
-                 " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'alembic_version'")  # fmt: skip
+            text(
+                "SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES"
+                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> 'alembic_version'"
+            )
         ).all()
         assert {(engine, collation.split("_")[0]) for _, engine, collation in tables} == {
             ("InnoDB", "utf8mb4")
@@ -130,7 +135,7 @@ def test_the_upgraded_legacy_database_works_with_the_new_store(legacy_mariadb: D
         assert not store.enqueue_event(conn, engine_id=2, action_id=2, item_id=1)
         pending = store.pending_items(conn, engine_id=2, action_id=2)
         assert [item_id for item_id, _ in pending] == [1, 4, new.item_id]
-        # The original's implicit ON UPDATE CURRENT_TIMESTAMP is gone: editing a row keeps its dates.
+        # The original's implicit ON UPDATE CURRENT_TIMESTAMP is gone: an edit keeps the dates.
         admin.update_record(conn, table="Items", record_id=2, values={"EngineId": 1})
         dates = conn.execute(
             select(items.c.ItemDTS, items.c.itemCreated).where(items.c.itemId == 2)

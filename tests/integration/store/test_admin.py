@@ -1,4 +1,4 @@
-"""The admin reaches only the known Peregrin tables and their columns; anything else is not found."""
+"""The admin reaches only the known Peregrin tables and columns; any other name is not found."""
 
 from __future__ import annotations
 
@@ -15,8 +15,18 @@ from tests.factories import make_uri
 def test_every_peregrin_table_is_known_and_counted(db: Database) -> None:
     with db.read() as conn:
         counts = admin.table_counts(conn)
-    assert set(counts) == {"Engines", "Actions", "EngineActions", "Items", "ItemData",
-                           "ItemEvents", "LinkTypes", "ItemLinks", "Status", "Config"}  # fmt: skip
+    assert set(counts) == {
+        "Engines",
+        "Actions",
+        "EngineActions",
+        "Items",
+        "ItemData",
+        "ItemEvents",
+        "LinkTypes",
+        "ItemLinks",
+        "Status",
+        "Config",
+    }
     assert counts["LinkTypes"] == 5
     assert counts["Items"] == 0
 
@@ -30,7 +40,14 @@ def test_the_schema_is_read_from_the_database(db: Database) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["alembic_version", "Items; DROP TABLE Items", "items", "../Items", "information_schema.tables"]
+    "name",
+    [
+        "alembic_version",
+        "Items; DROP TABLE Items",
+        "items",
+        "../Items",
+        "information_schema.tables",
+    ],
 )
 def test_unknown_tables_are_not_found_and_never_reach_sql(db: Database, name: str) -> None:
     with db.transaction() as conn:
@@ -58,7 +75,9 @@ def test_rows_page_and_search_with_wildcards_taken_literally(db: Database) -> No
 
 def test_records_are_created_read_updated_and_deleted(db: Database) -> None:
     with db.transaction() as conn:
-        record_id = admin.create_record(conn, table="Config", values={"configName": "Admin", "configValue": "1"})
+        record_id = admin.create_record(
+            conn, table="Config", values={"configName": "Admin", "configValue": "1"}
+        )
         admin.update_record(conn, table="Config", record_id=record_id, values={"configValue": "2"})
         assert admin.get_record(conn, table="Config", record_id=record_id)["configValue"] == "2"
         admin.delete_record(conn, table="Config", record_id=record_id)
@@ -71,7 +90,9 @@ def test_records_are_created_read_updated_and_deleted(db: Database) -> None:
 def test_unknown_columns_are_refused(db: Database) -> None:
     with db.transaction() as conn:
         with pytest.raises(NotFoundError, match="no column"):
-            admin.update_record(conn, table="Config", record_id=1, values={"configName = 1; --": "x"})
+            admin.update_record(
+                conn, table="Config", record_id=1, values={"configName = 1; --": "x"}
+            )
         with pytest.raises(NotFoundError, match="no column"):
             admin.create_record(conn, table="Config", values={"password": "x"})
 

@@ -30,7 +30,9 @@ def test_a_batch_creates_items_data_links_and_events(db: Database) -> None:
     with db.transaction() as conn:
         engine = make_engine(conn)
         result = store.store_items(
-            conn, engine_id=engine.engine_id, records=_postings(engine.action_id, 1200, search=search)
+            conn,
+            engine_id=engine.engine_id,
+            records=_postings(engine.action_id, 1200, search=search),
         )
         first = result.item_ids["https://jobs.test/posting/0"]
         search_id = result.item_ids[search]
@@ -59,10 +61,14 @@ def test_running_the_same_batch_again_changes_nothing(db: Database) -> None:
 def test_a_batch_replaces_the_keys_it_names_and_keeps_the_others(db: Database) -> None:
     with db.transaction() as conn:
         uri = "https://jobs.test/posting/1"
-        store.store_items(conn, engine_id=None, records=[
-            ItemRecord(uri=uri, data={"title": "Old", "company": "ACME"})])  # fmt: skip
-        result = store.store_items(conn, engine_id=None, records=[
-            ItemRecord(uri=uri, data={"title": "New"})])  # fmt: skip
+        store.store_items(
+            conn,
+            engine_id=None,
+            records=[ItemRecord(uri=uri, data={"title": "Old", "company": "ACME"})],
+        )
+        result = store.store_items(
+            conn, engine_id=None, records=[ItemRecord(uri=uri, data={"title": "New"})]
+        )
         item_id = result.item_ids[uri]
         assert store.get_item_data(conn, item_id=item_id, key="title") == ["New"]
         assert store.get_item_data(conn, item_id=item_id, key="company") == ["ACME"]
@@ -72,10 +78,14 @@ def test_a_batch_mixing_new_and_known_items_and_dates(db: Database) -> None:
     posted = datetime(2025, 8, 3, tzinfo=UTC)
     with db.transaction() as conn:
         known = store.get_or_create_item(conn, uri="https://a.test/known", engine_id=None).item_id
-        result = store.store_items(conn, engine_id=None, records=[
-            ItemRecord(uri="https://a.test/known", date=posted),
-            ItemRecord(uri="https://a.test/new", date=posted),
-        ])  # fmt: skip
+        result = store.store_items(
+            conn,
+            engine_id=None,
+            records=[
+                ItemRecord(uri="https://a.test/known", date=posted),
+                ItemRecord(uri="https://a.test/new", date=posted),
+            ],
+        )
         assert result.item_ids["https://a.test/known"] == known
         assert result.created == {"https://a.test/new"}
         for item_id in result.item_ids.values():
@@ -84,8 +94,13 @@ def test_a_batch_mixing_new_and_known_items_and_dates(db: Database) -> None:
 
 def test_an_unknown_link_type_fails_the_whole_batch(db: Database) -> None:
     with pytest.raises(NotFoundError), db.transaction() as conn:
-        store.store_items(conn, engine_id=None, records=[
-            ItemRecord(uri="https://a.test/1", links=[LinkSpec("https://a.test/2", "likes")])])  # fmt: skip
+        store.store_items(
+            conn,
+            engine_id=None,
+            records=[
+                ItemRecord(uri="https://a.test/1", links=[LinkSpec("https://a.test/2", "likes")])
+            ],
+        )
     with db.read() as conn:
         assert store.find_item_id(conn, uri="https://a.test/1") is None  # rolled back
 
@@ -93,4 +108,5 @@ def test_an_unknown_link_type_fails_the_whole_batch(db: Database) -> None:
 def test_an_empty_batch_is_fine(db: Database) -> None:
     with db.transaction() as conn:
         result = store.store_items(conn, engine_id=None, records=[])
-    assert result.item_ids == {} and result.created == frozenset()
+    assert result.item_ids == {}
+    assert result.created == frozenset()

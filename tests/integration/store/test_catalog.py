@@ -17,8 +17,11 @@ def test_registering_an_engine_twice_returns_the_same_id(db: Database) -> None:
     assert first == again
     assert engine is not None
     assert (engine.name, engine.version, engine.description, engine.disabled) == (
-        "craigslist", "2.0", "jobs", False,
-    )  # fmt: skip
+        "craigslist",
+        "2.0",
+        "jobs",
+        False,
+    )
 
 
 def test_each_version_of_an_engine_is_its_own_row_and_the_newest_is_found_by_name(
@@ -36,8 +39,15 @@ def test_each_version_of_an_engine_is_its_own_row_and_the_newest_is_found_by_nam
 def test_the_system_engine_and_seed_actions_exist_after_migration(db: Database) -> None:
     with db.read() as conn:
         assert store.get_engine_id(conn, name="SystemEngine", version="1.0") is not None
-        for action in ("WebCrawler", "ParseContents", "FileCrawler", "extractor", "downloader",
-                       "config", "Status"):  # fmt: skip
+        for action in (
+            "WebCrawler",
+            "ParseContents",
+            "FileCrawler",
+            "extractor",
+            "downloader",
+            "config",
+            "Status",
+        ):
             assert store.get_action_id(conn, name=action) is not None, action
         assert [e.name for e in store.list_engines(conn)] == ["SystemEngine"]
 
@@ -74,8 +84,11 @@ def test_an_engine_action_is_declared_once_and_updated_in_place(db: Database) ->
         (row,) = store.list_engine_actions(conn, engine_id=engine_id)
     assert first == again
     assert (row.action_name, row.function, row.params, row.disabled) == (
-        "search", "search_v2", "{}", True,
-    )  # fmt: skip
+        "search",
+        "search_v2",
+        "{}",
+        True,
+    )
 
 
 def test_names_longer_than_their_columns_are_refused_not_truncated(db: Database) -> None:

@@ -30,7 +30,9 @@ def test_completing_an_event_takes_it_off_the_pending_list(db: Database) -> None
         store.enqueue_event(conn, **key)
         assert store.complete_event(conn, **key)
         assert not store.complete_event(conn, **key)  # already done
-        assert store.pending_items(conn, engine_id=engine.engine_id, action_id=engine.action_id) == []
+        assert (
+            store.pending_items(conn, engine_id=engine.engine_id, action_id=engine.action_id) == []
+        )
         assert store.event_counts(conn) == {"pending": 0, "claimed": 0, "done": 1, "dead": 0}
         # Queuing a done event again leaves it done...
         assert not store.enqueue_event(conn, **key)
@@ -45,9 +47,16 @@ def test_an_event_is_not_due_before_its_run_after_time(db: Database) -> None:
     with db.transaction() as conn:
         engine = make_engine(conn)
         item_id = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
-        store.enqueue_event(conn, engine_id=engine.engine_id, action_id=engine.action_id,
-                            item_id=item_id, run_after=later)  # fmt: skip
-        assert store.pending_items(conn, engine_id=engine.engine_id, action_id=engine.action_id) == []
+        store.enqueue_event(
+            conn,
+            engine_id=engine.engine_id,
+            action_id=engine.action_id,
+            item_id=item_id,
+            run_after=later,
+        )
+        assert (
+            store.pending_items(conn, engine_id=engine.engine_id, action_id=engine.action_id) == []
+        )
         assert store.event_counts(conn)["pending"] == 1
 
 
@@ -58,12 +67,14 @@ def test_pending_items_are_per_engine_and_action_oldest_first(db: Database) -> N
         uris = [make_uri() for _ in range(3)]
         ids = [store.get_or_create_item(conn, uri=u, engine_id=None).item_id for u in uris]
         for item_id in ids:
-            store.enqueue_event(conn, engine_id=one.engine_id, action_id=one.action_id, item_id=item_id)
+            store.enqueue_event(
+                conn, engine_id=one.engine_id, action_id=one.action_id, item_id=item_id
+            )
         store.enqueue_event(conn, engine_id=two.engine_id, action_id=two.action_id, item_id=ids[0])
         assert store.pending_items(conn, engine_id=one.engine_id, action_id=one.action_id) == list(
             zip(ids, uris, strict=True)
         )
-        assert store.pending_items(conn, engine_id=one.engine_id, action_id=one.action_id, limit=1) == [
-            (ids[0], uris[0])
-        ]
+        assert store.pending_items(
+            conn, engine_id=one.engine_id, action_id=one.action_id, limit=1
+        ) == [(ids[0], uris[0])]
         assert store.event_counts(conn, engine_id=two.engine_id)["pending"] == 1

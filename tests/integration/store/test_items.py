@@ -1,4 +1,4 @@
-"""Items are one per URI; their data rows are typed, ordered and never truncated; links are stated once."""
+"""One item per URI; data rows typed, ordered and never truncated; each link stated once."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ def test_get_or_create_returns_the_same_item_for_the_same_uri(db: Database) -> N
         first = store.get_or_create_item(conn, uri=uri, engine_id=engine.engine_id)
         second = store.get_or_create_item(conn, uri=uri, engine_id=engine.engine_id)
         item = store.get_item(conn, item_id=first.item_id)
-    assert first.created and not second.created
+    assert first.created
+    assert not second.created
     assert first.item_id == second.item_id
     assert item is not None
     assert (item.uri, item.engine_id) == (uri, engine.engine_id)
-    assert item.created is not None and item.created.tzinfo is UTC
+    assert item.created is not None
+    assert item.created.tzinfo is UTC
 
 
 def test_uris_differing_only_in_case_or_query_are_different_items(db: Database) -> None:
@@ -42,8 +44,12 @@ def test_the_item_date_is_set_and_updated_when_given(db: Database) -> None:
     with db.transaction() as conn:
         ref = store.get_or_create_item(conn, uri=make_uri(), engine_id=None, date=posted)
         assert store.get_item(conn, item_id=ref.item_id).date == posted  # type: ignore[union-attr]
-        store.get_or_create_item(conn, uri=store.get_item(conn, item_id=ref.item_id).uri,  # type: ignore[union-attr]
-                                 engine_id=None, date=seen)  # fmt: skip
+        store.get_or_create_item(
+            conn,
+            uri=store.get_item(conn, item_id=ref.item_id).uri,  # type: ignore[union-attr]
+            engine_id=None,
+            date=seen,
+        )
         assert store.get_item(conn, item_id=ref.item_id).date == seen  # type: ignore[union-attr]
 
 
@@ -76,7 +82,10 @@ def test_values_come_back_with_their_types(db: Database) -> None:
         assert store.get_item_value(conn, item_id=item_id, key="price") == Decimal("1250.50")
         assert store.get_item_value(conn, item_id=item_id, key="posted") == posted
         assert store.get_item_value(conn, item_id=item_id, key="remote") is True
-        assert store.get_item_value(conn, item_id=item_id, key="geo") == {"lat": 43.04, "lon": -87.9}
+        assert store.get_item_value(conn, item_id=item_id, key="geo") == {
+            "lat": 43.04,
+            "lon": -87.9,
+        }
         assert store.get_item_value(conn, item_id=item_id, key="missing") is None
 
 
@@ -85,7 +94,11 @@ def test_add_appends_in_sequence_and_set_replaces_the_key(db: Database) -> None:
         item_id = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
         for url in ("a.jpg", "b.jpg", "c.jpg"):
             store.add_item_data(conn, item_id=item_id, key="image", value=url)
-        assert store.get_item_data(conn, item_id=item_id, key="image") == ["a.jpg", "b.jpg", "c.jpg"]
+        assert store.get_item_data(conn, item_id=item_id, key="image") == [
+            "a.jpg",
+            "b.jpg",
+            "c.jpg",
+        ]
         store.set_item_data(conn, item_id=item_id, key="image", value=["z.jpg", "y.jpg"])
         assert store.get_item_data(conn, item_id=item_id, key="image") == ["z.jpg", "y.jpg"]
         rows = store.get_item_data_all(conn, item_id=item_id)
@@ -113,7 +126,10 @@ def test_items_can_be_found_by_data(db: Database) -> None:
         second = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
         store.set_item_data(conn, item_id=first, key="keyword", value="python")
         store.set_item_data(conn, item_id=second, key="keyword", value="rust")
-        assert store.find_items_by_data(conn, key="keyword") == [(first, "python"), (second, "rust")]
+        assert store.find_items_by_data(conn, key="keyword") == [
+            (first, "python"),
+            (second, "rust"),
+        ]
         assert store.find_items_by_data(conn, key="keyword", value="rust") == [(second, "rust")]
 
 
@@ -122,10 +138,12 @@ def test_links_are_idempotent_and_readable_from_both_ends(db: Database) -> None:
         engine = make_engine(conn)
         search = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
         posting = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
-        assert store.add_link(conn, engine_id=engine.engine_id, left=search, right=posting,
-                              link_type="contains")  # fmt: skip
-        assert not store.add_link(conn, engine_id=engine.engine_id, left=search, right=posting,
-                                  link_type="contains")  # fmt: skip
+        assert store.add_link(
+            conn, engine_id=engine.engine_id, left=search, right=posting, link_type="contains"
+        )
+        assert not store.add_link(
+            conn, engine_id=engine.engine_id, left=search, right=posting, link_type="contains"
+        )
         (out,) = store.get_links(conn, item_id=search, direction="out")
         (into,) = store.get_links(conn, item_id=posting, direction="in")
         assert store.get_links(conn, item_id=posting, direction="out") == []

@@ -17,8 +17,13 @@ def test_status_rows_are_listed_newest_first_and_filtered(db: Database) -> None:
     with db.transaction() as conn:
         engine = make_engine(conn)
         for minute in range(3):
-            store.add_status(conn, message=f"run {minute}", engine_id=engine.engine_id,
-                             action_id=engine.action_id, at=start + timedelta(minutes=minute))  # fmt: skip
+            store.add_status(
+                conn,
+                message=f"run {minute}",
+                engine_id=engine.engine_id,
+                action_id=engine.action_id,
+                at=start + timedelta(minutes=minute),
+            )
         store.add_status(conn, message="other", at=start)
         rows = store.recent_status(conn, engine_id=engine.engine_id, limit=2)
     assert [r.message for r in rows] == ["run 2", "run 1"]
