@@ -46,7 +46,11 @@ _MYSQL_TRANSIENT = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055}
 _PG_TRANSIENT_CLASSES = ("08", "57P", "40001", "40P01", "53300")
 _TRANSIENT_TEXT = re.compile(
     r"database is locked|server closed the connection|connection refused|terminating connection"
-    r"|lost connection|gone away|could not connect|connection (?:is )?closed|broken pipe",
+    r"|lost connection|gone away|could not connect|connection (?:is )?closed|broken pipe"
+    # libpq's refusals while the server stops or starts carry no SQLSTATE, only this text.
+    r"|the database system is (?:shutting down|starting up|in recovery mode|not yet accepting)"
+    # psycopg, when the server ends the connection in the middle of a pipelined executemany.
+    r"|cannot exit pipeline mode while busy",
     re.IGNORECASE,
 )
 
@@ -218,6 +222,10 @@ def _create_engine(
             pool_timeout=pool_timeout,
             pool_recycle=pool_recycle,
             pool_pre_ping=pool_pre_ping,
+            # PostgreSQL's default. InnoDB's REPEATABLE READ would keep a transaction's first
+            # snapshot, so re-reading a row another transaction just inserted (insert-ignore,
+            # then select) would find nothing.
+            isolation_level="READ COMMITTED",
             echo=echo,
         )
         _install_server_hooks(server, mysql=backend in ("mysql", "mariadb"))
