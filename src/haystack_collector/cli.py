@@ -49,9 +49,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-# Without a timeout an unreachable PostgreSQL host blocks until TCP gives up (minutes) and
-# PyMySQL waits 10 s; a command line should answer sooner. A URL's own value wins.
-CONNECT_TIMEOUT_S = 5
+# How long the reachability probe waits for a server's answers; a URL's own value wins.
+PROBE_TIMEOUT_S = 5
 
 # For one-shot commands the console shows only errors unless a level was asked for: the
 # database layer logs a warning for each failure, which would repeat the final error line.
@@ -157,7 +156,7 @@ def _database(ctx: typer.Context) -> Database:
         settings = _settings(ctx)
         if settings.url.get_backend_name() != "sqlite":
             _check_reachable(settings)
-        database = _open(settings, _with_timeouts(settings.url, reads=False))
+        database = _open(settings, settings.url)
         ctx.find_root().call_on_close(database.dispose)
         state.database = database
     return state.database
@@ -173,7 +172,7 @@ def _check_reachable(settings: Settings) -> None:
     """
     probe = _open(
         settings.model_copy(update={"pool_size": 1, "max_overflow": 0}),
-        _with_timeouts(settings.url, reads=True),
+        _with_probe_timeouts(settings.url),
     )
     try:
         health = probe.health_check()
@@ -192,13 +191,11 @@ def _open(settings: Settings, url: URL) -> Database:
         raise ConfigError(f"database_url: {exc}", setting="database_url") from exc
 
 
-def _with_timeouts(url: URL, *, reads: bool) -> URL:
+def _with_probe_timeouts(url: URL) -> URL:
     """Add short timeouts the URL does not set itself (both drivers read them from the query)."""
-    if url.get_backend_name() == "sqlite":
-        return url
-    wanted = {"connect_timeout": str(CONNECT_TIMEOUT_S)}
-    if reads and url.get_backend_name() in ("mysql", "mariadb"):
-        wanted |= {"read_timeout": str(CONNECT_TIMEOUT_S), "write_timeout": str(CONNECT_TIMEOUT_S)}
+    wanted = {"connect_timeout": str(PROBE_TIMEOUT_S)}
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        wanted |= {"read_timeout": str(PROBE_TIMEOUT_S), "write_timeout": str(PROBE_TIMEOUT_S)}
     missing = {key: value for key, value in wanted.items() if key not in url.query}
     return url.update_query_dict(missing) if missing else url
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
         default=3600, ge=-1, validation_alias=_env("POOL_RECYCLE", "DB_POOL_RECYCLE")
     )
     pool_pre_ping: bool = Field(default=True, validation_alias=_env("POOL_PRE_PING"))
+    db_connect_timeout: float = Field(
+        default=10.0, gt=0, validation_alias=_env("DB_CONNECT_TIMEOUT")
+    )
     sqlite_busy_timeout: float = Field(
         default=30.0, ge=0, validation_alias=_env("SQLITE_BUSY_TIMEOUT")
     )

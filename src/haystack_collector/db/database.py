@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event, exc, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from haystack_collector.errors import (
@@ -51,6 +51,15 @@ _TRANSIENT_TEXT = re.compile(
     r"|the database system is (?:shutting down|starting up|in recovery mode|not yet accepting)"
     # psycopg, when the server ends the connection in the middle of a pipelined executemany.
     r"|cannot exit pipeline mode while busy",
+    re.IGNORECASE,
+)
+# Errors after which the connection itself is unusable, though the driver may not say so: the
+# pool must discard it rather than hand it out again (a deadlock, by contrast, leaves it fine).
+_BROKEN_CONNECTION = re.compile(
+    r"server closed the connection|terminating connection|lost connection|gone away"
+    r"|connection (?:is )?closed|broken pipe|the database system is shutting down"
+    r"|cannot exit pipeline mode|connection in transaction status ACTIVE"
+    r"|another command is already in progress",
     re.IGNORECASE,
 )
 
@@ -95,6 +104,7 @@ class Database:
         pool_timeout: float = 30.0,
         pool_recycle: int = 3600,
         pool_pre_ping: bool = True,
+        connect_timeout: float = 10.0,
         sqlite_busy_timeout: float = 30.0,
         retry_policy: RetryPolicy = DATABASE_POLICY,
         echo: bool = False,
@@ -108,6 +118,7 @@ class Database:
             pool_timeout=pool_timeout,
             pool_recycle=pool_recycle,
             pool_pre_ping=pool_pre_ping,
+            connect_timeout=connect_timeout,
             sqlite_busy_timeout=sqlite_busy_timeout,
             echo=echo,
         )
@@ -121,6 +132,7 @@ class Database:
             pool_timeout=settings.pool_timeout,
             pool_recycle=settings.pool_recycle,
             pool_pre_ping=settings.pool_pre_ping,
+            connect_timeout=settings.db_connect_timeout,
             sqlite_busy_timeout=settings.sqlite_busy_timeout,
         )
 
@@ -210,6 +222,7 @@ def _create_engine(
     pool_timeout: float,
     pool_recycle: int,
     pool_pre_ping: bool,
+    connect_timeout: float,
     sqlite_busy_timeout: float,
     echo: bool,
 ) -> Engine:
@@ -222,6 +235,10 @@ def _create_engine(
             pool_timeout=pool_timeout,
             pool_recycle=pool_recycle,
             pool_pre_ping=pool_pre_ping,
+            # Both drivers wait minutes for an unreachable host without this; a URL's own wins.
+            connect_args={}
+            if "connect_timeout" in url.query
+            else {"connect_timeout": max(1, round(connect_timeout))},
             # PostgreSQL's default. InnoDB's REPEATABLE READ would keep a transaction's first
             # snapshot, so re-reading a row another transaction just inserted (insert-ignore,
             # then select) would find nothing.
@@ -265,6 +282,11 @@ def _install_server_hooks(engine: Engine, *, mysql: bool) -> None:
             cursor.close()
         if not mysql:
             dbapi_conn.commit()  # psycopg opened a transaction for the SET
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if not context.is_disconnect and _BROKEN_CONNECTION.search(str(context.original_exception)):
+            context.is_disconnect = True
 
 
 def _install_sqlite_hooks(engine: Engine, *, wal: bool, busy_timeout: float) -> None:

@@ -24,7 +24,7 @@ from haystack_collector.store._sql import (
     utcnow,
 )
 from haystack_collector.store.catalog import link_type_ids
-from haystack_collector.store.items import check_uri, data_rows
+from haystack_collector.store.items import check_uri, data_rows, lock_items
 from haystack_collector.store.values import ItemValue, as_values
 
 
@@ -151,13 +151,14 @@ def _replace_data(
     item_ids: Mapping[str, int],
     created: set[str],
 ) -> None:
-    stale = [
+    stale: list[dict[str, Any]] = [
         {"b_id": item_ids[uri], "b_key": key}
         for uri, record in by_uri.items()
         if uri not in created
         for key in record.data
     ]
     if stale:
+        lock_items(conn, {int(row["b_id"]) for row in stale})
         conn.execute(
             delete(item_data).where(
                 and_(

@@ -21,6 +21,7 @@ from haystack_collector.db.schema import (
 from haystack_collector.errors import IntegrityViolation
 from haystack_collector.store._sql import (
     check_length,
+    chunks,
     from_db,
     insert_ignoring_duplicates,
     to_db,
@@ -125,6 +126,17 @@ def _item(row: Row[Any]) -> Item:
     )
 
 
+def lock_items(conn: Connection, item_ids: Iterable[int]) -> None:
+    """Hold the items' rows until commit, so concurrent rewrites of their data serialize.
+
+    Without it, two transactions replacing the same key both delete nothing the other sees and
+    both insert. Ids are locked in order so two batches cannot deadlock; SQLite, which has one
+    writer at a time, renders no FOR UPDATE.
+    """
+    for part in chunks(sorted(set(item_ids))):
+        conn.execute(select(items.c.itemId).where(items.c.itemId.in_(part)).with_for_update())
+
+
 def data_rows(
     item_id: int, key: str, values: Iterable[ItemValue], *, first_seq: int = 0
 ) -> list[dict[str, Any]]:
@@ -151,6 +163,7 @@ def add_item_data(
     conn: Connection, *, item_id: int, key: str, value: ItemValue, seq: int | None = None
 ) -> int:
     """Append a value to a key; without ``seq`` it goes after the key's last value."""
+    lock_items(conn, [item_id])
     if seq is None:
         last = conn.execute(
             select(func.max(item_data.c.itemDataSeq)).where(
@@ -168,6 +181,7 @@ def set_item_data(
 ) -> None:
     """Replace every value of a key; a list or tuple stores one row per element, in order."""
     rows = data_rows(item_id, key, as_values(value))
+    lock_items(conn, [item_id])
     conn.execute(
         delete(item_data).where(item_data.c.itemId == item_id, item_data.c.itemData == key)
     )

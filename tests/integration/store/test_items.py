@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -156,3 +157,24 @@ def test_an_unknown_link_type_is_not_found(db: Database) -> None:
         a = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
         with pytest.raises(NotFoundError, match="likes"):
             store.add_link(conn, engine_id=None, left=a, right=a, link_type="likes")
+
+
+def test_concurrent_rewrites_of_one_key_leave_one_writers_values(db: Database) -> None:
+    with db.transaction() as conn:
+        item_id = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
+    barrier = threading.Barrier(6)
+
+    def rewrite(n: int) -> None:
+        barrier.wait(timeout=10)
+        for _ in range(5):
+            db.run(store.set_item_data, item_id=item_id, key="tags", value=[f"w{n}-a", f"w{n}-b"])
+
+    threads = [threading.Thread(target=rewrite, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    with db.read() as conn:
+        values = store.get_item_data(conn, item_id=item_id, key="tags")
+    assert len(values) == 2
+    assert values[0].removesuffix("-a") == values[1].removesuffix("-b")  # type: ignore[union-attr]
