@@ -276,6 +276,8 @@ def _install_server_hooks(engine: Engine, *, mysql: bool) -> None:
                     "SET SESSION sql_mode ="
                     " TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))"
                 )
+                # The store reads every warning after INSERT IGNORE; the default keeps 64.
+                cursor.execute("SET SESSION max_error_count = 65535")
             else:
                 cursor.execute("SET TIME ZONE 'UTC'")
         finally:

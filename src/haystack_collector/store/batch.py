@@ -1,12 +1,13 @@
 """The hot path: many items with their data, links and events in one transaction.
 
-Set-based: one lookup of existing items per chunk of URIs, one multi-row insert per table,
-so a batch costs a handful of round trips whatever its size.
+Set-based: one lookup of existing items per chunk of URIs and one driver ``executemany`` per
+table, with values prepared once per batch (``bulk_insert``), so the cost per row is the
+database's, not Python's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -14,18 +15,20 @@ from typing import Any, Literal
 from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from haystack_collector.db.schema import item_data, item_events, item_links, items
+from haystack_collector.db.schema import DATA_KEY_MAX, item_data, item_events, item_links, items
 from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.store._sql import (
+    bulk_insert,
+    check_length,
     chunks,
-    insert_ignoring_duplicates,
+    param_converter,
     to_db,
     uri_hash,
     utcnow,
 )
 from haystack_collector.store.catalog import link_type_ids
-from haystack_collector.store.items import check_uri, data_rows, lock_items
-from haystack_collector.store.values import ItemValue, as_values
+from haystack_collector.store.items import check_uri, lock_items
+from haystack_collector.store.values import ItemValue, as_values, encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,73 +66,63 @@ def store_items(
         check_uri(record.uri)
         by_uri[record.uri] = record  # the last statement about a URI wins, as with single calls
     targets = {link.uri for record in by_uri.values() for link in record.links}
-    for uri in targets:
+    for uri in targets - by_uri.keys():
         check_uri(uri)
-    item_ids, created = _upsert_items(conn, engine_id, by_uri, targets)
-    _replace_data(conn, by_uri, item_ids, created)
-    _add_links(conn, engine_id, by_uri, item_ids)
-    now = utcnow()
-    insert_ignoring_duplicates(
+    now = param_converter(conn, items.c.itemCreated)(utcnow())
+    item_ids, created = _upsert_items(conn, engine_id, by_uri, targets, now)
+    _replace_data(conn, by_uri, item_ids, created, now)
+    _add_links(conn, engine_id, by_uri, item_ids, now)
+    bulk_insert(
         conn,
         item_events,
+        ("engineId", "actionId", "itemId", "itemEventAddedDate"),
         [
-            {
-                "engineId": engine_id,
-                "actionId": action_id,
-                "itemId": item_ids[uri],
-                "itemEventAddedDate": now,
-            }
+            (engine_id, action_id, item_ids[uri], now)
             for uri, record in by_uri.items()
             for action_id in record.events
         ],
-        unique=("engineId", "actionId", "itemId"),
+        ignore_duplicates_on=("engineId", "actionId", "itemId"),
     )
     return BatchResult(item_ids=item_ids, created=frozenset(created))
 
 
-def _lookup(conn: Connection, hashes: Sequence[str]) -> dict[str, int]:
+def _lookup(conn: Connection, hashes: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for part in chunks(hashes):
-        found.update(
-            conn.execute(
-                select(items.c.ItemURIHash, items.c.itemId).where(items.c.ItemURIHash.in_(part))
-            ).all()
-        )
+        query = select(items.c.ItemURIHash, items.c.itemId).where(items.c.ItemURIHash.in_(part))
+        found.update(conn.execute(query).all())
     return found
 
 
 def _upsert_items(
-    conn: Connection, engine_id: int | None, by_uri: Mapping[str, ItemRecord], targets: set[str]
+    conn: Connection,
+    engine_id: int | None,
+    by_uri: Mapping[str, ItemRecord],
+    targets: set[str],
+    now: object,
 ) -> tuple[dict[str, int], set[str]]:
-    uris = list(by_uri) + [uri for uri in targets if uri not in by_uri]
-    hashes = {uri: uri_hash(uri) for uri in uris}
-    existing = _lookup(conn, list(hashes.values()))
-    now = utcnow()
-    missing = [uri for uri in uris if hashes[uri] not in existing]
-    insert_ignoring_duplicates(
+    hashes = {uri: uri_hash(uri) for uri in (*by_uri, *(targets - by_uri.keys()))}
+    to_param = param_converter(conn, items.c.ItemDTS)
+    dates = {uri: to_param(to_db(record.date)) for uri, record in by_uri.items() if record.date}
+    existing = _lookup(conn, hashes.values())
+    missing = [uri for uri, digest in hashes.items() if digest not in existing]
+    bulk_insert(
         conn,
         items,
-        [
-            {
-                "ItemURI": uri,
-                "ItemURIHash": hashes[uri],
-                "EngineId": engine_id,
-                "ItemDTS": _item_date(by_uri.get(uri), now),
-                "itemCreated": now,
-            }
-            for uri in missing
-        ],
-        unique=("ItemURIHash",),
+        ("ItemURI", "EngineId", "ItemDTS", "itemCreated", "ItemURIHash"),
+        [(uri, engine_id, dates.get(uri, now), now, hashes[uri]) for uri in missing],
+        ignore_duplicates_on=("ItemURIHash",),
     )
     if missing:
-        existing.update(_lookup(conn, [hashes[uri] for uri in missing]))
+        existing.update(_lookup(conn, (hashes[uri] for uri in missing)))
     refused = [uri for uri in missing if hashes[uri] not in existing]
     if refused:
         raise IntegrityViolation(f"{len(refused)} items were refused, e.g. {refused[0]!r}")
+    created = set(missing)
     dated = [
         {"b_id": existing[hashes[uri]], "b_date": to_db(record.date)}
         for uri, record in by_uri.items()
-        if record.date is not None and uri not in missing
+        if record.date is not None and uri not in created
     ]
     if dated:
         conn.execute(
@@ -138,11 +131,7 @@ def _upsert_items(
             .values(ItemDTS=bindparam("b_date")),
             dated,
         )
-    return {uri: existing[hashes[uri]] for uri in uris}, set(missing)
-
-
-def _item_date(record: ItemRecord | None, now: datetime) -> datetime | None:
-    return to_db(record.date) if record is not None and record.date is not None else now
+    return {uri: existing[digest] for uri, digest in hashes.items()}, created
 
 
 def _replace_data(
@@ -150,6 +139,7 @@ def _replace_data(
     by_uri: Mapping[str, ItemRecord],
     item_ids: Mapping[str, int],
     created: set[str],
+    now: object,
 ) -> None:
     stale: list[dict[str, Any]] = [
         {"b_id": item_ids[uri], "b_key": key}
@@ -168,12 +158,26 @@ def _replace_data(
             ),
             stale,
         )
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    checked: set[str] = set()
     for uri, record in by_uri.items():
+        item_id = item_ids[uri]
         for key, value in record.data.items():
-            rows.extend(data_rows(item_ids[uri], key, as_values(value)))
-    if rows:
-        conn.execute(item_data.insert(), rows)
+            if key not in checked:
+                check_length("item data key", key, DATA_KEY_MAX)
+                checked.add(key)
+            if type(value) is str:  # the common case, without the general machinery
+                rows.append((item_id, key, value, 0, now, "str"))
+                continue
+            for seq, one in enumerate(as_values(value)):
+                text, tag = encode(one)
+                rows.append((item_id, key, text, seq, now, tag))
+    bulk_insert(
+        conn,
+        item_data,
+        ("itemId", "itemData", "itemDataValue", "itemDataSeq", "itemDataAdded", "itemDataType"),
+        rows,
+    )
 
 
 def _add_links(
@@ -181,12 +185,12 @@ def _add_links(
     engine_id: int | None,
     by_uri: Mapping[str, ItemRecord],
     item_ids: Mapping[str, int],
+    now: object,
 ) -> None:
     wanted = [(uri, link) for uri, record in by_uri.items() for link in record.links]
     if not wanted:
         return
     types = link_type_ids(conn)
-    now = utcnow()
     rows = []
     for uri, link in wanted:
         if link.link_type not in types:
@@ -194,15 +198,11 @@ def _add_links(
         left, right = item_ids[uri], item_ids[link.uri]
         if link.direction == "in":
             left, right = right, left
-        rows.append(
-            {
-                "EngineId": engine_id,
-                "itemId_left": left,
-                "itemId_right": right,
-                "linkTypeId": types[link.link_type],
-                "itemLinkDTS": now,
-            }
-        )
-    insert_ignoring_duplicates(
-        conn, item_links, rows, unique=("itemId_left", "itemId_right", "linkTypeId")
+        rows.append((engine_id, left, right, types[link.link_type], now))
+    bulk_insert(
+        conn,
+        item_links,
+        ("EngineId", "itemId_left", "itemId_right", "linkTypeId", "itemLinkDTS"),
+        rows,
+        ignore_duplicates_on=("itemId_left", "itemId_right", "linkTypeId"),
     )
