@@ -55,7 +55,7 @@ from haystack_collector import store
 from haystack_collector.db.database import Database
 from haystack_collector.db.migrate import ensure_schema
 from haystack_collector.errors import ConfigError, DatabaseError, NotFoundError
-from haystack_collector.settings import _INI_KEYS, _ini_option, load_settings
+from haystack_collector.settings import legacy_ini_values, load_settings
 from haystack_collector.store import admin
 from haystack_collector.store.values import ItemValue, encode
 
@@ -70,8 +70,6 @@ ITEM_EXISTS = -1
 ActionList = Iterable[int | str] | int | str
 """Action ids or names; a single id or name stands for a list of one."""
 
-# getItemData returns every row of a key; the store's lookup always takes a limit.
-_ALL_ROWS = 2**62
 _URL_KEYS = ("database_url", "url")
 
 
@@ -165,7 +163,7 @@ class PeregrinDB:
         self, limit: int = 50
     ) -> list[tuple[int, int | None, int | None, str, datetime | None]]:
         """The newest ``limit`` status rows as (statusId, engineId, actionId, message, date)."""
-        rows = self._run(store.recent_status, limit=limit)
+        rows = self._read(store.recent_status, limit=limit)
         return [(r.status_id, r.engine_id, r.action_id, r.message, r.date) for r in rows]
 
     def addConfig(self, name: str, value: str | None) -> bool:
@@ -173,7 +171,7 @@ class PeregrinDB:
         return self._run(store.set_config, name=name, value=value)
 
     def getConfig(self, name: str) -> str | None:
-        return self._run(store.get_config, name=name)
+        return self._read(store.get_config, name=name)
 
     # Engines and actions ----------------------------------------------------------------------
 
@@ -183,7 +181,7 @@ class PeregrinDB:
 
     def getEngineDisabled(self, engineId: int) -> bool:
         """Whether the engine is disabled; NotFoundError for an unknown engine."""
-        return self._run(store.is_engine_disabled, engine_id=engineId)
+        return self._read(store.is_engine_disabled, engine_id=engineId)
 
     def addAction(self, name: str, desc: str | None = None) -> int:
         """The action's id, registering it on first sight."""
@@ -218,7 +216,7 @@ class PeregrinDB:
 
     def getItemURI(self, itemId: int) -> str:
         """The item's URI; NotFoundError when there is no such item."""
-        item = self._run(store.get_item, item_id=itemId)
+        item = self._read(store.get_item, item_id=itemId)
         if item is None:
             raise NotFoundError(f"no item with id {itemId}")
         return item.uri
@@ -229,15 +227,15 @@ class PeregrinDB:
 
     def getItemData(self, name: str) -> list[tuple[int, ItemValue]]:
         """Every ``(itemId, value)`` stored under the key, by item and sequence."""
-        return self._run(store.find_items_by_data, key=name, limit=_ALL_ROWS)
+        return self._read(store.find_items_by_data, key=name)
 
     def getItemDataList(self, itemId: int, name: str) -> list[ItemValue]:
         """An item's values of one key, in sequence order."""
-        return self._run(store.get_item_data, item_id=itemId, key=name)
+        return self._read(store.get_item_data, item_id=itemId, key=name)
 
     def getItemDataAll(self, itemId: int) -> list[tuple[str, ItemValue, int]]:
         """All of an item's data as ``(name, value, seq)``, by name then sequence."""
-        rows = self._run(store.get_item_data_all, item_id=itemId)
+        rows = self._read(store.get_item_data_all, item_id=itemId)
         return [(row.key, row.value, row.seq) for row in rows]
 
     def addItemEvent(self, engineId: int, actionId: int, itemId: int) -> bool:
@@ -266,7 +264,7 @@ class PeregrinDB:
 
         An unknown action name has no pending items (the original joined on the name).
         """
-        return self._run(_pending_by_action_name, engineId, actionName)
+        return self._read(_pending_by_action_name, engineId, actionName)
 
     def addItemLink(self, engineId: int | None, left: int, right: int, linkTypeName: str) -> bool:
         """Link two items; False when the link existed. NotFoundError for an unknown type."""
@@ -293,13 +291,13 @@ class PeregrinDB:
 
     def getTableCount(self, table: str) -> int:
         """Rows in a known table; UnknownNameError for any other name."""
-        return self._run(admin.table_count, table=_known_table(table))
+        return self._read(admin.table_count, table=_known_table(table))
 
     def searchTable(
         self, table: str, term: str, limit: int = 50, offset: int = 0
     ) -> list[dict[str, Any]]:
         """A page of the rows where some column contains ``term`` (taken literally)."""
-        return self._run(
+        return self._read(
             admin.table_rows, table=_known_table(table), limit=limit, offset=offset, search=term
         )
 
@@ -340,8 +338,13 @@ class PeregrinDB:
     ) -> T:
         return self._database().run(work, *args, **kwargs)
 
+    def _read(
+        self, work: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return self._database().run_read(work, *args, **kwargs)
+
     def _rows(self, table: str, limit: int, offset: int) -> list[dict[str, Any]]:
-        return self._run(admin.table_rows, table=table, limit=limit, offset=offset)
+        return self._read(admin.table_rows, table=table, limit=limit, offset=offset)
 
     def __repr__(self) -> str:
         where = "not connected" if self._db is None else self._db.safe_url
@@ -415,7 +418,7 @@ def _when(date: datetime | str | None) -> datetime | None:
 def _settings_from_config(
     config: configparser.RawConfigParser | Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Setting overrides from an INI-shaped config (through settings' ``_INI_KEYS``) or a URL."""
+    """Setting overrides from an INI-shaped config (read as the INI file is) or a URL."""
     parser = configparser.ConfigParser(interpolation=None)  # as read_legacy_ini reads the file
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep 'PoolSize'
     plain: dict[str, Any] = {}
@@ -436,11 +439,7 @@ def _settings_from_config(
             " {'Database': {...}} or {'database_url': ...}",
             setting=sorted(plain)[0],
         )
-    values: dict[str, Any] = {}
-    for name, (section, option) in _INI_KEYS.items():
-        found = _ini_option(parser, section, option)
-        if found:
-            values[name] = found
+    values = legacy_ini_values(parser)
     if url:
         values["database_url"] = str(url)
     elif values.get("db_host"):

@@ -209,15 +209,20 @@ def read_legacy_ini(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config_file: {path} is not a valid INI file: {exc}", setting="config_file"
         ) from exc
+    return legacy_ini_values(parser)
+
+
+def legacy_ini_values(parser: configparser.RawConfigParser) -> dict[str, Any]:
+    """The settings an original INI file carries, by setting name (empty options skipped)."""
     values: dict[str, Any] = {}
     for name, (section, option) in _INI_KEYS.items():
         found = _ini_option(parser, section, option)
-        if found is not None and found != "":
+        if found:
             values[name] = found
     return values
 
 
-def _ini_option(parser: configparser.ConfigParser, section: str, option: str) -> str | None:
+def _ini_option(parser: configparser.RawConfigParser, section: str, option: str) -> str | None:
     # The original files were hand-edited; accept any case for section and option names.
     for sec in parser.sections():
         if sec.lower() == section.lower():

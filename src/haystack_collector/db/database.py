@@ -12,7 +12,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -170,9 +170,22 @@ class Database:
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``work(conn, ...)`` as one transaction, retried whole if the connection drops."""
+        return self._retried(self.transaction, lambda conn: work(conn, *args, **kwargs))
+
+    def run_read(
+        self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Like ``run`` for work that only reads: it never takes SQLite's write lock."""
+        return self._retried(self.read, lambda conn: work(conn, *args, **kwargs))
+
+    def _retried(
+        self,
+        unit: Callable[[], AbstractContextManager[Connection]],
+        work: Callable[[Connection], T],
+    ) -> T:
         for attempt in retrying(self.retry_policy):
-            with attempt, self.transaction() as conn:
-                return work(conn, *args, **kwargs)
+            with attempt, unit() as conn:
+                return work(conn)
         raise AssertionError("unreachable: retrying() re-raises the last error")  # pragma: no cover
 
     def pool_status(self) -> PoolStatus:

@@ -223,16 +223,26 @@ def get_item_data_all(conn: Connection, *, item_id: int) -> list[DataRow]:
 
 
 def find_items_by_data(
-    conn: Connection, *, key: str, value: ItemValue = None, limit: int = 1000
+    conn: Connection, *, key: str, value: ItemValue = None, limit: int | None = None
 ) -> list[tuple[int, ItemValue]]:
-    """``(item_id, value)`` for every row of a key, optionally only those equal to ``value``."""
+    """``(item_id, value)`` for every row of a key, or only those equal to ``value``.
+
+    Equal means the same type as well: ``1`` does not match the text ``"1"`` (legacy rows,
+    which have no type, count as text).
+    """
     query = select(item_data.c.itemId, item_data.c.itemDataValue, item_data.c.itemDataType).where(
         item_data.c.itemData == key
     )
     if value is not None:
-        query = query.where(item_data.c.itemDataValue == encode(value)[0])
-    rows = conn.execute(query.order_by(item_data.c.itemId, item_data.c.itemDataSeq).limit(limit))
-    return [(item_id, decode(text, tag)) for item_id, text, tag in rows]
+        text, tag = encode(value)
+        same_type = item_data.c.itemDataType == tag
+        if tag == "str":
+            same_type = or_(same_type, item_data.c.itemDataType.is_(None))
+        query = query.where(item_data.c.itemDataValue == text, same_type)
+    query = query.order_by(item_data.c.itemId, item_data.c.itemDataSeq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(item_id, decode(text, tag)) for item_id, text, tag in conn.execute(query)]
 
 
 def add_link(

@@ -10,7 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import CONFIG_NAME_MAX, SYSTEM_ENGINE, config, status
-from haystack_collector.store._sql import check_length, from_db, insert_ignoring_duplicates, utcnow
+from haystack_collector.store._sql import (
+    check_length,
+    from_db,
+    insert_ignoring_duplicates,
+    to_db,
+    utcnow,
+)
 from haystack_collector.store.catalog import get_action_id, get_engine_id
 
 _SECRET_NAME = re.compile(r"pass|secret|token|api.?key|credential", re.IGNORECASE)
@@ -37,7 +43,10 @@ def add_status(
 ) -> int:
     result = conn.execute(
         status.insert().values(
-            engineId=engine_id, actionId=action_id, StatusMessage=message, StatusDate=at or utcnow()
+            engineId=engine_id,
+            actionId=action_id,
+            StatusMessage=message,
+            StatusDate=to_db(at) or utcnow(),
         )
     )
     assert result.inserted_primary_key is not None

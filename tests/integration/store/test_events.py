@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.errors import IntegrityViolation
 from tests.factories import make_engine, make_uri
 
 
@@ -78,3 +81,12 @@ def test_pending_items_are_per_engine_and_action_oldest_first(db: Database) -> N
             conn, engine_id=one.engine_id, action_id=one.action_id, limit=1
         ) == [(ids[0], uris[0])]
         assert store.event_counts(conn, engine_id=two.engine_id)["pending"] == 1
+
+
+def test_an_event_for_a_missing_item_is_refused_on_every_database(db: Database) -> None:
+    with db.transaction() as conn:
+        engine = make_engine(conn)
+    with pytest.raises(IntegrityViolation), db.transaction() as conn:
+        store.enqueue_event(
+            conn, engine_id=engine.engine_id, action_id=engine.action_id, item_id=987_654
+        )

@@ -10,7 +10,8 @@ import pytest
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.errors import NotFoundError, ValueTooLongError
+from haystack_collector.errors import IntegrityViolation, NotFoundError, ValueTooLongError
+from haystack_collector.store import ItemRecord
 from tests.factories import make_engine, make_uri
 
 
@@ -132,6 +133,17 @@ def test_items_can_be_found_by_data(db: Database) -> None:
             (second, "rust"),
         ]
         assert store.find_items_by_data(conn, key="keyword", value="rust") == [(second, "rust")]
+        assert store.find_items_by_data(conn, key="keyword", limit=1) == [(first, "python")]
+
+
+def test_finding_by_value_compares_types_too(db: Database) -> None:
+    with db.transaction() as conn:
+        number = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
+        text = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
+        store.set_item_data(conn, item_id=number, key="rank", value=1)
+        store.set_item_data(conn, item_id=text, key="rank", value="1")
+        assert store.find_items_by_data(conn, key="rank", value=1) == [(number, 1)]
+        assert store.find_items_by_data(conn, key="rank", value="1") == [(text, "1")]
 
 
 def test_links_are_idempotent_and_readable_from_both_ends(db: Database) -> None:
@@ -178,3 +190,14 @@ def test_concurrent_rewrites_of_one_key_leave_one_writers_values(db: Database) -
         values = store.get_item_data(conn, item_id=item_id, key="tags")
     assert len(values) == 2
     assert values[0].removesuffix("-a") == values[1].removesuffix("-b")  # type: ignore[union-attr]
+
+
+def test_a_link_to_a_missing_item_is_refused_on_every_database(db: Database) -> None:
+    with db.transaction() as conn:
+        real = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
+    with pytest.raises(IntegrityViolation), db.transaction() as conn:
+        store.add_link(conn, engine_id=None, left=real, right=987_654, link_type="contains")
+    with pytest.raises(IntegrityViolation), db.transaction() as conn:
+        store.store_items(
+            conn, engine_id=None, records=[ItemRecord(uri=make_uri(), events=[987_654])]
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -28,6 +28,16 @@ def test_status_rows_are_listed_newest_first_and_filtered(db: Database) -> None:
         rows = store.recent_status(conn, engine_id=engine.engine_id, limit=2)
     assert [r.message for r in rows] == ["run 2", "run 1"]
     assert rows[0].date == start + timedelta(minutes=2)
+
+
+def test_status_dates_in_any_zone_are_kept_as_the_same_instant(db: Database) -> None:
+    local = datetime(2025, 8, 3, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    with db.transaction() as conn:
+        store.add_status(conn, message="zoned", at=local)
+        (row,) = store.recent_status(conn, limit=1)
+    assert row.date == local
+    assert row.date is not None
+    assert row.date.tzinfo is UTC
 
 
 def test_seeded_config_is_present(db: Database) -> None:
