@@ -197,21 +197,5 @@ PEREGRIN_TABLES: tuple[Table, ...] = (
     config,
 )
 
-LINK_TYPES: dict[str, str] = {
-    "contains": "The left item contains the right one (a search contains its results)",
-    "references": "The left item links to the right one",
-    "download": "The right item is a file downloaded from the left one",
-    "duplicate": "The left item is a duplicate of the right one",
-    "related": "The items are related",
-}
-SEED_ACTIONS: dict[str, str] = {
-    "WebCrawler": "Crawl web pages and follow their links",
-    "ParseContents": "Parse the contents of a fetched page",
-    "FileCrawler": "Scan folders of files",
-    "extractor": "Extract records from a queued item",
-    "downloader": "Download files linked from an item",
-    "config": "Configuration changes",
-    "Status": "Status messages",
-}
-SEED_CONFIG: dict[str, str] = {"RunQueue": "1", "MaxConcurrentJobs": "5", "DefaultDelay": "5"}
+# Seeded by migration 0002 (which owns all seed rows); the store writes config changes as it.
 SYSTEM_ENGINE = ("SystemEngine", "1.0", "Haystack itself: configuration and status")
