@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, DateTime, Table
+from sqlalchemy import Column, DateTime, Table, bindparam, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Dialect
 
@@ -146,6 +146,34 @@ def _positional(dialect: Dialect) -> Dialect:
     positional.paramstyle = "format"
     positional.positional = True
     return positional
+
+
+def find_ids(conn: Connection, table: Table, *, key: str, values: Iterable[Any]) -> dict[Any, int]:
+    """``{value: primary key}`` for the rows whose unique column ``key`` holds one of ``values``.
+
+    One precompiled ``IN`` of CHUNK parameters per chunk (the last chunk padded by repeating
+    a value), sent to the driver as it is: the batch store's lookup by URI hash.
+    """
+    sql = _select_in_statement(conn, table, key)
+    found: dict[Any, int] = {}
+    for part in chunks(values):
+        part.extend([part[-1]] * (CHUNK - len(part)))
+        found.update(conn.exec_driver_sql(sql, tuple(part)).all())
+    return found
+
+
+_select_cache: dict[tuple[str, str, str], str] = {}
+
+
+def _select_in_statement(conn: Connection, table: Table, key: str) -> str:
+    cache_key = (conn.dialect.name, table.name, key)
+    cached = _select_cache.get(cache_key)
+    if cached is None:
+        pk = next(iter(table.primary_key.columns))
+        column = table.c[key]
+        stmt = select(column, pk).where(column.in_([bindparam(f"v{i}") for i in range(CHUNK)]))
+        cached = _select_cache[cache_key] = str(stmt.compile(dialect=_positional(conn.dialect)))
+    return cached
 
 
 def bulk_insert(

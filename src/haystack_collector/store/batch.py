@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, update
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import DATA_KEY_MAX, item_data, item_events, item_links, items
@@ -20,7 +20,7 @@ from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.store._sql import (
     bulk_insert,
     check_length,
-    chunks,
+    find_ids,
     param_converter,
     to_db,
     uri_hash,
@@ -87,11 +87,7 @@ def store_items(
 
 
 def _lookup(conn: Connection, hashes: Iterable[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for part in chunks(hashes):
-        query = select(items.c.ItemURIHash, items.c.itemId).where(items.c.ItemURIHash.in_(part))
-        found.update(conn.execute(query).all())
-    return found
+    return find_ids(conn, items, key="ItemURIHash", values=hashes)
 
 
 def _upsert_items(
@@ -166,9 +162,6 @@ def _replace_data(
             if key not in checked:
                 check_length("item data key", key, DATA_KEY_MAX)
                 checked.add(key)
-            if type(value) is str:  # the common case, without the general machinery
-                rows.append((item_id, key, value, 0, now, "str"))
-                continue
             for seq, one in enumerate(as_values(value)):
                 text, tag = encode(one)
                 rows.append((item_id, key, text, seq, now, tag))
