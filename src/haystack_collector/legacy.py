@@ -8,7 +8,7 @@ server dropped the connection). No SQL is written here: each method calls the st
 
 Mapping, original -> store:
 
-* ``connect_db(config)``: ``load_settings`` (through the INI's ``_INI_KEYS`` table),
+* ``connect_db(config)``: ``legacy_ini_values`` (the INI file's own mapping), ``load_settings``,
   ``Database.from_settings``, ``ensure_schema``; ``close_db``: ``Database.dispose``
 * ``addStatus`` / ``getStatus``: ``add_status`` / ``recent_status`` (newest first)
 * ``addConfig`` / ``getConfig``: ``set_config`` / ``get_config``
