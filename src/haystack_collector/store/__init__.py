@@ -25,12 +25,17 @@ from haystack_collector.store.catalog import (
     set_engine_disabled,
 )
 from haystack_collector.store.events import (
+    ClaimedEvent,
     EventSpec,
+    claim_events,
     complete_event,
     enqueue_event,
     enqueue_events,
     event_counts,
+    fail_claimed,
+    finish_claimed,
     pending_items,
+    release_claimed,
 )
 from haystack_collector.store.items import (
     DataRow,
@@ -61,6 +66,7 @@ from haystack_collector.store.values import ItemValue
 
 __all__ = [
     "BatchResult",
+    "ClaimedEvent",
     "DataRow",
     "EngineActionRow",
     "EngineRow",
@@ -76,12 +82,15 @@ __all__ = [
     "add_link",
     "add_status",
     "all_config",
+    "claim_events",
     "complete_event",
     "enqueue_event",
     "enqueue_events",
     "event_counts",
+    "fail_claimed",
     "find_item_id",
     "find_items_by_data",
+    "finish_claimed",
     "get_action_id",
     "get_config",
     "get_engine",
@@ -101,6 +110,7 @@ __all__ = [
     "register_action",
     "register_engine",
     "register_engine_action",
+    "release_claimed",
     "require_action_id",
     "set_config",
     "set_engine_action_disabled",

@@ -14,8 +14,14 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from haystack_collector.db.schema import item_events, items
-from haystack_collector.store._sql import insert_ignoring_duplicates, to_db, utcnow
+from haystack_collector.db.schema import CLAIM_OWNER_MAX, item_events, items
+from haystack_collector.store._sql import (
+    check_length,
+    from_db,
+    insert_ignoring_duplicates,
+    to_db,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +162,135 @@ def event_counts(conn: Connection, *, engine_id: int | None = None) -> dict[str,
     counts = {"pending": 0, "claimed": 0, "done": 0, "dead": 0}
     counts.update({name: int(n) for name, n in conn.execute(query).all()})
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """An event a worker holds: what to do, to which item, and for how long it may."""
+
+    event_id: int
+    engine_id: int
+    action_id: int
+    item_id: int
+    uri: str
+    attempts: int  # including this one
+    lease_until: datetime
+
+
+def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+    e = item_events.c
+    return [
+        *_pending(now),
+        or_(e.itemEventLeaseUntil.is_(None), e.itemEventLeaseUntil <= now),
+    ]
+
+
+def claim_events(
+    conn: Connection,
+    *,
+    owner: str,
+    lease_until: datetime,
+    limit: int,
+    engine_id: int | None = None,
+    action_ids: Sequence[int] | None = None,
+) -> list[ClaimedEvent]:
+    """Lease up to ``limit`` due, pending, unleased events to ``owner``, oldest first.
+
+    Rows are picked with ``FOR UPDATE SKIP LOCKED`` on MariaDB and PostgreSQL, so concurrent
+    workers never wait for or take each other's rows; SQLite's single writer (the caller's
+    ``BEGIN IMMEDIATE``) gives the same guarantee. An expired lease counts as no lease.
+    """
+    check_length("claim owner", owner, CLAIM_OWNER_MAX)
+    now = utcnow()
+    e = item_events.c
+    query = select(e.ItemEventId).where(*_claimable(now))
+    if engine_id is not None:
+        query = query.where(e.engineId == engine_id)
+    if action_ids is not None:
+        if not action_ids:
+            return []
+        query = query.where(e.actionId.in_(list(action_ids)))
+    query = query.order_by(e.ItemEventId).limit(limit).with_for_update(skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return []
+    conn.execute(
+        update(item_events)
+        .where(e.ItemEventId.in_(ids))
+        .values(
+            itemEventClaimedBy=owner,
+            itemEventLeaseUntil=to_db(lease_until),
+            itemEventAttempts=e.itemEventAttempts + 1,
+        )
+    )
+    rows = conn.execute(
+        select(
+            e.ItemEventId, e.engineId, e.actionId, e.itemId, items.c.ItemURI, e.itemEventAttempts
+        )
+        .join(items, items.c.itemId == e.itemId)
+        .where(e.ItemEventId.in_(ids))
+        .order_by(e.ItemEventId)
+    )
+    lease = from_db(to_db(lease_until))
+    assert lease is not None
+    return [
+        ClaimedEvent(event_id, engine, action, item, uri, attempts, lease)
+        for event_id, engine, action, item, uri, attempts in rows
+    ]
+
+
+def finish_claimed(conn: Connection, *, event_id: int) -> bool:
+    """Mark a claimed event done; False when it was already done or is dead."""
+    result = conn.execute(
+        update(item_events)
+        .where(
+            item_events.c.ItemEventId == event_id,
+            item_events.c.itemEventDate.is_(None),
+            item_events.c.itemEventDeadDate.is_(None),
+        )
+        .values(itemEventDate=utcnow(), itemEventClaimedBy=None, itemEventLeaseUntil=None)
+    )
+    return result.rowcount > 0
+
+
+def fail_claimed(
+    conn: Connection, *, event_id: int, error: str, run_after: datetime | None, dead: bool
+) -> bool:
+    """Record a failed attempt: due again at ``run_after``, or dead with its last error.
+
+    Returns False when the event was no longer pending (done elsewhere meanwhile).
+    """
+    values: dict[str, object] = {
+        "itemEventLastError": error,
+        "itemEventClaimedBy": None,
+        "itemEventLeaseUntil": None,
+    }
+    if dead:
+        values["itemEventDeadDate"] = utcnow()
+    else:
+        values["itemEventRunAfter"] = to_db(run_after)
+    result = conn.execute(
+        update(item_events)
+        .where(
+            item_events.c.ItemEventId == event_id,
+            item_events.c.itemEventDate.is_(None),
+            item_events.c.itemEventDeadDate.is_(None),
+        )
+        .values(values)
+    )
+    return result.rowcount > 0
+
+
+def release_claimed(conn: Connection, *, event_id: int, owner: str) -> bool:
+    """Give a claimed event back untouched (a worker shutting down), attempt uncounted."""
+    e = item_events.c
+    result = conn.execute(
+        update(item_events)
+        .where(e.ItemEventId == event_id, e.itemEventClaimedBy == owner, e.itemEventDate.is_(None))
+        .values(
+            itemEventClaimedBy=None,
+            itemEventLeaseUntil=None,
+            itemEventAttempts=case((e.itemEventAttempts > 0, e.itemEventAttempts - 1), else_=0),
+        )
+    )
+    return result.rowcount > 0

@@ -1,0 +1,27 @@
+"""The work queue: ItemEvents handed to workers with leases, retries and dead letters.
+
+It exposes only enqueue / claim / finish / retry (and release, for a worker shutting down);
+``SqlQueue`` runs on the database, ``MemoryQueue`` is its in-memory double for unit tests.
+"""
+
+from __future__ import annotations
+
+from haystack_collector.queue.base import (
+    ACTION_RETRY_POLICY,
+    Job,
+    Outcome,
+    QueuePolicy,
+    WorkQueue,
+)
+from haystack_collector.queue.memory import MemoryQueue
+from haystack_collector.queue.sql import SqlQueue
+
+__all__ = [
+    "ACTION_RETRY_POLICY",
+    "Job",
+    "MemoryQueue",
+    "Outcome",
+    "QueuePolicy",
+    "SqlQueue",
+    "WorkQueue",
+]

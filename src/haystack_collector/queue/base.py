@@ -1,0 +1,91 @@
+"""The work queue's interface: enqueue, claim, finish, retry (and release on shutdown)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from haystack_collector.resilience import RetryPolicy, backoff_delay
+
+# A failed action waits 30 s, then 1, 2, 4 ... minutes (with jitter), at most an hour.
+ACTION_RETRY_POLICY = RetryPolicy(attempts=5, initial=30.0, maximum=3600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePolicy:
+    """How long a claim lasts and how failed actions are retried."""
+
+    lease: timedelta = timedelta(minutes=5)
+    retry: RetryPolicy = field(default=ACTION_RETRY_POLICY)
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.attempts
+
+    def next_run(self, now: datetime, attempts: int) -> datetime:
+        """When an event that failed its ``attempts``-th try becomes due again."""
+        return now + timedelta(seconds=backoff_delay(self.retry, max(attempts, 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed event: run ``action_id`` of ``engine_id`` on the item, then finish or retry."""
+
+    event_id: int
+    engine_id: int
+    action_id: int
+    item_id: int
+    uri: str
+    attempts: int  # this claim included
+    owner: str
+    lease_until: datetime
+
+
+class Outcome(enum.StrEnum):
+    """What ``retry`` did with a failed job."""
+
+    RETRYING = "retrying"  # due again later
+    DEAD = "dead"  # out of attempts; kept with its last error, revived by enqueue(reopen=True)
+    GONE = "gone"  # no longer pending (finished elsewhere after its lease ran out)
+
+
+class WorkQueue(Protocol):
+    """At-least-once delivery of ItemEvents to workers; handlers must be idempotent."""
+
+    def enqueue(
+        self,
+        *,
+        engine_id: int,
+        action_id: int,
+        item_ids: Sequence[int],
+        run_after: datetime | None = None,
+        reopen: bool = False,
+    ) -> int:
+        """Queue the action for each item; returns how many events are new."""
+        ...
+
+    def claim(
+        self,
+        *,
+        owner: str,
+        limit: int = 10,
+        engine_id: int | None = None,
+        action_ids: Sequence[int] | None = None,
+    ) -> list[Job]:
+        """Lease up to ``limit`` due events to ``owner``; none while the queue is paused."""
+        ...
+
+    def finish(self, job: Job) -> bool:
+        """The job's action succeeded; False if it was no longer pending."""
+        ...
+
+    def retry(self, job: Job, *, error: str) -> Outcome:
+        """The job's action failed: due again after a backoff, or dead when out of attempts."""
+        ...
+
+    def release(self, job: Job) -> bool:
+        """Hand an unstarted or interrupted job back without counting the attempt."""
+        ...
