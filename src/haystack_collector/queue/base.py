@@ -78,8 +78,12 @@ class WorkQueue(Protocol):
         """Lease up to ``limit`` due events to ``owner``; none while the queue is paused."""
         ...
 
-    def finish(self, job: Job) -> bool:
-        """The job's action succeeded; False if it was no longer pending."""
+    def finish(self, *jobs: Job) -> int:
+        """The jobs' actions succeeded; returns how many were still pending.
+
+        Several at once share one commit: a worker finishing what completed since its last
+        round spends one round trip, not one per job.
+        """
         ...
 
     def retry(self, job: Job, *, error: str) -> Outcome:

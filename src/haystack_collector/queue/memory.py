@@ -102,13 +102,16 @@ class MemoryQueue:
                 jobs.append(self._job(event))
             return jobs
 
-    def finish(self, job: Job) -> bool:
+    def finish(self, *jobs: Job) -> int:
+        now = self._clock()
+        finished = 0
         with self._lock:
-            event = self._find(job)
-            if event.done or event.dead:
-                return False
-            event.done, event.owner, event.lease_until = self._clock(), None, None
-            return True
+            for job in jobs:
+                event = self._find(job)
+                if not (event.done or event.dead):
+                    event.done, event.owner, event.lease_until = now, None, None
+                    finished += 1
+        return finished
 
     def retry(self, job: Job, *, error: str) -> Outcome:
         now = self._clock()

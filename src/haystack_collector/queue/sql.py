@@ -52,8 +52,10 @@ class SqlQueue:
         )
         return [_job(event, owner) for event in claimed]
 
-    def finish(self, job: Job) -> bool:
-        return self.db.run(store.finish_claimed, event_id=job.event_id)
+    def finish(self, *jobs: Job) -> int:
+        if not jobs:
+            return 0
+        return self.db.run(store.finish_claimed, event_ids=[job.event_id for job in jobs])
 
     def retry(self, job: Job, *, error: str) -> Outcome:
         dead = job.attempts >= self.policy.max_attempts

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from haystack_collector.db.schema import CLAIM_OWNER_MAX, item_events, items
 from haystack_collector.store._sql import (
     check_length,
+    chunks,
     from_db,
     insert_ignoring_duplicates,
     to_db,
@@ -239,18 +240,21 @@ def claim_events(
     ]
 
 
-def finish_claimed(conn: Connection, *, event_id: int) -> bool:
-    """Mark a claimed event done; False when it was already done or is dead."""
-    result = conn.execute(
-        update(item_events)
-        .where(
-            item_events.c.ItemEventId == event_id,
-            item_events.c.itemEventDate.is_(None),
-            item_events.c.itemEventDeadDate.is_(None),
+def finish_claimed(conn: Connection, *, event_ids: Sequence[int]) -> int:
+    """Mark claimed events done; returns how many were still pending (not done, not dead)."""
+    now, finished = utcnow(), 0
+    for part in chunks(sorted(set(event_ids))):
+        result = conn.execute(
+            update(item_events)
+            .where(
+                item_events.c.ItemEventId.in_(part),
+                item_events.c.itemEventDate.is_(None),
+                item_events.c.itemEventDeadDate.is_(None),
+            )
+            .values(itemEventDate=now, itemEventClaimedBy=None, itemEventLeaseUntil=None)
         )
-        .values(itemEventDate=utcnow(), itemEventClaimedBy=None, itemEventLeaseUntil=None)
-    )
-    return result.rowcount > 0
+        finished += result.rowcount
+    return finished
 
 
 def fail_claimed(

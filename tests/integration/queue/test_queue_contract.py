@@ -187,6 +187,15 @@ def test_failures_are_retried_after_a_backoff_then_dead_with_the_last_error(
     assert revived.attempts == 1
 
 
+def test_several_jobs_finish_in_one_go(world: QueueWorld) -> None:
+    world.enqueue(*(world.new_item() for _ in range(5)))
+    jobs = world.queue.claim(owner="w", limit=5)
+    assert world.queue.finish(*jobs[:2]) == 2
+    assert world.queue.finish(*jobs) == 3  # the first two were done already
+    assert world.queue.finish() == 0
+    assert world.queue.claim(owner="w") == []
+
+
 def test_a_late_retry_of_finished_work_is_gone(world: QueueWorld) -> None:
     world.enqueue(world.new_item())
     (job,) = world.queue.claim(owner="w")
