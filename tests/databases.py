@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 
 from haystack_collector.db import Database
 from haystack_collector.db.migrate import upgrade
-from haystack_collector.db.schema import PEREGRIN_TABLES, config
+from haystack_collector.db.schema import HAYSTACK_TABLES, PEREGRIN_TABLES, config
 from haystack_collector.store.admin import primary_key
 
 SERVER_URLS = {
@@ -66,6 +66,10 @@ def recreate_server_database(backend: str, name: str) -> URL:
     return url.set(database=name)
 
 
+# Haystack's tables reference the Peregrin ones, so they come last (and are cleaned first).
+_TABLES = PEREGRIN_TABLES + HAYSTACK_TABLES
+
+
 class Baseline:
     """What a freshly migrated database holds (the seeds), so each test can return to it."""
 
@@ -73,7 +77,7 @@ class Baseline:
         with db.read() as conn:
             self.max_ids = {
                 t.name: conn.execute(select(func.max(primary_key(t)))).scalar() or 0
-                for t in PEREGRIN_TABLES
+                for t in _TABLES
             }
             self.config = dict(
                 conn.execute(select(config.c.configName, config.c.configValue)).all()
@@ -81,7 +85,7 @@ class Baseline:
 
     def restore(self, db: Database) -> None:
         with db.transaction() as conn:
-            for table in reversed(PEREGRIN_TABLES):  # children before parents
+            for table in reversed(_TABLES):  # children before parents
                 conn.execute(delete(table).where(primary_key(table) > self.max_ids[table.name]))
             for name, value in self.config.items():
                 conn.execute(

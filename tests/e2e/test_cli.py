@@ -17,17 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from haystack_collector import __version__
 from haystack_collector.cli import app
-from haystack_collector.db import Database
+from haystack_collector.db import Database, migrate
 from haystack_collector.db.migrate import upgrade
 from haystack_collector.logs import reset_logging
 from haystack_collector.store import all_config, recent_status
 from haystack_collector.store.admin import TABLES
 from tests.databases import recreate_server_database, selected_backends
+
+# Every revision the migrations hold, oldest first, and the newest.
+REVISIONS = tuple(
+    rev.revision
+    for rev in reversed(list(ScriptDirectory(str(migrate.MIGRATIONS)).walk_revisions()))
+)
+HEAD = REVISIONS[-1]
 
 SERVER_BACKENDS = [name for name in selected_backends() if name != "sqlite"]
 FAKE_PASSWORD = "s3cr3t-Pa55word"
@@ -96,24 +104,24 @@ def test_db_status_exits_1_while_upgrades_are_pending_and_0_after_db_upgrade() -
     before = haystack("db", "status")
     assert before.exit_code == 1
     assert "current:  none" in before.stdout
-    assert "pending:  0001, 0002" in before.stdout
+    assert f"pending:  {', '.join(REVISIONS)}" in before.stdout
     assert haystack("db", "status").exit_code == 1, "db status must not migrate"
 
     upgraded = haystack("db", "upgrade")
     assert upgraded.exit_code == 0
-    assert "database upgraded to revision 0002" in upgraded.stdout
+    assert f"database upgraded to revision {HEAD}" in upgraded.stdout
 
     after = haystack("db", "status", "--json")
     assert after.exit_code == 0
     assert json.loads(after.stdout) == {
         "database": "sqlite:///./haystack.db",
-        "current": "0002",
-        "head": "0002",
+        "current": HEAD,
+        "head": HEAD,
         "pending": [],
         "legacy_unversioned": False,
         "up_to_date": True,
     }
-    assert haystack("db", "upgrade").stdout == "database already at revision 0002\n"
+    assert haystack("db", "upgrade").stdout == f"database already at revision {HEAD}\n"
 
 
 def test_db_upgrade_says_when_it_adopted_a_legacy_peregrin_database(tmp_path: Path) -> None:
@@ -133,7 +141,7 @@ def test_db_upgrade_says_when_it_adopted_a_legacy_peregrin_database(tmp_path: Pa
     result = haystack("--database-url", url, "db", "upgrade")
     assert result.exit_code == 0
     assert "adopted the existing Peregrin database at revision 0001" in result.stdout
-    assert "database upgraded to revision 0002" in result.stdout
+    assert f"database upgraded to revision {HEAD}" in result.stdout
     assert haystack("--database-url", url, "db", "status").exit_code == 0
 
 
@@ -145,7 +153,7 @@ def test_commands_create_and_migrate_a_new_sqlite_file_on_first_use(tmp_path: Pa
 
     assert result.exit_code == 0
     assert "RunQueue=1" in result.stdout.splitlines()
-    assert "database upgraded to revision 0002" in result.stderr
+    assert f"database upgraded to revision {HEAD}" in result.stderr
     assert (tmp_path / "haystack.db").exists()
 
 
@@ -239,7 +247,7 @@ def test_status_json_reports_database_pool_counts_and_events(db: Database) -> No
     assert summary["dialect"] == db.dialect
     assert summary["health"]["ok"] is True
     assert summary["health"]["latency_ms"] >= 0
-    assert summary["schema"] == {"current": "0002", "head": "0002", "up_to_date": True}
+    assert summary["schema"] == {"current": HEAD, "head": HEAD, "up_to_date": True}
     assert set(summary["pool"]) == {"size", "checked_in", "checked_out", "overflow"}
     assert summary["pool"]["size"] >= 1
     assert set(summary["counts"]) == set(TABLES)
@@ -330,9 +338,9 @@ def test_installed_script_init_creates_and_migrates_haystack_db(tmp_path: Path) 
     init = run("init", "--json")
     assert init.returncode == 0, init.stderr
     assert (tmp_path / "haystack.db").is_file()
-    assert json.loads(init.stdout)["schema"]["current"] == "0002"
+    assert json.loads(init.stdout)["schema"]["current"] == HEAD
     assert "Traceback" not in init.stderr
 
     status = run("db", "status")
     assert status.returncode == 0
-    assert "current:  0002" in status.stdout
+    assert f"current:  {HEAD}" in status.stdout

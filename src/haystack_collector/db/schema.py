@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine
@@ -199,3 +200,31 @@ PEREGRIN_TABLES: tuple[Table, ...] = (
 
 # Seeded by migration 0002 (which owns all seed rows); the store writes config changes as it.
 SYSTEM_ENGINE = ("SystemEngine", "1.0", "Haystack itself: configuration and status")
+
+# --- haystack's own tables (migration 0003 onwards) ---------------------------------------
+
+SCHEDULE_NAME_MAX = 100
+SCHEDULE_CRON_MAX = 100
+
+schedules = Table(
+    "Schedules",
+    metadata,
+    Column("scheduleId", Integer, primary_key=True),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId"), nullable=False),
+    Column("scheduleName", String(SCHEDULE_NAME_MAX), nullable=False),
+    Column("scheduleInterval", Integer),  # seconds; exactly one of interval and cron is set
+    Column("scheduleCron", String(SCHEDULE_CRON_MAX)),  # a cron expression, read in UTC
+    Column("scheduleSettings", Text),  # JSON object: the engine's settings for these runs
+    Column("scheduleEnabled", Boolean, nullable=False, server_default=true()),
+    Column("scheduleNextRun", Timestamp, nullable=False),  # the next due time (claim key)
+    Column("scheduleLastRun", Timestamp),  # the due time of the last claimed run
+    Column("scheduleLeaseOwner", String(CLAIM_OWNER_MAX)),  # the scheduler that claimed it
+    Column("scheduleLeaseUntil", Timestamp),  # reserved for a lease-based claim; unused yet
+    Column("scheduleMissedPolicy", String(10), nullable=False, server_default="once"),
+    Column("scheduleCreated", Timestamp),
+    UniqueConstraint("scheduleName", name="uq_Schedules_scheduleName"),
+    Index("ix_Schedules_due", "scheduleEnabled", "scheduleNextRun"),
+)
+
+# Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
+HAYSTACK_TABLES: tuple[Table, ...] = (schedules,)

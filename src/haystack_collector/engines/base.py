@@ -1,0 +1,391 @@
+"""The engine framework: engines declare their actions in code and run them with a context.
+
+An engine is a class::
+
+    class Craigslist(Engine):
+        name = "craigslist"
+        version = "2.0"
+        description = "Job listings"
+
+        class Settings(BaseModel):
+            city: str
+
+        @start_action("search", description="Search listings")
+        def search(self, ctx: ActionContext) -> None:
+            result = ctx.store_items([ItemRecord(uri=...)])
+            ctx.enqueue("extractor", list(result.item_ids.values()))
+
+        @item_action("extractor", description="Extract a listing")
+        async def extract(self, ctx: ActionContext, job: Job) -> None: ...
+
+Start actions take no input (searches, seeds) and are what schedules run; item actions consume
+the queued events of their action. This is the original ``actions()`` dictionary (action name
+→ function), declared with decorators instead. Action functions may be sync or async:
+``run_start_actions``/``run_item_action`` are synchronous (the worker calls them from threads)
+and run a coroutine to completion on its own event loop. The context's helpers are blocking
+store calls either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.engine import Connection
+
+from haystack_collector import store
+from haystack_collector.db import Database
+from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.logs import get_logger, logging_context
+from haystack_collector.queue import Job
+from haystack_collector.store import BatchResult, EventSpec, ItemRecord
+
+ActionKind = Literal["start", "item"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The attribute the decorators leave on a function; Engine.actions() collects them.
+_SPEC_ATTRIBUTE = "__haystack_action__"
+
+log = get_logger("haystack.engines")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One declared action: its name in the Actions table and the method that performs it."""
+
+    name: str
+    kind: ActionKind
+    function: str
+    description: str | None = None
+    params: Mapping[str, Any] | None = None  # stored as JSON in EngineActions.actionParams
+
+
+def _declare(
+    kind: ActionKind, name: str, description: str | None, params: Mapping[str, Any] | None
+) -> Callable[[F], F]:
+    if not name or not name.strip():
+        raise ValueError("an action needs a name")
+
+    def decorate(function: F) -> F:
+        spec = ActionSpec(name, kind, function.__name__, description, params)
+        setattr(function, _SPEC_ATTRIBUTE, spec)
+        return function
+
+    return decorate
+
+
+def start_action(
+    name: str, *, description: str | None = None, params: Mapping[str, Any] | None = None
+) -> Callable[[F], F]:
+    """Declare a method ``(self, ctx)`` as an action with no input (a search, a seed)."""
+    return _declare("start", name, description, params)
+
+
+def item_action(
+    name: str, *, description: str | None = None, params: Mapping[str, Any] | None = None
+) -> Callable[[F], F]:
+    """Declare a method ``(self, ctx, job)`` that handles queued events of action ``name``."""
+    return _declare("item", name, description, params)
+
+
+class NoSettings(BaseModel):
+    """The settings of an engine that has none: anything given is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredEngine:
+    """An engine's rows in the catalog: its id and the id of each of its actions by name."""
+
+    engine_id: int
+    name: str
+    version: str
+    action_ids: Mapping[str, int]
+
+
+class Engine:
+    """Base class of every engine; subclasses set the class attributes and declare actions."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1.0"
+    description: ClassVar[str | None] = None
+    Settings: ClassVar[type[BaseModel]] = NoSettings
+
+    @classmethod
+    def actions(cls) -> dict[str, ActionSpec]:
+        """Every declared action by name, subclasses overriding their bases."""
+        found: dict[str, ActionSpec] = {}
+        for klass in reversed(cls.__mro__):
+            for attribute in vars(klass).values():
+                spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
+                if isinstance(spec, ActionSpec):
+                    found[spec.name] = spec
+        return found
+
+    @classmethod
+    def start_actions(cls) -> list[ActionSpec]:
+        return [spec for spec in cls.actions().values() if spec.kind == "start"]
+
+    @classmethod
+    def settings_schema(cls) -> dict[str, Any]:
+        """The JSON schema of the settings, for the API and the UI."""
+        return cls.Settings.model_json_schema()
+
+    @classmethod
+    def validate_settings(cls, settings: Mapping[str, Any] | BaseModel | None) -> BaseModel:
+        """The settings as the engine's model; ConfigError naming each bad field otherwise."""
+        if isinstance(settings, cls.Settings):
+            return settings
+        raw = settings.model_dump() if isinstance(settings, BaseModel) else dict(settings or {})
+        try:
+            return cls.Settings.model_validate(raw)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in issue['loc']) or '(settings)'}: {issue['msg']}"
+                for issue in error.errors()
+            )
+            raise ConfigError(f"engine {cls.name!r} settings are invalid: {problems}") from error
+
+    @classmethod
+    def register(cls, db: Database) -> RegisteredEngine:
+        """Upsert the engine, its actions and which it performs (idempotent)."""
+        if not cls.name:
+            raise ConfigError(f"engine class {cls.__qualname__} has no name")
+        return db.run(_register, cls)
+
+
+def _register(conn: Connection, engine: type[Engine]) -> RegisteredEngine:
+    engine_id = store.register_engine(
+        conn, name=engine.name, version=engine.version, description=engine.description
+    )
+    action_ids: dict[str, int] = {}
+    for spec in engine.actions().values():
+        action_id = store.register_action(conn, name=spec.name, description=spec.description)
+        store.register_engine_action(
+            conn,
+            engine_id=engine_id,
+            action_id=action_id,
+            function=spec.function,
+            params=None if spec.params is None else json.dumps(dict(spec.params), sort_keys=True),
+        )
+        action_ids[spec.name] = action_id
+    return RegisteredEngine(engine_id, engine.name, engine.version, action_ids)
+
+
+@dataclass(slots=True)
+class ActionContext:
+    """What an action gets: the database, its ids and settings, a logger, store helpers.
+
+    The helpers go through the store only and each is its own committed unit of work, so an
+    action that fails halfway keeps what it stored: handlers must be idempotent anyway (the
+    queue delivers at least once, and ``store_items`` is an upsert).
+    """
+
+    db: Database
+    engine: RegisteredEngine
+    action: str
+    settings: BaseModel
+    log: logging.Logger
+    items_stored: int = field(default=0)
+    events_enqueued: int = field(default=0)
+
+    @property
+    def engine_id(self) -> int:
+        return self.engine.engine_id
+
+    @property
+    def action_ids(self) -> Mapping[str, int]:
+        return self.engine.action_ids
+
+    def action_id(self, name: str) -> int:
+        try:
+            return self.engine.action_ids[name]
+        except KeyError:
+            raise NotFoundError(
+                f"engine {self.engine.name!r} declares no action {name!r}"
+            ) from None
+
+    def store_items(self, records: Sequence[ItemRecord]) -> BatchResult:
+        result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
+        self.items_stored += len({record.uri for record in records})
+        return result
+
+    def enqueue(self, action_name: str, item_ids: Sequence[int]) -> int:
+        """Queue ``action_name`` of this engine for the items; returns how many are new."""
+        action_id = self.action_id(action_name)
+        events = [EventSpec(self.engine_id, action_id, item_id) for item_id in item_ids]
+        added = self.db.run(store.enqueue_events, events=events)
+        self.events_enqueued += added
+        return added
+
+    def status(self, message: str) -> int:
+        return self.db.run(
+            store.add_status,
+            message=message,
+            engine_id=self.engine_id,
+            action_id=self.engine.action_ids.get(self.action),
+        )
+
+
+# --- running actions (the worker and the scheduler call these) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """How one run of one action went; ``ok`` False means the worker should retry the job."""
+
+    engine: str
+    action: str
+    ok: bool
+    duration: float  # seconds
+    items_stored: int = 0
+    events_enqueued: int = 0
+    error: str | None = None
+    job: Job | None = None
+
+
+def run_start_actions(
+    engine: type[Engine],
+    db: Database,
+    settings: Mapping[str, Any] | BaseModel | None = None,
+) -> list[ActionResult]:
+    """Run each start action of ``engine`` once, in declaration order; one result each.
+
+    Invalid settings fail every action (one Status row each) rather than raising, like any
+    other failure: a scheduler firing a bad schedule must not stop.
+    """
+    registered = engine.register(db)
+    return [
+        _run(engine, db, registered, spec, settings, job=None) for spec in engine.start_actions()
+    ]
+
+
+def run_item_action(
+    engine: type[Engine],
+    db: Database,
+    job: Job,
+    settings: Mapping[str, Any] | BaseModel | None = None,
+) -> ActionResult:
+    """Run the item action of ``engine`` that ``job`` was queued for; never raises an Exception.
+
+    The caller finishes the job on ``ok`` and retries it otherwise.
+    """
+    started = time.perf_counter()
+    try:
+        registered = engine.register(db)
+        by_id = {action_id: name for name, action_id in registered.action_ids.items()}
+        spec = engine.actions().get(by_id.get(job.action_id, ""))
+        if spec is None or spec.kind != "item":
+            raise NotFoundError(f"engine {engine.name!r} has no item action {job.action_id}")
+    except Exception as error:
+        result = ActionResult(
+            engine.name, str(job.action_id), False, _since(started), error=_describe(error), job=job
+        )
+        log.warning("cannot run job %s: %s", job.event_id, result.error)
+        return result
+    return _run(engine, db, registered, spec, settings, job=job)
+
+
+def _run(
+    engine: type[Engine],
+    db: Database,
+    registered: RegisteredEngine,
+    spec: ActionSpec,
+    settings: Mapping[str, Any] | BaseModel | None,
+    *,
+    job: Job | None,
+) -> ActionResult:
+    started = time.perf_counter()
+    context: ActionContext | None = None
+    error: str | None = None
+    with logging_context(
+        engine_name=engine.name,
+        operation=spec.name,
+        item_id=None if job is None else job.item_id,
+    ):
+        try:
+            context = ActionContext(
+                db=db,
+                engine=registered,
+                action=spec.name,
+                settings=engine.validate_settings(settings),
+                log=get_logger(f"haystack.engines.{engine.name}"),
+            )
+            method = getattr(engine(), spec.function)
+            outcome = method(context) if job is None else method(context, job)
+            if inspect.isawaitable(outcome):
+                _run_coroutine(outcome)
+        except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
+            error = _describe(failure)
+            log.warning("action failed: %s", error, exc_info=failure)
+        result = ActionResult(
+            engine=engine.name,
+            action=spec.name,
+            ok=error is None,
+            duration=_since(started),
+            items_stored=0 if context is None else context.items_stored,
+            events_enqueued=0 if context is None else context.events_enqueued,
+            error=error,
+            job=job,
+        )
+        _record(db, registered, spec, result)
+    return result
+
+
+def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
+    """Run an async action to completion from sync code, even inside a running event loop."""
+
+    async def wait() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # asyncio.run refuses to nest; a helper thread gets its own loop (and a copy of the
+    # logging context, which lives in contextvars).
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(context.run, asyncio.run, wait()).result()
+
+
+def _record(
+    db: Database, registered: RegisteredEngine, spec: ActionSpec, result: ActionResult
+) -> None:
+    """One Status row per run; failing to write it is logged, never raised over the result."""
+    verdict = "ok" if result.ok else "failed"
+    message = (
+        f"{registered.name}:{spec.name} {verdict} in {result.duration:.3f}s;"
+        f" items stored {result.items_stored}, events enqueued {result.events_enqueued}"
+    )
+    if result.job is not None:
+        message += f"; item {result.job.item_id} (event {result.job.event_id})"
+    if result.error is not None:
+        message += f"; error: {result.error}"
+    try:
+        db.run(
+            store.add_status,
+            message=message,
+            engine_id=registered.engine_id,
+            action_id=registered.action_ids.get(spec.name),
+        )
+    except Exception:
+        log.exception("could not record the status of %s:%s", registered.name, spec.name)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 6)
