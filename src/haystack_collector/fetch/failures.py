@@ -1,0 +1,42 @@
+"""Internal exceptions that carry a partial result through the retry loop."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+
+from haystack_collector.errors import NetworkError, RateLimitError
+from haystack_collector.fetch.result import FetchResult
+
+
+class FetchFailure(NetworkError):
+    """A retryable failure: transport error, timeout, or a 500/502/504 answer."""
+
+    def __init__(self, message: str, *, result: FetchResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class Throttled(RateLimitError):
+    """A 429 or 503 answer; ``retry_after`` (seconds) feeds the retry policy's backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None, result: FetchResult) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.result = result
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT; an obsolete form may come without a zone
+        return None
+    return max(0.0, when.timestamp() - now())

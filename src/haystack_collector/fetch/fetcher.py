@@ -1,0 +1,258 @@
+"""The polite fetcher: one keep-alive httpx client, per-host slots, robots, retries, limits.
+
+Error policy: ``fetch`` never raises for anything the remote side or the URL can cause (bad
+scheme, blocked address, robots, timeouts, resets, 5xx after retries, open circuit, limits);
+those come back as a ``FetchResult`` with ``error`` set, so a worker handles one shape. HTTP
+error statuses that are not retried (404, 403, ...) are answers, not errors: ``status`` says it
+and ``error`` stays None. Programming errors (a non-str URL, bugs) raise as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from haystack_collector.errors import CircuitOpenError, NetworkError
+from haystack_collector.fetch.body import read_body
+from haystack_collector.fetch.decode import decode_body
+from haystack_collector.fetch.failures import FetchFailure, Throttled, parse_retry_after
+from haystack_collector.fetch.hosts import HostSlots
+from haystack_collector.fetch.policy import check_url, host_key, log_result
+from haystack_collector.fetch.result import FetchResult
+from haystack_collector.fetch.robots import RobotsCache
+from haystack_collector.fetch.settings import FetchSettings
+from haystack_collector.fetch.validators import DictValidatorCache, ValidatorCache, Validators
+from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_TEXTUAL = ("text/", "xml", "json", "javascript", "html")
+
+
+class Fetcher:
+    """Fetches URLs politely; use as ``async with Fetcher() as f: await f.fetch(url)``."""
+
+    def __init__(
+        self,
+        settings: FetchSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        validators: ValidatorCache | None = None,
+        breakers: BreakerRegistry | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        s = self.settings = settings or FetchSettings()
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            headers={"User-Agent": s.user_agent},
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            follow_redirects=False,  # each hop must pass the scheme, SSRF and robots checks
+        )
+        self._sleep, self._clock, self._rand = sleep, clock, rand
+        self.validators: ValidatorCache = validators or DictValidatorCache()
+        self._breakers = breakers or BreakerRegistry(
+            s.breaker_threshold, s.breaker_recovery, clock=clock, expected=(NetworkError,)
+        )
+        self._slots = HostSlots(s, clock=clock, sleep=sleep, rand=rand)
+        self._robots = RobotsCache(s, self._fetch_robots, clock=clock)
+        self._policy = RetryPolicy(
+            attempts=s.retry_attempts,
+            initial=s.retry_initial,
+            maximum=s.retry_maximum,
+            retry_on=(NetworkError,),
+            give_up_on=(CircuitOpenError,),  # an open circuit is a decision, not a glitch
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def hosts(self) -> dict[str, dict[str, Any]]:
+        """Per-host politeness state and counters, with the host's breaker state."""
+        snapshot = self._slots.snapshot()
+        for host, info in snapshot.items():
+            name = f"fetch:{host}"
+            info["breaker"] = (
+                self._breakers.get(name).state.value if name in self._breakers else ("closed")
+            )
+        return snapshot
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """GET ``url``, following redirects; see the module docstring for the error policy."""
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        started = self._clock()
+        result = await self._follow(url, Validators(etag, last_modified))
+        result.elapsed = self._clock() - started
+        log_result(result)
+        return result
+
+    async def _follow(self, url: str, explicit: Validators) -> FetchResult:
+        redirects: list[str] = []
+        current = url
+        for hop in range(self.settings.max_redirects + 1):
+            refusal = await self._check(current)
+            if refusal is not None:
+                return FetchResult(current, error=refusal, redirects=redirects)
+            validators = explicit if hop == 0 and explicit else self.validators.get(current)
+            result = await self._attempts(current, validators)
+            result.redirects = redirects
+            location = result.headers.get("location")
+            if result.error is not None or result.status not in REDIRECTS or not location:
+                self._remember(result)
+                return result
+            redirects.append(current)
+            try:
+                current = str(httpx.URL(current).join(location).copy_with(fragment=None))
+            except httpx.InvalidURL as exc:
+                return FetchResult(
+                    current, error=f"bad redirect location: {exc}", redirects=redirects
+                )
+            if current in redirects:
+                return FetchResult(
+                    current, status=result.status, error="redirect loop", redirects=redirects
+                )
+        return FetchResult(
+            current,
+            error=f"too many redirects (> {self.settings.max_redirects})",
+            redirects=redirects,
+        )
+
+    def _remember(self, result: FetchResult) -> None:
+        if result.status == 200 and result.error is None and not result.truncated:
+            found = Validators(result.headers.get("etag"), result.headers.get("last-modified"))
+            if found:
+                self.validators.put(result.url, found)
+
+    async def _check(self, url: str) -> str | None:
+        """Why ``url`` must not be requested (scheme, address, robots), or None."""
+        s = self.settings
+        refusal = await check_url(url, allow_private=s.allow_private)
+        # robots.txt itself is always fetchable, whatever it says.
+        if refusal is not None or not s.obey_robots or httpx.URL(url).path == "/robots.txt":
+            return refusal
+        rules = await self._robots.rules(url)
+        delay = rules.crawl_delay(s.robots_agent)
+        if delay is not None:
+            self._slots.raise_floor(host_key(url), delay)
+        return None if rules.allows(url, s.robots_agent) else "disallowed by robots.txt"
+
+    async def _attempts(self, url: str, validators: Validators | None) -> FetchResult:
+        """One hop with retries, each attempt admitted by the host's circuit breaker."""
+        breaker = self._breakers.get(f"fetch:{host_key(url)}")
+        attempts = 0
+        try:
+            async for attempt in async_retrying(
+                self._policy, name=f"fetch {url}", sleep=self._sleep, rand=self._rand
+            ):
+                with attempt:
+                    attempts += 1
+                    breaker.before_call()
+                    try:
+                        result = await self._request(url, validators)
+                    except BaseException as exc:
+                        breaker.record_failure(exc)  # non-network errors just free a probe slot
+                        raise
+                    breaker.record_success()
+                    result.attempts = attempts
+                    return result
+        except CircuitOpenError:
+            return FetchResult(url, error="circuit open", attempts=attempts)
+        except (FetchFailure, Throttled) as exc:
+            result = exc.result or FetchResult(url)
+            result.error, result.attempts = str(exc), attempts
+            return result
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _request(self, url: str, validators: Validators | None) -> FetchResult:
+        """One attempt; raises FetchFailure/Throttled for what is worth retrying."""
+        s, host = self.settings, host_key(url)
+        headers: dict[str, str] = {}
+        if validators is not None and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators is not None and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        request = self._client.build_request("GET", url, headers=headers)
+        async with self._slots.slot(host):
+            started = self._clock()
+            latency: float | None = None
+            try:
+                # The read timeout bounds each socket read; this bounds a body that trickles.
+                async with asyncio.timeout(s.total_timeout):
+                    response = await self._client.send(request, stream=True)
+                    latency = self._clock() - started
+                    try:
+                        read = await read_body(response, s)
+                    finally:
+                        await response.aclose()
+            except (TimeoutError, httpx.TimeoutException) as exc:
+                self._slots.observe(host, self._clock() - started, ok=False)
+                raise FetchFailure(f"timeout ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                self._slots.observe(host, self._clock() - started, ok=False)
+                raise FetchFailure(f"connection error ({type(exc).__name__}: {exc})") from exc
+            status = response.status_code
+            self._slots.observe(host, latency, ok=status < 500 and status != 429)
+        result = self._result(response, read.data)
+        result.truncated, result.reason = read.reason is not None, read.reason
+        if read.bomb:
+            result.error = f"decompression bomb: {read.reason}"
+        if status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise Throttled(f"HTTP {status}", retry_after=retry_after, result=result)
+        if status in (500, 502, 504):
+            raise FetchFailure(f"HTTP {status}", result=result)
+        result.not_modified = status == 304
+        return result
+
+    def _result(self, response: httpx.Response, body: bytes) -> FetchResult:
+        content_type = response.headers.get("content-type")
+        result = FetchResult(
+            str(response.url),
+            response.status_code,
+            response.headers,
+            body,
+            content_type=content_type,
+        )
+        # Detecting the charset of a PDF or an image is slow and meaningless.
+        if body and (content_type is None or any(t in content_type.lower() for t in _TEXTUAL)):
+            result.text, result.encoding = decode_body(body, content_type)
+        return result
+
+    async def _fetch_robots(self, url: str) -> tuple[int | None, bytes]:
+        """robots.txt for RobotsCache: up to 5 redirects, each hop checked, one attempt."""
+        s, current = self.settings, url
+        try:
+            for _ in range(6):
+                if await check_url(current, allow_private=s.allow_private) is not None:
+                    return None, b""
+                async with self._slots.slot(host_key(current)), asyncio.timeout(s.total_timeout):
+                    request = self._client.build_request("GET", current)
+                    response = await self._client.send(request, stream=True)
+                    try:
+                        read = await read_body(response, s)
+                    finally:
+                        await response.aclose()
+                location = response.headers.get("location")
+                if response.status_code not in REDIRECTS or not location:
+                    return response.status_code, read.data
+                current = str(httpx.URL(current).join(location))
+        except (TimeoutError, httpx.HTTPError):
+            return None, b""
+        return None, b""

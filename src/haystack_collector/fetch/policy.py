@@ -1,0 +1,63 @@
+"""Small checks every hop goes through, and the per-fetch log line."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from haystack_collector.fetch.result import FetchResult
+from haystack_collector.fetch.ssrf import BlockedAddress, check_host
+from haystack_collector.logs import get_logger
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+log = get_logger("haystack.fetch")
+
+
+def host_key(url: str) -> str:
+    """The politeness key: host, plus the port when it is not the scheme's default."""
+    parsed = httpx.URL(url)
+    return parsed.netloc.decode("ascii").lower()
+
+
+async def check_url(url: str, *, allow_private: bool) -> str | None:
+    """Why ``url`` must not be requested (bad URL, scheme, non-public address), or None."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"invalid URL: {exc}"
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        return f"unsupported scheme {parsed.scheme!r}"
+    if not parsed.host:
+        return "invalid URL: no host"
+    if not allow_private:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            await check_host(parsed.host, port)
+        except BlockedAddress as exc:
+            return f"blocked address: {exc}"
+    return None
+
+
+def log_result(result: FetchResult) -> None:
+    """DEBUG for every fetch, WARNING for failures; the correlation id comes from logs."""
+    ms = round(result.elapsed * 1000, 1)
+    fields = {"url": result.url, "status": result.status, "bytes": len(result.body), "ms": ms}
+    if result.error is not None:
+        log.warning(
+            "fetch failed %s: %s (status=%s, %.0f ms)",
+            result.url,
+            result.error,
+            result.status,
+            ms,
+            extra={**fields, "error": result.error},
+        )
+    elif log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "fetched %s status=%s bytes=%d ms=%.0f",
+            result.url,
+            result.status,
+            len(result.body),
+            ms,
+            extra=fields,
+        )

@@ -1,0 +1,50 @@
+"""Fetcher settings; the lead wires these into ``haystack_collector.settings.Settings`` later."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from haystack_collector import __version__
+
+# Sites that see our requests deserve to know what we are; an operator should add a contact
+# URL (``+https://...``) or address of their own, which only they can know.
+DEFAULT_USER_AGENT = f"Haystack/{__version__} (self-hosted web collector)"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FetchSettings:
+    """Every knob of the fetcher, with polite defaults (seconds, bytes)."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    robots_agent: str = "Haystack"  # the product token robots.txt groups are matched against
+    obey_robots: bool = True
+    allow_private: bool = True  # the CLI trusts its user; the API sets False (SSRF guard)
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 120.0  # a trickling body never trips the read timeout; this does
+
+    max_body_bytes: int = 10 * 1024 * 1024  # bytes on the wire
+    max_decoded_bytes: int = 50 * 1024 * 1024  # after gzip/deflate
+    max_decompression_ratio: float = 100.0
+    ratio_check_after: int = 1024 * 1024  # small bodies may compress very well legitimately
+    max_redirects: int = 10
+
+    per_host_concurrency: int = 2
+    min_delay: float = 1.0
+    jitter: float = 0.5  # each gap is min_delay * uniform(1, 1 + jitter): never below min_delay
+    autothrottle: bool = False
+    autothrottle_target_concurrency: float = 1.0
+    autothrottle_max_delay: float = 60.0
+    max_crawl_delay: float = 60.0  # a robots.txt Crawl-delay above this is clamped
+
+    retry_attempts: int = 4
+    retry_initial: float = 0.5
+    retry_maximum: float = 30.0
+
+    breaker_threshold: int = 5
+    breaker_recovery: float = 60.0
+
+    robots_ttl: float = 24 * 3600.0
+    robots_error_ttl: float = 600.0  # 5xx/unreachable robots.txt: disallow all for this long
+    robots_max_bytes: int = 512 * 1024  # RFC 9309 requires at least 500 KiB be parsed
