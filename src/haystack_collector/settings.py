@@ -9,6 +9,7 @@ MariaDB URL, used only when ``HAYSTACK_DATABASE_URL`` is not given.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import URL, make_url
 
 from haystack_collector.errors import ConfigError
+from haystack_collector.fetch.settings import FetchSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./haystack.db"
 
@@ -106,6 +108,23 @@ class Settings(BaseSettings):
         default=2, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
     )
 
+    # The fetcher (see fetch/settings.py for what each does and the rest of its knobs).
+    user_agent: str | None = Field(default=None, validation_alias=_env("USER_AGENT"))
+    obey_robots: bool = Field(default=True, validation_alias=_env("OBEY_ROBOTS"))
+    allow_private_addresses: bool = Field(
+        default=True, validation_alias=_env("ALLOW_PRIVATE_ADDRESSES")
+    )
+    per_host_concurrency: int = Field(
+        default=2, ge=1, le=100, validation_alias=_env("PER_HOST_CONCURRENCY")
+    )
+    download_delay: float = Field(default=1.0, ge=0, validation_alias=_env("DOWNLOAD_DELAY"))
+    autothrottle: bool = Field(default=False, validation_alias=_env("AUTOTHROTTLE"))
+    connect_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("CONNECT_TIMEOUT"))
+    read_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("READ_TIMEOUT"))
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
+    )
+
     config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
 
     @model_validator(mode="after")
@@ -137,6 +156,20 @@ class Settings(BaseSettings):
                 query={"charset": "utf8mb4"},
             )
         return make_url(DEFAULT_DATABASE_URL)
+
+    def fetch_settings(self) -> FetchSettings:
+        """The fetcher's settings, from these (its other knobs keep their defaults)."""
+        fetch = FetchSettings(
+            obey_robots=self.obey_robots,
+            allow_private=self.allow_private_addresses,
+            per_host_concurrency=self.per_host_concurrency,
+            min_delay=self.download_delay,
+            autothrottle=self.autothrottle,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_body_bytes=self.max_body_bytes,
+        )
+        return dataclasses.replace(fetch, user_agent=self.user_agent) if self.user_agent else fetch
 
     @property
     def safe_database_url(self) -> str:

@@ -204,3 +204,20 @@ def test_secrets_never_appear_in_reprs_or_errors(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "hunter2" not in str(caught.value)
+
+
+def test_fetcher_settings_come_from_haystack_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAYSTACK_DOWNLOAD_DELAY", "0")
+    monkeypatch.setenv("HAYSTACK_PER_HOST_CONCURRENCY", "8")
+    monkeypatch.setenv("HAYSTACK_OBEY_ROBOTS", "false")
+    monkeypatch.setenv("HAYSTACK_USER_AGENT", "Haystack (+mailto:ops@example.test)")
+    fetch = load_settings().fetch_settings()
+    assert (fetch.min_delay, fetch.per_host_concurrency, fetch.obey_robots) == (0.0, 8, False)
+    assert fetch.user_agent == "Haystack (+mailto:ops@example.test)"
+
+
+def test_the_fetcher_is_polite_by_default() -> None:
+    fetch = load_settings().fetch_settings()
+    assert fetch.obey_robots
+    assert fetch.min_delay >= 1.0
+    assert fetch.user_agent.startswith("Haystack/")
