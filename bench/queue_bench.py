@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import func, select
 
+from _servers import recreate  # bench/ is on sys.path when a bench runs
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.migrate import upgrade
@@ -30,12 +29,6 @@ from haystack_collector.db.schema import item_events
 from haystack_collector.queue import SqlQueue
 from haystack_collector.store import ItemRecord
 
-SERVERS = {
-    "mariadb": os.environ.get("HAYSTACK_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"),
-    "postgresql": os.environ.get(
-        "HAYSTACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"
-    ),
-}
 DATABASE = "haystack_bench_queue"
 TARGET = {("mariadb", 4): 2_000.0}
 
@@ -43,21 +36,7 @@ TARGET = {("mariadb", 4): 2_000.0}
 def fresh_url(backend: str, folder: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{folder / 'queue.db'}"
-    server = make_url(SERVERS[backend])
-    admin = create_engine(
-        server.set(database="postgres" if backend == "postgresql" else "mysql"),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        if backend == "postgresql":
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-        else:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{DATABASE}`"))
-            conn.execute(text(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4"))
-    admin.dispose()
-    url: URL = server.set(database=DATABASE)
-    return url.render_as_string(hide_password=False)
+    return recreate(backend, DATABASE).render_as_string(hide_password=False)
 
 
 def seed(url: str, events: int) -> tuple[int, int]:

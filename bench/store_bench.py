@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import hashlib
-import os
 import pstats
 import sqlite3
 import sys
@@ -46,9 +45,10 @@ from typing import Any
 
 import psycopg
 import pymysql
-from sqlalchemy import Table, create_engine, func, select, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import URL
 
+from _servers import recreate  # bench/ is on sys.path when a bench runs
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.migrate import upgrade
@@ -57,12 +57,6 @@ from haystack_collector.legacy import PeregrinDB
 from haystack_collector.store.values import as_values, encode
 
 BENCH_DATABASE = "haystack_bench"
-SERVERS = {
-    "mariadb": os.environ.get("HAYSTACK_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"),
-    "postgresql": os.environ.get(
-        "HAYSTACK_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"
-    ),
-}
 BATCH_TARGETS = {"sqlite": 20_000.0, "mariadb": 5_000.0}
 POOL_RATIO_TARGET = 2.0
 HUB = "https://bench.example/index"
@@ -90,24 +84,6 @@ def fresh_database(backend: str, folder: Path, run: str) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
-
-
-def recreate(backend: str, name: str) -> URL:
-    """Drop and create a database on a server; returns its URL."""
-    server = make_url(SERVERS[backend])
-    admin_db = "postgres" if backend == "postgresql" else "mysql"
-    admin = create_engine(server.set(database=admin_db), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            if backend == "postgresql":
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-                conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    finally:
-        admin.dispose()
-    return server.set(database=name)
 
 
 def counts(db: Database) -> dict[str, int]:
