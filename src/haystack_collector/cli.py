@@ -17,6 +17,7 @@ import json as jsonlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec
 
@@ -29,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from haystack_collector import __version__
 from haystack_collector.db import Database, map_db_error, migrate
+from haystack_collector.engines.registry import all_engines, get_engine
 from haystack_collector.errors import (
     ConfigError,
     DatabaseConnectionError,
@@ -37,9 +39,12 @@ from haystack_collector.errors import (
     NotFoundError,
 )
 from haystack_collector.logs import correlation_scope, redact, setup_logging
+from haystack_collector.queue import QueuePolicy, SqlQueue
+from haystack_collector.scheduler import Scheduler
 from haystack_collector.settings import Settings, load_settings
 from haystack_collector.store import all_config, event_counts, set_config
 from haystack_collector.store.admin import table_counts
+from haystack_collector.worker import Worker, run_worker
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
@@ -512,6 +517,75 @@ def run(ctx: typer.Context, json_output: JsonOption = False) -> None:
     db = _ready_database(ctx)
     _note("the collector runtime is not part of this version yet; the database is ready")
     _show_status(ctx, db, json_output=json_output)
+
+
+# --- worker --------------------------------------------------------------------------------
+
+# How often a worker runs the scheduler's tick: schedules fire while workers run.
+SCHEDULER_EVERY_S = 5.0
+
+
+@app.command()
+@_reports_errors
+def worker(
+    ctx: typer.Context,
+    *,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at the same time.")
+    ] = 4,
+    engine: Annotated[
+        list[str] | None,
+        typer.Option("--engine", "-e", metavar="NAME", help="Run only this engine (repeatable)."),
+    ] = None,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain",
+            help="Exit once nothing is due and no job runs (events due later are not awaited).",
+        ),
+    ] = False,
+    stats_interval: Annotated[
+        float,
+        typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
+    ] = 10.0,
+    lease: Annotated[
+        float | None,
+        typer.Option("--lease", min=1.0, metavar="S", help="Seconds a claim lasts (default 300)."),
+    ] = None,
+    grace: Annotated[
+        float,
+        typer.Option("--grace", min=0.0, metavar="S", help="Seconds running jobs get on stop."),
+    ] = 10.0,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Do not fire due schedules from this worker.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Claim queued events and run their engines' actions until SIGINT/SIGTERM (or --drain).
+
+    Any number of workers, on any number of machines, may share a MariaDB or PostgreSQL
+    database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
+    A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
+    cancels them. Either way what is held is released and the exit code is 0.
+    """
+    db = _ready_database(ctx)
+    engines = [get_engine(name) for name in engine] if engine else all_engines()
+    policy = QueuePolicy() if lease is None else QueuePolicy(lease=timedelta(seconds=lease))
+    the_worker = Worker(
+        db,
+        SqlQueue(db, policy),
+        engines,
+        concurrency=concurrency,
+        drain=drain,
+        grace=grace,
+        scheduler=None if no_scheduler else Scheduler(db),
+        schedule_every=SCHEDULER_EVERY_S,
+    )
+    stats = run_worker(the_worker, stats_interval=stats_interval)
+    if json_output:
+        _print_json({"owner": the_worker.owner, **stats.as_dict()})
+    else:
+        typer.echo(f"worker {the_worker.owner} done: {stats.line()}")
 
 
 def main() -> None:

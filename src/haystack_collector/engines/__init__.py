@@ -11,6 +11,7 @@ from haystack_collector.engines.base import (
     RegisteredEngine,
     item_action,
     run_item_action,
+    run_item_action_async,
     run_start_actions,
     start_action,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "get_engine",
     "item_action",
     "run_item_action",
+    "run_item_action_async",
     "run_start_actions",
     "start_action",
 ]

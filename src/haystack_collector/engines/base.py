@@ -21,15 +21,17 @@ An engine is a class::
 Start actions take no input (searches, seeds) and are what schedules run; item actions consume
 the queued events of their action. This is the original ``actions()`` dictionary (action name
 → function), declared with decorators instead. Action functions may be sync or async:
-``run_start_actions``/``run_item_action`` are synchronous (the worker calls them from threads)
-and run a coroutine to completion on its own event loop. The context's helpers are blocking
-store calls either way.
+``run_start_actions``/``run_item_action`` are synchronous and run a coroutine to completion on
+its own event loop; the worker uses ``run_item_action_async``, which awaits async actions on
+its loop and runs sync ones in threads. The context's helpers are blocking store calls either
+way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import json
 import logging
@@ -283,17 +285,51 @@ def run_item_action(
     started = time.perf_counter()
     try:
         registered = engine.register(db)
-        by_id = {action_id: name for name, action_id in registered.action_ids.items()}
-        spec = engine.actions().get(by_id.get(job.action_id, ""))
-        if spec is None or spec.kind != "item":
-            raise NotFoundError(f"engine {engine.name!r} has no item action {job.action_id}")
+        spec = _item_spec(engine, registered, job)
     except Exception as error:
-        result = ActionResult(
-            engine.name, str(job.action_id), False, _since(started), error=_describe(error), job=job
-        )
-        log.warning("cannot run job %s: %s", job.event_id, result.error)
-        return result
+        return _cannot_run(engine, job, started, error)
     return _run(engine, db, registered, spec, settings, job=job)
+
+
+async def run_item_action_async(
+    engine: type[Engine],
+    db: Database,
+    job: Job,
+    settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    registered: RegisteredEngine | None = None,
+) -> ActionResult:
+    """``run_item_action`` for an event loop: async actions are awaited on the running loop,
+    sync ones and every store call run in a thread, so the loop never blocks on them.
+
+    ``registered`` (from ``engine.register(db)``) spares a worker one catalog upsert per job.
+    The context's helpers are still blocking store calls: an async action calling them holds
+    the loop for that long. Never raises an Exception; cancellation propagates (no Status row).
+    """
+    started = time.perf_counter()
+    try:
+        if registered is None:
+            registered = await asyncio.to_thread(engine.register, db)
+        spec = _item_spec(engine, registered, job)
+    except Exception as error:
+        return _cannot_run(engine, job, started, error)
+    return await _run_async(engine, db, registered, spec, settings, job=job)
+
+
+def _item_spec(engine: type[Engine], registered: RegisteredEngine, job: Job) -> ActionSpec:
+    by_id = {action_id: name for name, action_id in registered.action_ids.items()}
+    spec = engine.actions().get(by_id.get(job.action_id, ""))
+    if spec is None or spec.kind != "item":
+        raise NotFoundError(f"engine {engine.name!r} has no item action {job.action_id}")
+    return spec
+
+
+def _cannot_run(engine: type[Engine], job: Job, started: float, error: Exception) -> ActionResult:
+    result = ActionResult(
+        engine.name, str(job.action_id), False, _since(started), error=_describe(error), job=job
+    )
+    log.warning("cannot run job %s: %s", job.event_id, result.error)
+    return result
 
 
 def _run(
@@ -308,38 +344,112 @@ def _run(
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
-    with logging_context(
-        engine_name=engine.name,
-        operation=spec.name,
-        item_id=None if job is None else job.item_id,
-    ):
+    with _action_logging(engine, spec, job):
         try:
-            context = ActionContext(
-                db=db,
-                engine=registered,
-                action=spec.name,
-                settings=engine.validate_settings(settings),
-                log=get_logger(f"haystack.engines.{engine.name}"),
-            )
-            method = getattr(engine(), spec.function)
-            outcome = method(context) if job is None else method(context, job)
+            context = _context(engine, db, registered, spec, settings)
+            outcome = _method(engine, spec, context, job)()
             if inspect.isawaitable(outcome):
                 _run_coroutine(outcome)
         except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
-            error = _describe(failure)
-            log.warning("action failed: %s", error, exc_info=failure)
-        result = ActionResult(
-            engine=engine.name,
-            action=spec.name,
-            ok=error is None,
-            duration=_since(started),
-            items_stored=0 if context is None else context.items_stored,
-            events_enqueued=0 if context is None else context.events_enqueued,
-            error=error,
-            job=job,
-        )
+            error = _failed(failure)
+        result = _result(engine, spec, started, context, error=error, job=job)
         _record(db, registered, spec, result)
     return result
+
+
+async def _run_async(
+    engine: type[Engine],
+    db: Database,
+    registered: RegisteredEngine,
+    spec: ActionSpec,
+    settings: Mapping[str, Any] | BaseModel | None,
+    *,
+    job: Job | None,
+) -> ActionResult:
+    started = time.perf_counter()
+    context: ActionContext | None = None
+    error: str | None = None
+    with _action_logging(engine, spec, job):
+        try:
+            context = _context(engine, db, registered, spec, settings)
+            call = _method(engine, spec, context, job)
+            # A coroutine function is awaited here; a sync one runs in a thread (a sync
+            # method returning an awaitable is awaited too, like _run does).
+            outcome = call() if _is_async(engine, spec) else await asyncio.to_thread(call)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception as failure:  # BaseException (cancellation) propagates
+            error = _failed(failure)
+        result = _result(engine, spec, started, context, error=error, job=job)
+        await asyncio.to_thread(_record, db, registered, spec, result)
+    return result
+
+
+def _action_logging(engine: type[Engine], spec: ActionSpec, job: Job | None) -> Any:
+    return logging_context(
+        engine_name=engine.name,
+        operation=spec.name,
+        item_id=None if job is None else job.item_id,
+    )
+
+
+def _context(
+    engine: type[Engine],
+    db: Database,
+    registered: RegisteredEngine,
+    spec: ActionSpec,
+    settings: Mapping[str, Any] | BaseModel | None,
+) -> ActionContext:
+    return ActionContext(
+        db=db,
+        engine=registered,
+        action=spec.name,
+        settings=engine.validate_settings(settings),
+        log=get_logger(f"haystack.engines.{engine.name}"),
+    )
+
+
+def _method(
+    engine: type[Engine], spec: ActionSpec, context: ActionContext, job: Job | None
+) -> Callable[[], Any]:
+    """The action bound to a fresh engine instance and its arguments, ready to call."""
+    method = getattr(engine(), spec.function)
+    return (
+        functools.partial(method, context)
+        if job is None
+        else functools.partial(method, context, job)
+    )
+
+
+def _is_async(engine: type[Engine], spec: ActionSpec) -> bool:
+    return inspect.iscoroutinefunction(getattr(engine, spec.function))
+
+
+def _failed(failure: Exception) -> str:
+    error = _describe(failure)
+    log.warning("action failed: %s", error, exc_info=failure)
+    return error
+
+
+def _result(
+    engine: type[Engine],
+    spec: ActionSpec,
+    started: float,
+    context: ActionContext | None,
+    *,
+    error: str | None,
+    job: Job | None,
+) -> ActionResult:
+    return ActionResult(
+        engine=engine.name,
+        action=spec.name,
+        ok=error is None,
+        duration=_since(started),
+        items_stored=0 if context is None else context.items_stored,
+        events_enqueued=0 if context is None else context.events_enqueued,
+        error=error,
+        job=job,
+    )
 
 
 def _run_coroutine(awaitable: Awaitable[Any]) -> Any:

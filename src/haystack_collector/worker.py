@@ -1,0 +1,487 @@
+"""The worker: claims queued ItemEvents and runs their engines' item actions concurrently.
+
+One asyncio loop holds a claim loop and ``concurrency`` consumer tasks. The claim loop keeps a
+small buffer of claimed jobs (``claim_batch``) full; each consumer takes a job and runs the
+engine's item action with ``run_item_action_async`` (async actions on the loop, sync ones in
+threads). Every queue and store call is blocking SQLAlchemy, so it runs in a thread too.
+
+Successful jobs are finished in batches (every ``finish_flush`` seconds or ``finish_batch``
+jobs, and always before exit): one commit for many jobs is what lets a worker finish thousands
+of events a second. Failed jobs are retried at once (backoff, then dead letters).
+
+Delivery is at least once: a worker killed before its finishes were flushed leaves those
+events leased, and they run again when the lease runs out. Actions must be idempotent.
+
+Stopping: ``stop()`` (SIGINT/SIGTERM in the CLI) stops claiming, hands buffered jobs back,
+lets running jobs finish for ``grace`` seconds, then cancels and releases the rest, flushes
+the finishes and returns. A second ``stop()`` cancels running jobs at once. A cancelled sync
+action keeps running in its thread until it returns (Python cannot interrupt a thread); its
+job is released regardless, so another worker may run it again.
+
+``drain``: return once a claim finds nothing and no job is running. Events whose
+``run_after`` lies in the future (retries waiting out their backoff) are not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from haystack_collector import store
+from haystack_collector.db import Database
+from haystack_collector.db.schema import CLAIM_OWNER_MAX
+from haystack_collector.engines.base import (
+    ActionResult,
+    Engine,
+    RegisteredEngine,
+    run_item_action_async,
+)
+from haystack_collector.logs import correlation_scope, get_logger, logging_context
+from haystack_collector.queue import Job, Outcome, WorkQueue
+from haystack_collector.scheduler import Scheduler
+
+__all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
+
+log = get_logger("haystack.worker")
+
+# How long a cached "is this engine disabled" answer is trusted, in seconds.
+DISABLED_CHECK_EVERY = 5.0
+
+
+def default_owner() -> str:
+    """hostname:pid:random, unique per worker run even when a pid is reused."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[-CLAIM_OWNER_MAX:]
+
+
+@dataclass
+class WorkerStats:
+    """What a worker did so far; ``finished`` counts finishes committed to the queue."""
+
+    claimed: int = 0
+    finished: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead: int = 0
+    released: int = 0
+    items_stored: int = 0
+    started: float = field(default_factory=time.monotonic)
+    stopped: float | None = None
+
+    @property
+    def running_for(self) -> float:
+        return (self.stopped or time.monotonic()) - self.started
+
+    @property
+    def rate(self) -> float:
+        """Finished jobs per second since the start."""
+        return self.finished / max(self.running_for, 1e-6)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claimed": self.claimed,
+            "finished": self.finished,
+            "failed": self.failed,
+            "retried": self.retried,
+            "dead": self.dead,
+            "released": self.released,
+            "items_stored": self.items_stored,
+            "duration": round(self.running_for, 3),
+            "rate": round(self.rate, 1),
+        }
+
+    def line(self) -> str:
+        return (
+            f"claimed {self.claimed}, finished {self.finished}, failed {self.failed}"
+            f" (retried {self.retried}, dead {self.dead}), released {self.released},"
+            f" items {self.items_stored}, {self.rate:.1f}/s in {self.running_for:.1f}s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """An engine this worker runs, with its catalog ids."""
+
+    engine: type[Engine]
+    registered: RegisteredEngine
+
+    @property
+    def item_action_ids(self) -> list[int]:
+        item_names = [spec.name for spec in self.engine.actions().values() if spec.kind == "item"]
+        return [self.registered.action_ids[name] for name in item_names]
+
+
+class Worker:
+    """Claims and runs jobs of ``engines`` with ``concurrency`` tasks until stopped or drained."""
+
+    def __init__(
+        self,
+        db: Database,
+        queue: WorkQueue,
+        engines: Sequence[type[Engine]],
+        *,
+        concurrency: int = 4,
+        owner: str | None = None,
+        drain: bool = False,
+        claim_batch: int | None = None,
+        idle_sleep: float = 1.0,
+        finish_flush: float = 0.5,
+        finish_batch: int = 200,
+        grace: float = 10.0,
+        scheduler: Scheduler | None = None,
+        schedule_every: float = 5.0,
+        on_job: Callable[[WorkerStats], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.db = db
+        self.queue = queue
+        self.engines = list(engines)
+        self.concurrency = concurrency
+        self.owner = owner or default_owner()
+        self.drain = drain
+        self.claim_batch = max(claim_batch or concurrency, 1)
+        self.idle_sleep = idle_sleep
+        self.finish_flush = finish_flush
+        self.finish_batch = max(finish_batch, 1)
+        self.grace = grace
+        self.scheduler = scheduler
+        self.schedule_every = schedule_every
+        self.on_job = on_job
+        self.stats = WorkerStats()
+        self._slots: dict[int, _Slot] = {}
+        self._disabled: dict[int, tuple[float, bool]] = {}
+        self._stopping = False
+        self._hard_stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._buffer: asyncio.Queue[Job] = asyncio.Queue()
+        self._active: dict[int, Job] = {}
+        self._done: list[Job] = []
+        self._interrupted: list[Job] = []
+        self._consumers: list[asyncio.Task[None]] = []
+
+    # --- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """First call: stop claiming and wind down gracefully; second: cancel running jobs."""
+        if self._stopping:
+            log.warning("second stop: cancelling %d running job(s)", len(self._active))
+            self._hard_stop.set()
+        else:
+            log.info("stopping: no more claims; waiting up to %.0fs for running jobs", self.grace)
+            self._stopping = True
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # --- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> WorkerStats:
+        """Work until stopped (or drained); returns the final counts."""
+        self.stats = WorkerStats()
+        self._slots = await asyncio.to_thread(self._register)
+        self._idle.set()
+        self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
+        helpers = [asyncio.create_task(self._flush_loop())]
+        if self.scheduler is not None:
+            helpers.append(asyncio.create_task(self._schedule_loop(self.scheduler)))
+        try:
+            await self._claim_loop()
+        finally:
+            await self._wind_down(helpers)
+        return self.stats
+
+    def _register(self) -> dict[int, _Slot]:
+        slots = {}
+        for engine in self.engines:
+            registered = engine.register(self.db)
+            slots[registered.engine_id] = _Slot(engine, registered)
+        return slots
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            room = self.claim_batch - self._buffer.qsize()
+            if room > 0:
+                claimed = await self._claim(room)
+                for job in claimed:
+                    self._buffer.put_nowait(job)
+                if claimed:
+                    continue
+                if self.drain and self._buffer.empty() and not self._active:
+                    log.info("drained: nothing left to claim")
+                    return
+            # Buffer full, or nothing due: wait for a consumer to take or end a job (drain),
+            # for stop(), or for the idle period to pass.
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.idle_sleep)
+
+    async def _claim(self, room: int) -> list[Job]:
+        """Claim up to ``room`` jobs, engine by engine; a failed claim is logged and waited out."""
+        claimed: list[Job] = []
+        for engine_id, slot in self._slots.items():
+            if len(claimed) >= room or self._stopping:
+                break
+            if await self._is_disabled(engine_id):
+                continue
+            try:
+                claimed += await asyncio.to_thread(
+                    self.queue.claim,
+                    owner=self.owner,
+                    limit=room - len(claimed),
+                    engine_id=engine_id,
+                    action_ids=slot.item_action_ids,
+                )
+            except Exception:  # an outage must not end the worker; the next round retries
+                log.exception("claiming jobs of %s failed", slot.engine.name)
+        self.stats.claimed += len(claimed)
+        return claimed
+
+    async def _is_disabled(self, engine_id: int) -> bool:
+        checked, disabled = self._disabled.get(engine_id, (-DISABLED_CHECK_EVERY, False))
+        if time.monotonic() - checked < DISABLED_CHECK_EVERY:
+            return disabled
+        try:
+            disabled = await asyncio.to_thread(
+                self.db.run_read, store.is_engine_disabled, engine_id=engine_id
+            )
+        except Exception:
+            log.exception("cannot tell whether engine %s is disabled", engine_id)
+        self._disabled[engine_id] = (time.monotonic(), disabled)
+        return disabled
+
+    # --- running jobs ----------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            job = await self._buffer.get()
+            if self._stopping:  # taken after stop(): it never starts, and is released
+                self._interrupted.append(job)
+                continue
+            self._active[job.event_id] = job
+            self._idle.clear()
+            self._wake.set()  # room in the buffer: the claim loop may refill it
+            try:
+                await self._process(job)
+            except asyncio.CancelledError:
+                self._interrupted.append(job)
+                raise
+            finally:
+                del self._active[job.event_id]
+                if not self._active:
+                    self._idle.set()
+                if self.drain:
+                    self._wake.set()  # the last job ending may mean the queue is drained
+
+    async def _process(self, job: Job) -> None:
+        slot = self._slots[job.engine_id]
+        action = _action_name(slot.registered, job.action_id)
+        with (
+            correlation_scope(),
+            logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
+        ):
+            result = await run_item_action_async(
+                slot.engine, self.db, job, registered=slot.registered
+            )
+            self.stats.items_stored += result.items_stored
+            if result.ok:
+                self._done.append(job)
+                if len(self._done) >= self.finish_batch:
+                    self._flush_now.set()
+            else:
+                await self._retry(job, result)
+        if self.on_job is not None:
+            self.on_job(self.stats)
+
+    async def _retry(self, job: Job, result: ActionResult) -> None:
+        self.stats.failed += 1
+        try:
+            outcome = await asyncio.to_thread(self.queue.retry, job, error=result.error or "failed")
+        except Exception:  # the lease runs out and the job is claimed again: nothing lost
+            log.exception("could not record the failure of event %s", job.event_id)
+            return
+        if outcome is Outcome.DEAD:
+            self.stats.dead += 1
+            log.warning("event %s is dead after %d attempts", job.event_id, job.attempts)
+        elif outcome is Outcome.RETRYING:
+            self.stats.retried += 1
+
+    # --- finishing -------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.finish_flush)
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Finish every completed job in one call; on failure they wait for the next flush."""
+        async with self._flush_lock:
+            jobs, self._done = self._done, []
+            if not jobs:
+                return
+            try:
+                still_pending = await asyncio.to_thread(self.queue.finish, *jobs)
+            except Exception:
+                log.exception("finishing %d job(s) failed; will try again", len(jobs))
+                self._done[:0] = jobs
+                return
+            self.stats.finished += len(jobs)
+            if still_pending < len(jobs):
+                # Their leases ran out and another worker finished them first.
+                log.warning("%d finished job(s) were already done", len(jobs) - still_pending)
+
+    # --- stopping --------------------------------------------------------------------------
+
+    async def _wind_down(self, helpers: list[asyncio.Task[None]]) -> None:
+        """Release what never started, let running jobs finish (or cancel them), flush."""
+        unstarted = []
+        while not self._buffer.empty():
+            unstarted.append(self._buffer.get_nowait())
+        await self._release(unstarted)
+        await self._wait_for_running()
+        # Under the flush lock, so a flush in progress completes (and is counted) before its
+        # loop is cancelled: cancelled mid-call, it would lose track of the jobs it finished.
+        async with self._flush_lock:
+            for task in [*self._consumers, *helpers]:
+                task.cancel()
+            await asyncio.gather(*self._consumers, *helpers, return_exceptions=True)
+        await self._release(self._interrupted)
+        await self._flush()
+        if self._done:
+            log.error(
+                "%d completed job(s) could not be finished; they will run again", len(self._done)
+            )
+        self.stats.stopped = time.monotonic()
+        log.info("worker %s done: %s", self.owner, self.stats.line())
+        await asyncio.to_thread(self._record_status)
+
+    async def _wait_for_running(self) -> None:
+        if not self._active:
+            return
+        idle = asyncio.create_task(self._idle.wait())
+        hard = asyncio.create_task(self._hard_stop.wait())
+        try:
+            await asyncio.wait({idle, hard}, timeout=self.grace, return_when="FIRST_COMPLETED")
+        finally:
+            idle.cancel()
+            hard.cancel()
+        if self._active:
+            log.warning("cancelling %d job(s) still running", len(self._active))
+
+    async def _release(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            try:
+                if await asyncio.to_thread(self.queue.release, job):
+                    self.stats.released += 1
+            except Exception:  # its lease runs out instead
+                log.exception("could not release event %s", job.event_id)
+        jobs.clear()
+
+    def _record_status(self) -> None:
+        try:
+            self.db.run(
+                store.add_status, message=f"worker {self.owner} stopped: {self.stats.line()}"
+            )
+        except Exception:
+            log.exception("could not record the worker's status")
+
+    # --- the scheduler ---------------------------------------------------------------------
+
+    async def _schedule_loop(self, scheduler: Scheduler) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(scheduler.run_once)
+            except Exception:  # a database outage must not end the worker
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.schedule_every)
+
+
+def _action_name(registered: RegisteredEngine, action_id: int) -> str:
+    for name, known in registered.action_ids.items():
+        if known == action_id:
+            return name
+    return str(action_id)
+
+
+# --- running a worker as a process (the CLI) ----------------------------------------------
+
+# How often the TTY progress line is redrawn, in seconds.
+PROGRESS_REFRESH_S = 0.5
+
+
+def run_worker(
+    worker: Worker, *, stats_interval: float = 10.0, tty: bool | None = None
+) -> WorkerStats:
+    """Run ``worker`` on a new event loop with SIGINT/SIGTERM wired to ``stop()``.
+
+    Progress goes to stderr: a live line on a terminal, a stats line every
+    ``stats_interval`` seconds otherwise.
+    """
+    interactive = sys.stderr.isatty() if tty is None else tty
+    return asyncio.run(_main(worker, stats_interval=stats_interval, interactive=interactive))
+
+
+async def _main(worker: Worker, *, stats_interval: float, interactive: bool) -> WorkerStats:
+    loop = asyncio.get_running_loop()
+    # Every store call runs in a thread: size the pool for all tasks plus the helpers.
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=worker.concurrency + 8, thread_name_prefix="haystack")
+    )
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, worker.stop)
+    report = _live_progress(worker) if interactive else _stats_lines(worker, stats_interval)
+    reporter = asyncio.create_task(report)
+    try:
+        return await worker.run()
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
+
+
+async def _stats_lines(worker: Worker, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        line = f"worker {worker.owner}: {worker.stats.line()}"
+        log.info("%s", line)
+        print(line, file=sys.stderr, flush=True)
+
+
+async def _live_progress(worker: Worker) -> None:
+    with Live(console=Console(stderr=True), transient=True, auto_refresh=False) as live:
+        while True:
+            stats = worker.stats
+            live.update(
+                Text.assemble(
+                    ("haystack worker ", "bold"),
+                    f"pages {stats.finished}  items {stats.items_stored}  ",
+                    (f"errors {stats.failed}", "red" if stats.failed else ""),
+                    f"  dead {stats.dead}  {stats.rate:.1f}/s",
+                    ("  stopping" if worker.stopping else "", "yellow"),
+                ),
+                refresh=True,
+            )
+            await asyncio.sleep(PROGRESS_REFRESH_S)

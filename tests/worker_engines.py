@@ -1,0 +1,52 @@
+"""Engines for worker tests, and a ``haystack`` entry point that knows them.
+
+Run ``python -m tests.worker_engines worker ...`` (from the repository root) to start the CLI
+with these engines registered: monkeypatching does not cross into a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from haystack_collector import store
+from haystack_collector.engines import ActionContext, Engine, item_action, start_action
+from haystack_collector.queue import Job
+from haystack_collector.store import ItemRecord
+
+# Seconds each Pages run sleeps, so a test can kill a worker mid-way.
+SLEEP_ENV = "HAYSTACK_TEST_PAGE_SLEEP"
+RUN_KEY = "worker-test-run"
+
+
+class Pages(Engine):
+    """Stores its item idempotently (keyed by URI) and appends one ItemData row per run.
+
+    The extra row is how tests count runs: a job run twice leaves two rows.
+    """
+
+    name = "pages-test"
+    description = "Stores pages, counting runs"
+
+    @start_action("pages-seed")
+    def seed(self, ctx: ActionContext) -> None:
+        ctx.status("seeded")
+
+    @item_action("pages-store")
+    def store_page(self, ctx: ActionContext, job: Job) -> None:
+        time.sleep(float(os.environ.get(SLEEP_ENV, "0")))
+        ctx.store_items([ItemRecord(uri=job.uri, data={"stored": True})])
+        ctx.db.run(store.add_item_data, item_id=job.item_id, key=RUN_KEY, value=job.owner)
+
+
+def main() -> None:
+    from haystack_collector.cli import main as cli_main  # noqa: PLC0415
+    from haystack_collector.engines import registry  # noqa: PLC0415
+
+    registry.BUILTIN_ENGINES.append(Pages)
+    cli_main()
+
+
+if __name__ == "__main__":
+    # Run as a module the class is __main__.Pages; the same engine by name either way.
+    main()
