@@ -29,8 +29,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from haystack_collector import __version__
+from haystack_collector.crawl import CrawlOptions, crawl_fetch_settings, run_crawl
 from haystack_collector.db import Database, map_db_error, migrate
 from haystack_collector.engines.registry import all_engines, get_engine
+from haystack_collector.engines.web_scraper import CrawlSpec
 from haystack_collector.errors import (
     ConfigError,
     DatabaseConnectionError,
@@ -586,6 +588,82 @@ def worker(
         _print_json({"owner": the_worker.owner, **stats.as_dict()})
     else:
         typer.echo(f"worker {the_worker.owner} done: {stats.line()}")
+
+
+# --- crawl ---------------------------------------------------------------------------------
+
+
+@app.command()
+@_reports_errors
+def crawl(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", help="Where the crawl starts.")],
+    *,
+    max_depth: Annotated[
+        int, typer.Option("--max-depth", min=0, metavar="D", help="Links followed from URL.")
+    ] = 5,
+    max_pages: Annotated[
+        int, typer.Option("--max-pages", min=1, metavar="N", help="Pages queued at most.")
+    ] = 10_000,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            metavar="C",
+            help="Pages fetched at once, also per host (default: the per-host setting).",
+        ),
+    ] = None,
+    delay: Annotated[
+        float | None,
+        typer.Option(
+            "--delay",
+            min=0.0,
+            metavar="S",
+            help="Seconds between requests to a host (default: the download delay setting).",
+        ),
+    ] = None,
+    allow_domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-domain", metavar="D", help="Also crawl this domain and its subdomains."
+        ),
+    ] = None,
+    ignore_robots: Annotated[
+        bool, typer.Option("--ignore-robots", help="Do not obey robots.txt.")
+    ] = False,
+    stats_interval: Annotated[
+        float,
+        typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
+    ] = 10.0,
+) -> None:
+    """Crawl URL's site (depth- and page-limited, trap-resistant), storing every page.
+
+    The frontier is kept in the database: a crawl stopped in any way is finished by running
+    the same command again (or `haystack worker --drain`), without fetching stored pages
+    again. The last stdout line is `pages=<n> seconds=<s> pages_per_s=<r>` for this run.
+    """
+    settings = _settings(ctx)
+    options = CrawlOptions(
+        url=url,
+        max_depth=max_depth,
+        max_pages=max_pages,
+        concurrency=concurrency or settings.per_host_concurrency,
+        delay=delay,
+        allowed_domains=tuple(allow_domain or ()),
+        obey_robots=not ignore_robots,
+    )
+    CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
+    result = run_crawl(
+        _ready_database(ctx),
+        options,
+        crawl_fetch_settings(settings.fetch_settings(), options),
+        stats_interval=stats_interval,
+    )
+    if result.total_pages != result.pages:
+        _note(f"crawl item {result.root_id}: {result.total_pages} pages stored in all runs")
+    typer.echo(result.line())
 
 
 def main() -> None:

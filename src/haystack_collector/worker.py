@@ -207,7 +207,15 @@ class Worker:
             await self._claim_loop()
         finally:
             await self._wind_down(helpers)
+            await self._close_engines()
         return self.stats
+
+    async def _close_engines(self) -> None:
+        for engine in self.engines:
+            try:
+                await engine.close_resources()
+            except Exception:  # a leaked client must not turn a clean stop into a crash
+                log.exception("closing engine %s failed", engine.name)
 
     def _register(self) -> dict[int, _Slot]:
         slots = {}
@@ -302,7 +310,9 @@ class Worker:
                 slot.engine, self.db, job, registered=slot.registered
             )
             self.stats.items_stored += result.items_stored
-            if result.ok:
+            if result.ok and result.event_done:
+                self.stats.finished += 1  # committed with the action's own results
+            elif result.ok:
                 self._done.append(job)
                 if len(self._done) >= self.finish_batch:
                     self._flush_now.set()

@@ -122,6 +122,10 @@ class Engine:
     version: ClassVar[str] = "1.0"
     description: ClassVar[str | None] = None
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    # One Status row per successful item-action run; an engine running many small jobs a
+    # second (a crawl: one per page) sets False so its rows do not double its writes.
+    # Failures are always recorded.
+    status_per_run: ClassVar[bool] = True
 
     @classmethod
     def actions(cls) -> dict[str, ActionSpec]:
@@ -157,6 +161,11 @@ class Engine:
                 for issue in error.errors()
             )
             raise ConfigError(f"engine {cls.name!r} settings are invalid: {problems}") from error
+
+    @classmethod
+    async def close_resources(cls) -> None:
+        """Release what the engine keeps per process (HTTP clients, pools); called by a
+        worker on its event loop as it stops. Engines that keep nothing need not override."""
 
     @classmethod
     def register(cls, db: Database) -> RegisteredEngine:
@@ -200,6 +209,9 @@ class ActionContext:
     log: logging.Logger
     items_stored: int = field(default=0)
     events_enqueued: int = field(default=0)
+    # Set by an item action that marked its own event done in the transaction storing its
+    # results (store.finish_claimed): the worker must not finish it a second time.
+    event_done: bool = field(default=False)
 
     @property
     def engine_id(self) -> int:
@@ -254,6 +266,7 @@ class ActionResult:
     events_enqueued: int = 0
     error: str | None = None
     job: Job | None = None
+    event_done: bool = False  # the action already finished its event (see ActionContext)
 
 
 def run_start_actions(
@@ -381,7 +394,8 @@ async def _run_async(
         except Exception as failure:  # BaseException (cancellation) propagates
             error = _failed(failure)
         result = _result(engine, spec, started, context, error=error, job=job)
-        await asyncio.to_thread(_record, db, registered, spec, result)
+        if engine.status_per_run or not result.ok:
+            await asyncio.to_thread(_record, db, registered, spec, result)
     return result
 
 
@@ -449,6 +463,7 @@ def _result(
         events_enqueued=0 if context is None else context.events_enqueued,
         error=error,
         job=job,
+        event_done=context is not None and context.event_done and error is None,
     )
 
 

@@ -17,13 +17,14 @@ import threading
 from collections.abc import Sequence
 
 from haystack_collector.engines.base import Engine
+from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
 
 ENTRY_POINT_GROUP = "haystack_collector.engines"
 
-# Engines shipped with Haystack itself; none yet (test engines live in the tests).
-BUILTIN_ENGINES: list[type[Engine]] = []
+# Engines shipped with Haystack itself (test engines live in the tests).
+BUILTIN_ENGINES: list[type[Engine]] = [WebScraper]
 
 log = get_logger("haystack.engines.registry")
 _lock = threading.Lock()

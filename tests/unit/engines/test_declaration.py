@@ -96,8 +96,9 @@ def _entry_point(name: str, value: str) -> importlib.metadata.EntryPoint:
 
 @pytest.fixture
 def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[importlib.metadata.EntryPoint]]:
-    """Replace the installed entry points with the list the test fills."""
+    """Only the engines the test installs: no built-ins, entry points from the test's list."""
     points: list[importlib.metadata.EntryPoint] = []
+    monkeypatch.setattr(registry, "BUILTIN_ENGINES", [])
     monkeypatch.setattr(registry, "engine_entry_points", lambda: points)
     registry.discover(refresh=True)
     yield points

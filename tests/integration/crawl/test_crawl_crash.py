@@ -1,0 +1,102 @@
+"""``haystack crawl`` killed with SIGKILL mid-way, then run again: nothing lost or repeated."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from haystack_collector.urls import looks_like_trap
+from tests.databases import migrated_database, recreate_server_database, selected_backends
+from tests.integration.crawl.helpers import crawl_events, stored_pages
+from tests.integration.crawl.site import Site, reference_crawl, serve
+
+CONCURRENCY = 4
+SUMMARY = re.compile(r"^pages=(\d+) seconds=(\d+\.\d+) pages_per_s=(\d+\.\d+)$")
+BACKENDS = [b for b in selected_backends() if b in ("sqlite", "mariadb")]
+
+
+def crawl_command(url: str, base: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "haystack_collector",
+        "--database-url",
+        url,
+        "crawl",
+        base + "/",
+        "--max-depth",
+        "40",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--delay",
+        "0",
+    ]
+
+
+def wait_for(predicate: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not reached within {timeout}s")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_killed_crawl_is_finished_by_running_it_again(tmp_path: Path, backend: str) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crawl.db'}"
+    else:
+        url = recreate_server_database(backend, "haystack_crawl_crash").render_as_string(
+            hide_password=False
+        )
+    site = Site(pages=150, with_error_page=False, sleep=0.01)
+    with migrated_database(url) as db, serve(site) as base:
+        expected = reference_crawl(
+            site, max_depth=40, trap=lambda path: looks_like_trap(base + path) is not None
+        )
+        first = subprocess.Popen(
+            crawl_command(url, base),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: sum(site.requests.values()) >= 60, timeout=30)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(timeout=10)
+        killed_at = dict(site.requests)
+        assert len(killed_at) < len(expected)  # killed mid-way, not after the end
+
+        second = subprocess.run(
+            crawl_command(url, base),
+            check=False,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 0, second.stderr
+        summary = SUMMARY.match(second.stdout.strip().splitlines()[-1])
+        assert summary is not None, second.stdout
+
+        pages = stored_pages(db)
+        assert set(pages) == {base + path for path in expected}
+        assert all(len(data["FetchedAt"]) == 1 for data in pages.values())
+        assert crawl_events(db) == {"pending": 0, "claimed": 0, "done": len(pages), "dead": 0}
+        refetched = {
+            path: n for path, n in site.requests.items() if n > 1 and path != "/robots.txt"
+        }
+        assert sum(n - 1 for n in refetched.values()) <= CONCURRENCY, refetched
+        assert int(summary.group(1)) + len(killed_at) >= len(pages) - 1  # robots.txt aside
