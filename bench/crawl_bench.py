@@ -1,0 +1,526 @@
+"""Crawl benchmark: `haystack crawl` against Scrapy on the shared python3-doc site.
+
+    scripts/bench-setup.sh                      # once: python3-doc, nginx-light, time, .bench-venv
+    .venv/bin/python bench/crawl_bench.py [--concurrency 16] [--runs 3] [--warmup 0]
+                                          [--skip-scrapy] [--skip-haystack] [--keep]
+
+Uses the shared harness in ``../shared/bench`` (read-only; see its README): starts nginx on
+http://127.0.0.1:8088/ with ``serve-site.sh start`` (it is left running; ``serve-site.sh stop``
+ends it), computes the ground truth with ``site_truth.py`` (526 pages; cached in
+/tmp/haystack-crawl-bench/), then per round runs Scrapy (``scrapy_crawl.py`` in .bench-venv,
+CONCURRENT_REQUESTS and _PER_DOMAIN = C, DOWNLOAD_DELAY 0) and Haystack (``haystack crawl`` on
+a fresh SQLite database, ``--concurrency C --delay 0``), each under ``/usr/bin/time -v``.
+
+Per crawler it reports pages, the crawler's own seconds and pages/s (its last stdout line,
+``pages=<n> seconds=<s> pages_per_s=<r>``), the whole process' wall seconds and CPU, and peak
+RSS: the larger of GNU time's "Maximum resident set size" (the largest single process) and the
+sampled sum over the process tree (so worker child processes count). Both crawlers must find
+exactly the truth pages (``compare_urls.py``; Haystack's list is exported from its database).
+Targets: Haystack/Scrapy pages/s >= 2x, Haystack/Scrapy peak RSS <= 1x. With ``--runs N`` each
+figure is the best of N (highest pages/s, lowest RSS); rounds alternate the two crawlers so
+drift hits both. Both start at /index.html, the start URL of the shared protocol and of the
+truth. Bench traffic goes to 127.0.0.1 only. Not a test: pytest never collects this folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_BENCH = Path(os.environ.get("HAYSTACK_SHARED", ROOT.parent / "shared")) / "bench"
+SITE_ROOT = Path("/usr/share/doc/python3-doc/html")
+START_URL = "http://127.0.0.1:8088/index.html"
+HAYSTACK = ROOT / ".venv" / "bin" / "haystack"
+SCRAPY_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
+GNU_TIME = Path("/usr/bin/time")
+CACHE = Path(tempfile.gettempdir()) / "haystack-crawl-bench"
+
+DEFAULT_CONCURRENCY = 16  # the shared README's (and scrapy_crawl.py's) default
+SPEED_TARGET = 2.0  # Haystack pages/s >= 2x Scrapy's
+RSS_TARGET = 1.0  # Haystack peak RSS <= Scrapy's
+NOISE_SHARE = 0.25  # warn when the rest of the machine used > 25% of a core during a run
+SUMMARY_LINE = re.compile(r"^pages=(\d+) seconds=([0-9.]+) pages_per_s=([0-9.]+)\s*$")
+SETUP_HINT = "run scripts/bench-setup.sh first (as root)"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    crawler: str
+    pages: int  # the crawler's own count (last stdout line)
+    seconds: float  # the crawler's own crawl time
+    pps: float
+    wall: float  # the whole process, start-up included
+    cpu: float  # user + sys of the process tree
+    time_rss_kb: int  # GNU time: largest single process
+    tree_rss_kb: int  # sampled: sum over the process tree
+    exit_code: int
+    found: int  # distinct page URLs in its URL list
+    coverage_ok: bool  # that list equals the truth
+    coverage: str  # compare_urls.py's first line
+    other_cpu: float = 0.0  # CPU seconds the rest of the machine used meanwhile (noise)
+
+    @property
+    def verified_pps(self) -> float:
+        """Truth pages found per crawler second: both crawlers' pages counted by one rule."""
+        return self.found / self.seconds if self.seconds and self.coverage_ok else 0.0
+
+    @property
+    def rss_mib(self) -> float:
+        return max(self.time_rss_kb, self.tree_rss_kb) / 1024
+
+
+# --- site and truth -------------------------------------------------------------------------
+
+
+def ensure_site() -> None:
+    missing = []
+    if not (SITE_ROOT / "index.html").is_file():
+        missing.append("python3-doc")
+    if shutil.which("nginx") is None:
+        missing.append("nginx-light")
+    if not GNU_TIME.is_file():
+        missing.append("time")
+    if shutil.which("curl") is None:
+        missing.append("curl")
+    if missing:
+        raise SystemExit(f"missing Debian packages: {' '.join(missing)}; {SETUP_HINT}")
+    if not (SHARED_BENCH / "serve-site.sh").is_file():
+        raise SystemExit(f"no shared bench harness at {SHARED_BENCH} (set HAYSTACK_SHARED)")
+    started = subprocess.run(
+        [SHARED_BENCH / "serve-site.sh", "start"], capture_output=True, text=True, check=False
+    )
+    if started.returncode != 0:
+        raise SystemExit(f"serve-site.sh start failed: {started.stderr.strip()}; {SETUP_HINT}")
+    print(f"site: {started.stdout.strip()}")
+
+
+def load_truth(refresh: bool) -> tuple[Path, int]:
+    """The truth page list (one URL a line), computed from disk once and cached."""
+    CACHE.mkdir(exist_ok=True)
+    truth = CACHE / "truth.txt"
+    stale = (
+        not truth.is_file() or truth.stat().st_mtime < (SITE_ROOT / "index.html").stat().st_mtime
+    )
+    if refresh or stale:
+        print("truth: computing with site_truth.py (about 15 s) ...", flush=True)
+        tmp = truth.with_suffix(".tmp")
+        subprocess.run(
+            [sys.executable, SHARED_BENCH / "site_truth.py", "--list", tmp],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        tmp.replace(truth)
+    pages = sum(1 for line in truth.read_text().splitlines() if line.strip())
+    print(f"truth: {pages} pages ({truth})")
+    return truth, pages
+
+
+def compare(truth: Path, urls: Path) -> tuple[bool, str, int]:
+    result = subprocess.run(
+        [sys.executable, SHARED_BENCH / "compare_urls.py", truth, urls],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    head = lines[0] if lines else result.stderr.strip()
+    for line in lines[1:6]:
+        print(f"      {line.strip()}")
+    distinct = re.search(r"crawler_distinct=(\d+)", head)
+    return result.returncode == 0, head, int(distinct.group(1)) if distinct else 0
+
+
+# --- Haystack's URL list --------------------------------------------------------------------
+
+# How the crawl engine (src/haystack_collector/engines/web_scraper.py, ``_page_record``) stores
+# a fetched page; ADAPT here if that changes. Every fetched URL is an Item (ItemURI) with the
+# ItemData rows 'StatusCode' (int; NULL when the fetch failed), 'ContentType' and, after a
+# redirect, 'FinalUrl'. Link targets that were never fetched are Items without a StatusCode.
+# A page, as in the truth, is a fetch that answered 200 text/html, under its final URL.
+STATUS_KEY = "StatusCode"
+CONTENT_TYPE_KEY = "ContentType"
+FINAL_URL_KEY = "FinalUrl"
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+
+
+def export_haystack_pages(db_path: Path, out: Path) -> str:
+    """Write the URLs of the crawled HTML pages to ``out`` (read-only SQL on the SQLite file).
+
+    Returns a diagnostic line: items, fetched items by status, what was left out.
+    """
+    con = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        total = con.execute("SELECT COUNT(*) FROM Items").fetchone()[0]
+        rows = con.execute(
+            "SELECT i.itemId, i.ItemURI, d.itemData, d.itemDataValue FROM Items AS i"
+            " JOIN ItemData AS d ON d.itemId = i.itemId WHERE d.itemData IN (?, ?, ?)"
+            " ORDER BY d.itemDataSeq, d.ItemDataId",
+            (STATUS_KEY, CONTENT_TYPE_KEY, FINAL_URL_KEY),
+        ).fetchall()
+    finally:
+        con.close()
+    fetched: dict[int, dict[str, str | None]] = {}
+    for item_id, uri, key, value in rows:  # a later row (another fetch) wins
+        fetched.setdefault(item_id, {"uri": uri})[key] = None if value is None else str(value)
+    fetched = {k: v for k, v in fetched.items() if STATUS_KEY in v}
+    codes = Counter(data[STATUS_KEY] or "failed" for data in fetched.values())
+    pages, not_html = [], 0
+    for data in fetched.values():
+        if data[STATUS_KEY] != "200":
+            continue
+        kind = (data.get(CONTENT_TYPE_KEY) or "text/html").split(";")[0].strip().lower()
+        if kind not in HTML_TYPES:
+            not_html += 1
+            continue
+        pages.append(data.get(FINAL_URL_KEY) or data["uri"])
+    out.write_text("".join(f"{url}\n" for url in sorted(pages)))
+    histogram = ", ".join(f"{code}: {n}" for code, n in sorted(codes.items())) or "none"
+    return (
+        f"db: items={total} fetched={len(fetched)} ({histogram}) "
+        f"non_html_200={not_html} -> pages={len(pages)} distinct={len(set(pages))}"
+    )
+
+
+# --- measuring a process --------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids.extend(int(k) for k in f.read().split())
+    except OSError:
+        pass
+    return kids
+
+
+def tree_rss_kb(root_pid: int) -> int:
+    """Sum of VmRSS over the descendants of ``root_pid`` (not itself: that is GNU time)."""
+    total, todo = 0, _children(root_pid)
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * page_kb
+        except (OSError, IndexError, ValueError):
+            continue
+        todo.extend(_children(pid))
+    return total
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = sum(fields[3:5])  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _time_v(text: str, label: str) -> float:
+    found = re.search(re.escape(label) + r":\s*(\S+)", text)
+    return float(found.group(1)) if found else 0.0
+
+
+def measure(
+    name: str, cmd: Sequence[str | Path], folder: Path, sample: float
+) -> tuple[str, int, float, float, int, int, float]:
+    """Run ``cmd`` under GNU time in ``folder``.
+
+    Returns stdout, exit code, wall s, CPU s, GNU time's peak RSS, the sampled tree RSS peak and
+    the CPU seconds everything else on the machine (nginx included) used meanwhile.
+    """
+    out, err, tv = folder / f"{name}.stdout", folder / f"{name}.stderr", folder / f"{name}.time"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        busy0, t0 = busy_seconds(), time.monotonic()
+        proc = subprocess.Popen(
+            [GNU_TIME, "-v", "-o", tv, *cmd],
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        peak = 0
+        while proc.poll() is None:
+            if sample > 0:
+                peak = max(peak, tree_rss_kb(proc.pid))
+                time.sleep(sample)
+            else:
+                proc.wait()
+        wall, busy = time.monotonic() - t0, busy_seconds() - busy0
+    report = tv.read_text() if tv.is_file() else ""
+    cpu = _time_v(report, "User time (seconds)") + _time_v(report, "System time (seconds)")
+    rss = int(_time_v(report, "Maximum resident set size (kbytes)"))
+    return out.read_text(), proc.returncode, wall, cpu, rss, peak, max(0.0, busy - cpu)
+
+
+def run_crawler(
+    name: str, cmd: Sequence[str | Path], folder: Path, urls: Path, truth: Path, sample: float
+) -> Run:
+    stdout, code, wall, cpu, rss, tree, other = measure(name, cmd, folder, sample)
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    last = SUMMARY_LINE.match(lines[-1]) if lines else None
+    if not last:
+        tail = (folder / f"{name}.stderr").read_text()[-3000:]
+        raise SystemExit(
+            f"{name}: no 'pages=.. seconds=.. pages_per_s=..' last line (exit {code});\n"
+            f"stdout tail: {lines[-3:]}\nstderr tail:\n{tail}"
+        )
+    if name == "haystack":
+        print(f"      {export_haystack_pages(folder / 'crawl.db', urls)}")
+    ok, head, found = compare(truth, urls) if urls.is_file() else (False, "no URL list", 0)
+    return Run(
+        crawler=name,
+        pages=int(last.group(1)),
+        seconds=float(last.group(2)),
+        pps=float(last.group(3)),
+        wall=wall,
+        cpu=cpu,
+        time_rss_kb=rss,
+        tree_rss_kb=tree,
+        exit_code=code,
+        found=found,
+        coverage_ok=ok and code == 0,
+        coverage=head,
+        other_cpu=other,
+    )
+
+
+# --- the two crawlers -----------------------------------------------------------------------
+
+
+def scrapy_cmd(args: argparse.Namespace, feed: Path) -> list[str | Path]:
+    # scrapy_crawl.py sets ROBOTSTXT_OBEY=False; the site has no robots.txt (404), so Haystack,
+    # which obeys robots.txt, may only fetch /robots.txt once more: the crawls are the same.
+    return [
+        SCRAPY_PYTHON,
+        SHARED_BENCH / "scrapy_crawl.py",
+        "-c",
+        str(args.concurrency),
+        "--url",
+        args.start_url,
+        "--feed",
+        feed,
+    ]
+
+
+def haystack_cmd(args: argparse.Namespace, db: Path) -> list[str | Path]:
+    return [
+        HAYSTACK,
+        "--database-url",
+        f"sqlite:///{db}",
+        "crawl",
+        args.start_url,
+        "--concurrency",
+        str(args.concurrency),
+        "--delay",
+        "0",
+        "--max-pages",
+        "10000",
+        "--max-depth",
+        str(args.max_depth),
+        *args.haystack_arg,
+    ]
+
+
+def check_crawlers(args: argparse.Namespace) -> None:
+    if not args.skip_scrapy:
+        probe = [SCRAPY_PYTHON, "-c", "import scrapy; print(scrapy.__version__)"]
+        found = subprocess.run(probe, capture_output=True, text=True, check=False)
+        if not SCRAPY_PYTHON.is_file() or found.returncode != 0:
+            raise SystemExit(f"no Scrapy in {SCRAPY_PYTHON.parent.parent}; {SETUP_HINT}")
+        print(f"scrapy: {found.stdout.strip()} ({SCRAPY_PYTHON})")
+    if not args.skip_haystack:
+        probe = [HAYSTACK, "crawl", "--help"]
+        if not HAYSTACK.is_file():
+            raise SystemExit(f"no {HAYSTACK}: make the dev venv first (make unit)")
+        found = subprocess.run(probe, capture_output=True, text=True, check=False)
+        if found.returncode != 0:
+            raise SystemExit(
+                "`haystack crawl` is not available in this checkout yet; "
+                "run with --skip-haystack to measure Scrapy alone"
+            )
+        print(f"haystack: {HAYSTACK} crawl")
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def best(runs: list[Run]) -> Run:
+    """The highest pages/s run, carrying the lowest peak RSS seen over all runs."""
+    top = max(runs, key=lambda r: (r.verified_pps, r.pps))
+    low = min(runs, key=lambda r: r.rss_mib)
+    return Run(
+        **{
+            **{field: getattr(top, field) for field in Run.__dataclass_fields__},
+            "time_rss_kb": low.time_rss_kb,
+            "tree_rss_kb": low.tree_rss_kb,
+            "coverage_ok": all(r.coverage_ok for r in runs),
+        }
+    )
+
+
+def print_run(label: str, run: Run) -> None:
+    print(
+        f"  {label}: pages={run.pages} seconds={run.seconds:.3f} pages_per_s={run.pps:.1f} "
+        f"wall={run.wall:.2f} cpu={run.cpu:.2f} rss_time={run.time_rss_kb / 1024:.1f}MiB "
+        f"rss_tree={run.tree_rss_kb / 1024:.1f}MiB other_cpu={run.other_cpu:.1f} "
+        f"exit={run.exit_code} | {run.coverage}",
+        flush=True,
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def report(results: dict[str, Run], truth_pages: int, runs: int) -> int:
+    print(
+        f"\nbest of {runs} (pages/s: highest; peak RSS: lowest, max(GNU time, process tree)); "
+        "found/s = truth pages found / the crawler's own seconds (used for the ratio)"
+    )
+    print(
+        f"  {'crawler':<9} {'pages':>5} {'found':>5} {'seconds':>8} {'pages/s':>8} "
+        f"{'found/s':>8} {'wall s':>7} {'CPU s':>7} {'peak RSS MiB':>12}  coverage"
+    )
+    for run in results.values():
+        print(
+            f"  {run.crawler:<9} {run.pages:>5} {run.found:>5} {run.seconds:>8.2f} "
+            f"{run.pps:>8.1f} {run.verified_pps:>8.1f} {run.wall:>7.2f} {run.cpu:>7.2f} "
+            f"{run.rss_mib:>12.1f}  {verdict(run.coverage_ok)} ({run.found}/{truth_pages})"
+        )
+    noisy = [r for r in results.values() if r.other_cpu > NOISE_SHARE * r.wall]
+    if noisy:
+        print(
+            "  note: other processes kept the CPUs busy during "
+            + ", ".join(f"{r.crawler} ({r.other_cpu:.0f} CPU s in {r.wall:.0f} s)" for r in noisy)
+            + ": absolute figures are inflated; compare the ratios, or rerun on a quiet machine"
+        )
+    checks = {f"{run.crawler} coverage": run.coverage_ok for run in results.values()}
+    scrapy, haystack = results.get("scrapy"), results.get("haystack")
+    figures = "; ".join(
+        f"{run.crawler} {run.verified_pps:.1f} pages/s {run.rss_mib:.0f} MiB"
+        for run in results.values()
+    )
+    if scrapy and haystack:
+        speed = haystack.verified_pps / scrapy.verified_pps if scrapy.verified_pps else 0.0
+        rss = haystack.rss_mib / scrapy.rss_mib if scrapy.rss_mib else float("inf")
+        wall = (haystack.found / haystack.wall) / (scrapy.found / scrapy.wall)
+        raw = haystack.pps / scrapy.pps if scrapy.pps else 0.0
+        checks[f"speed {speed:.2f}x"] = speed >= SPEED_TARGET
+        checks[f"RSS {rss:.2f}x"] = rss <= RSS_TARGET
+        print(
+            f"\n  pages/s Haystack/Scrapy = {speed:.2f}x (target >= {SPEED_TARGET:g}x) "
+            f"{verdict(speed >= SPEED_TARGET)}   [information: own pages_per_s {raw:.2f}x, "
+            f"whole-process wall {wall:.2f}x]"
+        )
+        print(
+            f"  peak RSS Haystack/Scrapy = {rss:.2f}x (target <= {RSS_TARGET:g}x) "
+            f"{verdict(rss <= RSS_TARGET)}"
+        )
+    else:
+        figures += "; ratios not measured (one crawler skipped)"
+    ok = all(checks.values())
+    detail = ", ".join(f"{name} {verdict(good)}" for name, good in checks.items())
+    print(f"SUMMARY: {verdict(ok)} - {detail} - {figures}")
+    return 0 if ok else 1
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--concurrency", "-c", type=int, default=DEFAULT_CONCURRENCY)
+    ap.add_argument("--runs", "-n", type=int, default=3, help="best of N rounds (default 3)")
+    ap.add_argument("--warmup", type=int, default=0, help="uncounted rounds first (default 0)")
+    ap.add_argument("--skip-scrapy", action="store_true")
+    ap.add_argument("--skip-haystack", action="store_true")
+    ap.add_argument("--start-url", default=START_URL, help=f"default {START_URL}")
+    ap.add_argument("--max-depth", type=int, default=100, help="site depth is 3 (default 100)")
+    ap.add_argument(
+        "--haystack-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for `haystack crawl` (repeatable, e.g. --haystack-arg=--flag)",
+    )
+    ap.add_argument(
+        "--rss-sample",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="process-tree RSS sampling interval in seconds; 0 = GNU time only (default 0.1)",
+    )
+    ap.add_argument("--refresh-truth", action="store_true", help="recompute the cached truth")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, DB, lists)")
+    args = ap.parse_args(argv)
+    if args.skip_scrapy and args.skip_haystack:
+        ap.error("nothing to run: both crawlers skipped")
+    if args.runs < 1 or args.concurrency < 1:
+        ap.error("--runs and --concurrency must be >= 1")
+    if not args.start_url.startswith("http://127.0.0.1:"):
+        ap.error("bench traffic stays on 127.0.0.1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    ensure_site()
+    truth, truth_pages = load_truth(args.refresh_truth)
+    check_crawlers(args)
+    crawlers = [
+        name
+        for name, skip in (("scrapy", args.skip_scrapy), ("haystack", args.skip_haystack))
+        if not skip
+    ]
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} (1 min) before the bench")
+    print(
+        f"crawl bench: {' and '.join(crawlers)} from {args.start_url}, concurrency "
+        f"{args.concurrency}, delay 0, {args.warmup} warm-up + {args.runs} rounds"
+    )
+    work = Path(tempfile.mkdtemp(prefix="haystack-crawl-bench-"))
+    runs: dict[str, list[Run]] = {name: [] for name in crawlers}
+    try:
+        for n in range(args.warmup + args.runs):
+            label = f"warm-up {n + 1}" if n < args.warmup else f"run {n - args.warmup + 1}"
+            for name in crawlers:
+                folder = work / f"{n}-{name}"
+                folder.mkdir()
+                if name == "scrapy":
+                    urls = folder / "scrapy-crawl.jsonl"
+                    cmd = scrapy_cmd(args, urls)
+                else:
+                    urls = folder / "haystack-pages.txt"
+                    cmd = haystack_cmd(args, folder / "crawl.db")
+                run = run_crawler(name, cmd, folder, urls, truth, args.rss_sample)
+                print_run(f"{label} {name}", run)
+                if n >= args.warmup:
+                    runs[name].append(run)
+    finally:
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return report({name: best(found) for name, found in runs.items()}, truth_pages, args.runs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

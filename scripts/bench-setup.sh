@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install what bench/crawl_bench.py needs (idempotent; run as root on Debian 12):
+#   * Debian packages: python3-doc (the site), nginx-light (serves it), time (/usr/bin/time -v),
+#     curl (serve-site.sh polls the site with it);
+#   * Scrapy, the peer crawler, in its own venv .bench-venv/ (never in Haystack's .venv).
+# Re-running it installs only what is missing.
+#   scripts/bench-setup.sh            # SCRAPY_SPEC=scrapy==2.19.0 by default (shared README's figures)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=$ROOT/.bench-venv
+SCRAPY_SPEC=${SCRAPY_SPEC:-scrapy==2.19.0}
+PYTHON=${PYTHON:-python3}
+
+need=()
+[ -f /usr/share/doc/python3-doc/html/index.html ] || need+=(python3-doc)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+[ -x /usr/bin/time ] || need+=(time)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages: ${need[*]} (run this script as root)" >&2
+        exit 1
+    fi
+    echo "apt: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y --no-install-recommends "${need[@]}"; then
+        apt-get update
+        apt-get install -y --no-install-recommends "${need[@]}"
+    fi
+else
+    echo "apt: python3-doc, nginx, time and curl already present"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "venv: creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+# Keep the venv out of `git status` without touching .gitignore (as Python 3.13's venv does).
+[ -f "$VENV/.gitignore" ] || printf '# created by scripts/bench-setup.sh\n*\n' > "$VENV/.gitignore"
+if ! "$VENV/bin/python" -c "import scrapy" >/dev/null 2>&1; then
+    echo "venv: installing $SCRAPY_SPEC"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet "$SCRAPY_SPEC"
+fi
+echo "scrapy: $("$VENV/bin/python" -c 'import scrapy; print(scrapy.__version__)') in $VENV"
+echo "ready: .venv/bin/python bench/crawl_bench.py"
