@@ -41,6 +41,7 @@ from haystack_collector.errors import (
     NotFoundError,
 )
 from haystack_collector.logs import correlation_scope, redact, setup_logging
+from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.queue import QueuePolicy, SqlQueue
 from haystack_collector.scheduler import Scheduler
 from haystack_collector.settings import Settings, load_settings
@@ -668,4 +669,5 @@ def crawl(
 
 def main() -> None:
     """Entry point of the ``haystack`` console script."""
+    limit_malloc_arenas()  # before any thread allocates: workers parse pages in threads
     app(prog_name="haystack")
