@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -31,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from haystack_collector import __version__
 from haystack_collector.crawl import CrawlOptions, crawl_fetch_settings, run_crawl
 from haystack_collector.db import Database, map_db_error, migrate
+from haystack_collector.engines.base import ActionResult, Engine, run_start_actions
 from haystack_collector.engines.registry import all_engines, get_engine
 from haystack_collector.engines.web_scraper import CrawlSpec
 from haystack_collector.errors import (
@@ -43,10 +45,19 @@ from haystack_collector.errors import (
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.queue import QueuePolicy, SqlQueue
-from haystack_collector.scheduler import Scheduler
+from haystack_collector.scheduler import Scheduler, schedule_engine
 from haystack_collector.settings import Settings, load_settings
-from haystack_collector.store import all_config, event_counts, set_config
+from haystack_collector.store import all_config, event_counts, list_engines, set_config
 from haystack_collector.store.admin import table_counts
+from haystack_collector.store.schedules import (
+    MISSED_POLICIES,
+    MissedPolicy,
+    get_schedule,
+    list_schedules,
+    remove_schedule,
+    set_schedule_enabled,
+    validate_timing,
+)
 from haystack_collector.worker import Worker, run_worker
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
@@ -82,9 +93,23 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db_app, name="db")
+engines_app = typer.Typer(help="List the installed engines.", no_args_is_help=True)
+schedule_app = typer.Typer(
+    help="Recurring runs of an engine's start actions (fired by workers).", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
+app.add_typer(engines_app, name="engines")
+app.add_typer(schedule_app, name="schedule")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="An engine setting (repeatable); VALUE is read as JSON when it parses.",
+    ),
+]
 
 
 # --- per-invocation state ------------------------------------------------------------------
@@ -511,15 +536,309 @@ def init(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 @app.command()
 @_reports_errors
-def run(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Prepare the database and print the status (the collector itself is not in this version).
+def run(
+    ctx: typer.Context,
+    engine: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ENGINE]",
+            help="Run this engine's start actions, then drain its queued work.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    set_values: SetOption = None,
+    no_drain: Annotated[
+        bool, typer.Option("--no-drain", help="Only run the start actions; leave work queued.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at the same time.")
+    ] = 4,
+    json_output: JsonOption = False,
+) -> None:
+    """Without ENGINE: prepare the database and print the status. With ENGINE: run it once.
+
+    ENGINE's settings come from --set key=value (values read as JSON when they parse, else as
+    strings). Its start actions run once, then unless --no-drain a worker for that engine alone
+    runs until nothing it can do is due. Exit code 1 when a start action failed.
 
     A SQLite database (the default ./haystack.db) is created and migrated on first use; a MariaDB
     or PostgreSQL database must be upgraded with `haystack db upgrade` first.
     """
+    if engine is None:
+        if set_values or no_drain:
+            raise ConfigError("--set and --no-drain need an ENGINE")
+        db = _ready_database(ctx)
+        _note("the collector runtime is not part of this version yet; the database is ready")
+        _show_status(ctx, db, json_output=json_output)
+        return
+    engine_class = _known_engine(engine)
+    settings = _engine_settings(engine_class, set_values)
     db = _ready_database(ctx)
-    _note("the collector runtime is not part of this version yet; the database is ready")
-    _show_status(ctx, db, json_output=json_output)
+    results = run_start_actions(engine_class, db, settings)
+    failed = [result for result in results if not result.ok]
+    if not json_output:
+        for result in results:
+            typer.echo(_action_line(result))
+    stats: dict[str, Any] | None = None
+    if not no_drain:
+        the_worker = Worker(
+            db,
+            SqlQueue(db, QueuePolicy()),
+            [engine_class],
+            concurrency=concurrency,
+            drain=True,
+            scheduler=None,
+        )
+        done = run_worker(the_worker)
+        stats = {"owner": the_worker.owner, **done.as_dict()}
+        if not json_output:
+            typer.echo(f"worker {the_worker.owner} done: {done.line()}")
+    if json_output:
+        _print_json(
+            {
+                "engine": engine_class.name,
+                "version": engine_class.version,
+                "actions": [_action_dict(result) for result in results],
+                "worker": stats,
+            }
+        )
+    if failed:
+        _note(f"error: {len(failed)} of {len(results)} start actions of {engine!r} failed")
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _known_engine(name: str) -> type[Engine]:
+    """The engine named ``name``; an unknown name is a usage error (exit 2)."""
+    try:
+        return get_engine(name)
+    except NotFoundError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _parse_sets(values: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs as settings; a value is JSON when it parses, else a string."""
+    settings: dict[str, Any] = {}
+    for pair in values or []:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            settings[key] = jsonlib.loads(raw)
+        except ValueError:
+            settings[key] = raw
+    return settings
+
+
+def _engine_settings(engine: type[Engine], values: list[str] | None) -> BaseModel:
+    """The --set values checked against the engine's settings model; an unknown key fails too
+    (a model that ignores extra keys would otherwise drop a misspelt setting silently)."""
+    settings = _parse_sets(values)
+    model = engine.Settings
+    if model.model_config.get("extra") != "allow":
+        for key in settings:
+            if key not in model.model_fields:
+                known = ", ".join(sorted(model.model_fields)) or "none"
+                raise ConfigError(
+                    f"engine {engine.name!r} has no setting {key!r} (settings: {known})"
+                )
+    return engine.validate_settings(settings)
+
+
+def _action_dict(result: ActionResult) -> dict[str, Any]:
+    return {
+        "action": result.action,
+        "ok": result.ok,
+        "duration": round(result.duration, 3),
+        "items_stored": result.items_stored,
+        "events_enqueued": result.events_enqueued,
+        "error": result.error,
+    }
+
+
+def _action_line(result: ActionResult) -> str:
+    outcome = "ok" if result.ok else f"failed: {' '.join((result.error or '').split())}"
+    return (
+        f"{result.engine}:{result.action} {outcome} (items stored {result.items_stored},"
+        f" events queued {result.events_enqueued}, {result.duration:.2f} s)"
+    )
+
+
+# --- engines -------------------------------------------------------------------------------
+
+
+@engines_app.command("list")
+@_reports_errors
+def engines_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Every engine installed (built in or by entry point), its actions and database state."""
+    found = all_engines()
+    with _ready_database(ctx).read() as conn:
+        rows = list_engines(conn)
+    entries: list[dict[str, Any]] = []
+    for engine in found:
+        same_name = [row for row in rows if row.name == engine.name]
+        exact = [row for row in same_name if row.version == engine.version]
+        matches = exact or same_name
+        row = matches[-1] if matches else None
+        entries.append(
+            {
+                "name": engine.name,
+                "version": engine.version,
+                "description": engine.description,
+                "actions": [
+                    {"name": spec.name, "kind": spec.kind, "description": spec.description}
+                    for spec in engine.actions().values()
+                ],
+                "registered": row is not None,
+                "enabled": row is not None and not row.disabled,
+                "settings_schema": engine.settings_schema(),
+            }
+        )
+    if json_output:
+        _print_json({"engines": entries})
+        return
+    for entry in entries:
+        state = "not registered"
+        if entry["registered"]:
+            state = "enabled" if entry["enabled"] else "disabled"
+        description = f": {entry['description']}" if entry["description"] else ""
+        typer.echo(f"{entry['name']} {entry['version']} ({state}){description}")
+        for action in entry["actions"]:
+            typer.echo(f"  {action['kind']:<5} {action['name']}")
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+@schedule_app.command("add")
+@_reports_errors
+def schedule_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Unique schedule name.")],
+    *,
+    engine: Annotated[
+        str, typer.Option("--engine", "-e", metavar="ENGINE", help="The engine to run.")
+    ],
+    every: Annotated[
+        int | None,
+        typer.Option("--every", metavar="SECONDS", help="Run every SECONDS seconds."),
+    ] = None,
+    cron: Annotated[
+        str | None,
+        typer.Option("--cron", metavar="EXPR", help="Five-field cron expression, in UTC."),
+    ] = None,
+    set_values: SetOption = None,
+    missed: Annotated[
+        str,
+        typer.Option(
+            "--missed", metavar="once|skip", help="Runs missed while down: one catch-up or none."
+        ),
+    ] = "once",
+    disabled: Annotated[bool, typer.Option("--disabled", help="Store it disabled.")] = False,
+) -> None:
+    """Run ENGINE's start actions every SECONDS seconds or on a cron expression."""
+    if missed not in MISSED_POLICIES:
+        raise ConfigError(f"--missed must be one of {', '.join(MISSED_POLICIES)}, not {missed!r}")
+    policy: MissedPolicy = "once" if missed == "once" else "skip"
+    try:
+        validate_timing(interval=every, cron=cron)
+    except ValueError as error:
+        message = str(error)
+        if (every is None) == (cron is None):
+            message = "give exactly one of --every SECONDS and --cron EXPR"
+        raise ConfigError(message) from None
+    engine_class = _known_engine(engine)
+    settings = _parse_sets(set_values)
+    _engine_settings(engine_class, set_values)
+    db = _ready_database(ctx)
+    with db.read() as conn:
+        if name in {row.name for row in list_schedules(conn)}:
+            raise HaystackError(f"a schedule named {name!r} already exists")
+    schedule_engine(
+        db,
+        engine_class,
+        name=name,
+        interval=every,
+        cron=cron,
+        settings=settings,
+        missed_policy=policy,
+        enabled=not disabled,
+    )
+    with db.read() as conn:
+        row = get_schedule(conn, name=name)
+    typer.echo(f"schedule {name!r} added: {engine}, next run {row.next_run.isoformat()}")
+
+
+@schedule_app.command("list")
+@_reports_errors
+def schedule_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Every schedule: engine, timing, next and last run, enabled, missed-run policy."""
+    with _ready_database(ctx).read() as conn:
+        names = {row.engine_id: row.name for row in list_engines(conn)}
+        rows = list_schedules(conn)
+    entries: list[dict[str, Any]] = [
+        {
+            "name": row.name,
+            "engine": names.get(row.engine_id, str(row.engine_id)),
+            "interval": row.interval,
+            "cron": row.cron,
+            "next_run": row.next_run.isoformat(),
+            "last_run": row.last_run.isoformat() if row.last_run else None,
+            "enabled": row.enabled,
+            "missed_policy": row.missed_policy,
+            "settings": row.settings,
+        }
+        for row in rows
+    ]
+    if json_output:
+        _print_json({"schedules": entries})
+        return
+    if not entries:
+        _note("no schedules")
+        return
+    table = Table()
+    for column in ("Name", "Engine", "Timing", "Next run", "Last run", "Enabled", "Missed"):
+        table.add_column(column)
+    for entry in entries:
+        timing = f"every {entry['interval']} s" if entry["interval"] else f"cron {entry['cron']}"
+        table.add_row(
+            Text(entry["name"]),
+            Text(entry["engine"]),
+            Text(timing),
+            entry["next_run"],
+            entry["last_run"] or "never",
+            "yes" if entry["enabled"] else "no",
+            entry["missed_policy"],
+        )
+    Console(width=200).print(table)
+
+
+ScheduleName = Annotated[str, typer.Argument(metavar="NAME", help="The schedule's name.")]
+
+
+@schedule_app.command("remove")
+@_reports_errors
+def schedule_remove(ctx: typer.Context, name: ScheduleName) -> None:
+    """Delete a schedule (exit 1 when there is none of that name)."""
+    _ready_database(ctx).run(remove_schedule, name=name)
+    typer.echo(f"schedule {name!r} removed")
+
+
+@schedule_app.command("enable")
+@_reports_errors
+def schedule_enable(ctx: typer.Context, name: ScheduleName) -> None:
+    """Enable a schedule; runs missed while it was disabled follow its missed policy."""
+    _ready_database(ctx).run(set_schedule_enabled, name=name, enabled=True)
+    typer.echo(f"schedule {name!r} enabled")
+
+
+@schedule_app.command("disable")
+@_reports_errors
+def schedule_disable(ctx: typer.Context, name: ScheduleName) -> None:
+    """Disable a schedule without deleting it."""
+    _ready_database(ctx).run(set_schedule_enabled, name=name, enabled=False)
+    typer.echo(f"schedule {name!r} disabled")
 
 
 # --- worker --------------------------------------------------------------------------------
