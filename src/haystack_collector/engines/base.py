@@ -366,7 +366,8 @@ def _run(
         except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
             error = _failed(failure)
         result = _result(engine, spec, started, context, error=error, job=job)
-        _record(db, registered, spec, result)
+        if _worth_recording(engine, result):
+            _record(db, registered, spec, result)
     return result
 
 
@@ -394,9 +395,14 @@ async def _run_async(
         except Exception as failure:  # BaseException (cancellation) propagates
             error = _failed(failure)
         result = _result(engine, spec, started, context, error=error, job=job)
-        if engine.status_per_run or not result.ok:
+        if _worth_recording(engine, result):
             await asyncio.to_thread(_record, db, registered, spec, result)
     return result
+
+
+def _worth_recording(engine: type[Engine], result: ActionResult) -> bool:
+    """A failure always gets a Status row; a success unless the engine opted out per run."""
+    return engine.status_per_run or not result.ok
 
 
 def _action_logging(engine: type[Engine], spec: ActionSpec, job: Job | None) -> Any:
