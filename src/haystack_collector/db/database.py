@@ -44,22 +44,23 @@ _DRIVERS = {
 # Driver errors that mean "the server went away or is busy", worth a retry of the unit of work.
 _MYSQL_TRANSIENT = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055}
 _PG_TRANSIENT_CLASSES = ("08", "57P", "40001", "40P01", "53300")
-_TRANSIENT_TEXT = re.compile(
-    r"database is locked|server closed the connection|connection refused|terminating connection"
-    r"|lost connection|gone away|could not connect|connection (?:is )?closed|broken pipe"
-    # libpq's refusals while the server stops or starts carry no SQLSTATE, only this text.
-    r"|the database system is (?:shutting down|starting up|in recovery mode|not yet accepting)"
+# The server ended the connection: the connection is unusable and the work worth a retry.
+_DROPPED = (
+    r"server closed the connection|terminating connection|lost connection|gone away"
+    r"|connection (?:is )?closed|broken pipe|the database system is shutting down"
     # psycopg, when the server ends the connection in the middle of a pipelined executemany.
-    r"|cannot exit pipeline mode while busy",
+    r"|cannot exit pipeline mode"
+)
+_TRANSIENT_TEXT = re.compile(
+    _DROPPED + r"|database is locked|connection refused|could not connect"
+    # libpq's refusals while the server starts carry no SQLSTATE, only this text.
+    r"|the database system is (?:starting up|in recovery mode|not yet accepting)",
     re.IGNORECASE,
 )
 # Errors after which the connection itself is unusable, though the driver may not say so: the
 # pool must discard it rather than hand it out again (a deadlock, by contrast, leaves it fine).
 _BROKEN_CONNECTION = re.compile(
-    r"server closed the connection|terminating connection|lost connection|gone away"
-    r"|connection (?:is )?closed|broken pipe|the database system is shutting down"
-    r"|cannot exit pipeline mode|connection in transaction status ACTIVE"
-    r"|another command is already in progress",
+    _DROPPED + r"|connection in transaction status ACTIVE|another command is already in progress",
     re.IGNORECASE,
 )
 
