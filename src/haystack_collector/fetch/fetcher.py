@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,6 +33,13 @@ from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_re
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TEXTUAL = ("text/", "xml", "json", "javascript", "html")
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    """A form to submit with POST (a search form's fields)."""
+
+    fields: dict[str, str]
 
 
 class Fetcher:
@@ -92,31 +100,46 @@ class Fetcher:
         return snapshot
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> FetchResult:
-        """GET ``url``, following redirects; see the module docstring for the error policy."""
+        """GET ``url`` (POST ``form`` to it when given), following redirects.
+
+        See the module docstring for the error policy. A form is sent url-encoded, as a browser
+        submits ``method="post"``; a 301/302/303 answer turns it into a GET, 307/308 resend it.
+        """
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         started = self._clock()
-        result = await self._follow(url, Validators(etag, last_modified))
+        post = None if form is None else _Post(dict(form))
+        result = await self._follow(url, Validators(etag, last_modified), post)
         result.elapsed = self._clock() - started
         log_result(result)
         return result
 
-    async def _follow(self, url: str, explicit: Validators) -> FetchResult:
+    async def _follow(self, url: str, explicit: Validators, post: _Post | None) -> FetchResult:
         redirects: list[str] = []
         current = url
         for hop in range(self.settings.max_redirects + 1):
             refusal = await self._check(current)
             if refusal is not None:
                 return FetchResult(current, error=refusal, redirects=redirects)
-            validators = explicit if hop == 0 and explicit else self.validators.get(current)
-            result = await self._attempts(current, validators)
+            validators = None
+            if post is None:
+                validators = explicit if hop == 0 and explicit else self.validators.get(current)
+            result = await self._attempts(current, validators, post)
             result.redirects = redirects
             location = result.headers.get("location")
             if result.error is not None or result.status not in REDIRECTS or not location:
-                self._remember(result)
+                if post is None:
+                    self._remember(result)
                 return result
+            if result.status not in (307, 308):
+                post = None
             redirects.append(current)
             try:
                 current = str(httpx.URL(current).join(location).copy_with(fragment=None))
@@ -153,7 +176,9 @@ class Fetcher:
             self._slots.raise_floor(host_key(url), delay)
         return None if rules.allows(url, s.robots_agent) else "disallowed by robots.txt"
 
-    async def _attempts(self, url: str, validators: Validators | None) -> FetchResult:
+    async def _attempts(
+        self, url: str, validators: Validators | None, post: _Post | None = None
+    ) -> FetchResult:
         """One hop with retries, each attempt admitted by the host's circuit breaker."""
         breaker = self._breakers.get(f"fetch:{host_key(url)}")
         attempts = 0
@@ -165,7 +190,7 @@ class Fetcher:
                     attempts += 1
                     breaker.before_call()
                     try:
-                        result = await self._request(url, validators)
+                        result = await self._request(url, validators, post)
                     except BaseException as exc:
                         breaker.record_failure(exc)  # non-network errors just free a probe slot
                         raise
@@ -180,7 +205,9 @@ class Fetcher:
             return result
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def _request(self, url: str, validators: Validators | None) -> FetchResult:
+    async def _request(
+        self, url: str, validators: Validators | None, post: _Post | None = None
+    ) -> FetchResult:
         """One attempt; raises FetchFailure/Throttled for what is worth retrying."""
         s, host = self.settings, host_key(url)
         headers: dict[str, str] = {}
@@ -188,7 +215,10 @@ class Fetcher:
             headers["If-None-Match"] = validators.etag
         if validators is not None and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        request = self._client.build_request("GET", url, headers=headers)
+        if post is None:
+            request = self._client.build_request("GET", url, headers=headers)
+        else:
+            request = self._client.build_request("POST", url, headers=headers, data=post.fields)
         async with self._slots.slot(host):
             started = self._clock()
             latency: float | None = None
