@@ -176,15 +176,15 @@ def test_four_workers_share_a_server_database_and_run_each_event_once(
     server: tuple[Database, str],
 ) -> None:
     db, url = server
-    ids = enqueue_pages(db, 800)  # 2,000 takes ~25 s: 3 commits per job
+    ids = enqueue_pages(db, 5000)
     workers = [start_worker(url, "--drain", "-c", "8") for _ in range(4)]
     try:
         for process in workers:
-            _, err = process.communicate(timeout=60)
+            _, err = process.communicate(timeout=240)
             assert process.returncode == 0, err
     finally:
         for process in workers:
             stop(process)
-    assert counts(db) == {"pending": 0, "claimed": 0, "done": 800, "dead": 0}
+    assert counts(db) == {"pending": 0, "claimed": 0, "done": 5000, "dead": 0}
     runs = runs_per_item(db, ids)
     assert runs == dict.fromkeys(ids, 1)
