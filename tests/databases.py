@@ -49,8 +49,13 @@ def server_url(backend: str, database: str | None = None) -> URL:
 
 
 def recreate_server_database(backend: str, name: str) -> URL:
-    """Drop and create an empty database on a server; returns its URL."""
+    """Drop and create an empty database on a server; returns its URL.
+
+    The name gets the suffix of the configured URL's database (``haystack_test_me`` gives
+    ``_me``), so test runs given different URLs never drop each other's databases.
+    """
     url = server_url(backend)
+    name += (url.database or "").removeprefix("haystack_test")
     admin_db = "postgres" if backend == "postgresql" else "mysql"
     admin = create_engine(url.set(database=admin_db), isolation_level="AUTOCOMMIT")
     try:
