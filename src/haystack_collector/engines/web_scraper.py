@@ -22,7 +22,9 @@ with concurrency 1 the queue is FIFO, so that is the shortest-path depth.
 Fetch failures are stored, not retried by the queue: the fetcher already retried network
 errors and 5xx with backoff, a 404/500 is a fact about the site worth recording (``Error``,
 ``StatusCode``), and a queue retry would sit out a 30 s+ backoff that ``--drain`` does not wait
-for. Database errors do fail the job, and the queue retries it.
+for. Two things do fail the job, so the queue retries it: database errors, and a host whose
+circuit breaker stays open through ``BREAKER_WAITS`` waits for its probe (the page was never
+requested; storing "circuit open" as its content would lose it).
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ from sqlalchemy.sql.expression import ClauseElement
 from haystack_collector import store
 from haystack_collector.db.schema import item_data, item_events, items
 from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
-from haystack_collector.errors import ConfigError
+from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
-from haystack_collector.fetch import Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult, FetchSettings
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store._sql import (
@@ -79,6 +81,9 @@ CRAWL_SETTINGS = "CrawlSettings"
 CRAWL_ENQUEUED = "CrawlEnqueued"
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# How often one page waits for its host's open circuit breaker before the queue takes over.
+BREAKER_WAITS = 3
+_MIN_BREAKER_WAIT = 0.05
 
 
 class WebScraperSettings(BaseModel):
@@ -212,12 +217,29 @@ class WebScraper(Engine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        result = await self.fetcher().fetch(job.uri)
+        result = await self._fetch(job.uri)
         stored = await asyncio.to_thread(
             self._store, ctx, job, result, datetime.now(UTC).replace(microsecond=0)
         )
         ctx.items_stored += 1 + stored.enqueued
         ctx.events_enqueued += stored.enqueued
+
+    async def _fetch(self, url: str) -> FetchResult:
+        """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
+
+        A page the breaker refused was never requested, so it is not a fact about the site to
+        store: after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
+        """
+        fetcher = self.fetcher()
+        result = await fetcher.fetch(url)
+        for _ in range(BREAKER_WAITS):
+            if result.error != CIRCUIT_OPEN:
+                return result
+            await asyncio.sleep(max(result.retry_after or 0.0, _MIN_BREAKER_WAIT))
+            result = await fetcher.fetch(url)
+        if result.error == CIRCUIT_OPEN:
+            raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
+        return result
 
     def _store(
         self, ctx: ActionContext, job: Job, result: FetchResult, fetched_at: datetime
@@ -258,6 +280,8 @@ def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
     }
     if result.redirects:
         data["FinalUrl"] = result.url
+    if result.truncated and result.reason:
+        data["Truncated"] = result.reason  # stored as far as it was read; this says why
     if result.status is None or not _is_html(result.content_type) or not result.body:
         return _Fetched(data)
     page = extract_page(result.text or result.body, base_url=result.url, encoding=result.encoding)

@@ -10,10 +10,12 @@ and ``error`` stays None. Programming errors (a non-str URL, bugs) raise as usua
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,6 +24,7 @@ import httpx
 from haystack_collector.errors import CircuitOpenError, NetworkError
 from haystack_collector.fetch.body import read_body
 from haystack_collector.fetch.decode import decode_body
+from haystack_collector.fetch.download import Download, DownloadTools, download_file
 from haystack_collector.fetch.failures import FetchFailure, Throttled, parse_retry_after
 from haystack_collector.fetch.hosts import HostSlots
 from haystack_collector.fetch.policy import check_url, host_key, log_result
@@ -32,6 +35,7 @@ from haystack_collector.fetch.validators import DictValidatorCache, ValidatorCac
 from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+CIRCUIT_OPEN = "circuit open"  # the error of a fetch its host's open breaker refused
 _TEXTUAL = ("text/", "xml", "json", "javascript", "html")
 
 
@@ -121,6 +125,29 @@ class Fetcher:
         log_result(result)
         return result
 
+    async def download(
+        self, url: str, folder: str | os.PathLike[str], *, max_bytes: int | None = None
+    ) -> Download:
+        """Stream ``url`` into ``folder`` (see ``fetch.download``); at most ``max_bytes``.
+
+        Every hop passes the same checks as ``fetch`` and every attempt takes a host slot;
+        like ``fetch`` it never raises for remote problems (``Download.error`` says them).
+        """
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        tools = DownloadTools(
+            self._client,
+            self.settings,
+            self._check,
+            self._slots,
+            self._breakers,
+            self._policy,
+            self._sleep,
+            self._rand,
+        )
+        limit = self.settings.max_body_bytes if max_bytes is None else max_bytes
+        return await download_file(tools, url, Path(folder), max_bytes=limit)
+
     async def _follow(self, url: str, explicit: Validators, post: _Post | None) -> FetchResult:
         redirects: list[str] = []
         current = url
@@ -197,8 +224,10 @@ class Fetcher:
                     breaker.record_success()
                     result.attempts = attempts
                     return result
-        except CircuitOpenError:
-            return FetchResult(url, error="circuit open", attempts=attempts)
+        except CircuitOpenError as exc:
+            return FetchResult(
+                url, error=CIRCUIT_OPEN, attempts=attempts, retry_after=exc.retry_after
+            )
         except (FetchFailure, Throttled) as exc:
             result = exc.result or FetchResult(url)
             result.error, result.attempts = str(exc), attempts

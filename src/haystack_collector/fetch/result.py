@@ -25,6 +25,7 @@ class FetchResult:
     reason: str | None = None  # why the body was truncated
     error: str | None = None
     attempts: int = 0
+    retry_after: float | None = None  # with error "circuit open": seconds until a probe may go
 
     @property
     def ok(self) -> bool:
