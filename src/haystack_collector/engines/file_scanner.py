@@ -1,0 +1,235 @@
+"""``fileScanner``: inventory folders as items, re-hashing only what changed since the last scan.
+
+The start action ``scan`` walks each of ``folders`` and stores one item per regular file (URI
+``file:///abs/path``) with ``FileName``, ``FileExt``, ``FileDate`` (mtime, UTC), ``FileSize``,
+``MD5``, ``SHA256``, ``FileState`` and ``Error`` (None unless the file could not be read).
+``FileMtimeNs`` keeps the exact mtime the next scan compares against.
+
+A rescan compares size and mtime with what the previous scan stored: an unchanged file is not
+read again (only ``FileState`` = ``unchanged`` is written); a new or changed one is hashed
+(``new``/``changed``); a file stored before but not found now becomes ``deleted``, its other
+data kept. A file that failed to read is hashed again next time. Each folder ends with a
+Status row of counts.
+
+``exclude`` holds glob patterns matched against each entry's name and its path relative to the
+folder (``*.tmp``, ``node_modules``, ``build/*``); an excluded directory is not entered.
+Symlinks are skipped unless ``follow_symlinks``; when followed, a directory already walked
+(same device and inode) is never entered twice, so a symlink loop ends. An unreadable file is
+recorded with ``Error``; an unreadable directory is counted and logged. Neither stops the scan.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from haystack_collector.db.schema import item_data, items
+from haystack_collector.engines.base import ActionContext, Engine, start_action
+from haystack_collector.errors import ConfigError
+from haystack_collector.files import extension_of, file_hashes
+from haystack_collector.store import ItemRecord
+from haystack_collector.store.values import ItemValue, decode
+
+__all__ = ["FileScanner", "FileScannerSettings", "ScanCounts", "Seen", "walk"]
+
+NEW, CHANGED, UNCHANGED, DELETED = "new", "changed", "unchanged", "deleted"
+_STATE_KEYS = ("FileSize", "FileMtimeNs", "FileState", "Error")
+_BATCH = 500
+
+Data = dict[str, ItemValue | Sequence[ItemValue]]
+
+
+class FileScannerSettings(BaseModel):
+    """The folders to scan and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folders: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    follow_symlinks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A regular file the walk found, with what a rescan compares."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class ScanCounts:
+    """What one folder's scan found."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    errors: int = 0
+    symlinks_skipped: int = 0
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+    def line(self, folder: Path) -> str:
+        text = (
+            f"scan {folder}: new {self.new}, changed {self.changed}, unchanged {self.unchanged},"
+            f" deleted {self.deleted}, unreadable files {self.errors},"
+            f" symlinks skipped {self.symlinks_skipped}"
+        )
+        if self.unreadable_dirs:
+            text += f"; unreadable folders: {', '.join(self.unreadable_dirs[:20])}"
+        return text
+
+
+class FileScanner(Engine):
+    """Record the files of local folders with their hashes; rescans find what changed."""
+
+    name = "fileScanner"
+    version = "1.0"
+    description = "Inventory local folders: names, sizes, dates, MD5 and SHA-256"
+    Settings = FileScannerSettings
+
+    @start_action("scan", description="Walk the folders and record new, changed and deleted files")
+    def scan(self, ctx: ActionContext) -> None:
+        assert isinstance(ctx.settings, FileScannerSettings)
+        settings = ctx.settings
+        roots = _roots(settings.folders)
+        for root in roots:
+            counts = ScanCounts()
+            previous = ctx.db.run_read(previous_state, engine_id=ctx.engine_id, root=root)
+            batch: list[ItemRecord] = []
+            for seen in walk(root, settings.exclude, settings.follow_symlinks, counts):
+                uri = seen.path.as_uri()
+                batch.append(_record(uri, seen, previous.pop(uri, None), counts))
+                if len(batch) >= _BATCH:
+                    ctx.store_items(batch)
+                    batch = []
+            for uri, state in previous.items():
+                if state.get("FileState") != DELETED:
+                    counts.deleted += 1
+                    batch.append(ItemRecord(uri=uri, data={"FileState": DELETED}))
+            if batch:
+                ctx.store_items(batch)
+            ctx.status(counts.line(root))
+            ctx.log.info(counts.line(root))
+
+
+def _roots(folders: Sequence[str]) -> list[Path]:
+    """The folders as absolute paths; ConfigError before any work when one is unusable."""
+    if not folders:
+        raise ConfigError("no folders to scan", setting="folders")
+    roots = [Path(folder).expanduser().absolute() for folder in folders]
+    missing = [str(root) for root in roots if not root.is_dir()]
+    if missing:
+        raise ConfigError(f"not folders: {', '.join(missing)}", setting="folders")
+    return roots
+
+
+def walk(
+    root: Path, exclude: Sequence[str], follow_symlinks: bool, counts: ScanCounts
+) -> Iterator[Seen]:
+    """Every regular file under ``root`` the settings allow, depth first, sorted by name."""
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in visited:
+                continue  # a symlink led back to a folder already walked
+            visited.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            counts.unreadable_dirs.append(f"{folder} ({error.strerror})")
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            relative = Path(entry.path).relative_to(root).as_posix()
+            if _excluded(entry.name, relative, exclude):
+                continue
+            try:
+                if entry.is_symlink() and not follow_symlinks:
+                    counts.symlinks_skipped += 1
+                    continue
+                if entry.is_dir(follow_symlinks=follow_symlinks):
+                    subfolders.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=follow_symlinks):
+                    stat = entry.stat(follow_symlinks=follow_symlinks)
+                    yield Seen(Path(entry.path), stat.st_size, stat.st_mtime_ns)
+            except OSError:  # vanished mid-scan, or a dangling link being followed
+                continue
+        stack.extend(reversed(subfolders))
+
+
+def _excluded(name: str, relative: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
+
+
+def _record(
+    uri: str, seen: Seen, before: dict[str, ItemValue] | None, counts: ScanCounts
+) -> ItemRecord:
+    """The item for one file: a state change only when unchanged, else everything re-read."""
+    if (
+        before is not None
+        and before.get("FileState") != DELETED
+        and before.get("Error") is None
+        and before.get("FileSize") == seen.size
+        and before.get("FileMtimeNs") == seen.mtime_ns
+    ):
+        counts.unchanged += 1
+        return ItemRecord(uri=uri, data={"FileState": UNCHANGED})
+    state = NEW if before is None or before.get("FileState") == DELETED else CHANGED
+    data: Data = {
+        "FileName": seen.path.name,
+        "FileExt": extension_of(seen.path.name) or None,
+        "FileDate": datetime.fromtimestamp(seen.mtime_ns / 1e9, UTC),
+        "FileSize": seen.size,
+        "FileMtimeNs": seen.mtime_ns,
+        "FileState": state,
+        "MD5": None,
+        "SHA256": None,
+        "Error": None,
+    }
+    try:
+        data["MD5"], data["SHA256"] = file_hashes(seen.path)
+    except OSError as error:
+        counts.errors += 1
+        data["Error"] = f"cannot read: {error.strerror or error}"
+    if state == NEW:
+        counts.new += 1
+    else:
+        counts.changed += 1
+    return ItemRecord(uri=uri, data=data)
+
+
+def previous_state(conn: Connection, *, engine_id: int, root: Path) -> dict[str, dict[str, Any]]:
+    """What the last scans stored under ``root``: the state keys of each file item by URI."""
+    prefix = root.as_uri().rstrip("/") + "/"
+    query = (
+        select(
+            items.c.ItemURI,
+            item_data.c.itemData,
+            item_data.c.itemDataValue,
+            item_data.c.itemDataType,
+        )
+        .join(item_data, item_data.c.itemId == items.c.itemId)
+        .where(
+            items.c.EngineId == engine_id,
+            items.c.ItemURI.startswith(prefix, autoescape=True),
+            item_data.c.itemData.in_(_STATE_KEYS),
+        )
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for uri, key, text, tag in conn.execute(query):
+        found.setdefault(str(uri), {})[str(key)] = decode(text, tag)
+    return found
