@@ -100,3 +100,63 @@ def test_a_killed_crawl_is_finished_by_running_it_again(tmp_path: Path, backend:
         }
         assert sum(n - 1 for n in refetched.values()) <= CONCURRENCY, refetched
         assert int(summary.group(1)) + len(killed_at) >= len(pages) - 1  # robots.txt aside
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_stops_the_crawl_cleanly_and_running_it_again_finishes_it(
+    tmp_path: Path, backend: str
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crawl.db'}"
+    else:
+        url = recreate_server_database(backend, "haystack_crawl_sigint").render_as_string(
+            hide_password=False
+        )
+    site = Site(pages=150, with_error_page=False, sleep=0.01)
+    with migrated_database(url) as db, serve(site) as base:
+        expected = reference_crawl(
+            site, max_depth=40, trap=lambda path: looks_like_trap(base + path) is not None
+        )
+        first = subprocess.Popen(
+            crawl_command(url, base),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: sum(site.requests.values()) >= 60, timeout=30)
+            first.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+            out, err = first.communicate(timeout=30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(timeout=10)
+        # A clean stop: exit 0, the summary of what this run did, nothing left claimed.
+        assert first.returncode == 0, err
+        interrupted = SUMMARY.match(out.strip().splitlines()[-1])
+        assert interrupted is not None, out
+        events = crawl_events(db)
+        assert events["claimed"] == 0
+        assert 0 < events["done"] < len(expected)
+        assert events["pending"] > 0
+        stored_before = set(stored_pages(db))
+
+        second = subprocess.run(
+            crawl_command(url, base),
+            check=False,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 0, second.stderr
+
+        pages = stored_pages(db)
+        assert set(pages) == {base + path for path in expected}
+        assert all(len(data["FetchedAt"]) == 1 for data in pages.values())
+        assert crawl_events(db) == {"pending": 0, "claimed": 0, "done": len(pages), "dead": 0}
+        # A graceful stop finishes or hands back what it held: no page is fetched twice.
+        refetched = {p: n for p, n in site.requests.items() if n > 1 and p != "/robots.txt"}
+        assert refetched == {}
+        assert stored_before < set(pages)
