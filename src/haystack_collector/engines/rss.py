@@ -1,0 +1,389 @@
+"""``rss``: poll RSS, Atom and JSON feeds with conditional GETs; store each entry once.
+
+The start action ``poll`` stores every configured feed URL as an item (with the follow-up
+action, ItemData ``FollowAction``, because item actions get no settings) and (re)queues its
+``fetchFeed`` event, so any number of workers share the feeds through the work queue.
+
+``fetchFeed`` sends the feed's stored ``ETag``/``LastModified`` validators; a 304 stores only
+``StatusCode`` and ``CheckedAt``. A fresh feed is parsed outside the transaction, then ONE
+transaction stores the feed's data, an item per entry (URI = the entry's link, or its id when
+it has none) linked ``contains`` from the feed, and the follow-up events of the entries that
+are new to this feed: neither their URI nor their ``EntryId`` was among the feed's entries.
+Entries repeated within one document (same id or same link) are stored once.
+
+Failures are facts about the feed, stored and not retried by the queue (the fetcher already
+retried network errors): ``Error`` on the feed item says what went wrong (a fetch error, an
+HTTP error status, a document that is no feed), and a later fetch that works clears it.
+
+``follow_action`` names an action of another engine as ``"engine:action"`` (for example
+``"webScraper:WebCrawler"``); it is resolved through the catalog, so that engine must have
+been registered. The helpers for it are shared with the ``haystack`` folder engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from haystack_collector import store
+from haystack_collector.db.schema import URI_MAX, item_data, item_links, items
+from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
+from haystack_collector.fetch import Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch.validators import Validators
+from haystack_collector.queue import Job
+from haystack_collector.store import EventSpec, ItemRecord, ItemValue, LinkSpec
+from haystack_collector.store.values import decode
+
+__all__ = [
+    "FETCH_ACTION",
+    "POLL_ACTION",
+    "FeedUpdate",
+    "Rss",
+    "RssSettings",
+    "contained",
+    "follow_events",
+    "parse_follow_action",
+    "queue_feeds",
+    "resolve_follow_action",
+    "store_feed",
+]
+
+POLL_ACTION = "poll"
+FETCH_ACTION = "fetchFeed"
+
+# ItemData keys of a feed item.
+FOLLOW_ACTION = "FollowAction"
+ETAG = "ETag"
+LAST_MODIFIED = "LastModified"
+ENTRY_ID = "EntryId"
+CONTAINS = "contains"
+
+_WEB = ("http://", "https://")
+
+Data = dict[str, ItemValue | Sequence[ItemValue]]
+
+
+class RssSettings(BaseModel):
+    """The feeds ``poll`` queues and what to run on each new entry's link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feeds: list[str] = Field(default_factory=list)
+    follow_action: str | None = None
+
+
+class Rss(Engine):
+    """Poll feeds; store every entry once and queue a follow-up action for new ones."""
+
+    name = "rss"
+    version = "1.0"
+    description = "RSS, Atom and JSON feeds: entries stored once, conditional GETs"
+    Settings = RssSettings
+
+    # One Fetcher per event loop, as in webScraper: keep-alive pool, host slots, robots cache.
+    fetch_settings: ClassVar[FetchSettings | None] = None
+    _fetchers: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fetcher]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def configure(cls, fetch_settings: FetchSettings | None) -> None:
+        """Fetch with these settings from now on (fetchers already built keep theirs)."""
+        cls.fetch_settings = fetch_settings
+
+    @classmethod
+    def fetcher(cls) -> Fetcher:
+        loop = asyncio.get_running_loop()
+        fetcher = cls._fetchers.get(loop)
+        if fetcher is None:
+            fetcher = cls._fetchers[loop] = Fetcher(
+                cls.fetch_settings or _default_settings(), validators=_NoValidators()
+            )
+        return fetcher
+
+    @classmethod
+    async def close_resources(cls) -> None:
+        fetcher = cls._fetchers.pop(asyncio.get_running_loop(), None)
+        if fetcher is not None:
+            await fetcher.aclose()
+
+    @start_action(POLL_ACTION, description="Store the configured feeds and queue their fetch")
+    def poll(self, ctx: ActionContext) -> None:
+        assert isinstance(ctx.settings, RssSettings)
+        feeds = _feed_urls(ctx.settings.feeds)
+        follow = ctx.settings.follow_action
+        if follow is not None:
+            ctx.db.run_read(resolve_follow_action, spec=follow)  # fail now, not per fetch
+        queued = ctx.db.run(
+            queue_feeds,
+            engine_id=ctx.engine_id,
+            action_id=ctx.action_id(FETCH_ACTION),
+            feeds=feeds,
+            follow_action=follow,
+        )
+        ctx.items_stored += len(feeds)
+        ctx.events_enqueued += queued
+        ctx.log.info("queued %d feed(s) for fetching", len(feeds))
+
+    @item_action(FETCH_ACTION, description="Fetch a feed and store its new entries")
+    async def fetch_feed(self, ctx: ActionContext, job: Job) -> None:
+        known = await asyncio.to_thread(ctx.db.run_read, _validators, item_id=job.item_id)
+        result = await self.fetcher().fetch(job.uri, etag=known[0], last_modified=known[1])
+        checked = datetime.now(UTC).replace(microsecond=0)
+        await asyncio.to_thread(self._store, ctx, job, result, checked)
+
+    def _store(self, ctx: ActionContext, job: Job, result: FetchResult, checked: datetime) -> None:
+        update = _update(result, checked)  # parsing is CPU work: off the loop, outside the txn
+        new = ctx.db.run(store_feed, engine_id=ctx.engine_id, job=job, update=update)
+        ctx.items_stored += 1 + len(update.entries)
+        ctx.events_enqueued += new
+
+
+class _NoValidators:
+    """The fetcher's validator cache, disabled: a feed's validators live in its ItemData and
+    are sent only from there. The fetcher's in-memory cache would turn the retry of a fetch
+    whose entries were never stored (or of a feed that did not parse) into a 304."""
+
+    def get(self, uri: str) -> Validators | None:
+        return None
+
+    def put(self, uri: str, validators: Validators) -> None:
+        return None
+
+
+def _default_settings() -> FetchSettings:
+    """The environment's fetch settings (a worker started with ``haystack worker``)."""
+    from haystack_collector.settings import load_settings  # noqa: PLC0415 - only when needed
+
+    try:
+        return load_settings().fetch_settings()
+    except ConfigError:
+        return FetchSettings()
+
+
+def _feed_urls(feeds: Iterable[str]) -> list[str]:
+    urls = list(dict.fromkeys(feed.strip() for feed in feeds if feed.strip()))
+    if not urls:
+        raise ConfigError("no feeds to poll", setting="feeds")
+    for url in urls:
+        if not url.lower().startswith(_WEB):
+            raise ConfigError(f"not an http(s) feed URL: {url!r}", setting="feeds")
+    return urls
+
+
+# --- follow-up actions (shared with the haystack folder engine) ----------------------------
+
+
+def parse_follow_action(spec: str) -> tuple[str, str]:
+    """``"engine:action"`` as ``(engine, action)``; ConfigError when it is not that."""
+    engine, sep, action = spec.partition(":")
+    if not sep or not engine.strip() or not action.strip():
+        raise ConfigError(
+            f"follow_action must be 'engine:action', e.g. 'webScraper:WebCrawler'; got {spec!r}",
+            setting="follow_action",
+        )
+    return engine.strip(), action.strip()
+
+
+def resolve_follow_action(conn: Connection, *, spec: str) -> tuple[int, int]:
+    """``(engine id, action id)`` of a registered engine's action named by ``spec``."""
+    engine_name, action_name = parse_follow_action(spec)
+    engine_id = store.get_engine_id(conn, name=engine_name)
+    if engine_id is None:
+        raise NotFoundError(
+            f"follow_action {spec!r}: no engine named {engine_name!r} is registered"
+        )
+    for row in store.list_engine_actions(conn, engine_id=engine_id):
+        if row.action_name == action_name:
+            return engine_id, row.action_id
+    raise NotFoundError(f"follow_action {spec!r}: engine {engine_name!r} has no such action")
+
+
+def contained(conn: Connection, *, item_id: int, key: str | None = None) -> dict[str, ItemValue]:
+    """The URIs ``item_id`` links ``contains``, each with its first value of ``key``."""
+    link_type = store.get_link_type_id(conn, name=CONTAINS)
+    query = (
+        select(items.c.ItemURI)
+        .join(item_links, item_links.c.itemId_right == items.c.itemId)
+        .where(item_links.c.itemId_left == item_id, item_links.c.linkTypeId == link_type)
+    )
+    found: dict[str, ItemValue] = {str(uri): None for uri in conn.execute(query).scalars()}
+    if key is not None:
+        values = (
+            select(items.c.ItemURI, item_data.c.itemDataValue, item_data.c.itemDataType)
+            .join(item_links, item_links.c.itemId_right == items.c.itemId)
+            .join(item_data, item_data.c.itemId == items.c.itemId)
+            .where(
+                item_links.c.itemId_left == item_id,
+                item_links.c.linkTypeId == link_type,
+                item_data.c.itemData == key,
+            )
+            .order_by(item_data.c.itemDataSeq)
+        )
+        for uri, text, tag in conn.execute(values):
+            if found.get(str(uri)) is None:
+                found[str(uri)] = decode(text, tag)
+    return found
+
+
+def follow_events(
+    conn: Connection, *, follow_action: ItemValue, item_ids: Iterable[int]
+) -> list[EventSpec]:
+    """The follow-up events for ``item_ids`` (none when no follow action is set)."""
+    if not isinstance(follow_action, str) or not follow_action:
+        return []
+    engine_id, action_id = resolve_follow_action(conn, spec=follow_action)
+    return [EventSpec(engine_id, action_id, item_id) for item_id in item_ids]
+
+
+# --- the transactions ---------------------------------------------------------------------
+
+
+def queue_feeds(
+    conn: Connection,
+    *,
+    engine_id: int,
+    action_id: int,
+    feeds: Sequence[str],
+    follow_action: str | None,
+) -> int:
+    """Store the feeds and (re)open their fetch events; returns how many events were added."""
+    follow: ItemValue | list[ItemValue] = follow_action if follow_action else []
+    result = store.store_items(
+        conn,
+        engine_id=engine_id,
+        records=[ItemRecord(uri=url, data={FOLLOW_ACTION: follow}) for url in feeds],
+    )
+    events = [EventSpec(engine_id, action_id, result.item_ids[url]) for url in feeds]
+    # reopen: a feed fetched before is due again; one being fetched right now is left alone.
+    return store.enqueue_events(conn, events=events, reopen=True)
+
+
+def _validators(conn: Connection, *, item_id: int) -> tuple[str | None, str | None]:
+    etag = store.get_item_value(conn, item_id=item_id, key=ETAG)
+    modified = store.get_item_value(conn, item_id=item_id, key=LAST_MODIFIED)
+    return (
+        etag if isinstance(etag, str) else None,
+        modified if isinstance(modified, str) else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """What one fetch of a feed stores: the feed's data and its entries (none on failure)."""
+
+    data: Data
+    entries: list[FeedEntry]
+
+
+def _update(result: FetchResult, checked: datetime) -> FeedUpdate:
+    """A fetch result turned into what is stored (parsing happens here, outside any
+    transaction)."""
+    data: Data = {"StatusCode": result.status, "CheckedAt": checked}
+    if result.error is not None:
+        return FeedUpdate(data | {"Error": result.error}, [])
+    if result.not_modified:
+        return FeedUpdate(data | {"Error": []}, [])
+    if result.status != 200:
+        return FeedUpdate(data | {"Error": f"HTTP {result.status}"}, [])
+    try:
+        info, entries = parse_feed(result.body, base_url=result.url)
+    except FeedError as error:
+        return FeedUpdate(data | {"Error": str(error), ETAG: [], LAST_MODIFIED: []}, [])
+    return FeedUpdate(
+        data
+        | _info_data(info)
+        | {
+            "FetchedAt": checked,
+            "EntryCount": len(entries),
+            "Error": [],
+            # Kept only from a feed that parsed: a broken one must be fetched in full again.
+            ETAG: result.headers.get("etag") or [],
+            LAST_MODIFIED: result.headers.get("last-modified") or [],
+        },
+        entries,
+    )
+
+
+def _info_data(info: FeedInfo) -> Data:
+    return {
+        "Title": _or_empty(info.title),
+        "FeedFormat": info.format,
+        "FeedLink": _or_empty(info.link),
+        "Description": _or_empty(info.description),
+    }
+
+
+def store_feed(conn: Connection, *, engine_id: int, job: Job, update: FeedUpdate) -> int:
+    """Store one fetch of a feed as one transaction; returns the follow-up events added."""
+    feed_id = job.item_id
+    # An entry pointing back at the feed would overwrite the feed's own data in the batch.
+    entries = {uri: e for uri, e in _distinct(update.entries).items() if uri != job.uri}
+    known = contained(conn, item_id=feed_id, key=ENTRY_ID) if entries else {}
+    known_ids = {value for value in known.values() if value is not None}
+    new = [
+        uri
+        for uri, entry in entries.items()
+        if uri not in known and (entry.id is None or entry.id not in known_ids)
+    ]
+    records = [
+        ItemRecord(
+            uri=job.uri,
+            data=update.data,
+            links=[LinkSpec(uri, CONTAINS) for uri in entries],
+        ),
+        *(
+            ItemRecord(uri=uri, data=_entry_data(entry), date=entry.published or entry.updated)
+            for uri, entry in entries.items()
+        ),
+    ]
+    result = store.store_items(conn, engine_id=engine_id, records=records)
+    if not new:
+        return 0
+    follow = store.get_item_value(conn, item_id=feed_id, key=FOLLOW_ACTION)
+    followed = [result.item_ids[uri] for uri in new if uri.lower().startswith(_WEB)]
+    events = follow_events(conn, follow_action=follow, item_ids=followed)
+    return store.enqueue_events(conn, events=events) if events else 0
+
+
+def _distinct(entries: Iterable[FeedEntry]) -> dict[str, FeedEntry]:
+    """Entries by URI, the first of those sharing an id or a link kept."""
+    by_uri: dict[str, FeedEntry] = {}
+    ids: set[str] = set()
+    for entry in entries:
+        uri = entry.link or entry.id
+        if not uri or len(uri) > URI_MAX or uri in by_uri or (entry.id and entry.id in ids):
+            continue
+        by_uri[uri] = entry
+        if entry.id:
+            ids.add(entry.id)
+    return by_uri
+
+
+def _entry_data(entry: FeedEntry) -> Data:
+    """An entry's ItemData; a field the feed no longer gives is cleared (an empty list)."""
+    return {
+        ENTRY_ID: _or_empty(entry.id),
+        "Title": _or_empty(entry.title),
+        "Link": _or_empty(entry.link),
+        "Published": _or_empty(entry.published),
+        "Updated": _or_empty(entry.updated),
+        "Author": _or_empty(entry.author),
+        "Summary": _or_empty(entry.summary),
+        "Category": list(entry.categories),
+    }
+
+
+def _or_empty(value: ItemValue) -> ItemValue | list[ItemValue]:
+    """None as no rows at all (``[]``), so a stored key is removed rather than set to NULL."""
+    return [] if value is None else value
