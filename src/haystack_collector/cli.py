@@ -39,9 +39,12 @@ from haystack_collector.errors import (
     ConfigError,
     DatabaseConnectionError,
     DatabaseError,
+    ExtractionError,
     HaystackError,
     NotFoundError,
 )
+from haystack_collector.extract.kinds import extract as extract_records
+from haystack_collector.extract.records import to_json
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.queue import QueuePolicy, SqlQueue
@@ -984,6 +987,42 @@ def crawl(
     if result.total_pages != result.pages:
         _note(f"crawl item {result.root_id}: {result.total_pages} pages stored in all runs")
     typer.echo(result.line())
+
+
+@app.command()
+@_reports_errors
+def extract(
+    ctx: typer.Context,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="craigslist-search, craigslist-posting, feed, bookmarks, page or site:NAME."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="A saved page, feed or bookmark file.")],
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="Resolve relative URLs against this."),
+    ] = None,
+) -> None:
+    """Run one extractor on a saved file; print one JSON object per record (JSON lines).
+
+    Nothing but records reaches stdout, and zero records is still success (exit 0; a file
+    that is not of KIND at all says why on stderr). An unreadable file or an unknown kind is
+    one `error:` line and exit 2.
+    """
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"cannot read {str(file)!r}: {reason}", setting="file") from None
+    try:
+        found = extract_records(kind, data, base_url=base_url)
+    except ExtractionError as error:
+        _note(f"note: no records: {error}")  # a readable file with nothing of KIND in it
+        return
+    for record in found:
+        typer.echo(to_json(record))
 
 
 def main() -> None:

@@ -17,6 +17,11 @@ import threading
 from collections.abc import Sequence
 
 from haystack_collector.engines.base import Engine
+from haystack_collector.engines.craigslist import Craigslist
+from haystack_collector.engines.file_downloader import FileDownloader
+from haystack_collector.engines.file_scanner import FileScanner
+from haystack_collector.engines.haystack_folder import HaystackFolder
+from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
@@ -24,7 +29,14 @@ from haystack_collector.logs import get_logger
 ENTRY_POINT_GROUP = "haystack_collector.engines"
 
 # Engines shipped with Haystack itself (test engines live in the tests).
-BUILTIN_ENGINES: list[type[Engine]] = [WebScraper]
+BUILTIN_ENGINES: list[type[Engine]] = [
+    Craigslist,
+    FileDownloader,
+    FileScanner,
+    HaystackFolder,
+    Rss,
+    WebScraper,
+]
 
 log = get_logger("haystack.engines.registry")
 _lock = threading.Lock()
