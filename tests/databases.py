@@ -48,6 +48,11 @@ def server_url(backend: str, database: str | None = None) -> URL:
     return url.set(database=database) if database else url
 
 
+def server_database_name(backend: str, name: str) -> str:
+    """``name`` with the suffix of the configured URL's database (see below)."""
+    return name + (server_url(backend).database or "").removeprefix("haystack_test")
+
+
 def recreate_server_database(backend: str, name: str) -> URL:
     """Drop and create an empty database on a server; returns its URL.
 
@@ -55,7 +60,7 @@ def recreate_server_database(backend: str, name: str) -> URL:
     ``_me``), so test runs given different URLs never drop each other's databases.
     """
     url = server_url(backend)
-    name += (url.database or "").removeprefix("haystack_test")
+    name = server_database_name(backend, name)
     admin_db = "postgres" if backend == "postgresql" else "mysql"
     admin = create_engine(url.set(database=admin_db), isolation_level="AUTOCOMMIT")
     try:

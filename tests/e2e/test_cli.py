@@ -192,7 +192,7 @@ def test_the_legacy_ini_file_given_with_config_names_the_database(
     ini = tmp_path / "peregrin.ini"
     ini.write_text(
         f"[Database]\nserver = {server.host}\nport = {server.port or 3306}\n"
-        f"user = {server.username}\nschema = haystack_cli_ini\n",
+        f"user = {server.username}\nschema = {server.database}\n",
         encoding="utf-8",
     )
 
@@ -201,7 +201,7 @@ def test_the_legacy_ini_file_given_with_config_names_the_database(
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["dialect"] == "mysql"
-    assert "/haystack_cli_ini" in summary["database"]
+    assert f"/{server.database}" in summary["database"]
 
 
 # --- config --------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError, DatabaseError, NotFoundError
 from haystack_collector.legacy import ITEM_EXISTS, PeregrinDB, UnknownNameError
 from haystack_collector.store import ItemValue
-from tests.databases import recreate_server_database, selected_backends
+from tests.databases import recreate_server_database, selected_backends, server_database_name
 
-LEGACY_DATABASE = "haystack_legacy_test"
+LEGACY_DATABASE = server_database_name("mariadb", "haystack_legacy_test")
 INI = """\
 [Database]
 server = 127.0.0.1
@@ -44,7 +44,7 @@ def engine(legacy: PeregrinDB) -> int:
 
 @pytest.fixture(scope="module")
 def mariadb_legacy_database() -> None:
-    recreate_server_database("mariadb", LEGACY_DATABASE)
+    recreate_server_database("mariadb", "haystack_legacy_test")
 
 
 @pytest.fixture

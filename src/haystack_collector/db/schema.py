@@ -226,5 +226,63 @@ schedules = Table(
     Index("ix_Schedules_due", "scheduleEnabled", "scheduleNextRun"),
 )
 
+TOKEN_NAME_MAX = 100
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+
+# API bearer tokens: only a SHA-256 of each token is kept, so a leaked table grants nothing.
+api_tokens = Table(
+    "ApiTokens",
+    metadata,
+    Column("tokenId", Integer, primary_key=True),
+    Column("tokenName", String(TOKEN_NAME_MAX), nullable=False),
+    Column("tokenHash", String(64), nullable=False),  # hex SHA-256 of the secret
+    Column("tokenCreated", Timestamp, nullable=False),
+    Column("tokenLastUsed", Timestamp),
+    Column("tokenRevoked", Timestamp),  # set: the token no longer authenticates
+    UniqueConstraint("tokenName", name="uq_ApiTokens_tokenName"),
+    UniqueConstraint("tokenHash", name="uq_ApiTokens_tokenHash"),
+)
+
+# Work requested through the API (start an engine, run an action with parameters): queued here,
+# run by a worker's job runner, its progress and outcome kept for GET /api/jobs/{id}.
+jobs = Table(
+    "Jobs",
+    metadata,
+    Column("jobId", Integer, primary_key=True),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId"), nullable=False),
+    Column("jobAction", String(ACTION_NAME_MAX)),  # None: every start action of the engine
+    Column("jobSettings", Text),  # JSON object: the engine's settings for this run
+    Column("jobState", String(20), nullable=False, server_default="queued"),  # JOB_STATES
+    Column("jobCreated", Timestamp, nullable=False),
+    Column("jobStarted", Timestamp),
+    Column("jobFinished", Timestamp),
+    Column("jobClaimedBy", String(CLAIM_OWNER_MAX)),
+    Column("jobLeaseUntil", Timestamp),
+    Column("jobItemsStored", Integer, nullable=False, server_default="0"),
+    Column("jobEventsEnqueued", Integer, nullable=False, server_default="0"),
+    Column("jobError", Text),
+    Column("jobCorrelationId", String(64)),  # the request that asked for it, for the logs
+    Column("jobRequestedBy", String(TOKEN_NAME_MAX)),  # the token's name
+    Index("ix_Jobs_state", "jobState", "jobCreated"),
+)
+
+# Worker heartbeats: who is working, since when, last seen (health and the dashboard).
+workers = Table(
+    "Workers",
+    metadata,
+    Column("workerId", Integer, primary_key=True),
+    Column("workerOwner", String(CLAIM_OWNER_MAX), nullable=False),  # host:pid:token
+    Column("workerHost", String(255)),
+    Column("workerPid", Integer),
+    Column("workerEngines", Text),  # JSON list of engine names, None for all
+    Column("workerState", String(20), nullable=False, server_default="running"),
+    Column("workerStarted", Timestamp, nullable=False),
+    Column("workerSeen", Timestamp, nullable=False),
+    Column("workerFinished", Integer, nullable=False, server_default="0"),  # jobs finished
+    Column("workerFailed", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("workerOwner", name="uq_Workers_workerOwner"),
+    Index("ix_Workers_seen", "workerSeen"),
+)
+
 # Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
-HAYSTACK_TABLES: tuple[Table, ...] = (schedules,)
+HAYSTACK_TABLES: tuple[Table, ...] = (schedules, api_tokens, jobs, workers)

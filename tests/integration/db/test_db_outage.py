@@ -35,6 +35,7 @@ from tests.databases import (
     migrated_database,
     recreate_server_database,
     selected_backends,
+    server_database_name,
     server_url,
 )
 
@@ -217,11 +218,12 @@ def outage_db() -> Iterator[Callable[..., Database]]:
     for backend, database in opened:
         database.dispose()
         ensure_server_up(backend)
+        name = server_database_name(backend, OUTAGE_DATABASE)
         with admin_engine(backend).connect() as conn:
             if backend == "postgresql":
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{OUTAGE_DATABASE}" WITH (FORCE)'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             else:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{OUTAGE_DATABASE}`"))
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
 
 
 # The workload ------------------------------------------------------------------------------
@@ -379,7 +381,9 @@ def test_units_of_work_survive_their_connections_being_killed(
     try:
         for share in (0.15, 0.4, 0.65):
             wait_for(partial(workload.reached, int(share * units)), 30)
-            killed.append(kill_connections(admin, backend, OUTAGE_DATABASE))
+            killed.append(
+                kill_connections(admin, backend, server_database_name(backend, OUTAGE_DATABASE))
+            )
     finally:
         workload.join(timeout=60)
         admin.dispose()
