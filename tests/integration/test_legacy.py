@@ -18,12 +18,12 @@ from haystack_collector.store import ItemValue
 from tests.databases import recreate_server_database, selected_backends, server_database_name
 
 LEGACY_DATABASE = server_database_name("mariadb", "haystack_legacy_test")
-INI = """\
+INI = f"""\
 [Database]
 server = 127.0.0.1
 user = root
 password =
-schema = haystack_legacy_test
+schema = {LEGACY_DATABASE}
 PoolSize = 3
 """
 
