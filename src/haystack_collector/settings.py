@@ -125,6 +125,21 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
     )
 
+    # The API and UI (``haystack serve``).
+    api_host: str = Field(default="127.0.0.1", validation_alias=_env("API_HOST"))
+    api_port: int = Field(default=8000, ge=1, le=65535, validation_alias=_env("API_PORT"))
+    # Who may read without a token: "loopback" (clients on 127.0.0.1/::1), "open", or "token".
+    api_read_access: Literal["loopback", "open", "token"] = Field(
+        default="loopback", validation_alias=_env("API_READ_ACCESS")
+    )
+    cors_origins: list[str] = Field(default_factory=list, validation_alias=_env("CORS_ORIGINS"))
+    # Per-client request budget: a token bucket refilled at ``rate`` per second up to ``burst``.
+    api_rate_limit: float = Field(default=50.0, gt=0, validation_alias=_env("API_RATE_LIMIT"))
+    api_rate_burst: int = Field(default=200, ge=1, validation_alias=_env("API_RATE_BURST"))
+    # URLs that arrive through the API may not target private, loopback or link-local hosts
+    # unless this allows it (the command line trusts its own user; see ALLOW_PRIVATE_ADDRESSES).
+    api_allow_private: bool = Field(default=False, validation_alias=_env("API_ALLOW_PRIVATE"))
+
     config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
 
     @model_validator(mode="after")

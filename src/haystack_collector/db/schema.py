@@ -280,6 +280,7 @@ workers = Table(
     Column("workerSeen", Timestamp, nullable=False),
     Column("workerFinished", Integer, nullable=False, server_default="0"),  # jobs finished
     Column("workerFailed", Integer, nullable=False, server_default="0"),
+    Column("workerStats", Text),  # JSON: the worker's latest counters and per-host fetch state
     UniqueConstraint("workerOwner", name="uq_Workers_workerOwner"),
     Index("ix_Workers_seen", "workerSeen"),
 )

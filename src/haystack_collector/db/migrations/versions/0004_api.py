@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("workerSeen", TS, nullable=False),
         sa.Column("workerFinished", sa.Integer, nullable=False, server_default="0"),
         sa.Column("workerFailed", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("workerStats", sa.Text),
         sa.UniqueConstraint("workerOwner", name="uq_Workers_workerOwner"),
         **MYSQL,
     )
