@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench services clean
+.PHONY: run test lint typecheck unit bench services tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/haystack run
 
-## test: set up, make sure MariaDB and PostgreSQL run, lint, type-check and run every test
-test: $(STAMP) services lint typecheck
+## test: set up, make sure MariaDB and PostgreSQL run and the test tools are installed, lint,
+##       type-check and run every test
+test: $(STAMP) services tools lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -33,6 +34,9 @@ unit: $(STAMP)
 
 services:
 	scripts/ensure-services.sh
+
+tools:
+	scripts/ensure-tools.sh
 
 bench: $(STAMP) services
 	$(BIN)/python bench/store_bench.py
