@@ -22,6 +22,7 @@ from haystack_collector.engines.file_downloader import FileDownloader
 from haystack_collector.engines.file_scanner import FileScanner
 from haystack_collector.engines.haystack_folder import HaystackFolder
 from haystack_collector.engines.rss import Rss
+from haystack_collector.engines.sites import Sites
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
@@ -35,6 +36,7 @@ BUILTIN_ENGINES: list[type[Engine]] = [
     FileScanner,
     HaystackFolder,
     Rss,
+    Sites,
     WebScraper,
 ]
 

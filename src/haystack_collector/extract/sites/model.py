@@ -1,0 +1,246 @@
+"""The site definition model: what a YAML or TOML file says about a job board, validated.
+
+A definition names the pages to start from (``start_urls``) or the search form to submit
+(``search``), how to find each listing on a results page and the fields in it, the link to
+the next results page, the fields of a listing's detail page, and which fields are the
+normalized job fields. Every selector is checked when the file is loaded, so a typo is an
+error naming the file and the field, not an empty harvest later.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any, Literal
+
+from parsel import Selector
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+__all__ = [
+    "JOB_FIELD_NAMES",
+    "DetailSpec",
+    "FieldSpec",
+    "ListingSpec",
+    "Locator",
+    "SearchForm",
+    "SiteDefinition",
+]
+
+FieldType = Literal["text", "url", "int", "float", "date", "datetime", "list"]
+JobFieldName = Literal["title", "company", "location", "compensation", "employment_type", "posted"]
+JOB_FIELD_NAMES: tuple[str, ...] = (
+    "title",
+    "company",
+    "location",
+    "compensation",
+    "employment_type",
+    "posted",
+)
+
+# Field names are stored as ItemData keys: lower-case identifiers can never collide with the
+# engines' own CamelCase keys (Error, StatusCode, JobTitle, ...).
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# An empty document to try selectors on: parsel compiles them only when they run.
+_PROBE = Selector(text="<html><body></body></html>")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Locator(_Strict):
+    """Where something is on a page: a CSS selector or an XPath expression (exactly one)."""
+
+    css: str | None = None
+    xpath: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # A bare string is the common case: a CSS selector.
+        return {"css": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_and_valid(self) -> Locator:
+        if (self.css is None) == (self.xpath is None):
+            raise ValueError("give exactly one of 'css' or 'xpath'")
+        try:
+            if self.css is not None:
+                _PROBE.css(self.css)
+            else:
+                _PROBE.xpath(self.xpath or "")
+        except Exception as error:  # cssselect and lxml raise their own classes
+            kind = "CSS selector" if self.css is not None else "XPath"
+            raise ValueError(f"invalid {kind} {self.css or self.xpath!r}: {error}") from None
+        return self
+
+
+class FieldSpec(Locator):
+    """One field: where it is, which attribute (else the text), a regex, and its type."""
+
+    attr: str | None = None
+    regex: str | None = None
+    group: int | str = 1
+    type: FieldType = "text"
+    format: str | None = None  # strptime format for date/datetime when not ISO-8601
+    template: str | None = None  # "https://host/view?id={}": the value put into a string
+    optional: bool = False  # matching nothing on a page is normal, not a sign of change
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        if self.regex is not None:
+            try:
+                pattern = re.compile(self.regex)
+            except re.error as error:
+                raise ValueError(f"invalid regex {self.regex!r}: {error}") from None
+            names = pattern.groupindex
+            if isinstance(self.group, str) and self.group not in names:
+                raise ValueError(f"regex {self.regex!r} has no group named {self.group!r}")
+            if isinstance(self.group, int) and self.group > pattern.groups and self.group != 1:
+                raise ValueError(f"regex {self.regex!r} has no group {self.group}")
+        if self.format is not None and self.type not in ("date", "datetime"):
+            raise ValueError("'format' applies to date and datetime fields only")
+        if self.template is not None:
+            fields = [name for _, name, _, _ in string.Formatter().parse(self.template) if name]
+            if "{}" not in self.template or fields:
+                raise ValueError("'template' must contain one '{}' and no other placeholders")
+        return self
+
+
+def _check_field_names(fields: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+    for name in fields:
+        if not _FIELD_NAME.match(name):
+            raise ValueError(f"field name {name!r} must be a lower-case identifier (a-z, 0-9, _)")
+    return fields
+
+
+class ListingSpec(_Strict):
+    """A results page: one element per listing, its fields, the detail link, the next page."""
+
+    selector: Locator
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+    detail_url: str | None = None  # the field holding the detail link; "url" when it exists
+    next_page: FieldSpec | None = None
+    empty: Locator | None = None  # matches on a page that legitimately lists nothing
+
+    _check_names = field_validator("fields")(_check_field_names)
+
+    @model_validator(mode="after")
+    def _url_field(self) -> ListingSpec:
+        if self.detail_url is not None and self.detail_url not in self.fields:
+            raise ValueError(f"detail_url names no listing field: {self.detail_url!r}")
+        return self
+
+    @property
+    def url_field(self) -> str | None:
+        if self.detail_url is not None:
+            return self.detail_url
+        return "url" if "url" in self.fields else None
+
+
+class DetailSpec(_Strict):
+    """A listing's own page: its fields (merged over the listing's)."""
+
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+
+    _check_names = field_validator("fields")(_check_field_names)
+
+
+class SearchForm(_Strict):
+    """A search form: the page holding it, which form, and the field(s) given each keyword."""
+
+    page: str
+    selector: str | None = None  # CSS selector of the <form>
+    name: str | None = None  # its name or id attribute
+    index: int | None = Field(default=None, ge=0)  # its position among the page's forms
+    keyword_field: str | list[str]
+    fields: dict[str, str] = Field(default_factory=dict)  # fixed values, over the defaults
+
+    @field_validator("page")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return _http_url(value)
+
+    @model_validator(mode="after")
+    def _which_form(self) -> SearchForm:
+        given = [x for x in (self.selector, self.name, self.index) if x is not None]
+        if len(given) > 1:
+            raise ValueError("give at most one of 'selector', 'name' or 'index'")
+        if self.selector is not None:
+            Locator(css=self.selector)
+        if not self.keyword_fields:
+            raise ValueError("'keyword_field' names no field")
+        return self
+
+    @property
+    def keyword_fields(self) -> list[str]:
+        fields = [self.keyword_field] if isinstance(self.keyword_field, str) else self.keyword_field
+        return [name for name in fields if name]
+
+
+class SiteDefinition(_Strict):
+    """A whole site; see the module docstring. ``source`` is the file it was loaded from."""
+
+    name: str
+    description: str | None = None
+    start_urls: list[str] = Field(default_factory=list)  # "{keyword}" is filled in per keyword
+    search: SearchForm | None = None
+    listing: ListingSpec
+    detail: DetailSpec | None = None
+    job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+
+    _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _SITE_NAME.match(value):
+            raise ValueError("a site name is 1-64 letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("start_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [_http_url(url) for url in value]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteDefinition:
+        if bool(self.start_urls) == (self.search is not None):
+            raise ValueError("give either 'start_urls' or 'search' (a search form), not both")
+        known = set(self.listing.fields) | set(self.detail.fields if self.detail else ())
+        for job_field, record_field in self.job.items():
+            if record_field not in known:
+                raise ValueError(
+                    f"job.{job_field} names no listing or detail field: {record_field!r}"
+                )
+        return self
+
+    @property
+    def source(self) -> str | None:
+        """The file this definition was loaded from, if any."""
+        return self._source
+
+    def with_source(self, source: str) -> SiteDefinition:
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
+    @property
+    def default_base(self) -> str:
+        """What relative links resolve against when the caller gives no page URL."""
+        if self.search is not None:
+            return self.search.page
+        return self.start_urls[0]
+
+    @property
+    def by_keyword(self) -> bool:
+        """Whether a run needs keywords to build its requests."""
+        return self.search is not None or any("{keyword}" in url for url in self.start_urls)
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value
