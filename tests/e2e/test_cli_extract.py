@@ -101,3 +101,45 @@ def test_a_file_that_is_not_a_feed_says_so_on_stderr_and_prints_nothing(tmp_path
     result = haystack_extract("feed", page, cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.startswith("note: no records: not an RSS, Atom or JSON feed")
+
+
+def test_a_shipped_site_definition_reads_a_listing_and_a_detail_page(tmp_path: Path) -> None:
+    board = SHARED_FIXTURES / "jobboard"
+    listing = records(
+        haystack_extract("site:realpython", board / "realpython_fakejobs_index.html", cwd=tmp_path)
+    )
+    assert len(listing) == 100
+    assert listing[0]["job"]["title"] == "Senior Python Developer"
+    assert listing[0]["url"].endswith("/fake-jobs/jobs/senior-python-developer-0.html")
+    detail_page = board / "realpython_fakejobs_detail_senior-python-developer-0.html"
+    [detail] = records(haystack_extract("site:realpython", detail_page, cwd=tmp_path))
+    assert detail["job"]["company"] == "Payne, Roberts and Davis"
+    assert detail["fields"]["description"].startswith("Professional asset web application")
+
+
+def test_an_unknown_site_is_a_usage_error(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<p>x</p>")
+    result = haystack_extract("site:nowhere", page, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no site definition 'nowhere'" in result.stderr
+
+
+def test_feeds_and_bookmarks_come_out_as_records(tmp_path: Path) -> None:
+    feed = SHARED_FIXTURES / "feeds" / "rss20_guardian.rss"
+    entries = records(haystack_extract("feed", feed, cwd=tmp_path))
+    assert entries
+    assert set(entries[0]) == {
+        "id",
+        "title",
+        "link",
+        "published",
+        "updated",
+        "author",
+        "summary",
+        "categories",
+    }
+    marks = SHARED_FIXTURES / "bookmarks" / "netscape_chromium_nested.htm"
+    found = records(haystack_extract("bookmarks", marks, cwd=tmp_path))
+    assert found
+    assert set(found[0]) == {"url", "title", "folder", "added", "tags", "description"}
