@@ -44,7 +44,7 @@ from haystack_collector.errors import (
     NotFoundError,
 )
 from haystack_collector.extract.kinds import extract as extract_records
-from haystack_collector.extract.records import to_json
+from haystack_collector.extract.records import to_json, to_jsonable
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.queue import QueuePolicy, SqlQueue
@@ -52,6 +52,7 @@ from haystack_collector.scheduler import Scheduler, schedule_engine
 from haystack_collector.settings import Settings, load_settings
 from haystack_collector.store import all_config, event_counts, list_engines, set_config
 from haystack_collector.store.admin import table_counts
+from haystack_collector.store.job_postings import list_jobs
 from haystack_collector.store.schedules import (
     MISSED_POLICIES,
     MissedPolicy,
@@ -709,6 +710,37 @@ def engines_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
         typer.echo(f"{entry['name']} {entry['version']} ({state}){description}")
         for action in entry["actions"]:
             typer.echo(f"  {action['kind']:<5} {action['name']}")
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+@app.command("jobs")
+@_reports_errors
+def jobs_list(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only jobs this source (engine or site) found.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many jobs.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """The newest job postings from every source, one line per job however many boards list it."""
+    found = _ready_database(ctx).run_read(list_jobs, source=source, limit=limit)
+    if json_output:
+        _print_json({"jobs": [to_jsonable(job) for job in found]})
+        return
+    table = Table("title", "company", "location", "posted", "sources", box=None)
+    for job in found:
+        posted = job.posted.isoformat() if job.posted else ""
+        table.add_row(
+            Text(job.title or ""),  # Text: scraped strings are never read as rich markup
+            Text(job.company or ""),
+            Text(job.location or ""),
+            posted,
+            Text(", ".join(job.sources)),
+        )
+    Console().print(table)
 
 
 # --- schedules -----------------------------------------------------------------------------

@@ -67,7 +67,10 @@ class JobFields:
 
 
 def job_fingerprint(title: str | None, company: str | None, location: str | None) -> str | None:
-    """A key equal for the same job posted on several boards (case, accents, punctuation aside)."""
+    """A key equal for the same job posted on several boards.
+
+    Case, accents, punctuation, spacing and "&" versus "and" make no difference.
+    """
     if not title:
         return None
     parts = [_normal(part) for part in (title, company, location)]
@@ -99,4 +102,4 @@ def _normal(text: str | None) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    return _NOT_WORD.sub(" ", folded).strip()
+    return _NOT_WORD.sub(" ", folded.replace("&", " and ")).strip()

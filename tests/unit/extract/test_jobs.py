@@ -10,7 +10,8 @@ from haystack_collector.extract.jobs import JOB_KEYS, JobFields, from_item_data,
 def test_the_same_job_on_two_boards_has_one_fingerprint() -> None:
     a = job_fingerprint("Senior Python Developer", "Payne, Roberts and Davis", "Stewartbury, AA")
     b = job_fingerprint("  senior python  developer ", "PAYNE ROBERTS AND DAVIS", "Stewartbury AA")
-    assert a == b
+    c = job_fingerprint("Senior Pythön Developer", "Payne, Roberts & Davis", "Stewartbury, AA")
+    assert a == b == c
     assert a != job_fingerprint("Senior Python Developer", "Other Co", "Stewartbury, AA")
 
 
