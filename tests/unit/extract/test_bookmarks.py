@@ -284,13 +284,15 @@ def netscape_file(links: int, depth: int) -> bytes:
     return "".join(parts).encode()
 
 
-def test_a_hundred_thousand_links_in_deeply_nested_folders_are_quick() -> None:
+def test_a_hundred_thousand_links_in_deeply_nested_folders_are_read_in_linear_time() -> None:
     data = netscape_file(100_000, depth=3000)  # far deeper than the recursion limit
     started = time.perf_counter()
     found = extract_bookmarks(data)
     elapsed = time.perf_counter() - started
 
-    assert elapsed < 3, f"took {elapsed:.2f}s"
+    # About 1.5 s on an idle 2-core machine; the bound only catches a quadratic blow-up (which
+    # would take minutes), so a busy CI machine cannot make it flaky.
+    assert elapsed < 30, f"took {elapsed:.2f}s"
     assert len(found) == 100_000
     last = found[-1]
     assert last.url == "https://example.test/99999"
