@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -39,7 +38,8 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.craigslist import (
     Posting,
@@ -50,7 +50,7 @@ from haystack_collector.extract.craigslist import (
     search_next_url,
 )
 from haystack_collector.extract.jobs import JobFields
-from haystack_collector.fetch import Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.store import EventSpec, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
@@ -243,7 +243,7 @@ class _Listing:
     category: str | None
 
 
-class Craigslist(Engine):
+class Craigslist(FetchingEngine):
     """Craigslist searches → listing items → posting data and normalized job fields."""
 
     name = "craigslist"
@@ -251,32 +251,6 @@ class Craigslist(Engine):
     description = "Craigslist searches and postings (every markup era), with job fields"
     Settings = CraigslistSettings
     status_per_run = False  # one posting per job: a Status row each would double the writes
-
-    # One Fetcher per event loop (so per worker process) for the postings; ``configure``
-    # sets what it is built with. A search builds its own: start actions get a loop per run.
-    fetch_settings: ClassVar[FetchSettings | None] = None
-    _fetchers: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fetcher]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    @classmethod
-    def configure(cls, fetch_settings: FetchSettings | None) -> None:
-        """Fetch with these settings from now on (fetchers already built keep theirs)."""
-        cls.fetch_settings = fetch_settings
-
-    @classmethod
-    def fetcher(cls) -> Fetcher:
-        loop = asyncio.get_running_loop()
-        fetcher = cls._fetchers.get(loop)
-        if fetcher is None:
-            fetcher = cls._fetchers[loop] = Fetcher(cls.fetch_settings or _default_settings())
-        return fetcher
-
-    @classmethod
-    async def close_resources(cls) -> None:
-        fetcher = cls._fetchers.pop(asyncio.get_running_loop(), None)
-        if fetcher is not None:
-            await fetcher.aclose()
 
     @classmethod
     def add_keywords(cls, db: Database, keywords: Sequence[str | Keyword]) -> list[str]:
@@ -299,7 +273,7 @@ class Craigslist(Engine):
                 f"nothing to search: no city in the settings and no {KEYWORD!r} on {ENGINE_URI}",
                 setting="city",
             )
-        async with Fetcher(self.fetch_settings or _default_settings()) as fetcher:
+        async with self.new_fetcher() as fetcher:
             for keyword in keywords:
                 await self._search_one(ctx, fetcher, keyword, settings, base_url)
         # Runs write no Status row of their own (status_per_run); a search is worth one.
@@ -438,16 +412,6 @@ def _listings(
         category = category_of(absolute) or keyword.category
         found.append(_Listing(uri, row, target if target != absolute else None, category))
     return found
-
-
-def _default_settings() -> FetchSettings:
-    """The environment's fetch settings (a worker started with ``haystack worker``)."""
-    from haystack_collector.settings import load_settings  # noqa: PLC0415 - only when needed
-
-    try:
-        return load_settings().fetch_settings()
-    except ConfigError:
-        return FetchSettings()
 
 
 # --- from a posting response to what is stored ----------------------------------------------

@@ -26,7 +26,6 @@ import asyncio
 import importlib.util
 import shutil
 import sys
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,12 +36,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Connection
 
 from haystack_collector import store
-from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.page import extract_page
-from haystack_collector.fetch import Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch import FetchResult, FetchSettings
 from haystack_collector.fetch.download import Download
-from haystack_collector.fetch.validators import Validators
 from haystack_collector.files import file_class, file_hashes
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
@@ -96,7 +95,7 @@ class _Outcome:
     files: list[tuple[str, Data]] = field(default_factory=list)
 
 
-class FileDownloader(Engine):
+class FileDownloader(FetchingEngine):
     """Download the documents, media, applications or archives a page links to."""
 
     name = "fileDownloader"
@@ -104,11 +103,9 @@ class FileDownloader(Engine):
     description = "Download files linked from pages: documents, media, applications, archives"
     Settings = FileDownloaderSettings
 
-    fetch_settings: ClassVar[FetchSettings | None] = None
+    # A page is read for its links every time: a 304 (no body, no links) would hide its files.
+    conditional_get = False
     download_settings: ClassVar[FileDownloaderSettings | None] = None
-    _fetchers: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fetcher]] = (
-        weakref.WeakKeyDictionary()
-    )
 
     @classmethod
     def configure(
@@ -117,24 +114,8 @@ class FileDownloader(Engine):
         settings: FileDownloaderSettings | None = None,
     ) -> None:
         """Fetch with these settings and download with these (fetchers built keep theirs)."""
-        cls.fetch_settings = fetch_settings
+        super().configure(fetch_settings)
         cls.download_settings = settings
-
-    @classmethod
-    def fetcher(cls) -> Fetcher:
-        loop = asyncio.get_running_loop()
-        fetcher = cls._fetchers.get(loop)
-        if fetcher is None:
-            fetcher = cls._fetchers[loop] = Fetcher(
-                cls.fetch_settings or _default_settings(), validators=_NoValidators()
-            )
-        return fetcher
-
-    @classmethod
-    async def close_resources(cls) -> None:
-        fetcher = cls._fetchers.pop(asyncio.get_running_loop(), None)
-        if fetcher is not None:
-            await fetcher.aclose()
 
     @start_action("downloadSeed", description="Queue the pages in settings.urls for downloads")
     def seed(self, ctx: ActionContext) -> None:
@@ -222,17 +203,6 @@ class FileDownloader(Engine):
         return ctx.settings
 
 
-class _NoValidators:
-    """A ValidatorCache that keeps nothing: a page is read for its links every time, so a
-    conditional GET answered 304 (no body, no links) would only hide its files."""
-
-    def get(self, uri: str) -> Validators | None:
-        return None
-
-    def put(self, uri: str, validators: Validators) -> None:
-        return None
-
-
 def yt_dlp_command() -> list[str] | None:
     """How to run yt-dlp here (its program, or its module), or None when it is not installed."""
     program = shutil.which("yt-dlp")
@@ -241,15 +211,6 @@ def yt_dlp_command() -> list[str] | None:
     if importlib.util.find_spec("yt_dlp") is not None:
         return [sys.executable, "-m", "yt_dlp"]
     return None
-
-
-def _default_settings() -> FetchSettings:
-    from haystack_collector.settings import load_settings  # noqa: PLC0415 - only when needed
-
-    try:
-        return load_settings().fetch_settings()
-    except ConfigError:
-        return FetchSettings()
 
 
 def _targets(page: FetchResult, classes: Sequence[str]) -> list[str]:

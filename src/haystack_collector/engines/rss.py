@@ -23,11 +23,9 @@ been registered. The helpers for it are shared with the ``haystack`` folder engi
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -35,11 +33,11 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db.schema import URI_MAX, item_data, item_links, items
-from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
-from haystack_collector.fetch import Fetcher, FetchResult, FetchSettings
-from haystack_collector.fetch.validators import Validators
+from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.store import EventSpec, ItemRecord, ItemValue, LinkSpec
 from haystack_collector.store.values import decode
@@ -82,7 +80,7 @@ class RssSettings(BaseModel):
     follow_action: str | None = None
 
 
-class Rss(Engine):
+class Rss(FetchingEngine):
     """Poll feeds; store every entry once and queue a follow-up action for new ones."""
 
     name = "rss"
@@ -90,32 +88,9 @@ class Rss(Engine):
     description = "RSS, Atom and JSON feeds: entries stored once, conditional GETs"
     Settings = RssSettings
 
-    # One Fetcher per event loop, as in webScraper: keep-alive pool, host slots, robots cache.
-    fetch_settings: ClassVar[FetchSettings | None] = None
-    _fetchers: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fetcher]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    @classmethod
-    def configure(cls, fetch_settings: FetchSettings | None) -> None:
-        """Fetch with these settings from now on (fetchers already built keep theirs)."""
-        cls.fetch_settings = fetch_settings
-
-    @classmethod
-    def fetcher(cls) -> Fetcher:
-        loop = asyncio.get_running_loop()
-        fetcher = cls._fetchers.get(loop)
-        if fetcher is None:
-            fetcher = cls._fetchers[loop] = Fetcher(
-                cls.fetch_settings or _default_settings(), validators=_NoValidators()
-            )
-        return fetcher
-
-    @classmethod
-    async def close_resources(cls) -> None:
-        fetcher = cls._fetchers.pop(asyncio.get_running_loop(), None)
-        if fetcher is not None:
-            await fetcher.aclose()
+    # Feeds keep their validators in ItemData and send them from there: the fetcher's own
+    # cache would turn the retry of a fetch whose entries were never stored into a 304.
+    conditional_get = False
 
     @start_action(POLL_ACTION, description="Store the configured feeds and queue their fetch")
     def poll(self, ctx: ActionContext) -> None:
@@ -147,28 +122,6 @@ class Rss(Engine):
         new = ctx.db.run(store_feed, engine_id=ctx.engine_id, job=job, update=update)
         ctx.items_stored += 1 + len(update.entries)
         ctx.events_enqueued += new
-
-
-class _NoValidators:
-    """The fetcher's validator cache, disabled: a feed's validators live in its ItemData and
-    are sent only from there. The fetcher's in-memory cache would turn the retry of a fetch
-    whose entries were never stored (or of a feed that did not parse) into a 304."""
-
-    def get(self, uri: str) -> Validators | None:
-        return None
-
-    def put(self, uri: str, validators: Validators) -> None:
-        return None
-
-
-def _default_settings() -> FetchSettings:
-    """The environment's fetch settings (a worker started with ``haystack worker``)."""
-    from haystack_collector.settings import load_settings  # noqa: PLC0415 - only when needed
-
-    try:
-        return load_settings().fetch_settings()
-    except ConfigError:
-        return FetchSettings()
 
 
 def _feed_urls(feeds: Iterable[str]) -> list[str]:

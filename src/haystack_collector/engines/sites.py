@@ -14,7 +14,6 @@ site has probably changed. Fetch failures are stored on the item as ``Error``.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,8 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db.schema import item_data, item_events, items
-from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
 from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.sites import (
@@ -47,7 +47,7 @@ from haystack_collector.extract.sites import (
     read_listing,
 )
 from haystack_collector.extract.sites.load import SUFFIXES
-from haystack_collector.fetch import Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store._sql import chunks, uri_hash
@@ -131,7 +131,7 @@ class _Tally:
     warnings: int = 0
 
 
-class Sites(Engine):
+class Sites(FetchingEngine):
     """Harvest a job board or form search described by a site definition."""
 
     name = "sites"
@@ -140,34 +140,13 @@ class Sites(Engine):
     Settings = SitesSettings
     status_per_run = False  # one row per detail page would double the writes; search writes its own
 
-    # Detail pages share one Fetcher per event loop (so per worker process): its keep-alive
-    # pool, per-host slots and robots cache. ``configure`` sets what it is built with.
-    fetch_settings: ClassVar[FetchSettings | None] = None
-    _fetchers: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fetcher]] = (
-        weakref.WeakKeyDictionary()
-    )
     # User definitions by file, read once per process for the detail pages that name them.
     _definitions: ClassVar[dict[str, SiteDefinition]] = {}
 
     @classmethod
-    def configure(cls, fetch_settings: FetchSettings | None) -> None:
-        """Fetch with these settings from now on (fetchers already built keep theirs)."""
-        cls.fetch_settings = fetch_settings
-
-    @classmethod
-    def fetcher(cls) -> Fetcher:
-        loop = asyncio.get_running_loop()
-        fetcher = cls._fetchers.get(loop)
-        if fetcher is None:
-            fetcher = cls._fetchers[loop] = Fetcher(cls.fetch_settings or _default_settings())
-        return fetcher
-
-    @classmethod
     async def close_resources(cls) -> None:
-        fetcher = cls._fetchers.pop(asyncio.get_running_loop(), None)
-        if fetcher is not None:
-            await fetcher.aclose()
         cls._definitions.clear()
+        await super().close_resources()
 
     # --- search ----------------------------------------------------------------------------
 
@@ -179,7 +158,7 @@ class Sites(Engine):
         keywords = [k.strip() for k in settings.keywords if k.strip()]
         tally = _Tally()
         # A run of its own loop (the CLI, a schedule): its own client, closed when it ends.
-        async with Fetcher(self.fetch_settings or _default_settings()) as fetcher:
+        async with self.new_fetcher() as fetcher:
             for keyword, request in await self._starts(ctx, fetcher, defn, keywords, tally):
                 await self._walk(ctx, fetcher, defn, (keyword, request), settings.max_pages, tally)
         searched = f" for {', '.join(map(repr, keywords))}" if keywords else ""
@@ -323,16 +302,6 @@ class Sites(Engine):
         tally.warnings += 1
         ctx.log.warning("%s", warning)
         await asyncio.to_thread(ctx.status, str(warning))
-
-
-def _default_settings() -> FetchSettings:
-    """The environment's fetch settings (a worker started with ``haystack worker``)."""
-    from haystack_collector.settings import load_settings  # noqa: PLC0415 - only when needed
-
-    try:
-        return load_settings().fetch_settings()
-    except ConfigError:
-        return FetchSettings()
 
 
 # --- requests and what is stored ----------------------------------------------------------

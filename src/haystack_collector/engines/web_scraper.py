@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,10 +46,11 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from haystack_collector import store
 from haystack_collector.db.schema import item_data, item_events, items
-from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
-from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch import CIRCUIT_OPEN, FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store._sql import (
@@ -167,7 +167,7 @@ class StoredPage:
     enqueued: int
 
 
-class WebScraper(Engine):
+class WebScraper(FetchingEngine):
     """Crawl a site from a start URL, storing every page, its title, links, images and forms."""
 
     name = "webScraper"
@@ -176,34 +176,13 @@ class WebScraper(Engine):
     Settings = WebScraperSettings
     status_per_run = False  # a Status row per page would double the crawl's writes
 
-    # One Fetcher per event loop (so per worker process): its keep-alive pool, per-host slots
-    # and robots cache serve every page. ``configure`` sets what it is built with.
-    fetch_settings: ClassVar[FetchSettings | None] = None
-    _fetchers: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fetcher]] = (
-        weakref.WeakKeyDictionary()
-    )
     # Crawl limits by root item id: they never change during a run, so read them once.
     _specs: ClassVar[dict[int, CrawlSpec]] = {}
 
     @classmethod
-    def configure(cls, fetch_settings: FetchSettings | None) -> None:
-        """Fetch with these settings from now on (fetchers already built keep theirs)."""
-        cls.fetch_settings = fetch_settings
-
-    @classmethod
-    def fetcher(cls) -> Fetcher:
-        loop = asyncio.get_running_loop()
-        fetcher = cls._fetchers.get(loop)
-        if fetcher is None:
-            fetcher = cls._fetchers[loop] = Fetcher(cls.fetch_settings or _default_settings())
-        return fetcher
-
-    @classmethod
     async def close_resources(cls) -> None:
-        fetcher = cls._fetchers.pop(asyncio.get_running_loop(), None)
-        if fetcher is not None:
-            await fetcher.aclose()
         cls._specs.clear()
+        await super().close_resources()
 
     @start_action(SEED_ACTION, description="Store the start URL and queue its crawl")
     def seed(self, ctx: ActionContext) -> None:
@@ -255,16 +234,6 @@ class WebScraper(Engine):
         )
         ctx.event_done = True
         return stored
-
-
-def _default_settings() -> FetchSettings:
-    """The environment's fetch settings (a worker started with ``haystack worker``)."""
-    from haystack_collector.settings import load_settings  # noqa: PLC0415 - only when needed
-
-    try:
-        return load_settings().fetch_settings()
-    except ConfigError:
-        return FetchSettings()
 
 
 # --- from a response to what is stored ----------------------------------------------------

@@ -36,3 +36,16 @@ class DictValidatorCache:
 
     def put(self, uri: str, validators: Validators) -> None:
         self._items[uri] = validators
+
+
+class NoValidators:
+    """A ValidatorCache that keeps nothing: every fetch is unconditional.
+
+    For callers that must read every body (a 304 has none) or keep validators themselves.
+    """
+
+    def get(self, uri: str) -> Validators | None:
+        return None
+
+    def put(self, uri: str, validators: Validators) -> None:
+        return None
