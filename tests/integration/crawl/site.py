@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.http_server import serve_http
 
 OFFSITE = "http://offsite.invalid/page"
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
@@ -177,19 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(site: Site) -> Iterator[str]:
     """Serve ``site`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    handler = type("Handler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(_Handler, site=site) as base:
+        yield base
 
 
 def reference_crawl(site: Site, *, max_depth: int, trap: Any) -> dict[str, int]:

@@ -14,10 +14,12 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.http_server import serve_http
 
 REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
 _POST_ID = re.compile(r"/(\d{6,})\.html$")
@@ -85,16 +87,5 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(site: ClSite) -> Iterator[str]:
     """Serve ``site`` on 127.0.0.1 (a free port) in a thread; yields ``http://127.0.0.1:PORT/``."""
-    handler = type("Handler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(_Handler, site=site) as base:
+        yield base + "/"

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.http_server import serve_http
 
 REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real" / "jobboard"
 REALPYTHON_HOST = b"https://realpython.github.io"
@@ -210,23 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 64  # the worker's concurrent fetches never meet a full backlog
-
-
 @contextmanager
 def serve(board: Board) -> Iterator[str]:
     """Serve ``board`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    handler = type("Handler", (_Handler,), {"board": board})
-    server = _Server(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(_Handler, board=board) as base:
+        yield base

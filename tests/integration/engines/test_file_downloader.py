@@ -12,7 +12,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from haystack_collector.engines.file_downloader import (
 from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.queue import SqlQueue
 from haystack_collector.worker import Worker
+from tests.http_server import serve_http
 from tests.integration.crawl.helpers import link_edges, stored_data
 
 FAST = FetchSettings(min_delay=0.0, jitter=0.0, retry_initial=0.01, retry_maximum=0.02)
@@ -230,19 +231,8 @@ def site() -> FileSite:
 
 @pytest.fixture
 def base(site: FileSite) -> Iterator[str]:
-    handler = type("Handler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(_Handler, site=site) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from haystack_collector.extract.feed import extract_feed
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.queue import SqlQueue
 from haystack_collector.worker import Worker
+from tests.http_server import serve_http
 from tests.integration.crawl.helpers import link_edges, stored_data
 
 REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
@@ -76,17 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def serve(state: FeedServer) -> Iterator[str]:
-    handler = type("Handler", (_Handler,), {"server_state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(_Handler, server_state=state) as base:
+        yield base
 
 
 def real_feed(name: str) -> bytes:
