@@ -18,6 +18,9 @@ the finishes and returns. A second ``stop()`` cancels running jobs at once. A ca
 action keeps running in its thread until it returns (Python cannot interrupt a thread); its
 job is released regardless, so another worker may run it again.
 
+An engine disabled meanwhile (``POST /api/engines/{name}/stop``) has its running actions
+cancelled and its claimed events released within ``DISABLED_CHECK_EVERY`` seconds.
+
 ``drain``: return once a claim finds nothing and no job is running. Events whose
 ``run_after`` lies in the future (retries waiting out their backoff) are not waited for.
 """
@@ -32,10 +35,11 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from rich.console import Console
 from rich.live import Live
@@ -53,6 +57,7 @@ from haystack_collector.engines.base import (
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.queue import Job, Outcome, WorkQueue
 from haystack_collector.scheduler import Scheduler
+from haystack_collector.store.workers import heartbeat_worker, merge_hosts, register_worker
 
 __all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
 
@@ -60,6 +65,8 @@ log = get_logger("haystack.worker")
 
 # How long a cached "is this engine disabled" answer is trusted, in seconds.
 DISABLED_CHECK_EVERY = 5.0
+# How often a worker refreshes its Workers row (health, hosts and the dashboard read it).
+HEARTBEAT_EVERY = 5.0
 
 
 def default_owner() -> str:
@@ -144,6 +151,7 @@ class Worker:
         scheduler: Scheduler | None = None,
         schedule_every: float = 5.0,
         on_job: Callable[[WorkerStats], None] | None = None,
+        heartbeat_every: float = HEARTBEAT_EVERY,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -161,6 +169,7 @@ class Worker:
         self.scheduler = scheduler
         self.schedule_every = schedule_every
         self.on_job = on_job
+        self.heartbeat_every = heartbeat_every
         self.stats = WorkerStats()
         self._slots: dict[int, _Slot] = {}
         self._disabled: dict[int, tuple[float, bool]] = {}
@@ -172,6 +181,7 @@ class Worker:
         self._flush_lock = asyncio.Lock()
         self._buffer: asyncio.Queue[Job] = asyncio.Queue()
         self._active: dict[int, Job] = {}
+        self._runs: dict[int, asyncio.Task[ActionResult]] = {}  # running actions, by event id
         self._done: list[Job] = []
         self._interrupted: list[Job] = []
         self._consumers: list[asyncio.Task[None]] = []
@@ -198,9 +208,13 @@ class Worker:
         """Work until stopped (or drained); returns the final counts."""
         self.stats = WorkerStats()
         self._slots = await asyncio.to_thread(self._register)
+        await asyncio.to_thread(self._heartbeat, None)
         self._idle.set()
         self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
-        helpers = [asyncio.create_task(self._flush_loop())]
+        helpers = [
+            asyncio.create_task(self._flush_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
         if self.scheduler is not None:
             helpers.append(asyncio.create_task(self._schedule_loop(self.scheduler)))
         try:
@@ -226,6 +240,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
+            await self._cancel_stopped()
             room = self.claim_batch - self._buffer.qsize()
             if room > 0:
                 claimed = await self._claim(room)
@@ -263,6 +278,14 @@ class Worker:
         self.stats.claimed += len(claimed)
         return claimed
 
+    async def _cancel_stopped(self) -> None:
+        """Cancel the running actions of engines disabled meanwhile (an API stop)."""
+        for event_id, job in list(self._active.items()):
+            run = self._runs.get(event_id)
+            if run is not None and await self._is_disabled(job.engine_id):
+                log.info("engine %s was stopped: cancelling event %s", job.engine_id, event_id)
+                run.cancel()
+
     async def _is_disabled(self, engine_id: int) -> bool:
         checked, disabled = self._disabled.get(engine_id, (-DISABLED_CHECK_EVERY, False))
         if time.monotonic() - checked < DISABLED_CHECK_EVERY:
@@ -283,6 +306,9 @@ class Worker:
             job = await self._buffer.get()
             if self._stopping:  # taken after stop(): it never starts, and is released
                 self._interrupted.append(job)
+                continue
+            if self._disabled.get(job.engine_id, (0.0, False))[1]:  # its engine was stopped
+                await self._release([job])
                 continue
             self._active[job.event_id] = job
             self._idle.clear()
@@ -306,9 +332,20 @@ class Worker:
             correlation_scope(),
             logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
         ):
-            result = await run_item_action_async(
-                slot.engine, self.db, job, registered=slot.registered
+            run = asyncio.create_task(
+                run_item_action_async(slot.engine, self.db, job, registered=slot.registered)
             )
+            self._runs[job.event_id] = run
+            try:
+                result = await run
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not run.cancelled() or (task is not None and task.cancelling()):
+                    raise  # the worker itself is being cancelled
+                await self._release([job])  # cancelled by _cancel_stopped: handed back
+                return
+            finally:
+                del self._runs[job.event_id]
             self.stats.items_stored += result.items_stored
             if result.ok and result.event_done:
                 self.stats.finished += 1  # committed with the action's own results
@@ -384,6 +421,7 @@ class Worker:
         self.stats.stopped = time.monotonic()
         log.info("worker %s done: %s", self.owner, self.stats.line())
         await asyncio.to_thread(self._record_status)
+        await asyncio.to_thread(self._heartbeat, self._heartbeat_stats(), "stopped")
 
     async def _wait_for_running(self) -> None:
         if not self._active:
@@ -415,6 +453,39 @@ class Worker:
         except Exception:
             log.exception("could not record the worker's status")
 
+    # --- heartbeats ------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_every)
+            # The stats are gathered here, on the loop: each engine's fetcher belongs to it.
+            await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
+
+    def _heartbeat_stats(self) -> dict[str, Any]:
+        return {**self.stats.as_dict(), "hosts": fetch_hosts(self.engines)}
+
+    def _heartbeat(self, stats: dict[str, Any] | None, state: str = "running") -> None:
+        """Register (``stats`` None) or refresh this worker's row; an outage only logs."""
+        try:
+            if stats is not None and self.db.run(
+                heartbeat_worker,
+                owner=self.owner,
+                finished=self.stats.finished,
+                failed=self.stats.failed,
+                stats=stats,
+                state=state,
+            ):
+                return
+            self.db.run(
+                register_worker,
+                owner=self.owner,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                engines=[engine.name for engine in self.engines],
+            )
+        except Exception:
+            log.exception("worker heartbeat failed")
+
     # --- the scheduler ---------------------------------------------------------------------
 
     async def _schedule_loop(self, scheduler: Scheduler) -> None:
@@ -424,6 +495,30 @@ class Worker:
             except Exception:  # a database outage must not end the worker
                 log.exception("scheduler tick failed")
             await asyncio.sleep(self.schedule_every)
+
+
+def fetch_hosts(engines: Sequence[type[Engine]]) -> dict[str, dict[str, Any]]:
+    """Per-host fetch state of the fetchers ``engines`` hold on the running loop.
+
+    Engines keep their fetcher per event loop in a ``_fetchers`` mapping (see WebScraper);
+    one without, or without a fetcher yet, contributes nothing. Never creates a fetcher.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return {}
+    snapshots = []
+    for engine in engines:
+        fetchers: Any = getattr(engine, "_fetchers", None)
+        fetcher = fetchers.get(loop) if isinstance(fetchers, Mapping | WeakKeyDictionary) else None
+        hosts = getattr(fetcher, "hosts", None)
+        if not callable(hosts):
+            continue
+        try:
+            snapshots.append(hosts())
+        except Exception:  # host stats are a nicety: never let them stop a heartbeat
+            log.exception("reading the fetch state of %s failed", engine.name)
+    return merge_hosts(*snapshots)
 
 
 def _action_name(registered: RegisteredEngine, action_id: int) -> str:

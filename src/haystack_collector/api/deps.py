@@ -1,29 +1,186 @@
 """Dependencies the routes declare with ``Annotated``: the database, settings and access checks.
 
 Routes stay thin: they take ``DbDep``/``SettingsDep`` and call keyword-only store functions.
-Writes and admin routes depend on ``require_token``; reads on ``read_access`` (open on
-loopback by default, see ``Settings.api_read_access``).
+Writes and admin routes take ``WriteAccess`` (a bearer token is required); reads take
+``ReadAccess`` (open on loopback by default, see ``Settings.api_read_access``).
+
+"Loopback" means the client's socket address is 127.0.0.0/8 or ::1. Starlette's TestClient
+reports its client as ``"testclient"``, which is not loopback: tests of open reads use
+``TestClient(app, client=("127.0.0.1", 50000))`` or ``httpx.ASGITransport`` (127.0.0.1).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, routing, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
+from haystack_collector.store.tokens import hash_secret, lookup_token, needs_touch, touch_token
+
+LOOPBACK = "loopback"
+ANONYMOUS = "anonymous"
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from `haystack token create NAME`.",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_db(request: Request) -> Database:
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request: a token's name, or "loopback"/"anonymous" for tokenless reads."""
+
+    name: str
+    authenticated: bool = True  # False: no token was presented
+
+
+# The dependencies are coroutines where they do no blocking work: FastAPI runs a plain function
+# dependency in a worker thread, and that hop costs more than a list page's query.
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a client address) is a loopback address."""
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _authenticate(
+    request: Request, db: Database, credentials: HTTPAuthorizationCredentials
+) -> Principal:
+    secret = credentials.credentials.strip()
+    match = db.run_read(lookup_token, secret=secret)
+    if match is None:
+        raise _unauthorized("invalid or revoked token")
+    if needs_touch(match):
+        # A separate short write, and only once a minute: most requests stay read-only.
+        db.run(touch_token, token_id=match.token_id)
+    known = getattr(request.app.state, "known_tokens", None)
+    if known is not None:
+        known.remember(hash_secret(secret), match.name)
+    principal = Principal(match.name)
+    request.state.principal = principal
+    return principal
+
+
+async def require_token(request: Request, db: DbDep, credentials: BearerDep) -> Principal:
+    """The token's principal; 401 with ``WWW-Authenticate: Bearer`` without a valid token."""
+    if credentials is None:
+        raise _unauthorized("a bearer token is required")
+    return await run_in_threadpool(_authenticate, request, db, credentials)
+
+
+async def read_access(
+    request: Request, db: DbDep, settings: SettingsDep, credentials: BearerDep
+) -> Principal | None:
+    """Who may read: a presented token must be valid; without one, per ``api_read_access``."""
+    if credentials is not None:
+        return await run_in_threadpool(_authenticate, request, db, credentials)
+    mode = settings.api_read_access
+    if mode == "open":
+        return Principal(ANONYMOUS, authenticated=False)
+    if mode == "loopback" and is_loopback(request.client.host if request.client else None):
+        return Principal(LOOPBACK, authenticated=False)
+    raise _unauthorized(
+        "a bearer token is required"
+        + (" for clients outside loopback" if mode == "loopback" else "")
+    )
+
+
+WriteAccess = Annotated[Principal, Depends(require_token)]
+ReadAccess = Annotated[Principal | None, Depends(read_access)]
+
+
+# --- OpenAPI: error answers and optional read auth -----------------------------------------
+
+
+class ErrorOut(BaseModel):
+    """An error answer: a message, or FastAPI's list of validation problems (422)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+_ERROR_DESCRIPTIONS = {
+    401: "No valid bearer token (see WWW-Authenticate).",
+    404: "Not found.",
+    409: "Conflicts with the current state.",
+    422: "Bad input.",
+    429: "Over the client's request budget; see Retry-After.",
+    503: "The database is unavailable; see Retry-After.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route or router: the error answers it may give, as ErrorOut."""
+    return {code: {"model": ErrorOut, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+READ_ERRORS = error_responses(401, 422, 429, 503)
+WRITE_ERRORS = error_responses(401, 404, 409, 422, 429, 503)
+
+
+def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(sub.call is call or _depends_on(sub, call) for sub in dependant.dependencies)
+
+
+def document_read_access(app: FastAPI, settings: Settings) -> None:
+    """Mark the bearer token optional in /openapi.json on ``ReadAccess`` routes.
+
+    FastAPI documents every route that takes the bearer scheme as requiring it; reads are
+    open on loopback (or to all) unless ``api_read_access`` is "token", so an empty security
+    requirement is added beside it, as OpenAPI spells "optional".
+    """
+    if settings.api_read_access == "token":
+        return
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI after the first call; updated in place
+        paths = schema.get("paths", {})
+        for route in routing.iter_route_contexts(app.routes):
+            dependant: Dependant | None = getattr(route, "dependant", None)
+            if dependant is None or not _depends_on(dependant, read_access):
+                continue
+            for method in route.methods or ():
+                operation = paths.get(route.path_format, {}).get(method.lower())
+                if operation is not None and {} not in operation.setdefault("security", []):
+                    operation["security"].append({})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,6 +6,7 @@ import logging
 
 import httpx
 
+from haystack_collector import metrics
 from haystack_collector.fetch.result import FetchResult
 from haystack_collector.fetch.ssrf import BlockedAddress, check_host
 from haystack_collector.logs import get_logger
@@ -40,7 +41,8 @@ async def check_url(url: str, *, allow_private: bool) -> str | None:
 
 
 def log_result(result: FetchResult) -> None:
-    """DEBUG for every fetch, WARNING for failures; the correlation id comes from logs."""
+    """DEBUG for every fetch, WARNING for failures; counted for /metrics too."""
+    _count(result)
     ms = round(result.elapsed * 1000, 1)
     fields = {"url": result.url, "status": result.status, "bytes": len(result.body), "ms": ms}
     if result.error is not None:
@@ -61,3 +63,13 @@ def log_result(result: FetchResult) -> None:
             ms,
             extra=fields,
         )
+
+
+def _count(result: FetchResult) -> None:
+    try:
+        host = host_key(result.url)
+    except (httpx.InvalidURL, UnicodeError, TypeError):  # a URL refused before any request
+        host = "invalid"
+    metrics.observe_fetch(
+        host=host, status=result.status, error=result.error is not None, seconds=result.elapsed
+    )

@@ -89,6 +89,7 @@ def _claim_unless_paused(
         limit=limit,
         engine_id=engine_id,
         action_ids=action_ids,
+        skip_disabled=True,  # a stopped engine's events wait, whichever worker claims
     )
 
 

@@ -2,20 +2,47 @@
 
 Table and column names are looked up in the schema (``db.schema``) and checked against what
 the database really has; a name that is not there raises NotFoundError, never reaches SQL.
+Values arriving as JSON are converted to their column's type first (an ISO-8601 text for a
+timestamp, a number for an integer), so a wrong one is a ConfigError (422), not a driver error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, String, Table, cast, delete, func, inspect, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    cast,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
-from haystack_collector.db.schema import PEREGRIN_TABLES, item_data, item_events, item_links, items
-from haystack_collector.errors import NotFoundError
+from haystack_collector.db.schema import (
+    PEREGRIN_TABLES,
+    URI_MAX,
+    item_data,
+    item_events,
+    item_links,
+    items,
+)
+from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.store._sql import check_length, to_db, uri_hash
 
 TABLES: dict[str, Table] = {table.name: table for table in PEREGRIN_TABLES}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # INTEGER on MariaDB and PostgreSQL
+_LONG_TEXT_MAX = 100_000_000  # far beyond anything typed into the admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +79,37 @@ def table_schema(conn: Connection, *, table: str) -> list[ColumnInfo]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    name: str
+    primary_key: str
+    columns: int
+    rows: int
+
+
+def list_tables(conn: Connection) -> list[TableInfo]:
+    """The known tables this database has, with their column and row counts."""
+    present = set(inspect(conn).get_table_names())
+    return [
+        TableInfo(
+            name=name,
+            primary_key=primary_key(table).name,
+            columns=len(inspect(conn).get_columns(name)),
+            rows=table_count(conn, table=name),
+        )
+        for name, table in TABLES.items()
+        if name in present
+    ]
+
+
+def real_columns(conn: Connection, *, table: str) -> set[str]:
+    """Columns both the code and the database know (a legacy database may lack new ones)."""
+    known = known_table(table)
+    return {col["name"] for col in inspect(conn).get_columns(known.name)} & set(
+        known.columns.keys()
+    )
+
+
 def table_counts(conn: Connection) -> dict[str, int]:
     return {name: table_count(conn, table=name) for name in TABLES}
 
@@ -83,25 +141,105 @@ def get_record(conn: Connection, *, table: str, record_id: int) -> dict[str, Any
     return dict(row)
 
 
-def _columns(known: Table, values: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(values) - set(known.columns.keys()))
+def _columns(
+    known: Table, values: dict[str, Any], present: set[str] | None = None
+) -> dict[str, Any]:
+    """``values`` without the primary key, converted to their columns' types; NotFoundError
+    for a column the table (or, given ``present``, the database) does not have."""
+    allowed = set(known.columns.keys()) if present is None else present
+    unknown = sorted(set(values) - allowed, key=str)
     if unknown:
         raise NotFoundError(f"{known.name} has no column {unknown[0]!r}")
     pk = primary_key(known).name
-    return {name: value for name, value in values.items() if name != pk}
+    changes = {name: _coerce(known.c[name], value) for name, value in values.items() if name != pk}
+    if known is items and changes.get("ItemURI") is not None:
+        # The URI's hash is the item's unique key: it follows the URI, never set by hand.
+        changes["ItemURIHash"] = uri_hash(changes["ItemURI"])
+    return changes
+
+
+def _require(col: Column[Any], value: Any) -> None:
+    """Refuse a missing value for a NOT NULL column (MariaDB would fail it as a server error)."""
+    if value is None:
+        raise ConfigError(f"{col.name}: a value is required", setting=col.name)
+
+
+def _coerce(col: Column[Any], value: Any) -> Any:
+    """A JSON value as what ``col`` stores; ConfigError when it cannot be one."""
+    if value is None:
+        return None
+    kind = col.type
+    if isinstance(kind, DateTime):
+        return _timestamp(col.name, value)
+    if isinstance(kind, Boolean):
+        if isinstance(value, bool) or value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"{col.name}: expected true or false", setting=col.name)
+    if isinstance(kind, Integer):
+        return _integer(col.name, value)
+    if not isinstance(value, bool | int | float | str):
+        raise ConfigError(f"{col.name}: expected text", setting=col.name)
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:  # PostgreSQL refuses it in text; no database should hold it
+        raise ConfigError(f"{col.name}: text cannot contain NUL", setting=col.name)
+    check_length(col.name, text, _text_limit(kind))
+    return text
+
+
+def _text_limit(kind: Any) -> int:
+    """The characters a text column holds on every database (MariaDB's TEXT: 64 KiB)."""
+    if isinstance(kind, String) and kind.length is not None:
+        return int(kind.length)
+    if "mysql" in getattr(kind, "_variant_mapping", {}):  # LONGTEXT there
+        return _LONG_TEXT_MAX
+    return URI_MAX
+
+
+def _timestamp(name: str, value: Any) -> datetime | None:
+    moment: datetime | None = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+    # Years MariaDB's DATETIME holds (1000-9999) are the ones every database holds.
+    if moment is None or not 1000 <= moment.year <= 9999:
+        raise ConfigError(f"{name}: expected an ISO-8601 date and time", setting=name)
+    return to_db(moment)
+
+
+def _integer(name: str, value: Any) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        number = int(value)
+    if number is None or not _INT_MIN <= number <= _INT_MAX:
+        raise ConfigError(f"{name}: expected a 32-bit integer", setting=name)
+    return number
 
 
 def create_record(conn: Connection, *, table: str, values: dict[str, Any]) -> int:
     known = known_table(table)
-    result = conn.execute(known.insert().values(**_columns(known, values)))
+    changes = _columns(known, values, real_columns(conn, table=table))
+    pk = primary_key(known).name
+    for col in known.columns:
+        if not col.nullable and col.server_default is None and col.name != pk:
+            _require(col, changes.get(col.name))
+    result = conn.execute(known.insert().values(**changes))
     assert result.inserted_primary_key is not None
     return int(result.inserted_primary_key[0])
 
 
 def update_record(conn: Connection, *, table: str, record_id: int, values: dict[str, Any]) -> None:
     known = known_table(table)
-    changes = _columns(known, values)
+    changes = _columns(known, values, real_columns(conn, table=table))
+    for name, value in changes.items():
+        if not known.c[name].nullable:
+            _require(known.c[name], value)
     if not changes:
+        if not _exists(conn, known, record_id):
+            raise NotFoundError(f"{table} has no record {record_id}")
         return
     result = conn.execute(update(known).where(primary_key(known) == record_id).values(**changes))
     if result.rowcount == 0 and not _exists(conn, known, record_id):
@@ -133,5 +271,6 @@ def _exists(conn: Connection, known: Table, record_id: int) -> bool:
 
 def _matches(known: Table, search: str) -> Any:
     # Bound as a parameter; the wildcards of the user's text are escaped, not interpreted.
+    search = search.replace("\x00", "")  # PostgreSQL refuses NUL in text; no row holds one
     pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return or_(*(cast(col, String).like(pattern, escape="\\") for col in known.columns))

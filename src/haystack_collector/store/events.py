@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from haystack_collector.db.schema import CLAIM_OWNER_MAX, item_events, items
+from haystack_collector.db.schema import CLAIM_OWNER_MAX, actions, engines, item_events, items
+from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.store._sql import (
     check_length,
     chunks,
@@ -194,8 +196,11 @@ def claim_events(
     limit: int,
     engine_id: int | None = None,
     action_ids: Sequence[int] | None = None,
+    skip_disabled: bool = False,
 ) -> list[ClaimedEvent]:
     """Lease up to ``limit`` due, pending, unleased events to ``owner``, oldest first.
+
+    ``skip_disabled`` leaves the events of disabled (stopped) engines alone.
 
     Rows are picked with ``FOR UPDATE SKIP LOCKED`` on MariaDB and PostgreSQL, so concurrent
     workers never wait for or take each other's rows; SQLite's single writer (the caller's
@@ -211,6 +216,15 @@ def claim_events(
         if not action_ids:
             return []
         query = query.where(e.actionId.in_(list(action_ids)))
+    if skip_disabled:
+        # Read apart from the locking select, so a claim never locks Engines rows.
+        disabled = list(
+            conn.execute(
+                select(engines.c.EngineId).where(engines.c.EngineDisabled == true())
+            ).scalars()
+        )
+        if disabled:
+            query = query.where(e.engineId.not_in(disabled))
     query = query.order_by(e.ItemEventId).limit(limit).with_for_update(skip_locked=True)
     ids = list(conn.execute(query).scalars())
     if not ids:
@@ -298,3 +312,159 @@ def release_claimed(conn: Connection, *, event_id: int, owner: str) -> bool:
         )
     )
     return result.rowcount > 0
+
+
+# --- browsing and handling events by hand (the API's queue view) ---------------------------
+
+EVENT_STATES = ("pending", "claimed", "dead", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An event as the queue view shows it, with its engine, action and item."""
+
+    event_id: int
+    state: str  # one of EVENT_STATES
+    engine_id: int
+    engine: str | None
+    action_id: int
+    action: str | None
+    item_id: int
+    uri: str | None
+    added: datetime | None
+    run_after: datetime | None
+    claimed_by: str | None
+    lease_until: datetime | None
+    attempts: int
+    last_error: str | None
+    dead_since: datetime | None
+    done: datetime | None
+
+
+def _state_filter(state: str, now: datetime) -> list[ColumnElement[bool]]:
+    e = item_events.c
+    leased = and_(e.itemEventLeaseUntil.is_not(None), e.itemEventLeaseUntil > now)
+    if state == "done":
+        return [e.itemEventDate.is_not(None)]
+    if state == "dead":
+        return [e.itemEventDate.is_(None), e.itemEventDeadDate.is_not(None)]
+    if state == "claimed":
+        return [e.itemEventDate.is_(None), e.itemEventDeadDate.is_(None), leased]
+    if state == "pending":  # as event_counts counts them: waiting out a backoff included
+        return [
+            e.itemEventDate.is_(None),
+            e.itemEventDeadDate.is_(None),
+            or_(e.itemEventLeaseUntil.is_(None), e.itemEventLeaseUntil <= now),
+        ]
+    raise ValueError(f"event state must be one of {EVENT_STATES}, not {state!r}")
+
+
+def _event_state(row: Any, now: datetime) -> str:
+    if row.itemEventDate is not None:
+        return "done"
+    if row.itemEventDeadDate is not None:
+        return "dead"
+    if row.itemEventLeaseUntil is not None and row.itemEventLeaseUntil > now:
+        return "claimed"
+    return "pending"
+
+
+def list_events(
+    conn: Connection,
+    *,
+    state: str,
+    engine_id: int | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[EventRow]:
+    """Events in ``state``, oldest id first, after ``after_id`` (keyset pagination)."""
+    now = utcnow()
+    e = item_events.c
+    query = (
+        select(item_events, engines.c.EngineName, actions.c.actionName, items.c.ItemURI)
+        .outerjoin(engines, engines.c.EngineId == e.engineId)
+        .outerjoin(actions, actions.c.actionId == e.actionId)
+        .outerjoin(items, items.c.itemId == e.itemId)
+        .where(*_state_filter(state, now))
+        .order_by(e.ItemEventId)
+        .limit(limit)
+    )
+    if engine_id is not None:
+        query = query.where(e.engineId == engine_id)
+    if after_id is not None:
+        query = query.where(e.ItemEventId > after_id)
+    return [_event_row(row, now) for row in conn.execute(query)]
+
+
+def get_event(conn: Connection, *, event_id: int) -> EventRow:
+    """One event; NotFoundError when there is none with that id."""
+    e = item_events.c
+    row = conn.execute(
+        select(item_events, engines.c.EngineName, actions.c.actionName, items.c.ItemURI)
+        .outerjoin(engines, engines.c.EngineId == e.engineId)
+        .outerjoin(actions, actions.c.actionId == e.actionId)
+        .outerjoin(items, items.c.itemId == e.itemId)
+        .where(e.ItemEventId == event_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no event with id {event_id}")
+    return _event_row(row, utcnow())
+
+
+def _event_row(row: Any, now: datetime) -> EventRow:
+    return EventRow(
+        event_id=row.ItemEventId,
+        state=_event_state(row, now),
+        engine_id=row.engineId,
+        engine=row.EngineName,
+        action_id=row.actionId,
+        action=row.actionName,
+        item_id=row.itemId,
+        uri=row.ItemURI,
+        added=from_db(row.itemEventAddedDate),
+        run_after=from_db(row.itemEventRunAfter),
+        claimed_by=row.itemEventClaimedBy,
+        lease_until=from_db(row.itemEventLeaseUntil),
+        attempts=int(row.itemEventAttempts or 0),
+        last_error=row.itemEventLastError,
+        dead_since=from_db(row.itemEventDeadDate),
+        done=from_db(row.itemEventDate),
+    )
+
+
+def _require_dead(conn: Connection, event_id: int, doing: str) -> None:
+    event = get_event(conn, event_id=event_id)
+    if event.state != "dead":
+        raise IntegrityViolation(
+            f"event {event_id} is {event.state}, not dead: only dead events can be {doing}"
+        )
+
+
+def retry_dead_event(conn: Connection, *, event_id: int) -> None:
+    """Make a dead event pending again with fresh attempts (due at once).
+
+    NotFoundError if there is no such event; IntegrityViolation if it is not dead.
+    """
+    _require_dead(conn, event_id, "retried")
+    conn.execute(
+        update(item_events)
+        .where(item_events.c.ItemEventId == event_id, item_events.c.itemEventDeadDate.is_not(None))
+        .values(
+            itemEventDeadDate=None,
+            itemEventAttempts=0,
+            itemEventLastError=None,
+            itemEventClaimedBy=None,
+            itemEventLeaseUntil=None,
+            itemEventRunAfter=None,
+        )
+    )
+
+
+def discard_dead_event(conn: Connection, *, event_id: int) -> None:
+    """Delete a dead event. NotFoundError if there is none; IntegrityViolation if not dead."""
+    _require_dead(conn, event_id, "discarded")
+    conn.execute(
+        item_events.delete().where(
+            item_events.c.ItemEventId == event_id, item_events.c.itemEventDeadDate.is_not(None)
+        )
+    )

@@ -16,7 +16,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.migrate import status, upgrade
 from haystack_collector.db.schema import item_events, items, metadata
-from haystack_collector.store import admin
+from haystack_collector.store import admin, search
 from tests.databases import recreate_server_database, selected_backends
 
 LEGACY_SQL = Path(__file__).with_name("data") / "peregrin_mariadb.sql"
@@ -24,7 +24,14 @@ LEGACY_SQL = Path(__file__).with_name("data") / "peregrin_mariadb.sql"
 
 def test_a_migrated_database_matches_the_schema_in_code(db: Database) -> None:
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        # The full-text index objects (migration 0005) are each database's own, not tables.
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda *name: not search.is_fulltext_object(*name),
+            },
+        )
         assert compare_metadata(context, metadata) == []
 
 
@@ -33,7 +40,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
     try:
         before = status(db)
         assert before.current is None
-        assert before.pending == ("0001", "0002", "0003", "0004")
+        assert before.pending == ("0001", "0002", "0003", "0004", "0005")
         assert not before.up_to_date
         after = upgrade(db)
         assert after.current == after.head
@@ -66,7 +73,7 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
     db = legacy_mariadb
     before = status(db)
     assert before.legacy_unversioned
-    assert before.pending == ("0002", "0003", "0004")
+    assert before.pending == ("0002", "0003", "0004", "0005")
 
     after = upgrade(db)
 

@@ -1,7 +1,212 @@
-"""Routes: engines (being written)."""
+"""Routes: engines — what each registered engine does and has done; start, stop, enable, disable.
+
+An engine's "enabled" is the Engines row's ``EngineDisabled`` flag (the original's): workers
+and job runners claim nothing of a disabled engine. Stop disables the engine and cancels its
+queued and running jobs; enable lets it work again.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Body, status
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from haystack_collector import store
+from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
+from haystack_collector.api.routes.jobs import (
+    EventCounts,
+    JobOut,
+    JobQueued,
+    job_out,
+    problems,
+    queue_job,
+)
+from haystack_collector.db import Database
+from haystack_collector.engines.base import Engine
+from haystack_collector.engines.registry import all_engines, get_engine
+from haystack_collector.store import jobs as job_store
+from haystack_collector.store.schedules import list_schedules
+
+router = APIRouter(prefix="/api/engines", tags=["engines"])
+
+
+class ActionOut(BaseModel):
+    name: str
+    kind: Literal["start", "item"] = Field(
+        description="start: run on request or schedule; item: runs on queued items."
+    )
+    description: str | None
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    interval: int | None = Field(description="Seconds between runs, or null for cron.")
+    cron: str | None
+    enabled: bool
+    next_run: datetime
+    last_run: datetime | None
+    settings: dict[str, Any]
+
+
+class StatusOut(BaseModel):
+    message: str
+    date: datetime | None
+
+
+class EngineOut(BaseModel):
+    """A registered engine, its settings schema, schedules, last run and counts."""
+
+    name: str
+    version: str
+    description: str | None
+    enabled: bool
+    actions: list[ActionOut]
+    settings_schema: dict[str, Any] = Field(description="JSON schema of the start settings.")
+    schedules: list[ScheduleOut]
+    last_job: JobOut | None
+    last_status: StatusOut | None
+    items: int = Field(description="Items this engine created.")
+    events: EventCounts
+
+
+class EngineList(BaseModel):
+    engines: list[EngineOut]
+
+
+class EngineState(BaseModel):
+    name: str
+    enabled: bool
+    cancelled_jobs: int = Field(default=0, description="Jobs a stop cancelled.")
+
+
+@router.get("", response_model=EngineList, responses=problems(401))
+def list_engines(db: DbDep, _: ReadAccess) -> EngineList:
+    """Every engine this installation knows, with what it has done."""
+    return EngineList(engines=[_engine_out(db, engine) for engine in all_engines()])
+
+
+@router.get("/{name}", response_model=EngineOut, responses=problems(401, 404))
+def get_one(name: str, db: DbDep, _: ReadAccess) -> EngineOut:
+    """One engine; 404 for an unknown name."""
+    return _engine_out(db, get_engine(name))
+
+
+@router.post(
+    "/{name}/start",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobQueued,
+    responses=problems(400, 401, 404, 409, 422),
+)
+async def start(
+    name: str,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: WriteAccess,
+    engine_settings: Annotated[
+        dict[str, Any] | None, Body(description="The engine's settings (see settings_schema).")
+    ] = None,
+) -> JobQueued:
+    """Queue a run of the engine's start actions; 422 on bad settings, 409 if disabled."""
+    return await queue_job(
+        db,
+        get_engine(name),
+        action=None,
+        settings=engine_settings or {},
+        allow_private=settings.api_allow_private,
+        requested_by=principal.name,
+    )
+
+
+@router.post("/{name}/stop", response_model=EngineState, responses=problems(401, 404))
+def stop(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
+    """Disable the engine (nothing of it is claimed) and cancel its queued and running jobs."""
+    engine = get_engine(name)
+    engine_id = engine.register(db).engine_id
+    cancelled = db.run(
+        _stop, engine_id=engine_id, message=f"engine {engine.name} stopped by {principal.name}"
+    )
+    return EngineState(name=engine.name, enabled=False, cancelled_jobs=cancelled)
+
+
+@router.post("/{name}/enable", response_model=EngineState, responses=problems(401, 404))
+def enable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
+    """Let the engine's events and jobs be claimed again."""
+    return _set_enabled(db, get_engine(name), enabled=True, by=principal.name)
+
+
+@router.post("/{name}/disable", response_model=EngineState, responses=problems(401, 404))
+def disable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
+    """Pause the engine: its events and jobs stay queued until it is enabled."""
+    return _set_enabled(db, get_engine(name), enabled=False, by=principal.name)
+
+
+def _stop(conn: Connection, *, engine_id: int, message: str) -> int:
+    store.set_engine_disabled(conn, engine_id=engine_id, disabled=True)
+    cancelled = job_store.cancel_jobs(conn, engine_id=engine_id)
+    store.add_status(conn, message=f"{message}; {cancelled} job(s) cancelled", engine_id=engine_id)
+    return cancelled
+
+
+def _set_enabled(db: Database, engine: type[Engine], *, enabled: bool, by: str) -> EngineState:
+    engine_id = engine.register(db).engine_id
+    with db.transaction() as conn:
+        store.set_engine_disabled(conn, engine_id=engine_id, disabled=not enabled)
+        store.add_status(
+            conn,
+            message=f"engine {engine.name} {'enabled' if enabled else 'disabled'} by {by}",
+            engine_id=engine_id,
+        )
+    return EngineState(name=engine.name, enabled=enabled)
+
+
+def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
+    # Read-only: an engine never registered (never run) has no row yet, and nothing done.
+    engine_id = db.run_read(store.get_engine_id, name=engine.name, version=engine.version)
+    actions = [
+        ActionOut(name=spec.name, kind=spec.kind, description=spec.description)
+        for spec in engine.actions().values()
+    ]
+    base = {
+        "name": engine.name,
+        "version": engine.version,
+        "description": engine.description,
+        "actions": actions,
+        "settings_schema": engine.settings_schema(),
+    }
+    if engine_id is None:
+        return EngineOut(
+            **base,
+            enabled=True,
+            schedules=[],
+            last_job=None,
+            last_status=None,
+            items=0,
+            events=EventCounts(pending=0, claimed=0, done=0, dead=0),
+        )
+    row = db.run_read(store.get_engine, engine_id=engine_id)
+    activity = db.run_read(job_store.engine_activity, engine_id=engine_id)
+    schedules = db.run_read(list_schedules, engine_id=engine_id)
+    last = activity.last_status
+    return EngineOut(
+        **base,
+        enabled=not (row is not None and row.disabled),
+        schedules=[
+            ScheduleOut(
+                name=s.name,
+                interval=s.interval,
+                cron=s.cron,
+                enabled=s.enabled,
+                next_run=s.next_run,
+                last_run=s.last_run,
+                settings=s.settings,
+            )
+            for s in schedules
+        ],
+        last_job=None if activity.last_job is None else job_out(activity.last_job, engine.name),
+        last_status=None if last is None else StatusOut(message=last.message, date=last.date),
+        items=activity.items,
+        events=EventCounts(**activity.events),
+    )

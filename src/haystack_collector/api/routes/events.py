@@ -1,7 +1,113 @@
-"""Routes: events (being written)."""
+"""The queue: ``GET /api/events`` by state, and retrying or discarding a dead event."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.engine import Connection
+
+from haystack_collector.api.deps import WRITE_ERRORS, DbDep, ReadAccess, WriteAccess
+from haystack_collector.errors import NotFoundError
+from haystack_collector.store.catalog import get_engine_id
+from haystack_collector.store.events import (
+    discard_dead_event,
+    event_counts,
+    get_event,
+    list_events,
+    retry_dead_event,
+)
+
+router = APIRouter(prefix="/api/events", tags=["queue"], responses=WRITE_ERRORS)
+
+MAX_LIMIT = 500
+EventState = Literal["pending", "claimed", "dead", "done"]
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class EventOut(BaseModel):
+    event_id: int
+    state: EventState
+    engine_id: int
+    engine: str | None
+    action_id: int
+    action: str | None
+    item_id: int
+    uri: str | None
+    added: datetime | None
+    run_after: datetime | None
+    claimed_by: str | None
+    lease_until: datetime | None
+    attempts: int
+    last_error: str | None
+    dead_since: datetime | None
+    done: datetime | None
+
+
+class QueueCounts(BaseModel):
+    pending: int
+    claimed: int
+    done: int
+    dead: int
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    counts: QueueCounts
+    next: int | None  # pass as ``after`` for the next page; None on the last page
+
+
+def _out(row: object) -> EventOut:
+    return EventOut.model_validate(row, from_attributes=True)
+
+
+@router.get("", response_model=EventPage)
+def events(
+    db: DbDep,
+    _principal: ReadAccess,
+    state: EventState = "pending",
+    engine: Annotated[str | None, Query(max_length=200, description="Engine name.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Cursor.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> EventPage:
+    """Events in a state, oldest first; dead ones carry their last error."""
+
+    def read(conn: Connection) -> EventPage:
+        engine_id = None
+        if engine is not None:
+            engine_id = get_engine_id(conn, name=engine)
+            if engine_id is None:
+                raise NotFoundError(f"no engine named {engine!r}")
+        rows = list_events(conn, state=state, engine_id=engine_id, after_id=after, limit=limit + 1)
+        counts = event_counts(conn, engine_id=engine_id)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return EventPage(
+            events=[_out(row) for row in rows],
+            counts=QueueCounts(**counts),
+            next=rows[-1].event_id if more and rows else None,
+        )
+
+    return db.run_read(read)
+
+
+@router.get("/{event_id}", response_model=EventOut)
+def event(db: DbDep, _principal: ReadAccess, event_id: EventId) -> EventOut:
+    """One event, whatever its state."""
+    return _out(db.run_read(get_event, event_id=event_id))
+
+
+@router.post("/{event_id}/retry", response_model=EventOut)
+def retry_event(db: DbDep, _principal: WriteAccess, event_id: EventId) -> EventOut:
+    """Make a dead event pending again with fresh attempts (409 if it is not dead)."""
+    db.run(retry_dead_event, event_id=event_id)
+    return _out(db.run_read(get_event, event_id=event_id))
+
+
+@router.delete("/{event_id}", status_code=204, response_class=Response)
+def discard_event(db: DbDep, _principal: WriteAccess, event_id: EventId) -> Response:
+    """Discard a dead event (409 if it is not dead)."""
+    db.run(discard_dead_event, event_id=event_id)
+    return Response(status_code=204)

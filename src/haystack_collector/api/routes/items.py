@@ -1,7 +1,230 @@
-"""Routes: items (being written)."""
+"""Routes: items — a filtered, keyset-paginated list, one item in full, and a streaming export."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from haystack_collector.api.deps import READ_ERRORS, DbDep, ReadAccess, error_responses
+from haystack_collector.store import query
+from haystack_collector.store.query import MAX_LIMIT, ItemFilter, ItemSummary
+
+router = APIRouter(prefix="/api/items", tags=["items"], responses=READ_ERRORS)
+
+EXPORT_FIELDS = ("item_id", "uri", "engine_id", "engine", "title", "created", "seen")
+_EXPORT_CHUNK = 200  # rows per piece written to the client
+
+
+class _FromAttributes(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ItemOut(_FromAttributes):
+    item_id: int
+    uri: str
+    engine_id: int | None
+    engine: str | None
+    title: str | None
+    created: datetime | None
+    seen: datetime | None
+
+
+class ItemListOut(BaseModel):
+    items: list[ItemOut]
+    total: int
+    total_exact: bool
+    next: str | None
+
+
+class DataOut(_FromAttributes):
+    key: str
+    value: Any
+    seq: int
+    type: str | None
+    added: datetime | None
+
+
+class LinkOut(_FromAttributes):
+    type: str
+    item_id: int
+    uri: str
+    date: datetime | None
+
+
+class EventOut(_FromAttributes):
+    event_id: int
+    engine: str | None
+    action: str | None
+    state: Literal["pending", "claimed", "done", "dead"]
+    added: datetime | None
+    done: datetime | None
+    run_after: datetime | None
+    attempts: int
+    last_error: str | None
+    dead: datetime | None
+    claimed_by: str | None
+
+
+class HistoryOut(_FromAttributes):
+    date: datetime
+    kind: Literal["created", "data", "link", "queued", "done", "dead"]
+    detail: str
+
+
+class ItemDetailOut(_FromAttributes):
+    item_id: int
+    uri: str
+    engine_id: int | None
+    engine: str | None
+    title: str | None
+    created: datetime | None
+    seen: datetime | None
+    data: list[DataOut]
+    links: dict[Literal["out", "in"], list[LinkOut]]
+    link_counts: dict[Literal["out", "in"], int]
+    events: list[EventOut]
+    history: list[HistoryOut]
+
+
+async def item_filter(  # async: pure, so FastAPI runs it inline, not in a worker thread
+    *,
+    engine: Annotated[str | None, Query(max_length=100, description="engine name")] = None,
+    engine_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    key: Annotated[str | None, Query(max_length=100, description="has this data key")] = None,
+    value: Annotated[
+        str | None, Query(max_length=16_000, description="...whose value is exactly this")
+    ] = None,
+    linked_to: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="links to this item")
+    ] = None,
+    linked_from: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="is linked from this item")
+    ] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    seen_from: datetime | None = None,
+    seen_to: datetime | None = None,
+    q: Annotated[
+        str | None, Query(max_length=500, description="words in the item's data (all of them)")
+    ] = None,
+) -> ItemFilter:
+    """The filters shared by the list and the export, from query parameters."""
+    return ItemFilter(
+        engine=engine,
+        engine_id=engine_id,
+        key=key,
+        value=value,
+        linked_to=linked_to,
+        linked_from=linked_from,
+        created_from=created_from,
+        created_to=created_to,
+        seen_from=seen_from,
+        seen_to=seen_to,
+        q=q,
+    )
+
+
+FilterDep = Annotated[ItemFilter, Depends(item_filter)]
+
+
+@router.get("", response_model=ItemListOut, summary="Items, newest first, filtered")
+def list_items(
+    _access: ReadAccess,
+    db: DbDep,
+    where: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64, description="`next` of a page")] = None,
+) -> ItemListOut:
+    """A page of items; follow ``next`` for the following one (None on the last page)."""
+    page = db.run_read(query.list_page, where=where, limit=limit, cursor=cursor)
+    return ItemListOut(
+        items=[ItemOut.model_validate(item) for item in page.items],
+        total=page.total,
+        total_exact=page.total_exact,
+        next=page.next,
+    )
+
+
+@router.get(
+    "/export",
+    summary="Every matching item as CSV or JSON lines, streamed",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/x-ndjson": {}},
+            "description": f"One row per item: {', '.join(EXPORT_FIELDS)}",
+        }
+    },
+)
+def export_items(
+    _access: ReadAccess,
+    db: DbDep,
+    where: FilterDep,
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
+) -> StreamingResponse:
+    """The list's items, all of them, read a page at a time while they are sent."""
+    query.check_filter(db.dialect, where)  # a bad filter is a 422 before anything is sent
+    rows = query.iter_items(db, where=where)
+    if format == "csv":
+        body, media = _csv(rows), "text/csv; charset=utf-8"
+    else:
+        body, media = _jsonl(rows), "application/x-ndjson"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="items.{format}"'},
+    )
+
+
+@router.get(
+    "/{item_id}",
+    response_model=ItemDetailOut,
+    summary="One item in full",
+    responses=error_responses(404),
+)
+def get_item(
+    _access: ReadAccess, db: DbDep, item_id: Annotated[int, Path(ge=0, le=2**31 - 1)]
+) -> ItemDetailOut:
+    """The item's data, links both ways, queued actions and history; 404 if there is none."""
+    return ItemDetailOut.model_validate(db.run_read(query.get_item, item_id=item_id))
+
+
+def _record(item: ItemSummary) -> dict[str, Any]:
+    return ItemOut.model_validate(item).model_dump(mode="json")
+
+
+def _csv(rows: Iterator[ItemSummary]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
+    writer.writeheader()
+    for count, item in enumerate(rows, start=1):
+        writer.writerow(_record(item))
+        if count % _EXPORT_CHUNK == 0:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def _jsonl(rows: Iterator[ItemSummary]) -> Iterator[str]:
+    lines: list[str] = []
+    for item in rows:
+        lines.append(json.dumps(_record(item), ensure_ascii=False) + "\n")
+        if len(lines) == _EXPORT_CHUNK:
+            yield "".join(lines)
+            lines.clear()
+    if lines:
+        yield "".join(lines)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

@@ -1,7 +1,273 @@
-"""Routes: jobs (being written)."""
+"""Routes: jobs — engine runs requested through the API, queued for a worker's job runner."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-router = APIRouter()
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from haystack_collector import store
+from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
+from haystack_collector.db import Database
+from haystack_collector.engines.base import Engine
+from haystack_collector.engines.registry import get_engine
+from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.fetch.ssrf import BlockedAddress, check_host
+from haystack_collector.logs import get_correlation_id
+from haystack_collector.store import jobs as job_store
+from haystack_collector.store.jobs import JobRow
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+# Ids are 32-bit INTEGER columns on MariaDB and PostgreSQL.
+MAX_ID = 2**31 - 1
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class Problem(BaseModel):
+    """An error: a message, or (for a malformed request) FastAPI's list of invalid fields."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route answers with."""
+    described = {
+        400: "The body is not valid JSON.",
+        401: "No valid bearer token (see WWW-Authenticate).",
+        404: "No such engine, action or job.",
+        409: "The engine is disabled.",
+        422: "Bad input: malformed request, invalid settings, or a refused URL.",
+    }
+    return {code: {"model": Problem, "description": described[code]} for code in codes}
+
+
+class EventCounts(BaseModel):
+    """An engine's ItemEvents by state."""
+
+    pending: int
+    claimed: int
+    done: int
+    dead: int
+
+
+class JobOut(BaseModel):
+    """A requested run: what it runs, where it is, and how it went."""
+
+    job_id: int
+    engine: str
+    action: str | None = Field(description="The start action run; null: all of them.")
+    settings: dict[str, Any]
+    state: JobState
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    claimed_by: str | None
+    items_stored: int
+    events_enqueued: int
+    error: str | None
+    correlation_id: str | None
+    requested_by: str | None
+
+
+class JobDetail(JobOut):
+    """A job with its engine's queue now (the events its run led to are among them)."""
+
+    engine_events: EventCounts
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    next: int | None = Field(description="Pass as `before` for older jobs; null at the end.")
+
+
+class JobQueued(BaseModel):
+    job_id: int
+    engine: str
+    action: str | None
+    state: JobState
+
+
+class ScrapeRequest(BaseModel):
+    """Run one start action (or all: ``action`` null) of an engine with these parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str = Field(min_length=1)
+    action: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+def job_out(job: JobRow, engine_name: str) -> JobOut:
+    return JobOut(
+        job_id=job.job_id,
+        engine=engine_name,
+        action=job.action,
+        settings=job.settings,
+        state=job.state,
+        created=job.created,
+        started=job.started,
+        finished=job.finished,
+        claimed_by=job.claimed_by,
+        items_stored=job.items_stored,
+        events_enqueued=job.events_enqueued,
+        error=job.error,
+        correlation_id=job.correlation_id,
+        requested_by=job.requested_by,
+    )
+
+
+async def queue_job(
+    db: Database,
+    engine: type[Engine],
+    *,
+    action: str | None,
+    settings: dict[str, Any],
+    allow_private: bool,
+    requested_by: str,
+) -> JobQueued:
+    """Validate the settings (422), check their URLs (422), queue the job; 409 if disabled."""
+    validated = engine.validate_settings(settings)
+    await check_settings_urls(validated.model_dump(mode="json"), allow_private=allow_private)
+    registered = await asyncio.to_thread(engine.register, db)
+    # Checked before, not inside, the insert: a job queued in the instant an engine is
+    # disabled waits in the queue (claims skip disabled engines) and a stop cancels it.
+    if await asyncio.to_thread(
+        db.run_read, store.is_engine_disabled, engine_id=registered.engine_id
+    ):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"engine {engine.name!r} is disabled; enable it first"
+        )
+    job_id = await asyncio.to_thread(
+        db.run,
+        job_store.create_job,
+        engine_id=registered.engine_id,
+        action=action,
+        settings=validated.model_dump(mode="json"),
+        correlation_id=get_correlation_id(),
+        requested_by=requested_by,
+    )
+    return JobQueued(job_id=job_id, engine=engine.name, action=action, state="queued")
+
+
+async def check_settings_urls(settings: Any, *, allow_private: bool, path: str = "") -> None:
+    """ConfigError (422) for an http(s)/ftp URL among ``settings`` whose host is not public.
+
+    URLs that arrive through the API must not make the collector reach into the private
+    network (SSRF) unless ``api_allow_private``; every string in the settings is looked at.
+    """
+    if allow_private:
+        return
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            await check_settings_urls(value, allow_private=False, path=_join(path, str(key)))
+    elif isinstance(settings, list):
+        for index, value in enumerate(settings):
+            await check_settings_urls(value, allow_private=False, path=_join(path, str(index)))
+    elif isinstance(settings, str):
+        await _check_url(settings, path or "(settings)")
+
+
+async def _check_url(value: str, path: str) -> None:
+    try:
+        parts = urlsplit(value.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError as error:  # e.g. a port out of range
+        if value.strip().lower().startswith(_URL_SCHEMES):
+            raise ConfigError(f"{path}: not a valid URL: {error}", setting=path) from None
+        return
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
+        return
+    try:
+        await check_host(host, port or _DEFAULT_PORTS[parts.scheme.lower()])
+    except BlockedAddress as error:
+        raise ConfigError(
+            f"{path}: {error}; URLs given to the API must be public"
+            " (set API_ALLOW_PRIVATE to allow private addresses)",
+            setting=path,
+        ) from None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+_URL_SCHEMES = tuple(f"{scheme}:" for scheme in _DEFAULT_PORTS)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+@router.post(
+    "/scrape",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobQueued,
+    responses=problems(400, 401, 404, 409, 422),
+)
+async def scrape(
+    request: ScrapeRequest, db: DbDep, settings: SettingsDep, principal: WriteAccess
+) -> JobQueued:
+    """Queue a run of one start action (or every one) of an engine with ``parameters``."""
+    engine = get_engine(request.engine)
+    if request.action is not None:
+        spec = engine.actions().get(request.action)
+        if spec is None:
+            raise NotFoundError(f"engine {engine.name!r} has no action {request.action!r}")
+        if spec.kind != "start":
+            raise ConfigError(
+                f"action {request.action!r} of {engine.name!r} handles queued items;"
+                " only start actions can be requested"
+            )
+    return await queue_job(
+        db,
+        engine,
+        action=request.action,
+        settings=request.parameters,
+        allow_private=settings.api_allow_private,
+        requested_by=principal.name,
+    )
+
+
+@router.get("", response_model=JobList, responses=problems(401, 404, 422))
+def list_jobs(
+    db: DbDep,
+    _: ReadAccess,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Jobs older than this id.")
+    ] = None,
+    engine: Annotated[str | None, Query(description="Only this engine's jobs.")] = None,
+    state: JobState | None = None,
+) -> JobList:
+    """Recent jobs, newest first."""
+    names = _engine_names(db)
+    engine_id = None
+    if engine is not None:
+        engine_id = db.run_read(store.get_engine_id, name=engine)
+        if engine_id is None:
+            raise NotFoundError(f"no engine named {engine!r}")
+    rows = db.run_read(
+        job_store.list_jobs, limit=limit + 1, before=before, engine_id=engine_id, state=state
+    )
+    page = rows[:limit]
+    return JobList(
+        jobs=[job_out(row, names.get(row.engine_id, str(row.engine_id))) for row in page],
+        next=page[-1].job_id if len(rows) > limit else None,
+    )
+
+
+@router.get("/{job_id:int}", response_model=JobDetail, responses=problems(401, 404, 422))
+def get_job(job_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep, _: ReadAccess) -> JobDetail:
+    """A job's progress and outcome; 404 if there is none."""
+    job = db.run_read(job_store.get_job, job_id=job_id)
+    engine = db.run_read(store.get_engine, engine_id=job.engine_id)
+    counts = db.run_read(store.event_counts, engine_id=job.engine_id)
+    out = job_out(job, engine.name if engine is not None else str(job.engine_id))
+    return JobDetail(**out.model_dump(), engine_events=EventCounts(**counts))
+
+
+def _engine_names(db: Database) -> dict[int, str]:
+    return {row.engine_id: row.name for row in db.run_read(store.list_engines)}

@@ -1,7 +1,200 @@
-"""Routes: stream (being written)."""
+"""``GET /api/stream``: server-sent events for the live status log and job progress.
+
+Each connection polls the database about once a second (reads are cheap, indexed by id and
+state): ``event: status`` for every new Status row (its id is the SSE id, so a reconnecting
+browser resumes after ``Last-Event-ID``), and ``event: job`` whenever a job's state or counts
+change. A comment line goes out every ``heartbeat`` seconds so proxies keep the connection.
+The stream ends when the client disconnects or the server shuts down.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Connection
+
+from haystack_collector.api.deps import READ_ERRORS, DbDep, ReadAccess
+from haystack_collector.api.routes.status import last_status_id, status_rows
+from haystack_collector.db import Database
+from haystack_collector.db.schema import engines, jobs
+from haystack_collector.errors import HaystackError
+from haystack_collector.logs import get_logger
+from haystack_collector.metrics import API_STREAMS
+from haystack_collector.store._sql import from_db, utcnow
+
+router = APIRouter(prefix="/api/stream", tags=["stream"], responses=READ_ERRORS)
+log = get_logger("haystack.api.stream")
+
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
+MAX_AGE_SECONDS = 600.0
+RECONNECT_MS = 1000
+STATUS_BATCH = 200
+ACTIVE_JOB_STATES = ("queued", "running")
+# Jobs that ended this recently are still reported, so their last change is never missed.
+RECENT_JOBS = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTiming:
+    """How often a stream polls and sends heartbeats (tests shorten them via app.state)."""
+
+    poll: float = POLL_SECONDS
+    heartbeat: float = HEARTBEAT_SECONDS
+    # A stream ends after this long; EventSource reconnects (after Last-Event-ID) at once.
+    max_age: float = MAX_AGE_SECONDS
+
+
+def stop_streams(app: FastAPI) -> None:
+    """End every open stream within a poll interval (call when the server shuts down:
+    uvicorn waits for open responses to end before it stops)."""
+    app.state.streams_stopping = True
+
+
+def streams_stopping(app: Any) -> bool:
+    return bool(getattr(app.state, "streams_stopping", False))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    aware = from_db(moment)
+    return aware.isoformat() if aware else None
+
+
+def job_snapshot(conn: Connection) -> dict[int, dict[str, Any]]:
+    """Active jobs and those finished in the last few minutes, by id."""
+    j = jobs.c
+    rows = conn.execute(
+        select(
+            j.jobId,
+            j.engineId,
+            engines.c.EngineName,
+            j.jobAction,
+            j.jobState,
+            j.jobCreated,
+            j.jobStarted,
+            j.jobFinished,
+            j.jobItemsStored,
+            j.jobEventsEnqueued,
+            j.jobError,
+        )
+        .outerjoin(engines, engines.c.EngineId == j.engineId)
+        .where(or_(j.jobState.in_(ACTIVE_JOB_STATES), j.jobFinished >= utcnow() - RECENT_JOBS))
+        .order_by(j.jobId)
+        .limit(500)
+    )
+    return {
+        row.jobId: {
+            "job_id": row.jobId,
+            "engine_id": row.engineId,
+            "engine": row.EngineName,
+            "action": row.jobAction,
+            "state": row.jobState,
+            "created": _iso(row.jobCreated),
+            "started": _iso(row.jobStarted),
+            "finished": _iso(row.jobFinished),
+            "items_stored": int(row.jobItemsStored or 0),
+            "events_enqueued": int(row.jobEventsEnqueued or 0),
+            "error": row.jobError,
+        }
+        for row in rows
+    }
+
+
+def sse(event: str, data: Any, *, event_id: int | None = None) -> str:
+    """One server-sent event; JSON data never spans lines."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+async def _read(db: Database, work: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(lambda: db.run_read(work, **kwargs))
+
+
+async def events(
+    request: Request, db: Database, *, after: int, timing: StreamTiming, with_jobs: bool
+) -> AsyncIterator[str]:
+    """The event stream of one connection, until the client goes away."""
+    API_STREAMS.inc()
+    try:
+        async for chunk in _events(request, db, after=after, timing=timing, with_jobs=with_jobs):
+            yield chunk
+    finally:  # the client went away (the response task was cancelled) or the server stops
+        API_STREAMS.dec()
+
+
+async def _events(
+    request: Request, db: Database, *, after: int, timing: StreamTiming, with_jobs: bool
+) -> AsyncIterator[str]:
+    last_id = after
+    seen_jobs: dict[int, dict[str, Any]] = {}
+    down = False
+    yield f"retry: {RECONNECT_MS}\n: connected\n\n"
+    opened = last_sent = time.monotonic()
+    while not (
+        await request.is_disconnected()
+        or streams_stopping(request.app)
+        or time.monotonic() - opened >= timing.max_age
+    ):
+        out: list[str] = []
+        try:
+            rows = await _read(db, status_rows, after_id=last_id, limit=STATUS_BATCH)
+            for row in rows:
+                last_id = row.status_id
+                out.append(sse("status", row.model_dump(mode="json"), event_id=row.status_id))
+            if with_jobs:
+                current = await _read(db, job_snapshot)
+                out += [sse("job", job) for i, job in current.items() if seen_jobs.get(i) != job]
+                seen_jobs = current
+            if down:
+                down = False
+                out.append(sse("database", {"ok": True}))
+        except HaystackError as error:
+            # The page says the database is away; the stream carries on for when it is back.
+            if not down:
+                log.warning("stream: database unavailable: %s", error)
+                out.append(sse("database", {"ok": False, "error": "database unavailable"}))
+            down = True
+        if not out and time.monotonic() - last_sent >= timing.heartbeat:
+            out.append(": keep-alive\n\n")
+        if out:
+            last_sent = time.monotonic()
+            yield "".join(out)
+        await asyncio.sleep(timing.poll)
+
+
+@router.get(
+    "",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Event stream."}},
+)
+async def stream(
+    request: Request,
+    db: DbDep,
+    _principal: ReadAccess,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Send Status rows after this id.")
+    ] = None,
+    jobs_: Annotated[bool, Query(alias="jobs", description="Include job progress.")] = True,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+) -> StreamingResponse:
+    """Live Status rows (``event: status``) and job progress (``event: job``)."""
+    start = after
+    if start is None and last_event_id is not None and last_event_id.isdigit():
+        start = int(last_event_id)
+    if start is None:
+        start = await _read(db, last_status_id)  # only what happens from now on
+    timing: StreamTiming = getattr(request.app.state, "stream_timing", None) or StreamTiming()
+    return StreamingResponse(
+        events(request, db, after=start, timing=timing, with_jobs=jobs_),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,324 @@
+"""The job runner: claims queued Jobs (API-requested engine runs) and runs them.
+
+A job runs its engine's start actions (or the one start action it names) with its settings,
+through ``run_start_actions`` in a thread, under the correlation id of the request that queued
+it, so every log line of that work carries the request's id. The outcome (items stored, events
+enqueued, error) is written back to the job's row.
+
+Each running job's lease is renewed every ``poll`` seconds. A renewal that no longer finds the
+job running under this runner means it was cancelled (its engine was stopped) or taken over
+after the lease ran out: the runner cancels its task. Python cannot interrupt a thread, so a
+start action already running finishes in the background; its outcome is dropped (the row
+stays ``cancelled``), and what it queued is not claimed while the engine is disabled.
+
+Stopping: ``stop()`` stops claiming and gives running jobs ``grace`` seconds; what is still
+running then is cancelled and handed back to the queue. A second ``stop()`` does that at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+from haystack_collector import metrics
+from haystack_collector.db import Database
+from haystack_collector.engines.base import ActionResult, ActionSpec, Engine, run_start_actions
+from haystack_collector.errors import NotFoundError
+from haystack_collector.logs import correlation_scope, get_logger, logging_context
+from haystack_collector.store import jobs as job_store
+from haystack_collector.store.jobs import JobRow
+from haystack_collector.worker import default_owner
+
+__all__ = ["DEFAULT_LEASE", "JobRunner", "RunnerStats", "run_job_actions"]
+
+log = get_logger("haystack.jobs")
+
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class RunnerStats:
+    """What a runner did so far."""
+
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    released: int = 0
+    items_stored: int = 0
+
+
+def run_job_actions(
+    engine: type[Engine],
+    db: Database,
+    *,
+    action: str | None,
+    settings: Mapping[str, Any],
+) -> list[ActionResult]:
+    """Run every start action of ``engine`` (``action`` None) or the start action named."""
+    if action is None:
+        return run_start_actions(engine, db, settings)
+    spec = engine.actions().get(action)
+    if spec is None or spec.kind != "start":
+        raise NotFoundError(f"engine {engine.name!r} has no start action {action!r}")
+    return run_start_actions(_only(engine, spec), db, settings)
+
+
+def _only(engine: type[Engine], spec: ActionSpec) -> type[Engine]:
+    """``engine`` with ``spec`` as its only start action (same name: same catalog rows)."""
+
+    def start_actions(cls: type[Engine]) -> list[ActionSpec]:
+        return [spec]
+
+    namespace = {"start_actions": classmethod(start_actions), "__module__": engine.__module__}
+    return cast(type[Engine], type(engine.__name__, (engine,), namespace))
+
+
+class JobRunner:
+    """Claims jobs of ``engines`` and runs up to ``concurrency`` of them at a time."""
+
+    def __init__(
+        self,
+        db: Database,
+        engines: Sequence[type[Engine]],
+        *,
+        owner: str | None = None,
+        concurrency: int = 2,
+        poll: float = 1.0,
+        lease: timedelta = DEFAULT_LEASE,
+        grace: float = 10.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.db = db
+        self.engines = list(engines)
+        self.owner = owner or default_owner()
+        self.concurrency = concurrency
+        self.poll = poll
+        self.lease = lease
+        self.grace = grace
+        self.stats = RunnerStats()
+        self._by_id: dict[int, type[Engine]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._ending: set[int] = set()  # jobs whose outcome is being written: not cancelled
+        self._stopping = False
+        self._hard_stop = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    # --- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """First call: stop claiming, let running jobs finish (``grace``); second: cancel them."""
+        if self._stopping:
+            self._hard_stop.set()
+        self._stopping = True
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @contextlib.contextmanager
+    def running_in_thread(self) -> Iterator[JobRunner]:
+        """Run on an event loop of its own in a thread for the block (``haystack worker``)."""
+        started = threading.Event()
+        loops: list[asyncio.AbstractEventLoop] = []
+
+        async def main() -> None:
+            loops.append(asyncio.get_running_loop())
+            started.set()
+            await self.run()
+
+        thread = threading.Thread(
+            target=asyncio.run, args=(main(),), name="haystack-jobs", daemon=True
+        )
+        thread.start()
+        started.wait()
+        try:
+            yield self
+        finally:
+            # RuntimeError: the loop is closed already (the runner failed to start).
+            with contextlib.suppress(RuntimeError):
+                loops[0].call_soon_threadsafe(self.stop)
+            thread.join()
+
+    # --- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> RunnerStats:
+        """Claim and run jobs until stopped; returns the final counts."""
+        self._by_id = await asyncio.to_thread(self._register)
+        try:
+            while not self._stopping:
+                await self._renew()
+                room = self.concurrency - len(self._tasks)
+                if room > 0:
+                    for job in await self._claim(room):
+                        self._start(job)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+        finally:
+            await self._wind_down()
+        return self.stats
+
+    def _register(self) -> dict[int, type[Engine]]:
+        return {engine.register(self.db).engine_id: engine for engine in self.engines}
+
+    async def _claim(self, room: int) -> list[JobRow]:
+        try:
+            claimed = await asyncio.to_thread(
+                self.db.run,
+                job_store.claim_jobs,
+                owner=self.owner,
+                limit=room,
+                lease=self.lease,
+                engine_ids=list(self._by_id),
+            )
+        except Exception:  # an outage must not end the runner; the next round retries
+            log.exception("claiming jobs failed")
+            return []
+        self.stats.claimed += len(claimed)
+        return claimed
+
+    async def _renew(self) -> None:
+        """Extend the leases of running jobs; cancel the tasks of jobs no longer held."""
+        running = [job_id for job_id in self._tasks if job_id not in self._ending]
+        if not running:
+            return
+        try:
+            held = await asyncio.to_thread(
+                self.db.run,
+                job_store.renew_jobs,
+                owner=self.owner,
+                job_ids=running,
+                lease=self.lease,
+            )
+        except Exception:  # the lease outlives a short outage; try again next round
+            log.exception("renewing job leases failed")
+            return
+        for job_id in running:
+            task = self._tasks.get(job_id)
+            if job_id not in held and job_id not in self._ending and task is not None:
+                log.info("job %d was cancelled; stopping it", job_id)
+                self.stats.cancelled += 1
+                task.cancel()
+
+    def _start(self, job: JobRow) -> None:
+        task = asyncio.create_task(self._run_job(job), name=f"job-{job.job_id}")
+        self._tasks[job.job_id] = task
+
+        def forget(_: asyncio.Task[None]) -> None:
+            self._tasks.pop(job.job_id, None)
+            self._ending.discard(job.job_id)
+            self._wake.set()  # room for another job
+
+        task.add_done_callback(forget)
+
+    async def _run_job(self, job: JobRow) -> None:
+        engine = self._by_id[job.engine_id]
+        operation = job.action or "start"
+        started = time.perf_counter()
+        with (
+            correlation_scope(job.correlation_id),
+            logging_context(engine_name=engine.name, operation=operation, job_id=job.job_id),
+        ):
+            log.info("job %d: running %s of %s", job.job_id, operation, engine.name)
+            failure: str | None
+            try:
+                results = await asyncio.to_thread(
+                    run_job_actions, engine, self.db, action=job.action, settings=job.settings
+                )
+            except Exception as error:  # e.g. the database is gone: the job fails, not the runner
+                log.exception("job %d could not run", job.job_id)
+                results, failure = [], f"{type(error).__name__}: {error}"
+            else:
+                failure = "; ".join(f"{r.action}: {r.error}" for r in results if not r.ok) or None
+            items = sum(r.items_stored for r in results)
+            events = sum(r.events_enqueued for r in results)
+            self._ending.add(job.job_id)
+            recorded = await self._record(job, failure, items, events)
+            duration = time.perf_counter() - started
+            # Not recorded: cancelled (or taken over) while it ran; its outcome was dropped.
+            state = ("failed" if failure else "done") if recorded else "cancelled"
+            metrics.JOB_DURATION.labels(engine=engine.name, state=state).observe(duration)
+            metrics.ITEMS_STORED.labels(engine=engine.name).inc(items)
+            if recorded:
+                self.stats.items_stored += items
+                if failure:
+                    self.stats.failed += 1
+                else:
+                    self.stats.done += 1
+            log.info(
+                "job %d %s in %.2fs: %d item(s) stored, %d event(s) queued%s",
+                job.job_id,
+                state,
+                duration,
+                items,
+                events,
+                f" ({failure})" if failure else "",
+            )
+
+    async def _record(self, job: JobRow, failure: str | None, items: int, events: int) -> bool:
+        """Write the outcome; False when the job was cancelled (or taken over) meanwhile."""
+        try:
+            if failure is None:
+                return await asyncio.to_thread(
+                    self.db.run,
+                    job_store.finish_job,
+                    job_id=job.job_id,
+                    owner=self.owner,
+                    items_stored=items,
+                    events_enqueued=events,
+                )
+            return await asyncio.to_thread(
+                self.db.run,
+                job_store.fail_job,
+                job_id=job.job_id,
+                owner=self.owner,
+                error=failure,
+                items_stored=items,
+                events_enqueued=events,
+            )
+        except Exception:  # its lease runs out and another runner runs it again
+            log.exception("could not record the outcome of job %d", job.job_id)
+            return False
+
+    # --- stopping --------------------------------------------------------------------------
+
+    async def _wind_down(self) -> None:
+        """Give running jobs ``grace`` seconds, then cancel and release the rest."""
+        if self._tasks and not self._hard_stop.is_set():
+            hard = asyncio.create_task(self._hard_stop.wait())
+            try:
+                await self._wait_running(hard)
+            finally:
+                hard.cancel()
+        left = {job_id: task for job_id, task in self._tasks.items() if not task.done()}
+        for task in left.values():
+            task.cancel()
+        await asyncio.gather(*left.values(), return_exceptions=True)
+        unfinished = [job_id for job_id in left if job_id not in self._ending]
+        if unfinished:
+            try:
+                self.stats.released += await asyncio.to_thread(
+                    self.db.run, job_store.release_jobs, owner=self.owner, job_ids=unfinished
+                )
+            except Exception:  # their leases run out instead
+                log.exception("could not release %d job(s)", len(unfinished))
+        log.info("job runner %s stopped: %s", self.owner, self.stats)
+
+    async def _wait_running(self, hard: asyncio.Task[bool]) -> None:
+        deadline = time.monotonic() + self.grace
+        while self._tasks and not hard.done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.wait(
+                {*self._tasks.values(), hard}, timeout=remaining, return_when="FIRST_COMPLETED"
+            )

@@ -1,0 +1,676 @@
+"""Reading items for the API: filtered keyset pages, one item in full, and streaming exports.
+
+Pages are newest first: ordered by ``itemId`` descending, and the cursor is the last item id of
+a page (opaque base64 to callers), so a page costs the same at any depth and an item stored
+while someone pages never shifts the pages they have not read yet.
+
+``total`` is exact up to ``TOTAL_CAP`` (1,000) and reported as ``TOTAL_CAP`` with
+``total_exact`` False past it: counting stops after ``TOTAL_CAP + 1`` matching items, so a count
+over a million items costs what a count of a thousand does. With ``total_exact`` False the total
+is a lower bound (a full-text count on SQLite may also stop at a budget of index rows). The
+first page counts; its cursor carries the total to the pages after it, which do not count again
+(a total is as of the first page).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, case, exists, func, literal, select
+from sqlalchemy.engine import Connection
+
+from haystack_collector.db import Database
+from haystack_collector.db.schema import (
+    actions,
+    engines,
+    item_data,
+    item_events,
+    item_links,
+    items,
+    link_types,
+)
+from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.store._sql import from_db, to_db, utcnow
+from haystack_collector.store.search import (
+    Term,
+    item_matches,
+    parse_query,
+    sqlite_count,
+    sqlite_item_ids,
+)
+from haystack_collector.store.values import ItemValue, decode, encode
+
+TOTAL_CAP = 1_000
+_RARE_KEY = 20_000  # a data key with fewer rows is listed, not probed item by item
+_COUNT_BUDGET = 2_000  # SQLite: rows of its rarest word a search's count reads, about
+MAX_LIMIT = 500
+LINKS_SHOWN = 500  # per direction in an item's detail; the counts say how many there are
+# The data keys that name an item, in order of preference (engines write Title; job sources
+# JobTitle; the original's engines wrote title).
+TITLE_KEYS = ("Title", "JobTitle", "title")
+
+EventState = Literal["pending", "claimed", "done", "dead"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSummary:
+    """One row of an item list."""
+
+    item_id: int
+    uri: str
+    engine_id: int | None
+    engine: str | None
+    title: str | None
+    created: datetime | None  # itemCreated: when Haystack first stored the item
+    seen: datetime | None  # ItemDTS: the item's date as its engine last stated it
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    items: list[ItemSummary]
+    total: int
+    next: str | None
+    total_exact: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilter:
+    """What a list or export is narrowed to; every field is optional and they all combine."""
+
+    engine: str | None = None
+    engine_id: int | None = None
+    key: str | None = None
+    value: str | None = None
+    linked_to: int | None = None
+    linked_from: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    seen_from: datetime | None = None
+    seen_to: datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataEntry:
+    key: str
+    value: ItemValue
+    seq: int
+    type: str | None
+    added: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEntry:
+    type: str
+    item_id: int  # the item at the other end
+    uri: str
+    date: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    event_id: int
+    engine: str | None
+    action: str | None
+    state: EventState
+    added: datetime | None
+    done: datetime | None
+    run_after: datetime | None
+    attempts: int
+    last_error: str | None
+    dead: datetime | None
+    claimed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """Something that happened to the item, as far as its rows record it."""
+
+    date: datetime
+    kind: Literal["created", "data", "link", "queued", "done", "dead"]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDetail:
+    item_id: int
+    uri: str
+    engine_id: int | None
+    engine: str | None
+    title: str | None
+    created: datetime | None
+    seen: datetime | None
+    data: list[DataEntry]
+    links: dict[str, list[LinkEntry]]
+    link_counts: dict[str, int]
+    events: list[EventEntry]
+    history: list[HistoryEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ends, and the total the first page counted (so later pages need not)."""
+
+    item_id: int
+    total: int | None = None
+    total_exact: bool = True
+
+
+_CURSOR = re.compile(r"i(\d{1,12})(?:t(\d{1,12})([ec]))?")
+
+
+def encode_cursor(item_id: int, total: int | None = None, *, exact: bool = True) -> str:
+    raw = f"i{item_id}" + ("" if total is None else f"t{total}{'e' if exact else 'c'}")
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """What a cursor stands for; ConfigError (422) for anything not made by us."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ConfigError("cursor: not a cursor from this API", setting="cursor") from None
+    found = _CURSOR.fullmatch(raw)
+    if found is None:
+        raise ConfigError("cursor: not a cursor from this API", setting="cursor")
+    item_id, total, exact = found.groups()
+    return Cursor(int(item_id), None if total is None else int(total), exact != "c")
+
+
+def list_items(
+    conn: Connection,
+    *,
+    engine: str | None = None,
+    engine_id: int | None = None,
+    key: str | None = None,
+    value: str | None = None,
+    linked_to: int | None = None,
+    linked_from: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    seen_from: datetime | None = None,
+    seen_to: datetime | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    with_total: bool = True,
+) -> ItemPage:
+    """A page of items, newest first, narrowed by every filter given."""
+    where = ItemFilter(
+        engine=engine,
+        engine_id=engine_id,
+        key=key,
+        value=value,
+        linked_to=linked_to,
+        linked_from=linked_from,
+        created_from=created_from,
+        created_to=created_to,
+        seen_from=seen_from,
+        seen_to=seen_to,
+        q=q,
+    )
+    return list_page(conn, where=where, limit=limit, cursor=cursor, with_total=with_total)
+
+
+def list_page(
+    conn: Connection,
+    *,
+    where: ItemFilter,
+    limit: int = 50,
+    cursor: str | None = None,
+    with_total: bool = True,
+) -> ItemPage:
+    """``list_items`` with its filters as one value (what the routes and the export pass)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"limit: between 1 and {MAX_LIMIT}", setting="limit")
+    after = None if cursor is None else decode_cursor(cursor)
+    plan = _plan(conn, where)
+    before = None if after is None else after.item_id
+    # MariaDB's full-text semi-join reads every match for the page anyway: it counts them too.
+    found_rows = with_total and after is None and plan.fulltext and conn.dialect.name != "sqlite"
+    ids, matched = _page_ids(conn, plan, before=before, want=limit + 1, found_rows=found_rows)
+    found = _summaries(conn, ids[:limit])
+    if after is not None and after.total is not None:
+        total, exact = after.total, after.total_exact
+    elif matched is not None:
+        total, exact = min(matched, TOTAL_CAP), matched <= TOTAL_CAP
+    elif with_total:
+        total, exact = _count(conn, plan)
+    else:
+        total, exact = 0, False
+    counted = with_total or (after is not None and after.total is not None)
+    following = None
+    if len(ids) > limit:
+        following = encode_cursor(found[-1].item_id, total if counted else None, exact=exact)
+    return ItemPage(items=found, total=total, next=following, total_exact=exact)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to find a filter's items: SQL conditions, and on SQLite the words to search for."""
+
+    conditions: list[ColumnElement[bool]]
+    terms: list[Term] | None = None  # SQLite: read these words' index newest first
+    nothing: bool = False  # a search with no searchable word finds nothing
+    fulltext: bool = False  # the conditions include a full-text search
+
+
+def _plan(conn: Connection, where: ItemFilter) -> _Plan:
+    _check_text(where)  # before any of the filter's text reaches the database
+    dialect = conn.dialect.name
+    if dialect != "sqlite":
+        rare_key = where.key is not None and _is_rare_key(conn, where.key)
+        searching = where.q is not None and bool(where.q.strip())
+        return _Plan(_conditions(dialect, where, rare_key=rare_key), fulltext=searching)
+    terms = parse_query(where.q) if where.q is not None and where.q.strip() else []
+    if where.q is not None and where.q.strip() and not terms:
+        return _Plan(_conditions(dialect, where), nothing=True)
+    if where.value is not None and where.value.isascii():
+        # The value's longest words narrow the rows to check exactly (the EXISTS condition
+        # decides); only ASCII, whose words FTS5 splits exactly as parse_query does.
+        words = sorted(parse_query(where.value), key=lambda term: -len(term.word))[:2]
+        terms += [word for word in words if word not in terms]
+    rare_key = not terms and where.key is not None and _is_rare_key(conn, where.key)
+    return _Plan(_conditions(dialect, where, rare_key=rare_key), terms or None)
+
+
+def _is_rare_key(conn: Connection, key: str) -> bool:
+    """Whether few rows have data ``key`` (counted through ix_ItemData_key, up to a cap)."""
+    sample = select(item_data.c.ItemDataId).where(item_data.c.itemData == key).limit(_RARE_KEY)
+    return int(conn.execute(select(func.count()).select_from(sample.subquery())).scalar_one()) < (
+        _RARE_KEY
+    )
+
+
+def _page_ids(
+    conn: Connection, plan: _Plan, *, before: int | None, want: int, found_rows: bool = False
+) -> tuple[list[int], int | None]:
+    """A page's item ids, and with ``found_rows`` on MariaDB how many items match in all."""
+    if plan.nothing:
+        return [], None
+    if plan.terms is not None:
+        found, _complete = sqlite_item_ids(
+            conn, terms=plan.terms, conditions=plan.conditions, before=before, want=want
+        )
+        return found, None
+    conditions = plan.conditions if before is None else [*plan.conditions, items.c.itemId < before]
+    page = select(items.c.itemId).where(*conditions).order_by(items.c.itemId.desc()).limit(want)
+    if not (found_rows and conn.dialect.name in ("mysql", "mariadb")):
+        return list(conn.execute(page).scalars()), None
+    ids = list(conn.execute(page.prefix_with("SQL_CALC_FOUND_ROWS")).scalars())
+    return ids, int(conn.exec_driver_sql("SELECT FOUND_ROWS()").scalar_one())
+
+
+def _summaries(conn: Connection, ids: list[int]) -> list[ItemSummary]:
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(
+            items.c.itemId,
+            items.c.ItemURI,
+            items.c.EngineId,
+            engines.c.EngineName,
+            _title(),
+            items.c.itemCreated,
+            items.c.ItemDTS,
+        )
+        .select_from(items.outerjoin(engines, engines.c.EngineId == items.c.EngineId))
+        .where(items.c.itemId.in_(ids))
+        .order_by(items.c.itemId.desc())
+    ).all()
+    return [
+        ItemSummary(
+            item_id=row[0],
+            uri=row[1],
+            engine_id=row[2],
+            engine=row[3],
+            title=row[4],
+            created=from_db(row[5]),
+            seen=from_db(row[6]),
+        )
+        for row in rows
+    ]
+
+
+def iter_items(db: Database, *, where: ItemFilter, chunk: int = MAX_LIMIT) -> Iterator[ItemSummary]:
+    """Every matching item, newest first, read a keyset page at a time in its own short read.
+
+    For exports: memory stays at one page however many items match, and no connection is held
+    while the caller writes out what it got.
+    """
+    cursor: str | None = None
+    while True:
+        page = db.run_read(list_page, where=where, limit=chunk, cursor=cursor, with_total=False)
+        yield from page.items
+        if page.next is None:
+            return
+        cursor = page.next
+
+
+def _title() -> Any:
+    preference = case(
+        {name: rank for rank, name in enumerate(TITLE_KEYS)},
+        value=item_data.c.itemData,
+        else_=len(TITLE_KEYS),
+    )
+    return (
+        select(item_data.c.itemDataValue)
+        .where(item_data.c.itemId == items.c.itemId, item_data.c.itemData.in_(TITLE_KEYS))
+        .order_by(preference, item_data.c.itemDataSeq)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _count(conn: Connection, plan: _Plan) -> tuple[int, bool]:
+    """Matching items, counted up to ``TOTAL_CAP + 1``: (the count or a lower bound, exact?).
+
+    A search on SQLite counts within a budget of index rows: past it, what was found so far is
+    reported as a lower bound (``total_exact`` False), so no count reads a whole index.
+    """
+    if plan.nothing:
+        return 0, True
+    if plan.terms is not None and len(plan.terms) == 1 and not plan.conditions:
+        counted = sqlite_count(conn, term=plan.terms[0], cap=TOTAL_CAP + 1)
+    elif plan.terms is not None:
+        found, complete = sqlite_item_ids(
+            conn,
+            terms=plan.terms,
+            conditions=plan.conditions,
+            before=None,
+            want=TOTAL_CAP + 1,
+            budget=_COUNT_BUDGET,
+        )
+        if not complete:
+            return min(len(found), TOTAL_CAP), False
+        counted = len(found)
+    else:
+        capped = select(items.c.itemId).where(*plan.conditions).limit(TOTAL_CAP + 1).subquery()
+        counted = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
+    return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
+
+
+def check_filter(dialect: str, where: ItemFilter) -> None:
+    """Raise the ConfigError (422) a list with ``where`` would raise, before anything is read."""
+    _conditions(dialect, where)
+
+
+def _conditions(
+    dialect: str, where: ItemFilter, *, rare_key: bool = False
+) -> list[ColumnElement[bool]]:
+    _check_text(where)
+    found: list[ColumnElement[bool]] = []
+    if where.engine is not None:
+        found.append(
+            items.c.EngineId.in_(
+                select(engines.c.EngineId).where(engines.c.EngineName == where.engine)
+            )
+        )
+    if where.engine_id is not None:
+        found.append(items.c.EngineId == where.engine_id)
+    if where.key is not None:
+        found.append(_has_data(dialect, where.key, where.value, rare=rare_key))
+    found.extend(_link_conditions(where))
+    for column, low, high in (
+        (items.c.itemCreated, where.created_from, where.created_to),
+        (items.c.ItemDTS, where.seen_from, where.seen_to),
+    ):
+        if low is not None:
+            found.append(column >= to_db(low))
+        if high is not None:
+            found.append(column < to_db(high))
+    if where.q is not None and where.q.strip() and dialect != "sqlite":  # SQLite: see _plan
+        found.append(item_matches(dialect, where.q))
+    return found
+
+
+def _has_data(
+    dialect: str, key: str, value: str | None, *, rare: bool = False
+) -> ColumnElement[bool]:
+    """The item has a data row ``key`` (equal to ``value`` when given).
+
+    A common key is checked item by item as the page is read (the first matches come soon), a
+    rare one by listing its rows (few, through ix_ItemData_key).
+    """
+    having = [item_data.c.itemData == key]
+    if value is not None:
+        text, _tag = encode(value)
+        stored: ColumnElement[Any] = item_data.c.itemDataValue
+        if dialect in ("mysql", "mariadb"):  # exact, not the column's case/accent-blind collation
+            stored = stored.collate("utf8mb4_bin")
+        having.append(stored == text)
+    if not rare:
+        # Checked per item through (itemId, itemData): the candidates come from the page's
+        # order or the full-text index, never from every row of a common key.
+        if dialect == "sqlite":
+            return exists().where(item_data.c.itemId == items.c.itemId, *having)
+        # MariaDB turns EXISTS into a semi-join that reads every row of the key first; a scalar
+        # subquery with LIMIT it must run per item, as wanted.
+        first = select(literal(1)).where(item_data.c.itemId == items.c.itemId, *having).limit(1)
+        return first.scalar_subquery().is_not(None)
+    return items.c.itemId.in_(select(item_data.c.itemId).where(*having))
+
+
+def _check_text(where: ItemFilter) -> None:
+    for name in ("engine", "key", "value"):
+        if "\x00" in (getattr(where, name) or ""):  # no database stores it; PostgreSQL refuses it
+            raise ConfigError(f"{name}: cannot contain NUL", setting=name)
+    if where.value is not None and where.key is None:
+        raise ConfigError("value: give the data key it belongs to (key=...)", setting="value")
+
+
+def _link_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if where.linked_to is not None:
+        pointing = select(item_links.c.itemId_left).where(
+            item_links.c.itemId_right == where.linked_to
+        )
+        found.append(items.c.itemId.in_(pointing))
+    if where.linked_from is not None:
+        pointed = select(item_links.c.itemId_right).where(
+            item_links.c.itemId_left == where.linked_from
+        )
+        found.append(items.c.itemId.in_(pointed))
+    return found
+
+
+def get_item(conn: Connection, *, item_id: int) -> ItemDetail:
+    """An item with its data, links both ways, events and history; NotFoundError if none."""
+    row = conn.execute(
+        select(
+            items.c.itemId,
+            items.c.ItemURI,
+            items.c.EngineId,
+            engines.c.EngineName,
+            _title(),
+            items.c.itemCreated,
+            items.c.ItemDTS,
+        )
+        .select_from(items.outerjoin(engines, engines.c.EngineId == items.c.EngineId))
+        .where(items.c.itemId == item_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no item {item_id}")
+    data = _data(conn, item_id)
+    links = {side: _links(conn, item_id, side) for side in ("out", "in")}
+    counts = {side: _link_count(conn, item_id, side) for side in ("out", "in")}
+    events = _events(conn, item_id)
+    created = from_db(row[5])
+    return ItemDetail(
+        item_id=row[0],
+        uri=row[1],
+        engine_id=row[2],
+        engine=row[3],
+        title=row[4],
+        created=created,
+        seen=from_db(row[6]),
+        data=data,
+        links=links,
+        link_counts=counts,
+        events=events,
+        history=_history(created, data, links, events),
+    )
+
+
+def _data(conn: Connection, item_id: int) -> list[DataEntry]:
+    rows = conn.execute(
+        select(
+            item_data.c.itemData,
+            item_data.c.itemDataValue,
+            item_data.c.itemDataType,
+            item_data.c.itemDataSeq,
+            item_data.c.itemDataAdded,
+        )
+        .where(item_data.c.itemId == item_id)
+        .order_by(item_data.c.itemData, item_data.c.itemDataSeq, item_data.c.ItemDataId)
+    )
+    return [
+        DataEntry(
+            key=key, value=decode(text, tag), seq=seq, type=tag or "str", added=from_db(added)
+        )
+        for key, text, tag, seq, added in rows
+    ]
+
+
+def _link_side(side: str) -> tuple[Any, Any]:
+    """(this item's column, the other item's column) of ItemLinks for a direction."""
+    if side == "out":
+        return item_links.c.itemId_left, item_links.c.itemId_right
+    return item_links.c.itemId_right, item_links.c.itemId_left
+
+
+def _links(conn: Connection, item_id: int, side: str) -> list[LinkEntry]:
+    mine, other = _link_side(side)
+    rows = conn.execute(
+        select(link_types.c.LinkTypeName, other, items.c.ItemURI, item_links.c.itemLinkDTS)
+        .join(link_types, link_types.c.LinkTypeId == item_links.c.linkTypeId)
+        .join(items, items.c.itemId == other)
+        .where(mine == item_id)
+        .order_by(item_links.c.itemLinkId)
+        .limit(LINKS_SHOWN)
+    )
+    return [
+        LinkEntry(type=kind, item_id=other_id, uri=uri, date=from_db(date))
+        for kind, other_id, uri, date in rows
+    ]
+
+
+def _link_count(conn: Connection, item_id: int, side: str) -> int:
+    mine, _other = _link_side(side)
+    return int(
+        conn.execute(select(func.count()).select_from(item_links).where(mine == item_id)).scalar()
+        or 0
+    )
+
+
+def _events(conn: Connection, item_id: int) -> list[EventEntry]:
+    rows = conn.execute(
+        select(
+            item_events,
+            engines.c.EngineName,
+            actions.c.actionName,
+        )
+        .select_from(
+            item_events.outerjoin(engines, engines.c.EngineId == item_events.c.engineId).outerjoin(
+                actions, actions.c.actionId == item_events.c.actionId
+            )
+        )
+        .where(item_events.c.itemId == item_id)
+        .order_by(item_events.c.ItemEventId)
+    ).mappings()
+    now = utcnow()
+    return [
+        EventEntry(
+            event_id=row["ItemEventId"],
+            engine=row["EngineName"],
+            action=row["actionName"],
+            state=_state(row, now),
+            added=from_db(row["itemEventAddedDate"]),
+            done=from_db(row["itemEventDate"]),
+            run_after=from_db(row["itemEventRunAfter"]),
+            attempts=row["itemEventAttempts"],
+            last_error=row["itemEventLastError"],
+            dead=from_db(row["itemEventDeadDate"]),
+            claimed_by=row["itemEventClaimedBy"],
+        )
+        for row in rows
+    ]
+
+
+def _state(row: Any, now: datetime) -> EventState:
+    """The event's state, as the queue (``store.events``) names it."""
+    if row["itemEventDate"] is not None:
+        return "done"
+    if row["itemEventDeadDate"] is not None:
+        return "dead"
+    lease = row["itemEventLeaseUntil"]
+    if lease is not None and lease > now:
+        return "claimed"
+    return "pending"
+
+
+def _history(
+    created: datetime | None,
+    data: list[DataEntry],
+    links: dict[str, list[LinkEntry]],
+    events: list[EventEntry],
+) -> list[HistoryEntry]:
+    """What the rows record, oldest first: creation, data writes (keys grouped by the time they
+    were written), links, and each action's queueing, completion or death.
+
+    Replaced data rows are gone, so only the current values' writes appear.
+    """
+    entries: list[HistoryEntry] = []
+    if created is not None:
+        entries.append(HistoryEntry(created, "created", "first stored"))
+    written: dict[datetime, list[str]] = {}
+    for entry in data:
+        if entry.added is not None and entry.key not in written.setdefault(entry.added, []):
+            written[entry.added].append(entry.key)
+    entries.extend(
+        HistoryEntry(moment, "data", ", ".join(keys)) for moment, keys in written.items()
+    )
+    for side, arrow in (("out", "->"), ("in", "<-")):
+        entries.extend(
+            HistoryEntry(link.date, "link", f"{link.type} {arrow} {link.item_id}")
+            for link in links[side]
+            if link.date is not None
+        )
+    for event in events:
+        label = f"{event.engine}/{event.action}"
+        if event.added is not None:
+            entries.append(HistoryEntry(event.added, "queued", label))
+        if event.done is not None:
+            entries.append(HistoryEntry(event.done, "done", label))
+        if event.dead is not None:
+            entries.append(HistoryEntry(event.dead, "dead", f"{label}: {event.last_error or ''}"))
+    order = {"created": 0, "data": 1, "link": 2, "queued": 3, "done": 4, "dead": 5}
+    return sorted(entries, key=lambda entry: (entry.date, order[entry.kind]))
+
+
+__all__ = [
+    "MAX_LIMIT",
+    "TOTAL_CAP",
+    "Cursor",
+    "DataEntry",
+    "EventEntry",
+    "HistoryEntry",
+    "ItemDetail",
+    "ItemFilter",
+    "ItemPage",
+    "ItemSummary",
+    "LinkEntry",
+    "check_filter",
+    "decode_cursor",
+    "encode_cursor",
+    "get_item",
+    "iter_items",
+    "list_items",
+    "list_page",
+]

@@ -1,0 +1,248 @@
+"""/api/jobs: scrape requests are validated and queued; jobs show progress and outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from haystack_collector.db import Database
+from haystack_collector.jobs import JobRunner
+from haystack_collector.store import jobs as job_store
+from tests.integration.api.jobs_fixtures import (
+    PUBLIC_URL,
+    TOKEN_NAME,
+    Api,
+    Failing,
+    Seeds,
+    api_for,
+    installed_engines,
+)
+
+
+@pytest.fixture
+def api(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    with installed_engines(monkeypatch), api_for(db) as api:
+        yield api
+
+
+def scrape(api: Api, body: dict[str, Any], **headers: str) -> Any:
+    return api.client.post("/api/jobs/scrape", json=body, headers=api.auth | headers)
+
+
+def run_jobs(db: Database, *job_ids: int) -> None:
+    """Run a job runner until the jobs have ended."""
+
+    def ended() -> bool:
+        states = {db.run_read(job_store.get_job, job_id=i).state for i in job_ids}
+        return states <= set(job_store.FINAL_STATES)
+
+    async def main() -> None:
+        runner = JobRunner(db, [Seeds, Failing], poll=0.05)
+        task = asyncio.create_task(runner.run())
+        deadline = time.monotonic() + 20
+        while not await asyncio.to_thread(ended):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        runner.stop()
+        await task
+
+    asyncio.run(main())
+
+
+# --- POST /api/jobs/scrape -----------------------------------------------------------------
+
+
+def test_scrape_queues_one_action_with_its_parameters(api: Api) -> None:
+    answer = scrape(
+        api,
+        {"engine": "jobs-test-seeds", "action": "seed-many", "parameters": {"count": 2}},
+        **{"X-Correlation-ID": "scrape-1"},
+    )
+
+    assert answer.status_code == 202
+    job_id = answer.json()["job_id"]
+    assert answer.json() == {
+        "job_id": job_id,
+        "engine": "jobs-test-seeds",
+        "action": "seed-many",
+        "state": "queued",
+    }
+    job = api.db.run_read(job_store.get_job, job_id=job_id)
+    assert (job.action, job.settings, job.correlation_id, job.requested_by) == (
+        "seed-many",
+        {"url": PUBLIC_URL, "count": 2},
+        "scrape-1",
+        TOKEN_NAME,
+    )
+
+
+def test_scrape_without_an_action_runs_every_start_action(api: Api) -> None:
+    answer = scrape(api, {"engine": "jobs-test-seeds"})
+
+    assert answer.status_code == 202
+    assert answer.json()["action"] is None
+
+
+def test_a_scraped_job_is_run_and_its_outcome_shown(api: Api) -> None:
+    job_id = scrape(
+        api, {"engine": "jobs-test-seeds", "action": "seed-many", "parameters": {"count": 3}}
+    ).json()["job_id"]
+    queued = api.client.get(f"/api/jobs/{job_id}").json()
+    assert (queued["state"], queued["started"], queued["finished"]) == ("queued", None, None)
+
+    run_jobs(api.db, job_id)
+
+    done = api.client.get(f"/api/jobs/{job_id}")
+    assert done.status_code == 200
+    body = done.json()
+    assert (body["state"], body["error"], body["items_stored"], body["events_enqueued"]) == (
+        "done",
+        None,
+        3,
+        3,
+    )
+    assert body["started"] is not None
+    assert body["finished"] is not None
+    assert body["engine"] == "jobs-test-seeds"
+    assert body["claimed_by"]
+    # The three items it queued are the engine's pending events.
+    assert body["engine_events"] == {"pending": 3, "claimed": 0, "done": 0, "dead": 0}
+
+
+def test_a_failed_job_shows_its_error(api: Api) -> None:
+    job_id = scrape(api, {"engine": "jobs-test-failing"}).json()["job_id"]
+
+    run_jobs(api.db, job_id)
+
+    body = api.client.get(f"/api/jobs/{job_id}").json()
+    assert (body["state"], body["error"], body["items_stored"]) == (
+        "failed",
+        "fail: RuntimeError: the source is gone",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"engine": "nope"}, 404, "no engine named 'nope'"),
+        ({"engine": "jobs-test-seeds", "action": "nope"}, 404, "has no action 'nope'"),
+        (
+            {"engine": "jobs-test-seeds", "action": "visit"},
+            422,
+            "only start actions can be requested",
+        ),
+        (
+            {"engine": "jobs-test-seeds", "parameters": {"count": "x"}},
+            422,
+            "count: Input should be a valid integer",
+        ),
+        (
+            {"engine": "webScraper", "parameters": {"url": "http://127.0.0.1/"}},
+            422,
+            "url: 127.0.0.1 resolves to 127.0.0.1 (loopback)",
+        ),
+    ],
+)
+def test_bad_requests_are_refused_and_queue_nothing(
+    api: Api, body: dict[str, Any], status: int, detail: str
+) -> None:
+    answer = scrape(api, body)
+
+    assert answer.status_code == status
+    assert detail in answer.json()["detail"]
+    assert api.db.run_read(job_store.list_jobs) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"engine": ""},
+        {"engine": "jobs-test-seeds", "parameters": [1, 2]},
+        {"engine": "jobs-test-seeds", "extra": True},
+    ],
+)
+def test_malformed_requests_are_422(api: Api, body: dict[str, Any]) -> None:
+    answer = scrape(api, body)
+
+    assert answer.status_code == 422
+    assert answer.json()["detail"]
+    assert api.db.run_read(job_store.list_jobs) == []
+
+
+def test_scrape_needs_a_valid_token(api: Api) -> None:
+    body = {"engine": "jobs-test-seeds"}
+    missing = api.client.post("/api/jobs/scrape", json=body)
+    wrong = api.client.post(
+        "/api/jobs/scrape", json=body, headers={"Authorization": "Bearer wrong"}
+    )
+
+    for answer in (missing, wrong):
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+    assert api.db.run_read(job_store.list_jobs) == []
+
+
+# --- GET /api/jobs and /api/jobs/{id} ------------------------------------------------------
+
+
+def test_an_unknown_job_is_404_and_an_out_of_range_id_422(api: Api) -> None:
+    missing = api.client.get("/api/jobs/999999")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "no job 999999"}
+    assert api.client.get("/api/jobs/abc").status_code == 404  # no such route
+    assert api.client.get("/api/jobs/0").status_code == 422
+    assert api.client.get(f"/api/jobs/{2**31}").status_code == 422
+    assert api.client.get("/api/jobs/scrape").status_code == 405  # POST only
+
+
+def test_recent_jobs_are_listed_newest_first_in_pages(api: Api) -> None:
+    ids = [scrape(api, {"engine": "jobs-test-seeds"}).json()["job_id"] for _ in range(5)]
+    failing = scrape(api, {"engine": "jobs-test-failing"}).json()["job_id"]
+
+    first = api.client.get("/api/jobs", params={"limit": 4}).json()
+    assert [job["job_id"] for job in first["jobs"]] == [failing, *ids[:1:-1]]
+    assert first["next"] == ids[2]
+    rest = api.client.get("/api/jobs", params={"limit": 4, "before": first["next"]}).json()
+    assert [job["job_id"] for job in rest["jobs"]] == ids[1::-1]
+    assert rest["next"] is None
+
+    by_engine = api.client.get("/api/jobs", params={"engine": "jobs-test-failing"}).json()
+    assert [job["job_id"] for job in by_engine["jobs"]] == [failing]
+    assert by_engine["jobs"][0]["engine"] == "jobs-test-failing"
+    queued = api.client.get("/api/jobs", params={"state": "queued"}).json()
+    assert len(queued["jobs"]) == 6
+    assert api.client.get("/api/jobs", params={"state": "done"}).json()["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"engine": "nope"}, 404),
+        ({"state": "sleeping"}, 422),
+        ({"limit": 0}, 422),
+        ({"limit": 501}, 422),
+        ({"before": 0}, 422),
+    ],
+)
+def test_bad_list_filters_are_refused(api: Api, params: dict[str, Any], status: int) -> None:
+    answer = api.client.get("/api/jobs", params=params)
+
+    assert answer.status_code == status
+    assert answer.json()["detail"]
+
+
+def test_job_reads_need_a_token_when_the_api_says_so(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with installed_engines(monkeypatch), api_for(db, api_read_access="token") as api:
+        job_id = scrape(api, {"engine": "jobs-test-seeds"}).json()["job_id"]
+
+        assert api.client.get("/api/jobs").status_code == 401
+        assert api.client.get(f"/api/jobs/{job_id}").status_code == 401
+        assert api.client.get(f"/api/jobs/{job_id}", headers=api.auth).status_code == 200
