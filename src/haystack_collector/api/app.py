@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from haystack_collector import __version__
-from haystack_collector.api import errors
+from haystack_collector.api import deps, errors, middleware
 from haystack_collector.api.routes import (
     admin,
     config,
@@ -21,6 +23,7 @@ from haystack_collector.api.routes import (
 )
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
+from haystack_collector.ui import install_ui
 
 
 def create_app(settings: Settings, db: Database) -> FastAPI:
@@ -33,7 +36,44 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     errors.install(app)
+    middleware.install(app, settings)
     for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):
         app.include_router(module.router)
     app.include_router(stream.router)
+    deps.document_read_access(app, settings)
+    _document_unreadable_bodies(app)
+    install_ui(app)
     return app
+
+
+def _document_unreadable_bodies(app: FastAPI) -> None:
+    """Document the 400 every route with a JSON body gives for a body that is not JSON.
+
+    FastAPI answers ``{"detail": "There was an error parsing the body"}`` with 400 before any
+    route code runs, and leaves the status out of /openapi.json.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI after the first call; updated in place
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if isinstance(operation, dict) and "requestBody" in operation:
+                    operation.setdefault("responses", {}).setdefault("400", _UNREADABLE_BODY)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_UNREADABLE_BODY: dict[str, Any] = {
+    "description": "The body is not valid JSON",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}

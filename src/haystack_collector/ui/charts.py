@@ -1,0 +1,79 @@
+"""The dashboard's items-per-day chart: a count query and a self-contained SVG drawing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from xml.sax.saxutils import escape
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from haystack_collector.db.schema import items
+
+WIDTH, HEIGHT = 640, 180
+_TOP, _BOTTOM, _LEFT, _RIGHT = 16, 28, 44, 8
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    day: date
+    count: int
+
+
+def items_per_day(conn: Connection, *, days: int, today: date) -> list[DayCount]:
+    """New items per calendar day (UTC) over the last ``days`` days, zero-filled, oldest first."""
+    first = today - timedelta(days=days - 1)
+    # date() exists on SQLite (as text), MariaDB and PostgreSQL (as a date).
+    day = func.date(items.c.itemCreated)
+    rows = conn.execute(
+        select(day, func.count())
+        .where(items.c.itemCreated >= datetime.combine(first, datetime.min.time()))
+        .group_by(day)
+    )
+    counts = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
+    for value, count in rows:
+        if isinstance(value, datetime):
+            parsed = value.date()
+        elif isinstance(value, date):
+            parsed = value
+        else:
+            parsed = date.fromisoformat(str(value))
+        if parsed in counts:
+            counts[parsed] = int(count)
+    return [DayCount(key, count) for key, count in counts.items()]
+
+
+def bar_chart_svg(counts: list[DayCount]) -> str:
+    """A bar per day with the maximum on the axis; every text is escaped."""
+    peak = max((c.count for c in counts), default=0)
+    plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
+    slot = plot_w / max(len(counts), 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" role="img">',
+        f"<title>Items per day, last {len(counts)} days</title>",
+        "<style>text{font:11px sans-serif;fill:#555}.bar{fill:#3b6ea8}</style>",
+        f'<line x1="{_LEFT}" y1="{HEIGHT - _BOTTOM}" x2="{WIDTH - _RIGHT}" '
+        f'y2="{HEIGHT - _BOTTOM}" stroke="#999"/>',
+        f'<text x="{_LEFT - 4}" y="{_TOP + 4}" text-anchor="end">{peak}</text>',
+        f'<text x="{_LEFT - 4}" y="{HEIGHT - _BOTTOM}" text-anchor="end">0</text>',
+    ]
+    for index, entry in enumerate(counts):
+        height = 0.0 if peak == 0 else plot_h * entry.count / peak
+        x = _LEFT + index * slot
+        y = HEIGHT - _BOTTOM - height
+        label = escape(f"{entry.day.isoformat()}: {entry.count}")
+        parts.append(
+            f'<rect class="bar" x="{x + 1:.1f}" y="{y:.1f}" width="{max(slot - 2, 1):.1f}" '
+            f'height="{height:.1f}"><title>{label}</title></rect>'
+        )
+        # Every seventh date (and the last) under the axis keeps labels from overlapping.
+        last = index == len(counts) - 1
+        if (index % 7 == 0 and len(counts) - index > 3) or last:
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - _BOTTOM + 14}" text-anchor="middle">'
+                f"{escape(entry.day.strftime('%m-%d'))}</text>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,120 @@
+"""The UI's pages: each renders a server-side shell that its script fills from the JSON API.
+
+Pages never query the database while rendering, so they load (and say the API is down) even
+when the database is not reachable. The one exception is the dashboard chart, an SVG image
+loaded separately from ``/ui/charts/items-per-day.svg``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from haystack_collector import __version__
+from haystack_collector.api.deps import DbDep, ReadAccess
+from haystack_collector.ui.charts import bar_chart_svg, items_per_day
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    page: str
+    path: str
+    label: str
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("dashboard", "/", "Dashboard"),
+    NavEntry("engines", "/engines", "Engines"),
+    NavEntry("items", "/items", "Items"),
+    NavEntry("jobs", "/jobs", "Jobs"),
+    NavEntry("queue", "/queue", "Queue"),
+    NavEntry("hosts", "/hosts", "Hosts"),
+    NavEntry("status", "/status", "Status log"),
+    NavEntry("config", "/config", "Config"),
+    NavEntry("admin", "/admin", "Database"),
+)
+_TITLES = {entry.page: entry.label for entry in NAV}
+
+
+def _page(request: Request, page: str, **context: Any) -> HTMLResponse:
+    title = context.pop("title", None) or _TITLES[page]
+    return templates.TemplateResponse(
+        request,
+        f"{page}.html",
+        {"page": page, "title": title, "nav": NAV, "version": __version__, **context},
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    return _page(request, "dashboard")
+
+
+@router.get("/engines", response_class=HTMLResponse)
+def engines_page(request: Request) -> HTMLResponse:
+    return _page(request, "engines")
+
+
+@router.get("/items", response_class=HTMLResponse)
+def items_page(request: Request) -> HTMLResponse:
+    return _page(request, "items")
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: int) -> HTMLResponse:
+    return _page(request, "item", title=f"Item {item_id}", item_id=item_id, nav_page="items")
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def jobs_page(request: Request) -> HTMLResponse:
+    return _page(request, "jobs")
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request) -> HTMLResponse:
+    return _page(request, "queue")
+
+
+@router.get("/hosts", response_class=HTMLResponse)
+def hosts_page(request: Request) -> HTMLResponse:
+    return _page(request, "hosts")
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_page(request: Request) -> HTMLResponse:
+    return _page(request, "status")
+
+
+@router.get("/config", response_class=HTMLResponse)
+def config_page(request: Request) -> HTMLResponse:
+    return _page(request, "config")
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request) -> HTMLResponse:
+    return _page(request, "admin")
+
+
+@router.get("/ui/charts/items-per-day.svg")
+def items_per_day_chart(
+    db: DbDep, _reader: ReadAccess, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> Response:
+    """New items per day as an SVG image (loaded by the dashboard with an ``<img>``)."""
+    today = datetime.now(UTC).date()
+    counts = db.run_read(items_per_day, days=days, today=today)
+    return Response(
+        bar_chart_svg(counts),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,102 @@
+// Items: full-text search, filters, a keyset-paginated table that refreshes live on page one.
+"use strict";
+(() => {
+  const H = Haystack;
+  const { el } = H;
+  const PAGE = 50;
+  const FILTERS = ["q", "engine", "key", "value", "linked_to", "linked_from", "created_from", "created_to"];
+  let cursors = [null]; // the cursor of each page shown so far; the last is the current page
+  let next = null;
+
+  // The date inputs are whole UTC days: "to" includes its day.
+  const DAY_BOUNDS = { created_from: "T00:00:00Z", created_to: "T23:59:59.999999Z" };
+
+  function filters({ forApi = true } = {}) {
+    const query = {};
+    for (const name of FILTERS) {
+      const value = document.getElementById(name).value.trim();
+      if (value) query[name] = forApi && DAY_BOUNDS[name] ? value + DAY_BOUNDS[name] : value;
+    }
+    return query;
+  }
+
+  function titleOf(item) {
+    const title = H.pick(item, "title", "Title");
+    return Array.isArray(title) ? title[0] : title;
+  }
+
+  function render(page) {
+    const items = H.asList(page, "items");
+    H.fillTable(document.getElementById("items"), items, [
+      ["Id", (i) => el("a", { href: "/items/" + H.pick(i, "item_id", "id") }, H.pick(i, "item_id", "id"))],
+      ["Title", (i) => el("a", { href: "/items/" + H.pick(i, "item_id", "id"), class: "item-title" }, H.fmt(titleOf(i)))],
+      ["URI", (i) => H.pick(i, "uri")],
+      ["Engine", (i) => H.pick(i, "engine", "engine_name", "engine_id")],
+      ["Created", (i) => H.fmtTime(H.pick(i, "created", "item_created"))],
+      ["Seen", (i) => H.fmtTime(H.pick(i, "seen", "item_dts", "updated"))],
+    ], "no items match");
+    const total = H.pick(page, "total");
+    const exact = H.pick(page, "total_exact") !== false;
+    document.getElementById("total").textContent = total === undefined ? ""
+      : (exact ? "" : "about ") + total + " item" + (total === 1 ? "" : "s");
+    next = H.pick(page, "next", "next_cursor") || null;
+    document.getElementById("next").disabled = !next;
+    document.getElementById("prev").disabled = cursors.length <= 1;
+    document.getElementById("page-no").textContent = "page " + cursors.length;
+  }
+
+  async function load() {
+    const query = { ...filters(), limit: PAGE };
+    const cursor = cursors[cursors.length - 1];
+    if (cursor) query.cursor = cursor;
+    render(await H.api("/api/items", { query }));
+  }
+
+  function reflectInUrl() {
+    history.replaceState(null, "", H.url("/items", filters({ forApi: false })));
+    const query = filters();
+    for (const [id, format] of [["export-csv", "csv"], ["export-jsonl", "jsonl"]]) {
+      document.getElementById(id).setAttribute("href", H.url("/api/items/export", { ...query, format }));
+    }
+  }
+
+  async function loadEngines() {
+    const engines = H.asList(await H.api("/api/engines"), "engines");
+    const select = document.getElementById("engine");
+    const chosen = select.value || new URLSearchParams(location.search).get("engine") || "";
+    select.replaceChildren(el("option", { value: "" }, "any engine"),
+      ...engines.map((e) => { const name = H.pick(e, "name"); return el("option", { value: name, selected: name === chosen }, name); }));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const params = new URLSearchParams(location.search);
+    for (const name of FILTERS) {
+      if (params.get(name)) document.getElementById(name).value = params.get(name);
+    }
+    document.getElementById("item-search").addEventListener("submit", (event) => {
+      event.preventDefault();
+      cursors = [null];
+      reflectInUrl();
+      load().catch((error) => H.notify(H.describeError(error), "error"));
+    });
+    document.getElementById("next").addEventListener("click", () => {
+      if (!next) return;
+      cursors.push(next);
+      load();
+    });
+    document.getElementById("prev").addEventListener("click", () => {
+      if (cursors.length > 1) cursors.pop();
+      load();
+    });
+    reflectInUrl();
+    loadEngines().catch(() => {});
+    // Page one follows new items as they are stored while "live" is ticked.
+    let first = true;
+    H.every(3000, async () => {
+      if (first || (cursors.length === 1 && document.getElementById("live").checked)) {
+        first = false;
+        await load();
+      }
+    });
+  });
+})();
