@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## run: set up and run Haystack on the embedded default (./haystack.db, migrated automatically)
+## run: set up and serve Haystack (API, UI, worker) on the embedded default (./haystack.db)
 run: $(STAMP)
-	$(BIN)/haystack run
+	$(BIN)/haystack serve
 
 ## test: set up, make sure MariaDB and PostgreSQL run and the test tools are installed, lint,
 ##       type-check and run every test

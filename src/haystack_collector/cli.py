@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from haystack_collector import __version__
+from haystack_collector.api.tokens_cli import make_token_app
 from haystack_collector.crawl import CrawlOptions, crawl_fetch_settings, run_crawl
 from haystack_collector.db import Database, map_db_error, migrate
 from haystack_collector.engines.base import ActionResult, Engine, run_start_actions
@@ -45,10 +46,12 @@ from haystack_collector.errors import (
 )
 from haystack_collector.extract.kinds import extract as extract_records
 from haystack_collector.extract.records import to_json, to_jsonable
+from haystack_collector.jobs import JobRunner
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.queue import QueuePolicy, SqlQueue
 from haystack_collector.scheduler import Scheduler, schedule_engine
+from haystack_collector.serve import serve as serve_api
 from haystack_collector.settings import Settings, load_settings
 from haystack_collector.store import all_config, event_counts, list_engines, set_config
 from haystack_collector.store.admin import table_counts
@@ -938,7 +941,9 @@ def worker(
         scheduler=None if no_scheduler else Scheduler(db),
         schedule_every=SCHEDULER_EVERY_S,
     )
-    stats = run_worker(the_worker, stats_interval=stats_interval)
+    # Jobs queued through the API (start an engine, run an action) run beside the item actions.
+    with JobRunner(db, engines).running_in_thread():
+        stats = run_worker(the_worker, stats_interval=stats_interval)
     if json_output:
         _print_json({"owner": the_worker.owner, **stats.as_dict()})
     else:
@@ -1023,6 +1028,37 @@ def crawl(
 
 @app.command()
 @_reports_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen address (default: HAYSTACK_API_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="Port (default: HAYSTACK_API_PORT)."),
+    ] = None,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="API and UI only: no worker, scheduler or job runner."),
+    ] = False,
+) -> None:
+    """Serve the API and the web UI; unless --no-worker, also collect in the same process.
+
+    The embedded worker, scheduler and job runner run every engine on the configured database.
+    SIGINT/SIGTERM stop everything cleanly (exit 0).
+    """
+    settings = _settings(ctx)
+    serve_api(
+        settings,
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        worker=not no_worker,
+        db=_ready_database(ctx),
+    )
+
+
+@app.command()
+@_reports_errors
 def extract(
     ctx: typer.Context,
     kind: Annotated[
@@ -1055,6 +1091,10 @@ def extract(
         return
     for record in found:
         typer.echo(to_json(record))
+
+
+# `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).
+app.add_typer(make_token_app(_ready_database), name="token")
 
 
 def main() -> None:

@@ -7,14 +7,23 @@ tested outside Docker elsewhere (serve, worker, db upgrade).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
 import yaml
 
 from haystack_collector.settings import Settings
+from tests.databases import recreate_server_database, selected_backends, server_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +79,114 @@ def test_the_image_runs_the_haystack_command() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert 'ENTRYPOINT ["haystack"]' in dockerfile
     assert 'CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
+
+
+def _compose_commands() -> dict[str, list[str]]:
+    config = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return {
+        name: [str(part) for part in service["command"]]
+        for name, service in config["services"].items()
+        if "command" in service
+    }
+
+
+def _service_environment(database: str) -> dict[str, str]:
+    """.env.example as compose passes it, pointed at this machine's MariaDB instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAYSTACK_", "DB_"))}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    server = server_url("mariadb")
+    env |= {
+        "DB_HOST": server.host or "127.0.0.1",
+        "DB_PORT": str(server.port or 3306),
+        "DB_USER": server.username or "root",
+        "DB_PASSWORD": server.password or "",
+        "DB_NAME": database,
+        "HAYSTACK_DATA_DIR": ".",
+        "HAYSTACK_DOWNLOADS_DIR": "downloads",
+        "HAYSTACK_LOG_LEVEL": "WARNING",
+    }
+    return env
+
+
+def _haystack(*args: str) -> list[str]:
+    return [sys.executable, "-m", "haystack_collector", *args]
+
+
+@pytest.mark.skipif("mariadb" not in selected_backends(), reason="HAYSTACK_TEST_BACKENDS")
+def test_the_services_commands_run_outside_docker(tmp_path: Path) -> None:
+    commands = _compose_commands()
+    database = recreate_server_database("mariadb", "haystack_compose").database
+    assert database is not None
+    env = _service_environment(database)
+    port = _free_port()
+
+    migrate = subprocess.run(
+        _haystack(*commands["migrate"]),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    serve = [*commands["haystack"]]
+    serve[serve.index("--port") + 1] = str(port)
+    serve[serve.index("--host") + 1] = "127.0.0.1"
+    processes = [
+        subprocess.Popen(
+            _haystack(*serve),
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        ),
+        subprocess.Popen(
+            _haystack(*commands["worker"]),
+            cwd=tmp_path,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        ),
+    ]
+    try:
+        health = _wait_for_health(f"http://127.0.0.1:{port}/health", processes)
+        assert health["database"]["dialect"] == "mysql"
+        # The worker service registers itself with a heartbeat the API reports.
+        deadline = time.monotonic() + 30
+        while not health["workers"]:
+            assert time.monotonic() < deadline, "the worker never reported in"
+            time.sleep(0.5)
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        results = [(p.wait(timeout=30), p.stderr.read() if p.stderr else "") for p in processes]
+    assert [code for code, _ in results] == [0, 0], results
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_health(url: str, processes: list[subprocess.Popen[str]]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        for process in processes:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            answer = httpx.get(url, timeout=5)
+            if answer.status_code == 200:
+                return dict(answer.json())
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} never answered"
+        time.sleep(0.3)
