@@ -329,7 +329,7 @@ class Worker:
         slot = self._slots[job.engine_id]
         action = _action_name(slot.registered, job.action_id)
         with (
-            correlation_scope(),
+            correlation_scope(job.correlation_id),  # the id of the work that queued it, if any
             logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
         ):
             run = asyncio.create_task(

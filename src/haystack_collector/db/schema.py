@@ -121,6 +121,9 @@ item_events = Table(
     Column("actionId", Integer, ForeignKey("Actions.actionId"), nullable=False),
     Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
     Column("itemEventAddedDate", Timestamp),
+    # haystack: the correlation id of the work that queued it; the worker runs it under the
+    # same id, so one request's log lines follow its work through every follow-up event.
+    Column("itemEventCorrelationId", String(64)),
     Column("itemEventDate", Timestamp, nullable=True),  # NULL while pending
     # haystack: the queue's bookkeeping.
     Column("itemEventRunAfter", Timestamp),  # not due before this (backoff); NULL = now

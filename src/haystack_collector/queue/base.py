@@ -42,6 +42,7 @@ class Job:
     attempts: int  # this claim included
     owner: str
     lease_until: datetime
+    correlation_id: str | None = None  # of the work that queued it; the job runs under it
 
 
 class Outcome(enum.StrEnum):

@@ -103,4 +103,5 @@ def _job(event: ClaimedEvent, owner: str) -> Job:
         attempts=event.attempts,
         owner=owner,
         lease_until=event.lease_until,
+        correlation_id=event.correlation_id,
     )

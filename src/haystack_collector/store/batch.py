@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import DATA_KEY_MAX, item_data, item_events, item_links, items
 from haystack_collector.errors import IntegrityViolation, NotFoundError
+from haystack_collector.logs import get_correlation_id
 from haystack_collector.store._sql import (
     bulk_insert,
     check_length,
@@ -72,12 +73,13 @@ def store_items(
     item_ids, created = _upsert_items(conn, engine_id, by_uri, targets, now)
     _replace_data(conn, by_uri, item_ids, created, now)
     _add_links(conn, engine_id, by_uri, item_ids, now)
+    correlation = get_correlation_id()
     bulk_insert(
         conn,
         item_events,
-        ("engineId", "actionId", "itemId", "itemEventAddedDate"),
+        ("engineId", "actionId", "itemId", "itemEventAddedDate", "itemEventCorrelationId"),
         [
-            (engine_id, action_id, item_ids[uri], now)
+            (engine_id, action_id, item_ids[uri], now, correlation)
             for uri, record in by_uri.items()
             for action_id in record.events
         ],

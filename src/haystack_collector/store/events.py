@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from haystack_collector.db.schema import CLAIM_OWNER_MAX, actions, engines, item_events, items
 from haystack_collector.errors import IntegrityViolation, NotFoundError
+from haystack_collector.logs import get_correlation_id
 from haystack_collector.store._sql import (
     check_length,
     chunks,
@@ -43,7 +44,7 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
     ``reopen`` makes a completed or dead event pending again (fresh attempts), for work that
     should run once more, e.g. re-extracting a posting. Returns how many rows were added.
     """
-    now = utcnow()
+    now, correlation = utcnow(), get_correlation_id()
     added = insert_ignoring_duplicates(
         conn,
         item_events,
@@ -54,6 +55,7 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
                 "itemId": e.item_id,
                 "itemEventAddedDate": now,
                 "itemEventRunAfter": to_db(e.run_after),
+                "itemEventCorrelationId": correlation,
             }
             for e in events
         ],
@@ -81,6 +83,7 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
                     itemEventLeaseUntil=None,
                     itemEventRunAfter=to_db(event.run_after),
                     itemEventAddedDate=now,
+                    itemEventCorrelationId=correlation,
                 )
             )
     return added
@@ -178,6 +181,7 @@ class ClaimedEvent:
     uri: str
     attempts: int  # including this one
     lease_until: datetime
+    correlation_id: str | None = None  # of the work that queued it
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:
@@ -240,7 +244,13 @@ def claim_events(
     )
     rows = conn.execute(
         select(
-            e.ItemEventId, e.engineId, e.actionId, e.itemId, items.c.ItemURI, e.itemEventAttempts
+            e.ItemEventId,
+            e.engineId,
+            e.actionId,
+            e.itemId,
+            items.c.ItemURI,
+            e.itemEventAttempts,
+            e.itemEventCorrelationId,
         )
         .join(items, items.c.itemId == e.itemId)
         .where(e.ItemEventId.in_(ids))
@@ -249,8 +259,8 @@ def claim_events(
     lease = from_db(to_db(lease_until))
     assert lease is not None
     return [
-        ClaimedEvent(event_id, engine, action, item, uri, attempts, lease)
-        for event_id, engine, action, item, uri, attempts in rows
+        ClaimedEvent(event_id, engine, action, item, uri, attempts, lease, correlation)
+        for event_id, engine, action, item, uri, attempts, correlation in rows
     ]
 
 
