@@ -160,14 +160,15 @@ def test_the_fulltext_index_is_rebuilt_from_existing_rows_after_a_downgrade(
     db: Database,
 ) -> None:
     ids = _store_postings(db)
-    with db.transaction() as conn:
-        command.downgrade(_config(conn), "0004")
-    assert status(db).pending == ("0005",)
-    try:
+    try:  # the database is shared by the whole run: it always goes back to head
+        with db.transaction() as conn:
+            command.downgrade(_config(conn), "0004")
+        assert status(db).pending[0] == "0005"
         with db.transaction() as conn:  # data stored while there is no index...
             store.set_item_data(conn, item_id=ids["chef"], key="Body", value="Espresso bar")
     finally:
         upgrade(db)
+    assert status(db).pending == ()
     assert _search(db, "espresso") == {ids["chef"]}  # ...is found once 0005 backfills it
     assert _search(db, "rust") == {ids["rust"], ids["both"]}
 
