@@ -1048,13 +1048,14 @@ def serve(
     SIGINT/SIGTERM stop everything cleanly (exit 0).
     """
     settings = _settings(ctx)
-    serve_api(
-        settings,
-        host=host or settings.api_host,
-        port=settings.api_port if port is None else port,
-        worker=not no_worker,
-        db=_ready_database(ctx),
+    db = _ready_database(ctx)
+    chosen_host, chosen_port = (
+        host or settings.api_host,
+        settings.api_port if port is None else port,
     )
+    shown = f"[{chosen_host}]" if ":" in chosen_host else chosen_host
+    _note(f"serving http://{shown}:{chosen_port}/ (API docs at /docs); Ctrl-C stops")
+    serve_api(settings, host=chosen_host, port=chosen_port, worker=not no_worker, db=db)
 
 
 @app.command()
