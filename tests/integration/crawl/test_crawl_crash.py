@@ -112,7 +112,8 @@ def test_ctrl_c_stops_the_crawl_cleanly_and_running_it_again_finishes_it(
         url = recreate_server_database(backend, "haystack_crawl_sigint").render_as_string(
             hide_password=False
         )
-    site = Site(pages=150, with_error_page=False, sleep=0.01)
+    # Pages of 50 ms on 4 slots: the crawl takes about 2 s, so SIGINT always lands mid-way.
+    site = Site(pages=150, with_error_page=False, sleep=0.05)
     with migrated_database(url) as db, serve(site) as base:
         expected = reference_crawl(
             site, max_depth=40, trap=lambda path: looks_like_trap(base + path) is not None

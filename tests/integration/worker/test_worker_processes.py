@@ -130,7 +130,8 @@ def test_kill_9_mid_way_then_a_new_worker_loses_and_duplicates_nothing(
 ) -> None:
     db, url = scratch
     ids = enqueue_pages(db, 300)
-    first = start_worker(url, "--drain", "--lease", "1", "-c", "4", sleep=0.01)
+    # 300 jobs of 50 ms on 4 slots take about 4 s: the kill at 40 done always lands mid-way.
+    first = start_worker(url, "--drain", "--lease", "1", "-c", "4", sleep=0.05)
     try:
         wait_until_done(db, 40)
         first.send_signal(signal.SIGKILL)
