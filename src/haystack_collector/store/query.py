@@ -183,41 +183,6 @@ def decode_cursor(cursor: str) -> Cursor:
     return Cursor(int(item_id), None if total is None else int(total), exact != "c")
 
 
-def list_items(
-    conn: Connection,
-    *,
-    engine: str | None = None,
-    engine_id: int | None = None,
-    key: str | None = None,
-    value: str | None = None,
-    linked_to: int | None = None,
-    linked_from: int | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    seen_from: datetime | None = None,
-    seen_to: datetime | None = None,
-    q: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-    with_total: bool = True,
-) -> ItemPage:
-    """A page of items, newest first, narrowed by every filter given."""
-    where = ItemFilter(
-        engine=engine,
-        engine_id=engine_id,
-        key=key,
-        value=value,
-        linked_to=linked_to,
-        linked_from=linked_from,
-        created_from=created_from,
-        created_to=created_to,
-        seen_from=seen_from,
-        seen_to=seen_to,
-        q=q,
-    )
-    return list_page(conn, where=where, limit=limit, cursor=cursor, with_total=with_total)
-
-
 def list_page(
     conn: Connection,
     *,
@@ -226,7 +191,7 @@ def list_page(
     cursor: str | None = None,
     with_total: bool = True,
 ) -> ItemPage:
-    """``list_items`` with its filters as one value (what the routes and the export pass)."""
+    """A page of items, newest first, narrowed by every filter in ``where``."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ConfigError(f"limit: between 1 and {MAX_LIMIT}", setting="limit")
     after = None if cursor is None else decode_cursor(cursor)
@@ -671,6 +636,5 @@ __all__ = [
     "encode_cursor",
     "get_item",
     "iter_items",
-    "list_items",
     "list_page",
 ]

@@ -48,26 +48,28 @@ def wait_for(predicate: object, timeout: float) -> None:
     raise AssertionError(f"not reached within {timeout}s")
 
 
+def database_url(tmp_path: Path, backend: str, name: str) -> str:
+    """A private database for the crawl processes: a SQLite file or a fresh server database."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'crawl.db'}"
+    return recreate_server_database(backend, name).render_as_string(hide_password=False)
+
+
+def start_crawl(url: str, base: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        crawl_command(url, base), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_killed_crawl_is_finished_by_running_it_again(tmp_path: Path, backend: str) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'crawl.db'}"
-    else:
-        url = recreate_server_database(backend, "haystack_crawl_crash").render_as_string(
-            hide_password=False
-        )
+    url = database_url(tmp_path, backend, "haystack_crawl_crash")
     site = Site(pages=150, with_error_page=False, sleep=0.01)
     with migrated_database(url) as db, serve(site) as base:
         expected = reference_crawl(
             site, max_depth=40, trap=lambda path: looks_like_trap(base + path) is not None
         )
-        first = subprocess.Popen(
-            crawl_command(url, base),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        first = start_crawl(url, base, tmp_path)
         try:
             wait_for(lambda: sum(site.requests.values()) >= 60, timeout=30)
             first.send_signal(signal.SIGKILL)
@@ -106,25 +108,14 @@ def test_a_killed_crawl_is_finished_by_running_it_again(tmp_path: Path, backend:
 def test_ctrl_c_stops_the_crawl_cleanly_and_running_it_again_finishes_it(
     tmp_path: Path, backend: str
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'crawl.db'}"
-    else:
-        url = recreate_server_database(backend, "haystack_crawl_sigint").render_as_string(
-            hide_password=False
-        )
+    url = database_url(tmp_path, backend, "haystack_crawl_sigint")
     # Pages of 50 ms on 4 slots: the crawl takes about 2 s, so SIGINT always lands mid-way.
     site = Site(pages=150, with_error_page=False, sleep=0.05)
     with migrated_database(url) as db, serve(site) as base:
         expected = reference_crawl(
             site, max_depth=40, trap=lambda path: looks_like_trap(base + path) is not None
         )
-        first = subprocess.Popen(
-            crawl_command(url, base),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        first = start_crawl(url, base, tmp_path)
         try:
             wait_for(lambda: sum(site.requests.values()) >= 60, timeout=30)
             first.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
