@@ -90,7 +90,9 @@
     H.every(5000, refreshHealth);
     H.every(10000, refreshCounts);
     H.every(60000, refreshChart);
-    loadActivity().catch((error) => H.notify(H.describeError(error), "error"));
+    const reloadActivity = () => loadActivity().catch((error) => H.notify(H.describeError(error), "error"));
+    reloadActivity();
+    document.addEventListener("haystack:token", reloadActivity); // when reads need a token
     const live = document.getElementById("activity-live");
     H.stream((type, data) => {
       if (type === "job" && data && typeof data === "object") {
@@ -100,6 +102,6 @@
       } else {
         addActivity(data && typeof data === "object" ? data : { message: data });
       }
-    }, { onState: (connected) => { live.textContent = connected ? "● live" : "reconnecting…"; } });
+    }, { onState: (connected, reason) => { live.textContent = H.liveLabel(connected, reason); } });
   });
 })();

@@ -306,50 +306,185 @@ const Haystack = (() => {
     };
   }
 
-  // Subscribes to /api/stream; ``handler(type, data)`` gets every event. The browser's
-  // EventSource reconnects by itself; the page says so while it is disconnected.
+  // Subscribes to /api/stream; ``handler(type, data)`` gets every event, and
+  // ``onState(connected, reason)`` each change of the connection ("unauthorized" when the
+  // API wants a token the page does not have, or does not accept the one it has).
+  //
+  // Read with fetch() rather than EventSource, which cannot send the Authorization header:
+  // when reads need a token (api_read_access = "token"), the stream gets it the same way
+  // every other API call does. The token never goes into a URL. The text/event-stream body
+  // is parsed here (event:/data:/id:/retry: lines, a blank line ends an event). After a drop
+  // the stream reconnects by itself, sending Last-Event-ID (the last Status row's id) so it
+  // resumes where it left off; the page says so while it is disconnected. Saving another
+  // token reconnects at once with it.
   const EVENT_TYPES = ["message", "status", "job", "database"];
+  const STREAM_RETRY_MAX_MS = 30000;
+  const UNAUTHORIZED_RETRY_MS = 30000;
+
+  // An SSE parser fed text chunks; calls ``dispatch(type, data, id)`` for each event.
+  function sseParser(dispatch, onRetry) {
+    let buffer = "";
+    let type = "";
+    let data = [];
+    let id = null; // the last event id seen (sticky, as the SSE format says)
+    const line = (text) => {
+      if (text === "") {
+        if (data.length) dispatch(type || "message", data.join("\n"), id);
+        type = "";
+        data = [];
+        return;
+      }
+      if (text.startsWith(":")) return; // a comment (the server's keep-alives)
+      const colon = text.indexOf(":");
+      const field = colon < 0 ? text : text.slice(0, colon);
+      let value = colon < 0 ? "" : text.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") type = value;
+      else if (field === "data") data.push(value);
+      else if (field === "id" && !value.includes("\0")) id = value;
+      else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value));
+    };
+    return {
+      feed(chunk) {
+        buffer += chunk;
+        // Lines end with \r\n, \n or \r; a trailing \r may be the first half of a \r\n.
+        const pattern = /\r\n|\n|\r(?!$)/g;
+        let at = 0;
+        let match;
+        while ((match = pattern.exec(buffer)) !== null) {
+          line(buffer.slice(at, match.index));
+          at = match.index + match[0].length;
+        }
+        buffer = buffer.slice(at);
+      },
+      // A new connection: an event cut off by the drop is dropped; the id carries on.
+      reset() {
+        buffer = "";
+        type = "";
+        data = [];
+      },
+      get lastId() {
+        return id;
+      },
+    };
+  }
+
+  // The short "live" label pages show beside a live list, for ``onState``.
+  function liveLabel(connected, reason) {
+    if (connected) return "● live";
+    return reason === "unauthorized" ? "cannot read: needs an API token" : "reconnecting…";
+  }
 
   function stream(handler, { path = "/api/stream", query, onState } = {}) {
     const state = document.getElementById("live-state");
-    let source;
-    let lost = false;
-    const connect = () => {
-      source = new EventSource(url(path, query));
-      source.onopen = () => {
-        lost = false;
-        if (state) state.hidden = true;
-        if (onState) onState(true);
-      };
-      source.onerror = () => {
-        if (state) {
-          state.hidden = false;
-          state.textContent = "Live updates disconnected; reconnecting…";
-        }
-        lost = true;
-        if (onState) onState(false);
-        // A closed source (e.g. the route answered 404) does not retry by itself.
-        if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
-      };
-      for (const type of EVENT_TYPES) {
-        source.addEventListener(type, (event) => {
-          let data = event.data;
-          try {
-            data = JSON.parse(event.data);
-          } catch (_) {
-            /* plain text lines are passed on as they are */
-          }
-          if (type === "database") {
-            if (data && data.ok === false) markDown(DATABASE);
-            else markUp(DATABASE);
-            return;
-          }
-          handler(type, data);
-        });
+    let retryMs = 1000; // the server's "retry:" field replaces it
+    let failures = 0;
+    let controller = null;
+    let timer = null;
+    let closed = false;
+    let connected = null;
+
+    const report = (ok, reason) => {
+      if (state) {
+        state.hidden = ok;
+        state.textContent = ok ? ""
+          : reason === "unauthorized"
+            ? "Live updates cannot be read without a valid API token: paste one into \"API token\" at the top."
+            : "Live updates disconnected; reconnecting…";
       }
+      const now = ok ? "ok" : reason || "lost";
+      if (connected !== now && onState) onState(ok, ok ? undefined : reason || "disconnected");
+      connected = now;
     };
+
+    const deliver = (type, raw) => {
+      if (!EVENT_TYPES.includes(type)) return;
+      let data = raw;
+      try {
+        data = JSON.parse(raw);
+      } catch (_) {
+        /* plain text lines are passed on as they are */
+      }
+      if (type === "database") {
+        if (data && data.ok === false) markDown(DATABASE);
+        else markUp(DATABASE);
+        return;
+      }
+      handler(type, data);
+    };
+    const parser = sseParser(deliver, (ms) => { retryMs = ms; });
+
+    const later = (ms) => {
+      clearTimeout(timer);
+      if (!closed) timer = setTimeout(connect, ms);
+    };
+
+    async function connect() {
+      clearTimeout(timer);
+      if (closed) return;
+      if (controller) controller.abort();
+      const mine = (controller = new AbortController());
+      const headers = { Accept: "text/event-stream" };
+      const secret = token();
+      if (secret) headers.Authorization = "Bearer " + secret;
+      if (parser.lastId !== null) headers["Last-Event-ID"] = parser.lastId;
+      parser.reset();
+      let response;
+      try {
+        response = await fetch(url(path, query), { headers, cache: "no-store", signal: mine.signal });
+      } catch (_) {
+        if (mine.signal.aborted) return; // replaced by a newer connection, or closed
+        failures += 1;
+        report(false);
+        later(Math.min(retryMs * 2 ** Math.min(failures - 1, 5), STREAM_RETRY_MAX_MS));
+        return;
+      }
+      if (response.status === 401 || response.status === 403) {
+        // Not for want of trying: say so, and wait for a token (the form reconnects at once).
+        report(false, "unauthorized");
+        response.body && response.body.cancel().catch(() => {});
+        later(UNAUTHORIZED_RETRY_MS);
+        return;
+      }
+      if (!response.ok || !response.body) {
+        failures += 1;
+        report(false);
+        response.body && response.body.cancel().catch(() => {});
+        // The route answered (e.g. 404 or 503): try again, more slowly each time.
+        later(Math.min(Math.max(retryMs, 3000) * 2 ** Math.min(failures - 1, 3), STREAM_RETRY_MAX_MS));
+        return;
+      }
+      failures = 0;
+      report(true);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          parser.feed(value);
+        }
+      } catch (_) {
+        if (mine.signal.aborted) return;
+        report(false); // the connection broke mid-stream
+      }
+      if (mine.signal.aborted || closed) return;
+      // The server ended the stream (it does every few minutes, and when it stops): reconnect
+      // after its retry delay; the page says "disconnected" only if that fails.
+      later(retryMs);
+    }
+
+    document.addEventListener("haystack:token", () => {
+      failures = 0;
+      connect();
+    });
     connect();
-    return { close: () => source && source.close() };
+    return {
+      close() {
+        closed = true;
+        clearTimeout(timer);
+        if (controller) controller.abort();
+      },
+    };
   }
 
   // --- page start -----------------------------------------------------------------------
@@ -374,6 +509,6 @@ const Haystack = (() => {
 
   return {
     ApiError, api, write, describeError, notify, token, setToken, el, fmt, fmtTime, pick, asList,
-    badge, renderKV, fillTable, confirmAction, every, stream, safeHref, url, sleep, markDown, markUp, DATABASE,
+    badge, renderKV, fillTable, confirmAction, every, stream, liveLabel, safeHref, url, sleep, markDown, markUp, DATABASE,
   };
 })();

@@ -39,7 +39,9 @@
       event.preventDefault();
       load();
     });
-    load();
+    const reload = () => load().catch((error) => H.notify(H.describeError(error), "error"));
+    reload();
+    document.addEventListener("haystack:token", reload); // when reads need a token
     const live = document.getElementById("status-live");
     H.stream((type, data) => {
       if (type !== "status" && type !== "message") return;
@@ -48,6 +50,6 @@
       rows.unshift(row);
       rows.length = Math.min(rows.length, MAX_ROWS);
       render();
-    }, { onState: (connected) => { live.textContent = connected ? "● live" : "reconnecting…"; } });
+    }, { onState: (connected, reason) => { live.textContent = H.liveLabel(connected, reason); } });
   });
 })();
