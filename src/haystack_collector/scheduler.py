@@ -14,6 +14,13 @@ Missed runs, when the scheduler was down (or the schedule disabled) past a due t
 
 A run counts as missed when a later due time has also passed; a run that is merely late by
 less than one period (a slow tick) fires under both policies.
+
+A schedule whose engine is disabled (``POST /api/engines/{name}/stop`` or ``.../disable``)
+does not start it: each due run is claimed as usual (so the schedule moves on to its next
+future time and never fires in a loop), skipped, and recorded as skipped in a Status row of
+the engine and a log line. The flag is checked on the schedule's Engines row when the due
+schedules are read, and again on the installed engine's row (the one the API disables, a
+newer version's row when the engine was upgraded) just before the run would start.
 """
 
 from __future__ import annotations
@@ -26,18 +33,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.db.schema import engines, schedules
 from haystack_collector.engines.base import Engine, run_start_actions
 from haystack_collector.engines.registry import get_engine
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
+from haystack_collector.store._sql import to_db
 from haystack_collector.store.schedules import (
     MissedPolicy,
     ScheduleRow,
     add_schedule,
     claim_schedule,
     due_schedules,
+    get_schedule,
     next_due_after,
     next_fire_time,
 )
@@ -45,6 +58,7 @@ from haystack_collector.store.schedules import (
 __all__ = [
     "FireCallback",
     "FiredRun",
+    "RunSkipped",
     "Scheduler",
     "fire_due",
     "next_due_after",
@@ -66,8 +80,13 @@ class FiredRun:
     schedule: str
     due: datetime
     next_run: datetime
-    fired: bool  # False: a missed run under the 'skip' policy
+    fired: bool  # False: a missed run under the 'skip' policy, or a skipped run
     error: str | None = None  # the fire callback raised this
+    skipped: str | None = None  # why the run was skipped (its engine is disabled)
+
+
+class RunSkipped(Exception):
+    """Raised by a fire callback that decided not to start the run (its engine is disabled)."""
 
 
 def schedule_engine(
@@ -105,7 +124,14 @@ def run_schedule(db: Database) -> FireCallback:
         row = db.run_read(store.get_engine, engine_id=schedule.engine_id)
         if row is None:
             raise NotFoundError(f"schedule {schedule.name!r}: engine {schedule.engine_id} is gone")
-        for result in run_start_actions(get_engine(row.name), db, schedule.settings):
+        engine = get_engine(row.name)
+        # Checked again here: the engine may have been stopped since the due schedules were
+        # read, and the API disables the installed version's row, which may not be the
+        # schedule's (a schedule made before the engine was upgraded).
+        installed = engine.register(db).engine_id
+        if row.disabled or db.run_read(store.is_engine_disabled, engine_id=installed):
+            raise RunSkipped(f"engine {row.name!r} is disabled")
+        for result in run_start_actions(engine, db, schedule.settings):
             if not result.ok:
                 log.warning(
                     "schedule %s: %s failed: %s", schedule.name, result.action, result.error
@@ -121,16 +147,25 @@ def fire_due(
     fire: FireCallback,
     now: datetime | None = None,
 ) -> list[FiredRun]:
-    """Claim and fire every schedule due at ``now``; returns what this scheduler claimed."""
+    """Claim and fire every schedule due at ``now``; returns what this scheduler claimed.
+
+    Due runs of disabled engines are claimed too, and skipped: the schedule moves on.
+    """
     moment = (now or datetime.now(UTC)).astimezone(UTC)
+    # (schedule, the name of its engine when that engine is disabled)
+    due_now: list[tuple[ScheduleRow, str | None]] = [
+        (schedule, None) for schedule in db.run_read(due_schedules, now=moment)
+    ]
+    due_now += db.run_read(_due_of_disabled_engines, now=moment)
+    due_now.sort(key=lambda pair: (pair[0].next_run, pair[0].schedule_id))
     runs: list[FiredRun] = []
-    for schedule in db.run_read(due_schedules, now=moment):
+    for schedule, disabled_engine in due_now:
         due = schedule.next_run
         next_run = next_due_after(
             interval=schedule.interval, cron=schedule.cron, due=due, now=moment
         )
         missed = _later_due_passed(schedule, due, moment)
-        fires = not (missed and schedule.missed_policy == "skip")
+        fires = not (missed and schedule.missed_policy == "skip") and disabled_engine is None
         won = db.run(
             claim_schedule,
             schedule_id=schedule.schedule_id,
@@ -141,11 +176,48 @@ def fire_due(
         )
         if not won:
             continue  # another scheduler claimed this due time first
-        error = _fire(fire, schedule, due) if fires else None
-        if not fires:
+        error = skipped = None
+        if disabled_engine is not None:
+            skipped = f"engine {disabled_engine!r} is disabled"
+        elif fires:
+            error, skipped = _fire(fire, schedule, due)
+        else:
             log.info("schedule %s: skipped missed run due %s", schedule.name, due.isoformat())
-        runs.append(FiredRun(schedule.name, due, next_run, fires, error))
+        if skipped is not None:
+            _record_skipped(db, schedule, due, skipped)
+        runs.append(
+            FiredRun(schedule.name, due, next_run, fires and skipped is None, error, skipped)
+        )
     return runs
+
+
+def _due_of_disabled_engines(
+    conn: Connection, *, now: datetime, limit: int = 100
+) -> list[tuple[ScheduleRow, str | None]]:
+    """Enabled schedules due at ``now`` whose engine is disabled (``due_schedules`` leaves
+    them out), oldest first, each with its engine's name."""
+    rows = conn.execute(
+        select(schedules.c.scheduleName, engines.c.EngineName)
+        .join(engines, engines.c.EngineId == schedules.c.engineId)
+        .where(
+            schedules.c.scheduleEnabled.is_(True),
+            engines.c.EngineDisabled.is_(True),
+            schedules.c.scheduleNextRun <= to_db(now),
+        )
+        .order_by(schedules.c.scheduleNextRun, schedules.c.scheduleId)
+        .limit(limit)
+    ).all()
+    return [(get_schedule(conn, name=row.scheduleName), row.EngineName) for row in rows]
+
+
+def _record_skipped(db: Database, schedule: ScheduleRow, due: datetime, reason: str) -> None:
+    """A Status row of the schedule's engine (and a log line) for a run that did not start."""
+    message = f"schedule {schedule.name}: run due {due.isoformat()} skipped: {reason}"
+    log.info("%s", message)
+    try:
+        db.run(store.add_status, message=message, engine_id=schedule.engine_id)
+    except Exception:  # the log line stands; the schedule has moved on either way
+        log.exception("schedule %s: could not record the skipped run", schedule.name)
 
 
 def _later_due_passed(schedule: ScheduleRow, due: datetime, now: datetime) -> bool:
@@ -153,14 +225,19 @@ def _later_due_passed(schedule: ScheduleRow, due: datetime, now: datetime) -> bo
     return following <= now
 
 
-def _fire(fire: FireCallback, schedule: ScheduleRow, due: datetime) -> str | None:
-    """Run the callback; its failure is logged and reported, never stops the other schedules."""
+def _fire(
+    fire: FireCallback, schedule: ScheduleRow, due: datetime
+) -> tuple[str | None, str | None]:
+    """Run the callback: (error, skipped). A failure is logged and reported, never stops the
+    other schedules; ``RunSkipped`` reports why the callback did not start the run."""
     try:
         fire(schedule, due)
+    except RunSkipped as skip:
+        return None, str(skip)
     except Exception as error:
         log.exception("schedule %s: run due %s failed", schedule.name, due.isoformat())
-        return f"{type(error).__name__}: {error}"
-    return None
+        return f"{type(error).__name__}: {error}", None
+    return None, None
 
 
 def default_owner() -> str:

@@ -120,7 +120,7 @@ class Recorder:
 
 def _add(db: Database, name: str, **options: object) -> int:
     with db.transaction() as conn:
-        engine = make_engine(conn)
+        engine = make_engine(conn, name=options.pop("engine_name", None))  # type: ignore[arg-type]
         options.setdefault("interval", 60)
         options.setdefault("first_run", T0)
         return add_schedule(conn, name=name, engine_id=engine.engine_id, **options)  # type: ignore[arg-type]
@@ -220,19 +220,70 @@ def test_a_run_late_by_less_than_a_period_fires_even_when_skipping(db: Database)
     assert recorder.fired == [("late", T0)]
 
 
-def test_disabled_schedules_and_engines_do_not_fire(db: Database) -> None:
+def test_disabled_schedules_do_not_fire(db: Database) -> None:
     _add(db, "paused", interval=60)
     recorder = Recorder()
     db.run(set_schedule_enabled, name="paused", enabled=False)
     assert fire_due(db, owner="a", fire=recorder, now=at(10)) == []
     db.run(set_schedule_enabled, name="paused", enabled=True)
-    engine_id = db.run_read(get_schedule, name="paused").engine_id
-    db.run(store.set_engine_disabled, engine_id=engine_id, disabled=True)
-    assert fire_due(db, owner="a", fire=recorder, now=at(10)) == []
-    db.run(store.set_engine_disabled, engine_id=engine_id, disabled=False)
     assert len(fire_due(db, owner="a", fire=recorder, now=at(10))) == 1
+    assert recorder.fired == [("paused", T0)]
 
 
+def skip_lines(db: Database, engine_id: int) -> list[str]:
+    rows = db.run_read(store.recent_status, engine_id=engine_id)
+    return [row.message for row in rows if "skipped" in row.message]
+
+
+def test_a_due_run_of_a_disabled_engine_is_skipped_recorded_and_the_schedule_moves_on(
+    db: Database,
+) -> None:
+    _add(db, "stopped", interval=60, engine_name="test-engine")
+    engine_id = db.run_read(get_schedule, name="stopped").engine_id
+    db.run(store.set_engine_disabled, engine_id=engine_id, disabled=True)
+    recorder = Recorder()
+
+    [run] = fire_due(db, owner="a", fire=recorder, now=at(10))
+
+    assert recorder.fired == []  # the engine was not started
+    assert run == FiredRun(
+        "stopped", T0, at(60), fired=False, skipped="engine 'test-engine' is disabled"
+    )
+    assert skip_lines(db, engine_id) == [
+        f"schedule stopped: run due {T0.isoformat()} skipped: engine 'test-engine' is disabled"
+    ]
+    row = db.run_read(get_schedule, name="stopped")
+    assert (row.next_run, row.last_run) == (at(60), None)  # moved on; never ran
+    # The same due time is not claimed again: no loop, no second Status row.
+    assert fire_due(db, owner="a", fire=recorder, now=at(20)) == []
+    assert fire_due(db, owner="b", fire=recorder, now=at(30)) == []
+    assert len(skip_lines(db, engine_id)) == 1
+    # Each later due time while it stays disabled is skipped once, on the grid.
+    [later] = fire_due(db, owner="a", fire=recorder, now=at(61))
+    assert (later.due, later.next_run, later.fired) == (at(60), at(120), False)
+    assert len(skip_lines(db, engine_id)) == 2
+    # Enabled again, it runs at its next due time, with no catch-up of the skipped runs.
+    db.run(store.set_engine_disabled, engine_id=engine_id, disabled=False)
+    assert fire_due(db, owner="a", fire=recorder, now=at(90)) == []
+    [run] = fire_due(db, owner="a", fire=recorder, now=at(121))
+    assert run.fired
+    assert recorder.fired == [("stopped", at(120))]
+
+
+def test_a_disabled_engine_missed_for_long_is_skipped_once_not_per_missed_time(
+    db: Database,
+) -> None:
+    _add(db, "long-stopped", interval=60)
+    engine_id = db.run_read(get_schedule, name="long-stopped").engine_id
+    db.run(store.set_engine_disabled, engine_id=engine_id, disabled=True)
+    recorder = Recorder()
+    [run] = fire_due(db, owner="a", fire=recorder, now=at(250))  # four due times passed
+    assert (run.fired, run.next_run) == (False, at(300))
+    assert recorder.fired == []
+    assert len(skip_lines(db, engine_id)) == 1
+
+
+# --- engines on a schedule ----------------------------------------------------------------
 def test_a_failing_run_is_reported_and_the_schedule_moves_on(db: Database) -> None:
     _add(db, "flaky", interval=60)
     _add(db, "fine", interval=60)
@@ -248,9 +299,6 @@ def test_a_failing_run_is_reported_and_the_schedule_moves_on(db: Database) -> No
     assert runs["fine"].error is None
     assert recorder.fired == [("fine", T0)]
     assert db.run_read(get_schedule, name="flaky").next_run == at(60)
-
-
-# --- engines on a schedule ----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -311,3 +359,47 @@ def test_the_scheduler_loop_ticks_until_stopped(db: Database) -> None:
         scheduler.stop()
         thread.join(timeout=10)
     assert [name for name, _due in recorder.fired] == ["now"]
+
+
+def test_an_engine_stopped_after_the_due_schedules_were_read_is_not_started(
+    db: Database, echo_installed: None
+) -> None:
+    schedule_engine(db, Echo, name="echo-race", interval=60, first_run=T0)
+    engine_id = Echo.register(db).engine_id
+    start = run_schedule(db)
+
+    def stopped_meanwhile(schedule: ScheduleRow, due: datetime) -> None:
+        db.run(store.set_engine_disabled, engine_id=engine_id, disabled=True)  # an API stop
+        start(schedule, due)
+
+    [run] = fire_due(db, owner="a", fire=stopped_meanwhile, now=at(1))
+
+    assert (run.fired, run.error) == (False, None)
+    assert run.skipped == "engine 'echo-test' is disabled"
+    assert db.run_read(store.find_item_id, uri="https://echo.test/a") is None  # never ran
+    assert skip_lines(db, engine_id) == [
+        f"schedule echo-race: run due {T0.isoformat()} skipped: engine 'echo-test' is disabled"
+    ]
+    assert db.run_read(get_schedule, name="echo-race").next_run == at(60)
+
+
+def test_a_schedule_of_an_older_engine_version_obeys_the_installed_engines_flag(
+    db: Database, echo_installed: None
+) -> None:
+    # Made before the engine was upgraded: the schedule points at the old version's row,
+    # while the API stops the installed version's row.
+    old_id = db.run(store.register_engine, name=Echo.name, version="0.9")
+    with db.transaction() as conn:
+        add_schedule(conn, name="echo-old", engine_id=old_id, interval=60, first_run=T0)
+    installed_id = Echo.register(db).engine_id
+    assert installed_id != old_id
+    db.run(store.set_engine_disabled, engine_id=installed_id, disabled=True)
+
+    [run] = Scheduler(db, owner="only").run_once(now=at(1))
+
+    assert (run.fired, run.skipped) == (False, "engine 'echo-test' is disabled")
+    assert db.run_read(store.find_item_id, uri="https://echo.test/a") is None
+    db.run(store.set_engine_disabled, engine_id=installed_id, disabled=False)
+    [run] = Scheduler(db, owner="only").run_once(now=at(61))
+    assert run.fired
+    assert db.run_read(store.find_item_id, uri="https://echo.test/a") is not None
