@@ -901,7 +901,11 @@ def worker(
         bool,
         typer.Option(
             "--drain",
-            help="Exit once nothing is due and no job runs (events due later are not awaited).",
+            help=(
+                "Exit once nothing is due and nothing runs: no queued event and no job queued"
+                " through the API (an engine start) is left, and none is running. Events due"
+                " later (retries in backoff) and jobs of disabled engines are not awaited."
+            ),
         ),
     ] = False,
     stats_interval: Annotated[
@@ -923,6 +927,8 @@ def worker(
 ) -> None:
     """Claim queued events and run their engines' actions until SIGINT/SIGTERM (or --drain).
 
+    Jobs queued through the API (engine starts, POST /api/jobs/scrape) run beside them; with
+    --drain the worker exits once neither events nor such jobs are left to run.
     Any number of workers, on any number of machines, may share a MariaDB or PostgreSQL
     database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
     A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
@@ -931,6 +937,9 @@ def worker(
     db = _ready_database(ctx)
     engines = [get_engine(name) for name in engine] if engine else all_engines()
     policy = QueuePolicy() if lease is None else QueuePolicy(lease=timedelta(seconds=lease))
+    # Jobs queued through the API (start an engine, run an action) run beside the item actions;
+    # a drain waits for them too, and for the events they queue.
+    runner = JobRunner(db, engines)
     the_worker = Worker(
         db,
         SqlQueue(db, policy),
@@ -940,9 +949,9 @@ def worker(
         grace=grace,
         scheduler=None if no_scheduler else Scheduler(db),
         schedule_every=SCHEDULER_EVERY_S,
+        jobs_outstanding=runner.outstanding if drain else None,
     )
-    # Jobs queued through the API (start an engine, run an action) run beside the item actions.
-    with JobRunner(db, engines).running_in_thread():
+    with runner.running_in_thread():
         stats = run_worker(the_worker, stats_interval=stats_interval)
     if json_output:
         _print_json({"owner": the_worker.owner, **stats.as_dict()})

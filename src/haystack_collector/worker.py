@@ -22,7 +22,10 @@ An engine disabled meanwhile (``POST /api/engines/{name}/stop``) has its running
 cancelled and its claimed events released within ``DISABLED_CHECK_EVERY`` seconds.
 
 ``drain``: return once a claim finds nothing and no job is running. Events whose
-``run_after`` lies in the future (retries waiting out their backoff) are not waited for.
+``run_after`` lies in the future (retries waiting out their backoff) are not waited for. With
+``jobs_outstanding`` (a job runner's ``outstanding``), a drain also waits for the API jobs
+(engine starts) still queued or running: they queue events. The count is taken before each
+claim, so events a job queued before it ended are always seen by a later claim.
 """
 
 from __future__ import annotations
@@ -152,6 +155,7 @@ class Worker:
         schedule_every: float = 5.0,
         on_job: Callable[[WorkerStats], None] | None = None,
         heartbeat_every: float = HEARTBEAT_EVERY,
+        jobs_outstanding: Callable[[], int] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -170,6 +174,7 @@ class Worker:
         self.schedule_every = schedule_every
         self.on_job = on_job
         self.heartbeat_every = heartbeat_every
+        self.jobs_outstanding = jobs_outstanding
         self.stats = WorkerStats()
         self._slots: dict[int, _Slot] = {}
         self._disabled: dict[int, tuple[float, bool]] = {}
@@ -243,12 +248,14 @@ class Worker:
             await self._cancel_stopped()
             room = self.claim_batch - self._buffer.qsize()
             if room > 0:
+                # Counted before the claim: a job ending after it has queued its events already.
+                jobs_left = await self._jobs_left() if self.drain else 0
                 claimed = await self._claim(room)
                 for job in claimed:
                     self._buffer.put_nowait(job)
                 if claimed:
                     continue
-                if self.drain and self._buffer.empty() and not self._active:
+                if self.drain and self._buffer.empty() and not self._active and not jobs_left:
                     log.info("drained: nothing left to claim")
                     return
             # Buffer full, or nothing due: wait for a consumer to take or end a job (drain),
@@ -256,6 +263,16 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.idle_sleep)
+
+    async def _jobs_left(self) -> int:
+        """API jobs still to run (0 without ``jobs_outstanding``); unknown counts as some."""
+        if self.jobs_outstanding is None:
+            return 0
+        try:
+            return await asyncio.to_thread(self.jobs_outstanding)
+        except Exception:  # an outage: do not call the queue drained; the next round asks again
+            log.exception("counting outstanding jobs failed")
+            return 1
 
     async def _claim(self, room: int) -> list[Job]:
         """Claim up to ``room`` jobs, engine by engine; a failed claim is logged and waited out."""
