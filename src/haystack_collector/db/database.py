@@ -184,9 +184,22 @@ class Database:
         unit: Callable[[], AbstractContextManager[Connection]],
         work: Callable[[Connection], T],
     ) -> T:
-        for attempt in retrying(self.retry_policy):
-            with attempt, unit() as conn:
+        # The first attempt runs bare: building tenacity's state costs more than a small read,
+        # and almost every unit of work succeeds the first time.
+        try:
+            with unit() as conn:
                 return work(conn)
+        except Exception as error:
+            if not self.retry_policy.should_retry(error):
+                raise
+            failed: Exception | None = error
+        for attempt in retrying(self.retry_policy):
+            with attempt:
+                if failed is not None:  # replayed as tenacity's attempt 1: same waits, same log
+                    first, failed = failed, None
+                    raise first
+                with unit() as conn:
+                    return work(conn)
         raise AssertionError("unreachable: retrying() re-raises the last error")  # pragma: no cover
 
     def pool_status(self) -> PoolStatus:
