@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, bindparam, case, exists, func, literal, select
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db import Database
@@ -197,18 +197,23 @@ def list_page(
     after = None if cursor is None else decode_cursor(cursor)
     plan = _plan(conn, where)
     before = None if after is None else after.item_id
-    # MariaDB's full-text semi-join reads every match for the page anyway: it counts them too.
-    found_rows = with_total and after is None and plan.fulltext and conn.dialect.name != "sqlite"
-    ids, matched = _page_ids(conn, plan, before=before, want=limit + 1, found_rows=found_rows)
-    found = _summaries(conn, ids[:limit])
-    if after is not None and after.total is not None:
-        total, exact = after.total, after.total_exact
-    elif matched is not None:
-        total, exact = min(matched, TOTAL_CAP), matched <= TOTAL_CAP
-    elif with_total:
-        total, exact = _count(conn, plan)
+    counting = with_total and after is None
+    if counting and _walk_counts(plan):
+        # One walk through the index finds the page and counts: the page is its first items.
+        ids, total, exact = _walk_and_count(conn, plan, want=limit + 1)
     else:
-        total, exact = 0, False
+        # MariaDB's full-text semi-join reads every match for the page anyway: it counts them.
+        found_rows = counting and plan.fulltext and conn.dialect.name != "sqlite"
+        ids, matched = _page_ids(conn, plan, before=before, want=limit + 1, found_rows=found_rows)
+        if after is not None and after.total is not None:
+            total, exact = after.total, after.total_exact
+        elif matched is not None:
+            total, exact = min(matched, TOTAL_CAP), matched <= TOTAL_CAP
+        elif counting:
+            total, exact = _count(conn, plan)
+        else:
+            total, exact = 0, False
+    found = _summaries(conn, ids[:limit])
     counted = with_total or (after is not None and after.total is not None)
     following = None
     if len(ids) > limit:
@@ -275,20 +280,7 @@ def _page_ids(
 def _summaries(conn: Connection, ids: list[int]) -> list[ItemSummary]:
     if not ids:
         return []
-    rows = conn.execute(
-        select(
-            items.c.itemId,
-            items.c.ItemURI,
-            items.c.EngineId,
-            engines.c.EngineName,
-            _title(),
-            items.c.itemCreated,
-            items.c.ItemDTS,
-        )
-        .select_from(items.outerjoin(engines, engines.c.EngineId == items.c.EngineId))
-        .where(items.c.itemId.in_(ids))
-        .order_by(items.c.itemId.desc())
-    ).all()
+    rows = conn.execute(_SUMMARIES, {"ids": ids}).all()
     return [
         ItemSummary(
             item_id=row[0],
@@ -333,31 +325,70 @@ def _title() -> Any:
     )
 
 
-def _count(conn: Connection, plan: _Plan) -> tuple[int, bool]:
-    """Matching items, counted up to ``TOTAL_CAP + 1``: (the count or a lower bound, exact?).
+# The statements every list page and item detail runs, built once: building and keying a
+# statement costs about as much as SQLite takes to run it.
+_SUMMARY_FROM = items.outerjoin(engines, engines.c.EngineId == items.c.EngineId)
+_SUMMARY_COLUMNS = (
+    items.c.itemId,
+    items.c.ItemURI,
+    items.c.EngineId,
+    engines.c.EngineName,
+    _title(),
+    items.c.itemCreated,
+    items.c.ItemDTS,
+)
+_SUMMARIES = (
+    select(*_SUMMARY_COLUMNS)
+    .select_from(_SUMMARY_FROM)
+    .where(items.c.itemId.in_(bindparam("ids", expanding=True)))
+    .order_by(items.c.itemId.desc())
+)
+_ITEM = (
+    select(*_SUMMARY_COLUMNS)
+    .select_from(_SUMMARY_FROM)
+    .where(items.c.itemId == bindparam("item_id"))
+)
 
-    A search on SQLite counts within a budget of index rows: past it, what was found so far is
-    reported as a lower bound (``total_exact`` False), so no count reads a whole index.
+
+def _walk_counts(plan: _Plan) -> bool:
+    """Whether a first page is counted by the walk that finds it (every search on SQLite)."""
+    return plan.terms is not None
+
+
+def _walk_and_count(conn: Connection, plan: _Plan, *, want: int) -> tuple[list[int], int, bool]:
+    """The first ``want`` ids of a SQLite search and its total: (ids, total, exact?).
+
+    The walk goes on past the page to count, within a budget of index rows: past it, what was
+    found so far is reported as a lower bound (``total_exact`` False), so no count reads a whole
+    index. Terms that share a data row are counted by FTS5 itself first: when those alone pass
+    the cap, the walk stops at the page.
     """
+    assert plan.terms is not None
+    if len(plan.terms) > 1 and not plan.conditions:
+        together = sqlite_count(conn, terms=plan.terms, cap=TOTAL_CAP + 1)
+        if together > TOTAL_CAP:
+            ids, _complete = _page_ids(conn, plan, before=None, want=want)
+            return ids, TOTAL_CAP, False
+    found, complete = sqlite_item_ids(
+        conn,
+        terms=plan.terms,
+        conditions=plan.conditions,
+        before=None,
+        want=max(want, TOTAL_CAP + 1),
+        budget=_COUNT_BUDGET,
+        need=want,
+    )
+    if not complete:
+        return found[:want], min(len(found), TOTAL_CAP), False
+    return found[:want], min(len(found), TOTAL_CAP), len(found) <= TOTAL_CAP
+
+
+def _count(conn: Connection, plan: _Plan) -> tuple[int, bool]:
+    """Matching items, counted up to ``TOTAL_CAP + 1``: (the count, exact?)."""
     if plan.nothing:
         return 0, True
-    if plan.terms is not None and len(plan.terms) == 1 and not plan.conditions:
-        counted = sqlite_count(conn, term=plan.terms[0], cap=TOTAL_CAP + 1)
-    elif plan.terms is not None:
-        found, complete = sqlite_item_ids(
-            conn,
-            terms=plan.terms,
-            conditions=plan.conditions,
-            before=None,
-            want=TOTAL_CAP + 1,
-            budget=_COUNT_BUDGET,
-        )
-        if not complete:
-            return min(len(found), TOTAL_CAP), False
-        counted = len(found)
-    else:
-        capped = select(items.c.itemId).where(*plan.conditions).limit(TOTAL_CAP + 1).subquery()
-        counted = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
+    capped = select(items.c.itemId).where(*plan.conditions).limit(TOTAL_CAP + 1).subquery()
+    counted = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
     return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
 
 
@@ -447,19 +478,7 @@ def _link_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
 
 def get_item(conn: Connection, *, item_id: int) -> ItemDetail:
     """An item with its data, links both ways, events and history; NotFoundError if none."""
-    row = conn.execute(
-        select(
-            items.c.itemId,
-            items.c.ItemURI,
-            items.c.EngineId,
-            engines.c.EngineName,
-            _title(),
-            items.c.itemCreated,
-            items.c.ItemDTS,
-        )
-        .select_from(items.outerjoin(engines, engines.c.EngineId == items.c.EngineId))
-        .where(items.c.itemId == item_id)
-    ).first()
+    row = conn.execute(_ITEM, {"item_id": item_id}).first()
     if row is None:
         raise NotFoundError(f"no item {item_id}")
     data = _data(conn, item_id)
@@ -484,17 +503,7 @@ def get_item(conn: Connection, *, item_id: int) -> ItemDetail:
 
 
 def _data(conn: Connection, item_id: int) -> list[DataEntry]:
-    rows = conn.execute(
-        select(
-            item_data.c.itemData,
-            item_data.c.itemDataValue,
-            item_data.c.itemDataType,
-            item_data.c.itemDataSeq,
-            item_data.c.itemDataAdded,
-        )
-        .where(item_data.c.itemId == item_id)
-        .order_by(item_data.c.itemData, item_data.c.itemDataSeq, item_data.c.ItemDataId)
-    )
+    rows = conn.execute(_DATA, {"item_id": item_id})
     return [
         DataEntry(
             key=key, value=decode(text, tag), seq=seq, type=tag or "str", added=from_db(added)
@@ -503,23 +512,51 @@ def _data(conn: Connection, item_id: int) -> list[DataEntry]:
     ]
 
 
-def _link_side(side: str) -> tuple[Any, Any]:
-    """(this item's column, the other item's column) of ItemLinks for a direction."""
-    if side == "out":
-        return item_links.c.itemId_left, item_links.c.itemId_right
-    return item_links.c.itemId_right, item_links.c.itemId_left
-
-
-def _links(conn: Connection, item_id: int, side: str) -> list[LinkEntry]:
-    mine, other = _link_side(side)
-    rows = conn.execute(
+def _link_statements(side: str) -> tuple[Any, Any]:
+    """(the links, their count) of an item in one direction, as statements on ``item_id``."""
+    mine, other = (
+        (item_links.c.itemId_left, item_links.c.itemId_right)
+        if side == "out"
+        else (item_links.c.itemId_right, item_links.c.itemId_left)
+    )
+    listed = (
         select(link_types.c.LinkTypeName, other, items.c.ItemURI, item_links.c.itemLinkDTS)
         .join(link_types, link_types.c.LinkTypeId == item_links.c.linkTypeId)
         .join(items, items.c.itemId == other)
-        .where(mine == item_id)
+        .where(mine == bindparam("item_id"))
         .order_by(item_links.c.itemLinkId)
         .limit(LINKS_SHOWN)
     )
+    counted = select(func.count()).select_from(item_links).where(mine == bindparam("item_id"))
+    return listed, counted
+
+
+_DATA = (
+    select(
+        item_data.c.itemData,
+        item_data.c.itemDataValue,
+        item_data.c.itemDataType,
+        item_data.c.itemDataSeq,
+        item_data.c.itemDataAdded,
+    )
+    .where(item_data.c.itemId == bindparam("item_id"))
+    .order_by(item_data.c.itemData, item_data.c.itemDataSeq, item_data.c.ItemDataId)
+)
+_LINKS = {side: _link_statements(side) for side in ("out", "in")}
+_EVENTS = (
+    select(item_events, engines.c.EngineName, actions.c.actionName)
+    .select_from(
+        item_events.outerjoin(engines, engines.c.EngineId == item_events.c.engineId).outerjoin(
+            actions, actions.c.actionId == item_events.c.actionId
+        )
+    )
+    .where(item_events.c.itemId == bindparam("item_id"))
+    .order_by(item_events.c.ItemEventId)
+)
+
+
+def _links(conn: Connection, item_id: int, side: str) -> list[LinkEntry]:
+    rows = conn.execute(_LINKS[side][0], {"item_id": item_id})
     return [
         LinkEntry(type=kind, item_id=other_id, uri=uri, date=from_db(date))
         for kind, other_id, uri, date in rows
@@ -527,28 +564,11 @@ def _links(conn: Connection, item_id: int, side: str) -> list[LinkEntry]:
 
 
 def _link_count(conn: Connection, item_id: int, side: str) -> int:
-    mine, _other = _link_side(side)
-    return int(
-        conn.execute(select(func.count()).select_from(item_links).where(mine == item_id)).scalar()
-        or 0
-    )
+    return int(conn.execute(_LINKS[side][1], {"item_id": item_id}).scalar() or 0)
 
 
 def _events(conn: Connection, item_id: int) -> list[EventEntry]:
-    rows = conn.execute(
-        select(
-            item_events,
-            engines.c.EngineName,
-            actions.c.actionName,
-        )
-        .select_from(
-            item_events.outerjoin(engines, engines.c.EngineId == item_events.c.engineId).outerjoin(
-                actions, actions.c.actionId == item_events.c.actionId
-            )
-        )
-        .where(item_events.c.itemId == item_id)
-        .order_by(item_events.c.ItemEventId)
-    ).mappings()
+    rows = conn.execute(_EVENTS, {"item_id": item_id}).mappings()
     now = utcnow()
     return [
         EventEntry(
