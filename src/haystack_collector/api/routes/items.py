@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from haystack_collector.api.deps import READ_ERRORS, DbDep, ReadAccess, error_responses
+from haystack_collector.api.responses import model_json
 from haystack_collector.store import query
 from haystack_collector.store.query import MAX_LIMIT, ItemFilter, ItemSummary
 
@@ -94,63 +95,67 @@ class ItemDetailOut(_FromAttributes):
     history: list[HistoryOut]
 
 
-async def item_filter(  # async: pure, so FastAPI runs it inline, not in a worker thread
-    *,
-    engine: Annotated[str | None, Query(max_length=100, description="engine name")] = None,
-    engine_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
-    key: Annotated[str | None, Query(max_length=100, description="has this data key")] = None,
+class ItemQuery(BaseModel):
+    """The filters shared by the list and the export, from query parameters.
+
+    One model rather than a parameter each: FastAPI then checks them in one pydantic pass,
+    which is a good part of what a list page costs.
+    """
+
+    engine: Annotated[str | None, Field(max_length=100, description="engine name")] = None
+    engine_id: Annotated[int | None, Field(ge=0, le=2**31 - 1)] = None
+    key: Annotated[str | None, Field(max_length=100, description="has this data key")] = None
     value: Annotated[
-        str | None, Query(max_length=16_000, description="...whose value is exactly this")
-    ] = None,
+        str | None, Field(max_length=16_000, description="...whose value is exactly this")
+    ] = None
     linked_to: Annotated[
-        int | None, Query(ge=0, le=2**31 - 1, description="links to this item")
-    ] = None,
+        int | None, Field(ge=0, le=2**31 - 1, description="links to this item")
+    ] = None
     linked_from: Annotated[
-        int | None, Query(ge=0, le=2**31 - 1, description="is linked from this item")
-    ] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    seen_from: datetime | None = None,
-    seen_to: datetime | None = None,
+        int | None, Field(ge=0, le=2**31 - 1, description="is linked from this item")
+    ] = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    seen_from: datetime | None = None
+    seen_to: datetime | None = None
     q: Annotated[
-        str | None, Query(max_length=500, description="words in the item's data (all of them)")
-    ] = None,
-) -> ItemFilter:
-    """The filters shared by the list and the export, from query parameters."""
-    return ItemFilter(
-        engine=engine,
-        engine_id=engine_id,
-        key=key,
-        value=value,
-        linked_to=linked_to,
-        linked_from=linked_from,
-        created_from=created_from,
-        created_to=created_to,
-        seen_from=seen_from,
-        seen_to=seen_to,
-        q=q,
-    )
+        str | None, Field(max_length=500, description="words in the item's data (all of them)")
+    ] = None
+
+    def filter(self) -> ItemFilter:
+        return ItemFilter(
+            engine=self.engine,
+            engine_id=self.engine_id,
+            key=self.key,
+            value=self.value,
+            linked_to=self.linked_to,
+            linked_from=self.linked_from,
+            created_from=self.created_from,
+            created_to=self.created_to,
+            seen_from=self.seen_from,
+            seen_to=self.seen_to,
+            q=self.q,
+        )
 
 
-FilterDep = Annotated[ItemFilter, Depends(item_filter)]
+class ItemListQuery(ItemQuery):
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 50
+    cursor: Annotated[str | None, Field(max_length=64, description="`next` of a page")] = None
+
+
+class ItemExportQuery(ItemQuery):
+    format: Literal["csv", "jsonl"] = "jsonl"
 
 
 @router.get("", response_model=ItemListOut, summary="Items, newest first, filtered")
 def list_items(
-    _access: ReadAccess,
-    db: DbDep,
-    where: FilterDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64, description="`next` of a page")] = None,
-) -> ItemListOut:
+    _access: ReadAccess, db: DbDep, params: Annotated[ItemListQuery, Query()]
+) -> Response:
     """A page of items; follow ``next`` for the following one (None on the last page)."""
-    page = db.run_read(query.list_page, where=where, limit=limit, cursor=cursor)
-    return ItemListOut(
-        items=[ItemOut.model_validate(item) for item in page.items],
-        total=page.total,
-        total_exact=page.total_exact,
-        next=page.next,
+    page = db.run_read(
+        query.list_page, where=params.filter(), limit=params.limit, cursor=params.cursor
     )
+    return model_json(ItemListOut, page)
 
 
 @router.get(
@@ -165,22 +170,20 @@ def list_items(
     },
 )
 def export_items(
-    _access: ReadAccess,
-    db: DbDep,
-    where: FilterDep,
-    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",
+    _access: ReadAccess, db: DbDep, params: Annotated[ItemExportQuery, Query()]
 ) -> StreamingResponse:
     """The list's items, all of them, read a page at a time while they are sent."""
+    where = params.filter()
     query.check_filter(db.dialect, where)  # a bad filter is a 422 before anything is sent
     rows = query.iter_items(db, where=where)
-    if format == "csv":
+    if params.format == "csv":
         body, media = _csv(rows), "text/csv; charset=utf-8"
     else:
         body, media = _jsonl(rows), "application/x-ndjson"
     return StreamingResponse(
         body,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="items.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="items.{params.format}"'},
     )
 
 
@@ -192,9 +195,9 @@ def export_items(
 )
 def get_item(
     _access: ReadAccess, db: DbDep, item_id: Annotated[int, Path(ge=0, le=2**31 - 1)]
-) -> ItemDetailOut:
+) -> Response:
     """The item's data, links both ways, queued actions and history; 404 if there is none."""
-    return ItemDetailOut.model_validate(db.run_read(query.get_item, item_id=item_id))
+    return model_json(ItemDetailOut, db.run_read(query.get_item, item_id=item_id))
 
 
 def _record(item: ItemSummary) -> dict[str, Any]:
