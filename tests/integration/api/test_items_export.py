@@ -45,6 +45,22 @@ def test_csv_export_equals_the_list(db: Database) -> None:
     assert rows[0]["title"].endswith('"quoted"\nand ✓')
 
 
+@pytest.mark.parametrize(
+    "title",
+    ['=HYPERLINK("http://evil.test","x")', "+1+2", "-2+3", "@SUM(A1)", "\tTAB", "\r=1"],
+)
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_made_text(
+    db: Database, title: str
+) -> None:
+    make_items(db, 1, data=lambda n: {"Title": title})
+    with api_for(db) as api:
+        as_csv = api.client.get("/api/items/export", params={"format": "csv"})
+        as_jsonl = api.client.get("/api/items/export")
+    [row] = csv.DictReader(io.StringIO(as_csv.text, newline=""))
+    assert row["title"] == "'" + title
+    assert json.loads(as_jsonl.text)["title"] == title  # JSON lines carry the value as it is
+
+
 def test_the_export_takes_the_same_filters_as_the_list(db: Database) -> None:
     with db.transaction() as conn:
         engine = make_engine(conn, name="exporting")

@@ -204,12 +204,24 @@ def _record(item: ItemSummary) -> dict[str, Any]:
     return ItemOut.model_validate(item).model_dump(mode="json")
 
 
+# A spreadsheet takes a cell starting with one of these as a formula: a scraped title such as
+# =HYPERLINK(...) would run when the export is opened. Such text gets a leading apostrophe,
+# which spreadsheets show as "text follows" (OWASP's advice for CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(rows: Iterator[ItemSummary]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for count, item in enumerate(rows, start=1):
-        writer.writerow(_record(item))
+        writer.writerow({key: _inert(value) for key, value in _record(item).items()})
         if count % _EXPORT_CHUNK == 0:
             yield _drain(buffer)
     yield _drain(buffer)
