@@ -1050,13 +1050,25 @@ def serve(
         bool,
         typer.Option("--no-worker", help="API and UI only: no worker, scheduler or job runner."),
     ] = False,
+    api_processes: Annotated[
+        int | None,
+        typer.Option(
+            "--api-processes",
+            min=1,
+            max=64,
+            help="Processes answering the API on the port (default: HAYSTACK_API_PROCESSES).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the web UI; unless --no-worker, also collect in the same process.
 
     The embedded worker, scheduler and job runner run every engine on the configured database.
-    SIGINT/SIGTERM stop everything cleanly (exit 0).
+    With --api-processes N, N processes answer API requests on the one port (one per core
+    serves the most); only the first collects. SIGINT/SIGTERM stop everything cleanly (exit 0).
     """
     settings = _settings(ctx)
+    if api_processes is not None:
+        settings = settings.model_copy(update={"api_processes": api_processes})
     db = _ready_database(ctx)
     chosen_host, chosen_port = (
         host or settings.api_host,

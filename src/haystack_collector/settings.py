@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # The API and UI (``haystack serve``).
     api_host: str = Field(default="127.0.0.1", validation_alias=_env("API_HOST"))
     api_port: int = Field(default=8000, ge=1, le=65535, validation_alias=_env("API_PORT"))
+    # Processes answering API requests on that one port: one per core serves the most requests
+    # (only the first runs the embedded worker; the rate limit counts per process).
+    api_processes: int = Field(default=1, ge=1, le=64, validation_alias=_env("API_PROCESSES"))
     # Who may read without a token: "loopback" (clients on 127.0.0.1/::1), "open", or "token".
     api_read_access: Literal["loopback", "open", "token"] = Field(
         default="loopback", validation_alias=_env("API_READ_ACCESS")

@@ -50,8 +50,13 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
 
 
 @contextmanager
-def served(database: Path, *, worker: bool) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``serve()`` in a subprocess on a free port; yields it and its base URL once /health is up."""
+def served(
+    database: Path, *, worker: bool, **settings: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``serve()`` in a subprocess on a free port; yields it and its base URL once /health is up.
+
+    ``settings`` are more HAYSTACK_ variables, by lower-case name (``api_processes="3"``).
+    """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HAYSTACK_")}
     env |= {
@@ -60,6 +65,7 @@ def served(database: Path, *, worker: bool) -> Iterator[tuple[subprocess.Popen[s
         "HAYSTACK_DOWNLOAD_DELAY": "0",
         "HAYSTACK_WORKER_CONCURRENCY": "2",
     }
+    env |= {f"HAYSTACK_{name.upper()}": value for name, value in settings.items()}
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(port), "yes" if worker else "no"],
         cwd=ROOT,
@@ -161,3 +167,75 @@ def test_serve_without_a_worker_only_queues_and_stops_on_sigterm(database: Path)
         code, output = stop(process, signal.SIGTERM)
 
     assert code == 0, output
+
+
+def children(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if int(fields.get("PPid", "0")) == pid and not fields.get("State", "").startswith("Z"):
+            found.add(int(entry.name))
+    return found
+
+
+def api_processes(pid: int) -> set[int]:
+    """``pid``'s API processes (multiprocessing also starts a resource tracker)."""
+    return {
+        child
+        for child in children(pid)
+        if "spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
+    }
+
+
+def test_several_api_processes_answer_on_one_port_and_stop_together(database: Path) -> None:
+    with served(database, worker=True, api_processes="3") as (process, base):
+        helpers = wait_for(lambda: len(found := api_processes(process.pid)) == 2 and found, "2")
+        wait_for(lambda: all(_listening(pid) for pid in helpers), "the helpers to listen")
+        # With the first process frozen, the others still answer on its port.
+        process.send_signal(signal.SIGSTOP)
+        try:
+            answers = [httpx.get(f"{base}/api/items", timeout=10) for _ in range(20)]
+        finally:
+            process.send_signal(signal.SIGCONT)
+        assert {answer.status_code for answer in answers} == {200}
+
+        code, output = stop(process, signal.SIGTERM)
+
+    assert code == 0, output
+    assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers), "an end")
+
+
+def test_a_dead_api_process_is_replaced_and_orphans_stop(database: Path) -> None:
+    with served(database, worker=False, api_processes="2") as (process, base):
+        [first] = wait_for(lambda: len(found := api_processes(process.pid)) == 1 and found, "one")
+        os.kill(first, signal.SIGKILL)
+        [second] = wait_for(
+            lambda: (found := api_processes(process.pid)) and first not in found and found,
+            "a new API process",
+        )
+        wait_for(lambda: _listening(second), "the new process to listen")
+        assert httpx.get(f"{base}/api/items").status_code == 200
+
+        process.kill()  # the serving process dies without stopping anything
+        process.wait()
+        assert wait_for(lambda: not Path(f"/proc/{second}").exists(), "the orphan to stop", 15)
+
+
+def _listening(pid: int) -> bool:
+    """Whether ``pid`` holds the shared socket and has its event loop running (so it accepts;
+    until then the kernel keeps new connections waiting for whichever process accepts)."""
+    try:
+        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:
+        return False
+    # The inherited socket alone proves nothing; uvicorn's event loop adds an epoll instance.
+    return any(link.startswith("socket:") for link in links) and any(
+        "eventpoll" in link for link in links
+    )
