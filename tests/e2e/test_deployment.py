@@ -64,6 +64,7 @@ def test_the_compose_file_is_valid_and_scales_workers(tmp_path: Path) -> None:
     services = config["services"]
     assert set(services) == {"mariadb", "migrate", "haystack", "worker"}
     assert services["mariadb"]["healthcheck"]["test"][0] == "CMD"
+    assert services["mariadb"]["command"] == ["--innodb-buffer-pool-size=1G"]  # from .env
     assert any(
         v.startswith("mariadb-data") or "mariadb-data" in str(v)
         for v in map(str, services["mariadb"]["volumes"])
