@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install what bench/crawl_bench.py needs (idempotent; run as root on Debian 12):
+# Install what the benchmarks need (idempotent; run as root on Debian 12):
 #   * Debian packages: python3-doc (the site), nginx-light (serves it), time (/usr/bin/time -v),
-#     curl (serve-site.sh polls the site with it);
+#     curl (serve-site.sh polls the site with it), wrk (bench/api_bench.py's load generator);
 #   * Scrapy, the peer crawler, in its own venv .bench-venv/ (never in Haystack's .venv).
 # Re-running it installs only what is missing.
 #   scripts/bench-setup.sh            # SCRAPY_SPEC=scrapy==2.19.0 by default (shared README's figures)
@@ -17,6 +17,7 @@ need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 [ -x /usr/bin/time ] || need+=(time)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing Debian packages: ${need[*]} (run this script as root)" >&2
@@ -29,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
         apt-get install -y --no-install-recommends "${need[@]}"
     fi
 else
-    echo "apt: python3-doc, nginx, time and curl already present"
+    echo "apt: python3-doc, nginx, time, curl and wrk already present"
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -44,4 +45,4 @@ if ! "$VENV/bin/python" -c "import scrapy" >/dev/null 2>&1; then
     "$VENV/bin/python" -m pip install --quiet "$SCRAPY_SPEC"
 fi
 echo "scrapy: $("$VENV/bin/python" -c 'import scrapy; print(scrapy.__version__)') in $VENV"
-echo "ready: .venv/bin/python bench/crawl_bench.py"
+echo "ready: .venv/bin/python bench/crawl_bench.py, .venv/bin/python bench/api_bench.py"
