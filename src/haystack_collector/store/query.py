@@ -198,8 +198,8 @@ def list_page(
     plan = _plan(conn, where)
     before = None if after is None else after.item_id
     counting = with_total and after is None
-    if counting and _walk_counts(plan):
-        # One walk through the index finds the page and counts: the page is its first items.
+    if counting and plan.terms is not None:
+        # A SQLite search: one walk through the index finds the page and counts.
         ids, total, exact = _walk_and_count(conn, plan, want=limit + 1)
     else:
         # MariaDB's full-text semi-join reads every match for the page anyway: it counts them.
@@ -350,11 +350,6 @@ _ITEM = (
 )
 
 
-def _walk_counts(plan: _Plan) -> bool:
-    """Whether a first page is counted by the walk that finds it (every search on SQLite)."""
-    return plan.terms is not None
-
-
 def _walk_and_count(conn: Connection, plan: _Plan, *, want: int) -> tuple[list[int], int, bool]:
     """The first ``want`` ids of a SQLite search and its total: (ids, total, exact?).
 
@@ -378,13 +373,12 @@ def _walk_and_count(conn: Connection, plan: _Plan, *, want: int) -> tuple[list[i
         budget=_COUNT_BUDGET,
         need=want,
     )
-    if not complete:
-        return found[:want], min(len(found), TOTAL_CAP), False
-    return found[:want], min(len(found), TOTAL_CAP), len(found) <= TOTAL_CAP
+    return found[:want], min(len(found), TOTAL_CAP), complete and len(found) <= TOTAL_CAP
 
 
 def _count(conn: Connection, plan: _Plan) -> tuple[int, bool]:
-    """Matching items, counted up to ``TOTAL_CAP + 1``: (the count, exact?)."""
+    """Items meeting the plan's conditions (no search on SQLite: ``_walk_and_count`` counts
+    those), counted up to ``TOTAL_CAP + 1``: (the count, exact?)."""
     if plan.nothing:
         return 0, True
     capped = select(items.c.itemId).where(*plan.conditions).limit(TOTAL_CAP + 1).subquery()

@@ -73,6 +73,23 @@ def test_search_combines_with_the_other_filters_and_counts(db: Database) -> None
     assert [item["item_id"] for item in narrowed] == [ids["both"]]
 
 
+def test_a_first_page_counts_matches_whether_the_words_share_a_value_or_not(
+    db: Database,
+) -> None:
+    # 1,020 items with both words in one value: past the count's cap, so a lower bound.
+    together = make_items(db, TOTAL_CAP + 20, data=lambda n: {"Title": f"Harbour pilot {n}"})
+    # 30 items with the words in two values: none counted by a same-value shortcut alone.
+    apart = make_items(db, 30, data=lambda n: {"Title": "Ferry master", "Body": "tidal harbour"})
+    with api_for(db) as api:
+        many = api.client.get("/api/items", params={"q": "harbour pilot", "limit": 10}).json()
+        few = api.client.get("/api/items", params={"q": "ferry harbour", "limit": 10}).json()
+        rest = walk(api.client, {"q": "ferry harbour", "limit": 10})
+    assert (many["total"], many["total_exact"]) == (TOTAL_CAP, False)
+    assert [item["item_id"] for item in many["items"]] == sorted(together, reverse=True)[:10]
+    assert (few["total"], few["total_exact"]) == (30, True)
+    assert [item["item_id"] for item in rest] == sorted(apart, reverse=True)
+
+
 def test_search_follows_changes_to_the_data(db: Database) -> None:
     ids = _store_postings(db)
     with db.transaction() as conn:
