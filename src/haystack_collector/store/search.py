@@ -184,7 +184,8 @@ def sqlite_item_ids(
     checks ``conditions``, all in one statement. Each window starts below the last, so every
     item is listed once, and the work is proportional to the matches read, not to the table.
     With ``budget``, it gives up (incomplete) after about that many of the rarest term's rows,
-    but not before it has ``need`` items (a page) or has read every match.
+    but not before it has ``need`` items (a page) or has read every match. One term without
+    conditions needs no windows: one scan reads its matches newest first up to ``want`` items.
     """
     if not terms:
         return [], True
