@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     # Processes answering API requests on that one port: one per core serves the most requests
     # (only the first runs the embedded worker; the rate limit counts per process).
     api_processes: int = Field(default=1, ge=1, le=64, validation_alias=_env("API_PROCESSES"))
+    # Item reads (lists, searches, details) an API process runs at once; None: 1 on SQLite
+    # (its reads are CPU work in this process: side by side they only contend for the GIL),
+    # the pool size on MariaDB/PostgreSQL (their reads wait on the server).
+    api_read_threads: int | None = Field(
+        default=None, ge=1, le=256, validation_alias=_env("API_READ_THREADS")
+    )
     # Who may read without a token: "loopback" (clients on 127.0.0.1/::1), "open", or "token".
     api_read_access: Literal["loopback", "open", "token"] = Field(
         default="loopback", validation_alias=_env("API_READ_ACCESS")

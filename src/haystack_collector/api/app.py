@@ -35,6 +35,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.read_lane = deps.ReadLane.for_database(settings, db)
     errors.install(app)
     middleware.install(app, settings)
     for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):

@@ -13,7 +13,13 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from haystack_collector.api.deps import READ_ERRORS, DbDep, ReadAccess, error_responses
+from haystack_collector.api.deps import (
+    READ_ERRORS,
+    DbDep,
+    ReadAccess,
+    ReadLaneDep,
+    error_responses,
+)
 from haystack_collector.api.responses import model_json
 from haystack_collector.store import query
 from haystack_collector.store.query import MAX_LIMIT, ItemFilter, ItemSummary
@@ -148,14 +154,20 @@ class ItemExportQuery(ItemQuery):
 
 
 @router.get("", response_model=ItemListOut, summary="Items, newest first, filtered")
-def list_items(
-    _access: ReadAccess, db: DbDep, params: Annotated[ItemListQuery, Query()]
+async def list_items(
+    _access: ReadAccess,
+    db: DbDep,
+    lane: ReadLaneDep,
+    params: Annotated[ItemListQuery, Query()],
 ) -> Response:
     """A page of items; follow ``next`` for the following one (None on the last page)."""
-    page = db.run_read(
-        query.list_page, where=params.filter(), limit=params.limit, cursor=params.cursor
-    )
-    return model_json(ItemListOut, page)
+    where = params.filter()
+
+    def read() -> Response:
+        page = db.run_read(query.list_page, where=where, limit=params.limit, cursor=params.cursor)
+        return model_json(ItemListOut, page)
+
+    return await lane.run(read)
 
 
 @router.get(
@@ -193,11 +205,16 @@ def export_items(
     summary="One item in full",
     responses=error_responses(404),
 )
-def get_item(
-    _access: ReadAccess, db: DbDep, item_id: Annotated[int, Path(ge=0, le=2**31 - 1)]
+async def get_item(
+    _access: ReadAccess,
+    db: DbDep,
+    lane: ReadLaneDep,
+    item_id: Annotated[int, Path(ge=0, le=2**31 - 1)],
 ) -> Response:
     """The item's data, links both ways, queued actions and history; 404 if there is none."""
-    return model_json(ItemDetailOut, db.run_read(query.get_item, item_id=item_id))
+    return await lane.run(
+        lambda: model_json(ItemDetailOut, db.run_read(query.get_item, item_id=item_id))
+    )
 
 
 def _record(item: ItemSummary) -> dict[str, Any]:
