@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.engine import Connection
@@ -326,7 +326,8 @@ def release_claimed(conn: Connection, *, event_id: int, owner: str) -> bool:
 
 # --- browsing and handling events by hand (the API's queue view) ---------------------------
 
-EVENT_STATES = ("pending", "claimed", "dead", "done")
+EventState = Literal["pending", "claimed", "dead", "done"]
+EVENT_STATES: tuple[EventState, ...] = ("pending", "claimed", "dead", "done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +370,8 @@ def _state_filter(state: str, now: datetime) -> list[ColumnElement[bool]]:
     raise ValueError(f"event state must be one of {EVENT_STATES}, not {state!r}")
 
 
-def _event_state(row: Any, now: datetime) -> str:
+def event_state(row: Any, now: datetime) -> EventState:
+    """A row of ItemEvents' state at ``now``, as the queue counts it."""
     if row.itemEventDate is not None:
         return "done"
     if row.itemEventDeadDate is not None:
@@ -424,7 +426,7 @@ def get_event(conn: Connection, *, event_id: int) -> EventRow:
 def _event_row(row: Any, now: datetime) -> EventRow:
     return EventRow(
         event_id=row.ItemEventId,
-        state=_event_state(row, now),
+        state=event_state(row, now),
         engine_id=row.engineId,
         engine=row.EngineName,
         action_id=row.actionId,

@@ -37,6 +37,7 @@ from haystack_collector.db.schema import (
 )
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.store._sql import from_db, to_db, utcnow
+from haystack_collector.store.events import EventState, event_state
 from haystack_collector.store.search import (
     Term,
     item_matches,
@@ -54,8 +55,6 @@ LINKS_SHOWN = 500  # per direction in an item's detail; the counts say how many 
 # The data keys that name an item, in order of preference (engines write Title; job sources
 # JobTitle; the original's engines wrote title).
 TITLE_KEYS = ("Title", "JobTitle", "title")
-
-EventState = Literal["pending", "claimed", "done", "dead"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,36 +561,24 @@ def _link_count(conn: Connection, item_id: int, side: str) -> int:
 
 
 def _events(conn: Connection, item_id: int) -> list[EventEntry]:
-    rows = conn.execute(_EVENTS, {"item_id": item_id}).mappings()
+    rows = conn.execute(_EVENTS, {"item_id": item_id})
     now = utcnow()
     return [
         EventEntry(
-            event_id=row["ItemEventId"],
-            engine=row["EngineName"],
-            action=row["actionName"],
-            state=_state(row, now),
-            added=from_db(row["itemEventAddedDate"]),
-            done=from_db(row["itemEventDate"]),
-            run_after=from_db(row["itemEventRunAfter"]),
-            attempts=row["itemEventAttempts"],
-            last_error=row["itemEventLastError"],
-            dead=from_db(row["itemEventDeadDate"]),
-            claimed_by=row["itemEventClaimedBy"],
+            event_id=row.ItemEventId,
+            engine=row.EngineName,
+            action=row.actionName,
+            state=event_state(row, now),
+            added=from_db(row.itemEventAddedDate),
+            done=from_db(row.itemEventDate),
+            run_after=from_db(row.itemEventRunAfter),
+            attempts=row.itemEventAttempts,
+            last_error=row.itemEventLastError,
+            dead=from_db(row.itemEventDeadDate),
+            claimed_by=row.itemEventClaimedBy,
         )
         for row in rows
     ]
-
-
-def _state(row: Any, now: datetime) -> EventState:
-    """The event's state, as the queue (``store.events``) names it."""
-    if row["itemEventDate"] is not None:
-        return "done"
-    if row["itemEventDeadDate"] is not None:
-        return "dead"
-    lease = row["itemEventLeaseUntil"]
-    if lease is not None and lease > now:
-        return "claimed"
-    return "pending"
 
 
 def _history(

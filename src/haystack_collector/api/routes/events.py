@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
@@ -13,6 +13,7 @@ from haystack_collector.api.deps import WRITE_ERRORS, DbDep, ReadAccess, WriteAc
 from haystack_collector.errors import NotFoundError
 from haystack_collector.store.catalog import get_engine_id
 from haystack_collector.store.events import (
+    EventState,
     discard_dead_event,
     event_counts,
     get_event,
@@ -23,7 +24,6 @@ from haystack_collector.store.events import (
 router = APIRouter(prefix="/api/events", tags=["queue"], responses=WRITE_ERRORS)
 
 MAX_LIMIT = 500
-EventState = Literal["pending", "claimed", "dead", "done"]
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
