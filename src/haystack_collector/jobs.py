@@ -31,22 +31,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, false, func, or_, select
-from sqlalchemy.engine import Connection
-
 from haystack_collector import metrics
 from haystack_collector.db import Database
-from haystack_collector.db.schema import engines as engines_table
-from haystack_collector.db.schema import jobs as jobs_table
 from haystack_collector.engines.base import ActionResult, ActionSpec, Engine, run_start_actions
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.store import jobs as job_store
-from haystack_collector.store._sql import utcnow
 from haystack_collector.store.jobs import JobRow
 from haystack_collector.worker import default_owner
 
-__all__ = ["DEFAULT_LEASE", "JobRunner", "RunnerStats", "outstanding_jobs", "run_job_actions"]
+__all__ = ["DEFAULT_LEASE", "JobRunner", "RunnerStats", "run_job_actions"]
 
 log = get_logger("haystack.jobs")
 
@@ -79,33 +73,6 @@ def run_job_actions(
     if spec is None or spec.kind != "start":
         raise NotFoundError(f"engine {engine.name!r} has no start action {action!r}")
     return run_start_actions(_only(engine, spec), db, settings)
-
-
-def outstanding_jobs(conn: Connection, *, owner: str, engine_ids: Sequence[int]) -> int:
-    """Jobs of ``engine_ids`` a runner named ``owner`` has yet to run: queued ones and running
-    ones whose lease ran out (of enabled engines: those it would claim), and the running jobs
-    it holds (whatever their engine's state: it is running them)."""
-    if not engine_ids:
-        return 0
-    j = jobs_table.c
-    enabled = select(engines_table.c.EngineId).where(engines_table.c.EngineDisabled == false())
-    claimable = and_(
-        j.engineId.in_(enabled),
-        or_(
-            j.jobState == "queued",
-            and_(
-                j.jobState == "running",
-                or_(j.jobLeaseUntil.is_(None), j.jobLeaseUntil <= utcnow()),
-            ),
-        ),
-    )
-    held = and_(j.jobState == "running", j.jobClaimedBy == owner)
-    query = (
-        select(func.count())
-        .select_from(jobs_table)
-        .where(j.engineId.in_(list(engine_ids)), or_(claimable, held))
-    )
-    return int(conn.execute(query).scalar_one())
 
 
 def _only(engine: type[Engine], spec: ActionSpec) -> type[Engine]:
@@ -163,12 +130,12 @@ class JobRunner:
         return self._stopping
 
     def outstanding(self) -> int:
-        """How many jobs this runner has yet to run or is running (see ``outstanding_jobs``).
+        """How many jobs this runner has yet to run or is running (``store.jobs.outstanding_jobs``).
 
         Blocking (one query); safe to call from any thread, e.g. a draining worker's.
         """
         engine_ids = list(self._by_id) or [e.register(self.db).engine_id for e in self.engines]
-        return int(self.db.run_read(outstanding_jobs, owner=self.owner, engine_ids=engine_ids))
+        return self.db.run_read(job_store.outstanding_jobs, owner=self.owner, engine_ids=engine_ids)
 
     @contextlib.contextmanager
     def running_in_thread(self) -> Iterator[JobRunner]:

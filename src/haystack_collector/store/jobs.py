@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from haystack_collector.db.schema import (
     ACTION_NAME_MAX,
@@ -112,13 +113,7 @@ def claim_jobs(
         enabled = [engine_id for engine_id in enabled if engine_id in wanted]
     if not enabled:
         return []
-    query = select(j.jobId).where(
-        or_(
-            j.jobState == "queued",
-            and_(j.jobState == "running", or_(j.jobLeaseUntil.is_(None), j.jobLeaseUntil <= now)),
-        ),
-        j.engineId.in_(enabled),
-    )
+    query = select(j.jobId).where(_unclaimed(now), j.engineId.in_(enabled))
     query = query.order_by(j.jobId).limit(limit).with_for_update(skip_locked=True)
     ids = list(conn.execute(query).scalars())
     if not ids:
@@ -137,6 +132,30 @@ def claim_jobs(
     )
     rows = conn.execute(select(jobs).where(j.jobId.in_(ids)).order_by(j.jobId))
     return [_job_row(row) for row in rows]
+
+
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """Queued, or running on a lease that ran out: a job a runner may claim."""
+    j = jobs.c
+    expired = or_(j.jobLeaseUntil.is_(None), j.jobLeaseUntil <= now)
+    return or_(j.jobState == "queued", and_(j.jobState == "running", expired))
+
+
+def outstanding_jobs(conn: Connection, *, owner: str, engine_ids: Sequence[int]) -> int:
+    """Jobs of ``engine_ids`` a runner named ``owner`` has yet to run: the ones it would claim
+    (of enabled engines) and the running jobs it holds (whatever their engine's state)."""
+    if not engine_ids:
+        return 0
+    j = jobs.c
+    enabled = select(engines.c.EngineId).where(engines.c.EngineDisabled == false())
+    claimable = and_(j.engineId.in_(enabled), _unclaimed(utcnow()))
+    held = and_(j.jobState == "running", j.jobClaimedBy == owner)
+    query = (
+        select(func.count())
+        .select_from(jobs)
+        .where(j.engineId.in_(list(engine_ids)), or_(claimable, held))
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def renew_jobs(
