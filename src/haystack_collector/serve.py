@@ -29,6 +29,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from haystack_collector.api.app import create_app
 from haystack_collector.api.routes.stream import stop_streams
@@ -58,9 +59,30 @@ class _Server(uvicorn.Server):
     into a KeyboardInterrupt.)
     """
 
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self.app = app
+        super().__init__(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_config=None,  # Haystack's logging is configured by the CLI
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=5,  # a stuck response cannot hold a stop for long
+            )
+        )
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    def stop(self) -> None:
+        """Stop serving; a second call closes open connections at once."""
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+        stop_streams(self.app)  # uvicorn waits for open responses; live streams never end
 
 
 def serve(
@@ -82,20 +104,6 @@ def serve(
     finally:
         if db is None:
             database.dispose()
-
-
-def _server(app: Any, host: str, port: int) -> _Server:
-    return _Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,  # Haystack's logging is configured by the CLI
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=5,  # a stuck response cannot hold a stop for long
-        )
-    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -123,7 +131,7 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
         )
     )
     app = create_app(settings, db)
-    server = _server(app, host, port)
+    server = _Server(app, host, port)
     sock = _listen(host, port) if settings.api_processes > 1 else None
     helpers = None if sock is None else _ApiProcesses(settings, sock, settings.api_processes - 1)
     workers: list[Worker | JobRunner] = []
@@ -142,10 +150,7 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
         ]
 
     def stop() -> None:
-        if server.should_exit:
-            server.force_exit = True
-        server.should_exit = True
-        stop_streams(app)  # uvicorn waits for open responses; live streams never end alone
+        server.stop()
         for each in workers:
             each.stop()
         if helpers is not None:
@@ -265,24 +270,18 @@ def serve_api_process(
 async def _serve_api(settings: Settings, db: Database, sock: socket.socket, parent: int) -> None:
     loop = asyncio.get_running_loop()
     app = create_app(settings, db)
-    server = _server(app, *sock.getsockname()[:2])
-
-    def stop() -> None:
-        if server.should_exit:
-            server.force_exit = True
-        server.should_exit = True
-        stop_streams(app)
+    server = _Server(app, *sock.getsockname()[:2])
 
     async def watch_parent() -> None:
         # Orphaned (the parent was killed -9): stop rather than keep serving its port alone.
         while not server.should_exit:
             if os.getppid() != parent:
                 log.warning("the serving process %s is gone; this API process stops", parent)
-                stop()
+                server.stop()
             await asyncio.sleep(1.0)
 
     for number in _SIGNALS:
-        loop.add_signal_handler(number, stop)
+        loop.add_signal_handler(number, server.stop)
     watcher = asyncio.create_task(watch_parent())
     try:
         await server.serve([sock])
