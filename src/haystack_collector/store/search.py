@@ -224,15 +224,8 @@ def sqlite_count(conn: Connection, *, terms: list[Term], cap: int) -> int:
     count (which also finds terms spread over different rows of an item), got from FTS5's own
     AND, which skips through the index instead of reading every row of each term.
     """
-    item = _fts.c.rowid.op(">>")(_ITEM_SHIFT)
-    together = " ".join(sqlite_query(term) for term in terms)
-    matching = _fts.c.itemDataValue.op("MATCH")(bindparam("fts_all", together))
-    distinct = select(item).where(matching).distinct().limit(cap).subquery()
-    return int(conn.execute(select(func.count()).select_from(distinct)).scalar_one())
-
-
-def _match(term: Term, index: int) -> ColumnElement[bool]:
-    return _fts.c.itemDataValue.op("MATCH")(bindparam(f"fts_{index}", sqlite_query(term)))
+    together = " ".join(sqlite_query(term) for term in terms)  # FTS5: words side by side AND
+    return int(conn.execute(_ITEMS_COUNT, {"fts_0": together, "fts_cap": cap}).scalar_one())
 
 
 def _matching(index: int) -> ColumnElement[bool]:
@@ -248,6 +241,14 @@ _NTH_MATCH = (
     .order_by(_fts.c.rowid.desc())
     .limit(1)
     .offset(bindparam("fts_skip", type_=Integer))
+)
+_CAP = bindparam("fts_cap", type_=Integer)
+# Items (distinct), or rows, matching :fts_0, counted up to :fts_cap.
+_ITEMS_COUNT = select(func.count()).select_from(
+    select(_fts.c.rowid.op(">>")(_ITEM_SHIFT)).where(_matching(0)).distinct().limit(_CAP).subquery()
+)
+_ROWS_COUNT = select(func.count()).select_from(
+    select(_fts.c.rowid).where(_matching(0)).limit(_CAP).subquery()
 )
 
 
@@ -325,8 +326,8 @@ def _rows_holding(conn: Connection, term: Term) -> int:
         known = _rarity.get(key)
         if known is not None and now - known[1] < _RARITY_TTL:
             return known[0]
-    sample = select(_fts.c.rowid).where(_match(term, 0)).limit(_RARITY_CAP).subquery()
-    count = int(conn.execute(select(func.count()).select_from(sample)).scalar_one())
+    params = {"fts_0": sqlite_query(term), "fts_cap": _RARITY_CAP}
+    count = int(conn.execute(_ROWS_COUNT, params).scalar_one())
     with _rarity_lock:
         if len(_rarity) >= _RARITY_KEEP:
             _rarity.clear()  # cheaper than LRU bookkeeping, and refilled at one count a term
