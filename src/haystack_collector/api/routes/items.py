@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -129,19 +130,7 @@ class ItemQuery(BaseModel):
     ] = None
 
     def filter(self) -> ItemFilter:
-        return ItemFilter(
-            engine=self.engine,
-            engine_id=self.engine_id,
-            key=self.key,
-            value=self.value,
-            linked_to=self.linked_to,
-            linked_from=self.linked_from,
-            created_from=self.created_from,
-            created_to=self.created_to,
-            seen_from=self.seen_from,
-            seen_to=self.seen_to,
-            q=self.q,
-        )
+        return ItemFilter(**{each.name: getattr(self, each.name) for each in fields(ItemFilter)})
 
 
 class ItemListQuery(ItemQuery):
