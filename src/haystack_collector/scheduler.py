@@ -33,24 +33,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.db.schema import engines, schedules
 from haystack_collector.engines.base import Engine, run_start_actions
 from haystack_collector.engines.registry import get_engine
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
-from haystack_collector.store._sql import to_db
 from haystack_collector.store.schedules import (
     MissedPolicy,
     ScheduleRow,
     add_schedule,
     claim_schedule,
     due_schedules,
-    get_schedule,
     next_due_after,
     next_fire_time,
 )
@@ -152,20 +146,20 @@ def fire_due(
     Due runs of disabled engines are claimed too, and skipped: the schedule moves on.
     """
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    # (schedule, the name of its engine when that engine is disabled)
-    due_now: list[tuple[ScheduleRow, str | None]] = [
-        (schedule, None) for schedule in db.run_read(due_schedules, now=moment)
+    # (schedule, whether its engine is disabled)
+    due_now = [(each, False) for each in db.run_read(due_schedules, now=moment)]
+    due_now += [
+        (each, True) for each in db.run_read(due_schedules, now=moment, engines_disabled=True)
     ]
-    due_now += db.run_read(_due_of_disabled_engines, now=moment)
     due_now.sort(key=lambda pair: (pair[0].next_run, pair[0].schedule_id))
     runs: list[FiredRun] = []
-    for schedule, disabled_engine in due_now:
+    for schedule, engine_disabled in due_now:
         due = schedule.next_run
         next_run = next_due_after(
             interval=schedule.interval, cron=schedule.cron, due=due, now=moment
         )
         missed = _later_due_passed(schedule, due, moment)
-        fires = not (missed and schedule.missed_policy == "skip") and disabled_engine is None
+        fires = not (missed and schedule.missed_policy == "skip") and not engine_disabled
         won = db.run(
             claim_schedule,
             schedule_id=schedule.schedule_id,
@@ -177,8 +171,9 @@ def fire_due(
         if not won:
             continue  # another scheduler claimed this due time first
         error = skipped = None
-        if disabled_engine is not None:
-            skipped = f"engine {disabled_engine!r} is disabled"
+        if engine_disabled:
+            engine = db.run_read(store.get_engine, engine_id=schedule.engine_id)
+            skipped = f"engine {engine.name if engine else schedule.engine_id!r} is disabled"
         elif fires:
             error, skipped = _fire(fire, schedule, due)
         else:
@@ -189,25 +184,6 @@ def fire_due(
             FiredRun(schedule.name, due, next_run, fires and skipped is None, error, skipped)
         )
     return runs
-
-
-def _due_of_disabled_engines(
-    conn: Connection, *, now: datetime, limit: int = 100
-) -> list[tuple[ScheduleRow, str | None]]:
-    """Enabled schedules due at ``now`` whose engine is disabled (``due_schedules`` leaves
-    them out), oldest first, each with its engine's name."""
-    rows = conn.execute(
-        select(schedules.c.scheduleName, engines.c.EngineName)
-        .join(engines, engines.c.EngineId == schedules.c.engineId)
-        .where(
-            schedules.c.scheduleEnabled.is_(True),
-            engines.c.EngineDisabled.is_(True),
-            schedules.c.scheduleNextRun <= to_db(now),
-        )
-        .order_by(schedules.c.scheduleNextRun, schedules.c.scheduleId)
-        .limit(limit)
-    ).all()
-    return [(get_schedule(conn, name=row.scheduleName), row.EngineName) for row in rows]
 
 
 def _record_skipped(db: Database, schedule: ScheduleRow, due: datetime, reason: str) -> None:

@@ -181,14 +181,17 @@ def set_schedule_enabled(conn: Connection, *, name: str, enabled: bool) -> None:
         raise NotFoundError(f"no schedule named {name!r}")
 
 
-def due_schedules(conn: Connection, *, now: datetime, limit: int = 100) -> list[ScheduleRow]:
-    """Enabled schedules of enabled engines whose next run is at or before ``now``, oldest first."""
+def due_schedules(
+    conn: Connection, *, now: datetime, limit: int = 100, engines_disabled: bool = False
+) -> list[ScheduleRow]:
+    """Enabled schedules of enabled engines (with ``engines_disabled``: of disabled ones) whose
+    next run is at or before ``now``, oldest first."""
     rows = conn.execute(
         select(schedules)
         .join(engines, engines.c.EngineId == schedules.c.engineId)
         .where(
             schedules.c.scheduleEnabled.is_(True),
-            engines.c.EngineDisabled.is_(False),
+            engines.c.EngineDisabled.is_(engines_disabled),
             schedules.c.scheduleNextRun <= to_db(_aware(now)),
         )
         .order_by(schedules.c.scheduleNextRun, schedules.c.scheduleId)
