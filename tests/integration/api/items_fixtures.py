@@ -67,8 +67,9 @@ class Api:
 
 
 @contextmanager
-def api_for(db: Database, **overrides: Any) -> Iterator[Api]:
-    secret = db.run(create_token, name=f"items-test-{next(_runs)}")
+def api_for(db: Database, *, token_name: str | None = None, **overrides: Any) -> Iterator[Api]:
+    """An app on ``db`` with ``overrides`` of ``api_settings``, and a token named ``token_name``."""
+    secret = db.run(create_token, name=token_name or f"items-test-{next(_runs)}")
     app = create_app(api_settings(**overrides), db)
     with TestClient(app, client=("127.0.0.1", 50000)) as client:
         yield Api(client, {"Authorization": f"Bearer {secret}"}, db)

@@ -5,21 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from haystack_collector.api.app import create_app
 from haystack_collector.db import Database
 from haystack_collector.engines import ActionContext, Engine, item_action, registry, start_action
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.queue import Job
-from haystack_collector.settings import Settings
 from haystack_collector.store import ItemRecord
-from haystack_collector.store.tokens import create_token
+from tests.integration.api.items_fixtures import Api
+from tests.integration.api.items_fixtures import api_for as items_api_for
 
 TOKEN_NAME = "jobs-tester"
 # A public address: accepted by the SSRF check without any DNS lookup.
@@ -115,28 +112,8 @@ def installed_engines(
         registry.discover(refresh=True)
 
 
-def api_settings(**overrides: Any) -> Settings:
-    """API settings for tests: a budget no test exhausts; the database is given apart."""
-    values: dict[str, Any] = {
-        "database_url": "sqlite:///unused-by-the-api.db",
-        "api_rate_limit": 10_000.0,
-        "api_rate_burst": 10_000,
-    }
-    return Settings(**(values | overrides))
-
-
-@dataclass
-class Api:
-    """A client from loopback, and a valid token's Authorization header."""
-
-    client: TestClient
-    auth: dict[str, str]
-    db: Database
-
-
 @contextmanager
 def api_for(db: Database, **overrides: Any) -> Iterator[Api]:
-    secret = db.run(create_token, name=TOKEN_NAME)
-    app = create_app(api_settings(**overrides), db)
-    with TestClient(app, client=("127.0.0.1", 50000)) as client:
-        yield Api(client, {"Authorization": f"Bearer {secret}"}, db)
+    """``items_fixtures.api_for`` with a token named ``TOKEN_NAME`` (jobs record who asked)."""
+    with items_api_for(db, token_name=TOKEN_NAME, **overrides) as api:
+        yield api
