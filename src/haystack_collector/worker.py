@@ -248,14 +248,17 @@ class Worker:
             await self._cancel_stopped()
             room = self.claim_batch - self._buffer.qsize()
             if room > 0:
-                # Counted before the claim: a job ending after it has queued its events already.
+                # Both taken before the claim: a job running while the claim reads may commit
+                # follow-up events the claim did not see, so only a claim that started with
+                # nothing running (and no API job left) proves the queue drained.
+                idle = self._buffer.empty() and not self._active
                 jobs_left = await self._jobs_left() if self.drain else 0
                 claimed = await self._claim(room)
                 for job in claimed:
                     self._buffer.put_nowait(job)
                 if claimed:
                     continue
-                if self.drain and self._buffer.empty() and not self._active and not jobs_left:
+                if self.drain and idle and not jobs_left:
                     log.info("drained: nothing left to claim")
                     return
             # Buffer full, or nothing due: wait for a consumer to take or end a job (drain),
