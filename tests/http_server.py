@@ -16,20 +16,22 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_http(handler: type[BaseHTTPRequestHandler], **attributes: Any) -> Iterator[str]:
+def serve_http(
+    handler: type[BaseHTTPRequestHandler], *, host: str = "127.0.0.1", **attributes: Any
+) -> Iterator[str]:
     """Serve with a subclass of ``handler`` carrying ``attributes``; yields the base URL.
 
-    The base URL is ``http://127.0.0.1:PORT`` (no trailing slash). The server is shut down and
-    its thread joined when the block ends.
+    The base URL is ``http://HOST:PORT`` (no trailing slash); any 127.0.0.0/8 address works as
+    ``host`` on Linux. The server is shut down and its thread joined when the block ends.
     """
     bound = type(handler.__name__, (handler,), attributes)
-    server = _Server(("127.0.0.1", 0), bound)
+    server = _Server((host, 0), bound)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

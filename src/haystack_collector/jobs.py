@@ -36,6 +36,7 @@ from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionResult, ActionSpec, Engine, run_start_actions
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
+from haystack_collector.origin import API, origin_scope
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
 from haystack_collector.worker import default_owner
@@ -239,6 +240,8 @@ class JobRunner:
         started = time.perf_counter()
         with (
             correlation_scope(job.correlation_id),
+            # Every job came through the API: its fetches, and the events it queues, are API work.
+            origin_scope(API),
             logging_context(engine_name=engine.name, operation=operation, job_id=job.job_id),
         ):
             log.info("job %d: running %s of %s", job.job_id, operation, engine.name)

@@ -186,6 +186,7 @@ class Settings(BaseSettings):
         fetch = FetchSettings(
             obey_robots=self.obey_robots,
             allow_private=self.allow_private_addresses,
+            api_allow_private=self.api_allow_private,
             per_host_concurrency=self.per_host_concurrency,
             min_delay=self.download_delay,
             autothrottle=self.autothrottle,

@@ -58,6 +58,7 @@ from haystack_collector.engines.base import (
     run_item_action_async,
 )
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
+from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
 from haystack_collector.scheduler import Scheduler
 from haystack_collector.store.workers import heartbeat_worker, merge_hosts, register_worker
@@ -350,6 +351,7 @@ class Worker:
         action = _action_name(slot.registered, job.action_id)
         with (
             correlation_scope(job.correlation_id),  # the id of the work that queued it, if any
+            origin_scope(job.origin),  # API work fetches with the SSRF guard on, follow-ups too
             logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
         ):
             run = asyncio.create_task(

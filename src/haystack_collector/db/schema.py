@@ -42,6 +42,7 @@ CONFIG_NAME_MAX = 100
 LINK_TYPE_MAX = 50
 URI_MAX = 16_000  # far beyond any real URL, below TEXT's 64 KiB in 4-byte characters
 CLAIM_OWNER_MAX = 100
+ORIGIN_MAX = 16  # ItemOrigin, itemEventOrigin: "api" or NULL
 
 metadata = MetaData()
 
@@ -92,6 +93,9 @@ items = Table(
     # haystack: SHA-256 of ItemURI; TEXT cannot carry a unique index on MariaDB. NULL only on
     # rows a legacy database held twice (those are linked to the kept row as 'duplicate').
     Column("ItemURIHash", String(64)),
+    # haystack: "api" for an item written through the admin API (its URI was typed by a token
+    # holder, so fetching it runs with the SSRF guard on); NULL otherwise. See ``origin``.
+    Column("ItemOrigin", String(ORIGIN_MAX)),
     Index("ux_Items_ItemURIHash", "ItemURIHash", unique=True),
     Index("ix_Items_EngineId", "EngineId"),
     Index("ix_Items_itemCreated", "itemCreated"),
@@ -124,6 +128,9 @@ item_events = Table(
     # haystack: the correlation id of the work that queued it; the worker runs it under the
     # same id, so one request's log lines follow its work through every follow-up event.
     Column("itemEventCorrelationId", String(64)),
+    # haystack: "api" when the work that queued it came through the API (see ``origin``);
+    # the worker runs it with the SSRF guard on, and its follow-ups inherit the origin.
+    Column("itemEventOrigin", String(ORIGIN_MAX)),
     Column("itemEventDate", Timestamp, nullable=True),  # NULL while pending
     # haystack: the queue's bookkeeping.
     Column("itemEventRunAfter", Timestamp),  # not due before this (backoff); NULL = now

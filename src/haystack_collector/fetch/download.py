@@ -39,6 +39,7 @@ from haystack_collector.fetch.hosts import HostSlots
 from haystack_collector.fetch.policy import host_key
 from haystack_collector.fetch.result import FetchResult
 from haystack_collector.fetch.settings import FetchSettings
+from haystack_collector.fetch.ssrf import BlockedAddress
 from haystack_collector.fetch.validators import Validators
 from haystack_collector.files import SNIFF_BYTES, check_type, file_name_for
 from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
@@ -314,6 +315,8 @@ async def _attempts(
         return _Hop(Download(url, url, attempts=attempts, error="circuit open"))
     except (FetchFailure, Throttled) as exc:
         return _Hop(Download(url, url, attempts=attempts, error=str(exc)))
+    except BlockedAddress as exc:  # the connection's own check (a name that rebound)
+        return _Hop(Download(url, url, attempts=attempts, error=f"blocked address: {exc}"))
     raise AssertionError("unreachable: tenacity re-raises the last error")
 
 

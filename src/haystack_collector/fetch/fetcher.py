@@ -31,7 +31,14 @@ from haystack_collector.fetch.policy import check_url, host_key, log_result
 from haystack_collector.fetch.result import FetchResult
 from haystack_collector.fetch.robots import RobotsCache
 from haystack_collector.fetch.settings import FetchSettings
+from haystack_collector.fetch.ssrf import (
+    BlockedAddress,
+    GuardedTransport,
+    Resolver,
+    system_resolver,
+)
 from haystack_collector.fetch.validators import DictValidatorCache, ValidatorCache, Validators
+from haystack_collector.origin import from_api
 from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -47,7 +54,13 @@ class _Post:
 
 
 class Fetcher:
-    """Fetches URLs politely; use as ``async with Fetcher() as f: await f.fetch(url)``."""
+    """Fetches URLs politely; use as ``async with Fetcher() as f: await f.fetch(url)``.
+
+    Work that came through the API (``origin.from_api()``) is fetched with the SSRF guard on
+    unless ``api_allow_private``, whatever ``allow_private`` says for the command line's own
+    work; it gets a client of its own (``GuardedTransport``), so it never reuses a connection
+    that trusted work opened to a private address.
+    """
 
     def __init__(
         self,
@@ -59,14 +72,11 @@ class Fetcher:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        resolver: Resolver = system_resolver,
     ) -> None:
         s = self.settings = settings or FetchSettings()
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            headers={"User-Agent": s.user_agent},
-            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
-            follow_redirects=False,  # each hop must pass the scheme, SSRF and robots checks
-        )
+        self._transport, self._resolver = transport, resolver
+        self._clients: dict[bool, httpx.AsyncClient] = {}  # by "may reach private addresses"
         self._sleep, self._clock, self._rand = sleep, clock, rand
         self.validators: ValidatorCache = validators or DictValidatorCache()
         self._breakers = breakers or BreakerRegistry(
@@ -91,7 +101,30 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def _allow_private(self) -> bool:
+        """Whether the work running now may reach private addresses (see the class doc)."""
+        s = self.settings
+        return s.api_allow_private if from_api() else s.allow_private
+
+    def _client(self) -> httpx.AsyncClient:
+        """The client for the work running now: a guarded one unless it may go private."""
+        allow_private = self._allow_private()
+        client = self._clients.get(allow_private)
+        if client is None:
+            s, transport = self.settings, self._transport
+            if transport is None and not allow_private:
+                transport = GuardedTransport(self._resolver)
+            client = self._clients[allow_private] = httpx.AsyncClient(
+                transport=transport,
+                headers={"User-Agent": s.user_agent},
+                timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+                follow_redirects=False,  # each hop must pass the scheme, SSRF and robots checks
+            )
+        return client
 
     def hosts(self) -> dict[str, dict[str, Any]]:
         """Per-host politeness state and counters, with the host's breaker state."""
@@ -136,7 +169,7 @@ class Fetcher:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         tools = DownloadTools(
-            self._client,
+            self._client(),
             self.settings,
             self._check,
             self._slots,
@@ -193,7 +226,7 @@ class Fetcher:
     async def _check(self, url: str) -> str | None:
         """Why ``url`` must not be requested (scheme, address, robots), or None."""
         s = self.settings
-        refusal = await check_url(url, allow_private=s.allow_private)
+        refusal = await check_url(url, allow_private=self._allow_private(), resolver=self._resolver)
         # robots.txt itself is always fetchable, whatever it says.
         if refusal is not None or not s.obey_robots or httpx.URL(url).path == "/robots.txt":
             return refusal
@@ -232,29 +265,31 @@ class Fetcher:
             result = exc.result or FetchResult(url)
             result.error, result.attempts = str(exc), attempts
             return result
+        except BlockedAddress as exc:  # the connection's own check (a name that rebound)
+            return FetchResult(url, error=f"blocked address: {exc}", attempts=attempts)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _request(
         self, url: str, validators: Validators | None, post: _Post | None = None
     ) -> FetchResult:
         """One attempt; raises FetchFailure/Throttled for what is worth retrying."""
-        s, host = self.settings, host_key(url)
+        s, host, client = self.settings, host_key(url), self._client()
         headers: dict[str, str] = {}
         if validators is not None and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators is not None and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         if post is None:
-            request = self._client.build_request("GET", url, headers=headers)
+            request = client.build_request("GET", url, headers=headers)
         else:
-            request = self._client.build_request("POST", url, headers=headers, data=post.fields)
+            request = client.build_request("POST", url, headers=headers, data=post.fields)
         async with self._slots.slot(host):
             started = self._clock()
             latency: float | None = None
             try:
                 # The read timeout bounds each socket read; this bounds a body that trickles.
                 async with asyncio.timeout(s.total_timeout):
-                    response = await self._client.send(request, stream=True)
+                    response = await client.send(request, stream=True)
                     latency = self._clock() - started
                     try:
                         read = await read_body(response, s)
@@ -296,14 +331,17 @@ class Fetcher:
 
     async def _fetch_robots(self, url: str) -> tuple[int | None, bytes]:
         """robots.txt for RobotsCache: up to 5 redirects, each hop checked, one attempt."""
-        s, current = self.settings, url
+        s, current, client = self.settings, url, self._client()
         try:
             for _ in range(6):
-                if await check_url(current, allow_private=s.allow_private) is not None:
+                refusal = await check_url(
+                    current, allow_private=self._allow_private(), resolver=self._resolver
+                )
+                if refusal is not None:
                     return None, b""
                 async with self._slots.slot(host_key(current)), asyncio.timeout(s.total_timeout):
-                    request = self._client.build_request("GET", current)
-                    response = await self._client.send(request, stream=True)
+                    request = client.build_request("GET", current)
+                    response = await client.send(request, stream=True)
                     try:
                         read = await read_body(response, s)
                     finally:
@@ -312,6 +350,6 @@ class Fetcher:
                 if response.status_code not in REDIRECTS or not location:
                     return response.status_code, read.data
                 current = str(httpx.URL(current).join(location))
-        except (TimeoutError, httpx.HTTPError):
+        except (TimeoutError, httpx.HTTPError, BlockedAddress):
             return None, b""
         return None, b""

@@ -8,7 +8,7 @@ import httpx
 
 from haystack_collector import metrics
 from haystack_collector.fetch.result import FetchResult
-from haystack_collector.fetch.ssrf import BlockedAddress, check_host
+from haystack_collector.fetch.ssrf import BlockedAddress, Resolver, check_host, system_resolver
 from haystack_collector.logs import get_logger
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
@@ -21,7 +21,9 @@ def host_key(url: str) -> str:
     return parsed.netloc.decode("ascii").lower()
 
 
-async def check_url(url: str, *, allow_private: bool) -> str | None:
+async def check_url(
+    url: str, *, allow_private: bool, resolver: Resolver = system_resolver
+) -> str | None:
     """Why ``url`` must not be requested (bad URL, scheme, non-public address), or None."""
     try:
         parsed = httpx.URL(url)
@@ -34,7 +36,7 @@ async def check_url(url: str, *, allow_private: bool) -> str | None:
     if not allow_private:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
-            await check_host(parsed.host, port)
+            await check_host(parsed.host, port, resolver=resolver)
         except BlockedAddress as exc:
             return f"blocked address: {exc}"
     return None

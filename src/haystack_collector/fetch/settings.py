@@ -18,7 +18,9 @@ class FetchSettings:
     user_agent: str = DEFAULT_USER_AGENT
     robots_agent: str = "Haystack"  # the product token robots.txt groups are matched against
     obey_robots: bool = True
-    allow_private: bool = True  # the CLI trusts its user; the API sets False (SSRF guard)
+    allow_private: bool = True  # the command line's own work may reach private addresses
+    # Work that came through the API (``origin``) may only if this says so: the SSRF guard.
+    api_allow_private: bool = False
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0

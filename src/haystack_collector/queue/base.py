@@ -43,6 +43,7 @@ class Job:
     owner: str
     lease_until: datetime
     correlation_id: str | None = None  # of the work that queued it; the job runs under it
+    origin: str | None = None  # "api": API work, run with the SSRF guard on (see ``origin``)
 
 
 class Outcome(enum.StrEnum):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from haystack_collector.errors import IntegrityViolation
+from haystack_collector.origin import current_origin
 from haystack_collector.queue.base import Job, Outcome, QueuePolicy
 
 
@@ -24,6 +25,7 @@ class _Event:
     lease_until: datetime | None = None
     attempts: int = 0
     last_error: str | None = None
+    origin: str | None = None
 
 
 class MemoryQueue:
@@ -58,18 +60,28 @@ class MemoryQueue:
             missing = [item_id for item_id in item_ids if item_id not in self.items]
             if missing:
                 raise IntegrityViolation(f"no item {missing[0]}")
-            added = 0
+            added, origin = 0, current_origin()
             for item_id in item_ids:
                 key = (engine_id, action_id, item_id)
                 event = self._events.get(key)
                 if event is None:
                     self._events[key] = _Event(
-                        len(self._events) + 1, engine_id, action_id, item_id, run_after
+                        len(self._events) + 1,
+                        engine_id,
+                        action_id,
+                        item_id,
+                        run_after,
+                        origin=origin,
                     )
                     added += 1
                 elif reopen and (event.done or event.dead):
                     self._events[key] = _Event(
-                        event.event_id, engine_id, action_id, item_id, run_after
+                        event.event_id,
+                        engine_id,
+                        action_id,
+                        item_id,
+                        run_after,
+                        origin=origin,
                     )
             return added
 
@@ -163,4 +175,5 @@ class MemoryQueue:
             attempts=event.attempts,
             owner=event.owner,
             lease_until=event.lease_until,
+            origin=event.origin,
         )

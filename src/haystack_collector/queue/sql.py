@@ -104,4 +104,5 @@ def _job(event: ClaimedEvent, owner: str) -> Job:
         owner=owner,
         lease_until=event.lease_until,
         correlation_id=event.correlation_id,
+        origin=event.origin,
     )

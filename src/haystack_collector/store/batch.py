@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from haystack_collector.db.schema import DATA_KEY_MAX, item_data, item_events, item_links, items
 from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.logs import get_correlation_id
+from haystack_collector.origin import current_origin
 from haystack_collector.store._sql import (
     bulk_insert,
     check_length,
@@ -73,13 +74,20 @@ def store_items(
     item_ids, created = _upsert_items(conn, engine_id, by_uri, targets, now)
     _replace_data(conn, by_uri, item_ids, created, now)
     _add_links(conn, engine_id, by_uri, item_ids, now)
-    correlation = get_correlation_id()
+    correlation, origin = get_correlation_id(), current_origin()
     bulk_insert(
         conn,
         item_events,
-        ("engineId", "actionId", "itemId", "itemEventAddedDate", "itemEventCorrelationId"),
+        (
+            "engineId",
+            "actionId",
+            "itemId",
+            "itemEventAddedDate",
+            "itemEventCorrelationId",
+            "itemEventOrigin",
+        ),
         [
-            (engine_id, action_id, item_ids[uri], now, correlation)
+            (engine_id, action_id, item_ids[uri], now, correlation, origin)
             for uri, record in by_uri.items()
             for action_id in record.events
         ],

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from haystack_collector.db.schema import CLAIM_OWNER_MAX, actions, engines, item_events, items
 from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.logs import get_correlation_id
+from haystack_collector.origin import current_origin
 from haystack_collector.store._sql import (
     check_length,
     chunks,
@@ -44,7 +45,7 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
     ``reopen`` makes a completed or dead event pending again (fresh attempts), for work that
     should run once more, e.g. re-extracting a posting. Returns how many rows were added.
     """
-    now, correlation = utcnow(), get_correlation_id()
+    now, correlation, origin = utcnow(), get_correlation_id(), current_origin()
     added = insert_ignoring_duplicates(
         conn,
         item_events,
@@ -56,6 +57,7 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
                 "itemEventAddedDate": now,
                 "itemEventRunAfter": to_db(e.run_after),
                 "itemEventCorrelationId": correlation,
+                "itemEventOrigin": origin,
             }
             for e in events
         ],
@@ -84,6 +86,7 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
                     itemEventRunAfter=to_db(event.run_after),
                     itemEventAddedDate=now,
                     itemEventCorrelationId=correlation,
+                    itemEventOrigin=origin,
                 )
             )
     return added
@@ -182,6 +185,7 @@ class ClaimedEvent:
     attempts: int  # including this one
     lease_until: datetime
     correlation_id: str | None = None  # of the work that queued it
+    origin: str | None = None  # "api": the event or its item came through the API
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:
@@ -251,6 +255,9 @@ def claim_events(
             items.c.ItemURI,
             e.itemEventAttempts,
             e.itemEventCorrelationId,
+            # An event is API work if it was queued by API work or its item was typed in
+            # through the admin API (whoever queued the event).
+            func.coalesce(e.itemEventOrigin, items.c.ItemOrigin),
         )
         .join(items, items.c.itemId == e.itemId)
         .where(e.ItemEventId.in_(ids))
@@ -259,8 +266,8 @@ def claim_events(
     lease = from_db(to_db(lease_until))
     assert lease is not None
     return [
-        ClaimedEvent(event_id, engine, action, item, uri, attempts, lease, correlation)
-        for event_id, engine, action, item, uri, attempts, correlation in rows
+        ClaimedEvent(event_id, engine, action, item, uri, attempts, lease, correlation, origin)
+        for event_id, engine, action, item, uri, attempts, correlation, origin in rows
     ]
 
 

@@ -159,6 +159,39 @@ def test_bad_requests_are_refused_and_queue_nothing(
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "http:/127.0.0.1:8080/",
+        "http:127.0.0.1:8080/",
+        "http:\\\\127.0.0.1:8080\\",
+        "http:///127.0.0.1:8080/",
+        "http:\\/127.0.0.1:8080/",
+        "http://127.0.0.1:8080\\@1.1.1.1/",
+        " HTTP://[::1]:8080/",
+        "ht\ttp://localhost:8080/",
+        "http://0x7f.1:8080/",
+        "https://2130706433/",
+    ],
+)
+def test_spellings_that_an_engine_reads_as_a_private_url_are_refused(api: Api, url: str) -> None:
+    # Each is what the engines' canonicalize turns into a loopback URL, as browsers do.
+    answer = scrape(api, {"engine": "webScraper", "parameters": {"url": url}})
+
+    assert answer.status_code == 422, answer.text
+    assert "resolves to 127.0.0.1" in answer.json()["detail"] or "::1" in answer.json()["detail"]
+    assert "HAYSTACK_API_ALLOW_PRIVATE" in answer.json()["detail"]
+    assert api.db.run_read(job_store.list_jobs) == []
+
+
+@pytest.mark.parametrize("url", ["http://", "https:///", "http:", "http://@/x"])
+def test_a_url_setting_without_a_host_is_refused(api: Api, url: str) -> None:
+    answer = scrape(api, {"engine": "webScraper", "parameters": {"url": url}})
+
+    assert answer.status_code == 422, answer.text
+    assert "no host" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
     "body",
     [
         {},

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
+import httpx
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +21,7 @@ from haystack_collector.fetch.ssrf import BlockedAddress, check_host
 from haystack_collector.logs import get_correlation_id
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
+from haystack_collector.urls import canonicalize
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -156,10 +158,12 @@ async def queue_job(
 
 
 async def check_settings_urls(settings: Any, *, allow_private: bool, path: str = "") -> None:
-    """ConfigError (422) for an http(s)/ftp URL among ``settings`` whose host is not public.
+    """ConfigError (422) for a URL among ``settings`` that is invalid or whose host is not public.
 
     URLs that arrive through the API must not make the collector reach into the private
     network (SSRF) unless ``api_allow_private``; every string in the settings is looked at.
+    This is the early refusal with a clear message; the fetcher checks again on every hop of
+    the work (``origin``), which also covers URLs an engine composes from other settings.
     """
     if allow_private:
         return
@@ -174,27 +178,46 @@ async def check_settings_urls(settings: Any, *, allow_private: bool, path: str =
 
 
 async def _check_url(value: str, path: str) -> None:
+    """Check the URL the engines will fetch: ``value`` as ``urls.canonicalize`` reads it."""
+    scheme = _scheme(value)
+    if scheme is None:
+        return  # not a URL: some other setting
+    if scheme in {"http", "https"}:
+        # What a browser, and so canonicalize, makes of "http:/host", "http:\\host" and
+        # "http://host\\@other" is what gets fetched, so that is what is checked.
+        canonical = canonicalize(value)
+        url = None if canonical is None else httpx.URL(canonical)
+    else:
+        try:
+            url = httpx.URL(value.strip())
+        except httpx.InvalidURL:
+            url = None
+    if url is None or not url.host:
+        raise ConfigError(f"{path}: not a valid {scheme} URL (no host)", setting=path)
     try:
-        parts = urlsplit(value.strip())
-        host, port = parts.hostname, parts.port
-    except ValueError as error:  # e.g. a port out of range
-        if value.strip().lower().startswith(_URL_SCHEMES):
-            raise ConfigError(f"{path}: not a valid URL: {error}", setting=path) from None
-        return
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
-        return
-    try:
-        await check_host(host, port or _DEFAULT_PORTS[parts.scheme.lower()])
+        await check_host(url.host, url.port or _DEFAULT_PORTS[scheme])
     except BlockedAddress as error:
         raise ConfigError(
             f"{path}: {error}; URLs given to the API must be public"
-            " (set API_ALLOW_PRIVATE to allow private addresses)",
+            " (set HAYSTACK_API_ALLOW_PRIVATE=true to allow private addresses)",
             setting=path,
         ) from None
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
-_URL_SCHEMES = tuple(f"{scheme}:" for scheme in _DEFAULT_PORTS)
+# Leading C0 controls and spaces, and tabs and newlines anywhere, are dropped by URL parsers
+# (WHATWG), so " h\ttp:" is "http:" to an engine and must be to this check.
+_IGNORED = re.compile(r"[\t\n\r]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def _scheme(value: str) -> str | None:
+    """The lower-case scheme of ``value`` if it is one a fetch could use, else None."""
+    match = _SCHEME.match(_IGNORED.sub("", value).lstrip("".join(map(chr, range(0x21)))))
+    if match is None:
+        return None
+    scheme = match.group(1).lower()
+    return scheme if scheme in _DEFAULT_PORTS else None
 
 
 def _join(path: str, key: str) -> str:
