@@ -136,9 +136,15 @@ def test_connect_db_takes_a_plain_database_url(
     assert connected.getConfig("MaxConcurrentJobs") == "5"
 
 
-def test_connect_db_refuses_a_config_that_names_no_database(connected: PeregrinDB) -> None:
-    with pytest.raises(ConfigError, match="names no database"):
-        connected.connect_db({"Database": {"user": "root", "schema": "haystack"}})
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+def test_a_database_section_without_a_server_means_localhost_as_in_the_original(
+    connected: PeregrinDB,
+) -> None:
+    connected.connect_db({"Database": {"user": "root", "schema": LEGACY_DATABASE}})
+
+    assert connected.info()["server"] == "localhost"
+    assert connected.info()["database"] == LEGACY_DATABASE
 
 
 def test_connect_db_refuses_options_it_does_not_know(connected: PeregrinDB) -> None:
