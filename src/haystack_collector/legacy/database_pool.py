@@ -208,7 +208,7 @@ def _convert(field: str, written: str, value: Any) -> Any:
     """The field's value from a config value (INI values are strings), or a ConfigError."""
     if field == "password":
         return "" if value is None else str(value)
-    convert = _CONVERTERS.get(field, _text)
+    convert: Callable[[Any], Any] = _CONVERTERS.get(field, _text)
     try:
         converted = convert(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
