@@ -203,14 +203,16 @@ class RateLimiter:
         return None
 
 
-def rate_limited(max_calls: int, time_window: float) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Limit the decorated function's calls; RateLimitError after waiting 30 s for one."""
+def rate_limited(
+    max_calls: int, time_window: float, *, timeout: float = 30.0
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Limit the decorated function's calls; RateLimitError after ``timeout`` s without one."""
     limiter = RateLimiter(max_calls, time_window)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            if not limiter.acquire(timeout=30.0):
+            if not limiter.acquire(timeout=timeout):
                 raise RateLimitError(f"rate limit exceeded for {func.__qualname__}")
             return func(*args, **kwargs)
 
