@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError, DatabaseError, NotFoundError
 from haystack_collector.legacy import ITEM_EXISTS, PeregrinDB, UnknownNameError
+from haystack_collector.legacy.PeregrinDB_v2 import PeregrinDB as PeregrinDBv2
+from haystack_collector.legacy.PeregrinDB_v2 import PeregrinDBError
 from haystack_collector.store import ItemValue
 from tests.databases import recreate_server_database, selected_backends, server_database_name
 
@@ -92,6 +95,160 @@ def test_the_original_snippet_runs_against_mariadb_configured_by_an_ini_file(
         db.close_db()
 
 
+FLAT_CONFIG = {
+    "host": "127.0.0.1",
+    "port": 3306,
+    "user": "root",
+    "password": "",
+    "database": LEGACY_DATABASE,
+    "charset": "utf8mb4",
+    "pool_size": 5,
+    "max_overflow": 10,
+}
+DB_VARIABLES = (
+    "DB_HOST",
+    "DB_PORT",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_NAME",
+    "DB_CHARSET",
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
+    "DB_POOL_TIMEOUT",
+    "DB_POOL_RECYCLE",
+)
+
+
+@pytest.fixture
+def db_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No DB_* variable set, for the test to set its own."""
+    for name in DB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def _connection_charset(peregrin: PeregrinDB) -> str:
+    with peregrin._database().read() as conn:
+        return str(conn.execute(text("SELECT @@character_set_connection")).scalar_one())
+
+
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+def test_the_seed_usage_runs_with_the_flat_dict_of_the_original_create_database_config(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = dict(FLAT_CONFIG)
+
+    db = PeregrinDB()
+    db.connect_db(config)
+    print(db.get_pool_status())
+
+    try:
+        assert "'size': 5" in capsys.readouterr().out
+        assert db.info()["database"] == LEGACY_DATABASE
+        assert _connection_charset(db) == "utf8mb4"
+        assert db.getConfig("RunQueue") == "1"
+    finally:
+        db.close_db()
+
+
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+def test_a_flat_dict_sets_the_charset_and_every_pool_option(connected: PeregrinDB) -> None:
+    connected.connect_db(
+        {
+            **FLAT_CONFIG,
+            "port": "3306",
+            "charset": "latin1",
+            "pool_size": 2,
+            "max_overflow": 0,
+            "pool_timeout": 5,
+            "pool_recycle": 60,
+            "pool_pre_ping": False,
+        }
+    )
+
+    assert _connection_charset(connected) == "latin1"
+    engine = connected._database().engine
+    assert connected.get_pool_status()["size"] == 2
+    assert (engine.pool._max_overflow, engine.pool._timeout) == (0, 5)  # type: ignore[attr-defined]
+    assert (engine.pool._recycle, engine.pool._pre_ping) == (60, False)  # type: ignore[attr-defined]
+
+
+ORIGINAL_INI = f"""\
+[Database]
+Server = 127.0.0.1
+Port = 3306
+User = root
+Password =
+Schema = {LEGACY_DATABASE}
+Charset = latin1
+PoolSize = 4
+MaxOverflow = 1
+PoolTimeout = 7
+PoolRecycle = 120
+"""
+
+
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+@pytest.mark.parametrize("keep_case", [False, True], ids=["ConfigParser", "case-keeping parser"])
+def test_a_configparser_with_the_original_capitalised_keys_connects(
+    connected: PeregrinDB, keep_case: bool
+) -> None:
+    config = configparser.ConfigParser(interpolation=None)
+    if keep_case:
+        config.optionxform = str  # type: ignore[assignment,method-assign]
+    config.read_string(ORIGINAL_INI)
+
+    connected.connect_db(config)
+
+    assert connected.get_pool_status()["size"] == 4
+    assert connected.info()["database"] == LEGACY_DATABASE
+    assert _connection_charset(connected) == "latin1"
+    pool = connected._database().engine.pool
+    assert (pool._max_overflow, pool._timeout, pool._recycle) == (1, 7, 120)  # type: ignore[attr-defined]
+
+
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+@pytest.mark.parametrize("config", [None, {}], ids=["None", "empty dict"])
+def test_a_config_naming_no_database_connects_with_the_db_variables(
+    connected: PeregrinDB, db_environment: pytest.MonkeyPatch, config: dict[str, Any] | None
+) -> None:
+    db_environment.setenv("DB_HOST", "127.0.0.1")
+    db_environment.setenv("DB_USER", "root")
+    db_environment.setenv("DB_NAME", LEGACY_DATABASE)
+    db_environment.setenv("DB_CHARSET", "latin1")
+    db_environment.setenv("DB_POOL_SIZE", "6")
+
+    connected.connect_db(config)
+
+    assert connected.info()["database"] == LEGACY_DATABASE
+    assert connected.get_pool_status()["size"] == 6
+    assert _connection_charset(connected) == "latin1"
+
+
+def test_connect_db_refuses_an_unknown_flat_key_by_name_and_stays_unconnected(
+    connected: PeregrinDB,
+) -> None:
+    with pytest.raises(ConfigError, match="unknown option 'charsett'"):
+        connected.connect_db({**FLAT_CONFIG, "charsett": "utf8mb4"})
+
+    assert connected.info()["connected"] is False
+
+
+def test_connect_db_refuses_a_url_and_a_host_together(connected: PeregrinDB) -> None:
+    with pytest.raises(ConfigError, match="'host' and a database_url"):
+        connected.connect_db({"database_url": "sqlite://", "host": "127.0.0.1"})
+
+
+def test_connect_db_takes_pool_options_beside_a_url(connected: PeregrinDB, tmp_path: Path) -> None:
+    connected.connect_db({"database_url": f"sqlite:///{tmp_path / 'legacy.db'}", "pool_size": 3})
+
+    assert connected._database().engine.pool.size() == 3  # type: ignore[attr-defined]
+
+
 @needs_mariadb
 @pytest.mark.usefixtures("mariadb_legacy_database")
 def test_connect_db_takes_the_ini_as_a_dict(connected: PeregrinDB) -> None:
@@ -136,9 +293,15 @@ def test_connect_db_takes_a_plain_database_url(
     assert connected.getConfig("MaxConcurrentJobs") == "5"
 
 
-def test_connect_db_refuses_a_config_that_names_no_database(connected: PeregrinDB) -> None:
-    with pytest.raises(ConfigError, match="names no database"):
-        connected.connect_db({"Database": {"user": "root", "schema": "haystack"}})
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+def test_a_database_section_without_a_server_means_localhost_as_in_the_original(
+    connected: PeregrinDB,
+) -> None:
+    connected.connect_db({"Database": {"user": "root", "schema": LEGACY_DATABASE}})
+
+    assert connected.info()["server"] == "localhost"
+    assert connected.info()["database"] == LEGACY_DATABASE
 
 
 def test_connect_db_refuses_options_it_does_not_know(connected: PeregrinDB) -> None:
@@ -547,3 +710,62 @@ def test_unknown_table_names_are_refused_and_never_reach_sql(
 def _events_of(legacy: PeregrinDB, item_id: int) -> list[dict[str, Any]]:
     rows = legacy.searchTable("ItemEvents", str(item_id), limit=1000)
     return [row for row in rows if row["itemId"] == item_id]
+
+
+# PeregrinDB_v2: the 2.0 conventions ------------------------------------------------------------
+
+
+def test_v2_before_connecting_has_engine_minus_one_its_title_and_no_pool() -> None:
+    peregrin = PeregrinDBv2()
+
+    assert peregrin.get_id() == -1
+    assert peregrin.info()[:2] == ("PeregrinDB", "2.0")
+    assert peregrin.get_pool_status() == {"status": "not_connected"}
+
+
+@needs_mariadb
+@pytest.mark.usefixtures("mariadb_legacy_database")
+def test_v2_connects_registers_its_engine_and_reports_an_active_pool() -> None:
+    peregrin = PeregrinDBv2()
+    peregrin.connect_db(dict(FLAT_CONFIG))
+    try:
+        engines = {row["EngineName"]: row for row in peregrin.getEngines()}
+        assert peregrin.get_id() == engines["PeregrinDB"]["EngineId"]
+        assert engines["PeregrinDB"]["EngineVersion"] == "2.0"
+        status = peregrin.get_pool_status()
+        assert status["status"] == "active"
+        assert status["pool_size"] == 5
+        assert {"checked_in", "checked_out", "overflow"} <= status.keys()
+    finally:
+        peregrin.close_db()
+
+    assert peregrin.get_id() == -1
+    assert peregrin.get_pool_status() == {"status": "not_connected"}
+
+
+def test_v2_keeps_its_config_and_item_conventions(db: Database) -> None:
+    peregrin = PeregrinDBv2.from_database(db)
+    engine = peregrin.addEngine("V2Engine", "2.0", "an engine for the v2 tests")
+
+    assert peregrin.getConfig("NoSuchKey") == "n/a"
+    assert peregrin.addConfig(engine, "V2Key", "on") is True
+    assert peregrin.getConfig("V2Key") == "on"
+    assert peregrin.getItemURI(987654321) == ""
+
+
+def test_v2_a_failed_connection_raises_peregrindberror_with_its_cause() -> None:
+    peregrin = PeregrinDBv2()
+
+    with pytest.raises(PeregrinDBError, match="Failed to connect") as caught:
+        peregrin.connect_db({**FLAT_CONFIG, "host": "127.0.0.1", "port": 1})
+
+    assert isinstance(caught.value.__cause__, DatabaseError)
+    assert peregrin.get_id() == -1
+    assert peregrin.get_pool_status() == {"status": "not_connected"}
+
+
+def test_v2_a_bad_config_raises_peregrindberror_naming_the_option() -> None:
+    with pytest.raises(PeregrinDBError, match="'charsett'") as caught:
+        PeregrinDBv2().connect_db({**FLAT_CONFIG, "charsett": "utf8"})
+
+    assert isinstance(caught.value.__cause__, ConfigError)

@@ -8,7 +8,7 @@ server dropped the connection). No SQL is written here: each method calls the st
 
 Mapping, original -> store:
 
-* ``connect_db(config)``: ``legacy_ini_values`` (the INI file's own mapping), ``load_settings``,
+* ``connect_db(config)``: ``database_pool.create_database_config``, ``load_settings``,
   ``Database.from_settings``, ``ensure_schema``; ``close_db``: ``Database.dispose``
 * ``addStatus`` / ``getStatus``: ``add_status`` / ``recent_status`` (newest first)
 * ``addConfig`` / ``getConfig``: ``set_config`` / ``get_config``
@@ -38,8 +38,14 @@ Differences from the original:
   pasted into SQL; an unknown one raises ``UnknownNameError`` (a ``NotFoundError`` and a
   ``ValueError``). A missing record raises ``NotFoundError``; so does ``getItemURI`` of a
   missing item and ``getEngineDisabled`` of a missing engine.
-* ``connect_db`` also accepts ``{"database_url": ...}`` (or ``{"url": ...}``) and creates or
-  upgrades the schema; ``close_db`` disposes of the pool.
+* ``connect_db`` reads every config shape of the original ``create_database_config`` (see
+  ``legacy.database_pool``), also accepts ``{"database_url": ...}`` (or ``{"url": ...}``), and
+  creates or upgrades the schema; ``close_db`` disposes of the pool.
+
+The original improvement modules live beside this one, as thin adapters over today's modules:
+``legacy.logging_config`` (over ``logs``), ``legacy.retry_utils`` (over ``resilience``),
+``legacy.database_pool`` (the config, opened by ``connect_db`` through ``db.Database``) and
+``legacy.PeregrinDB_v2`` (this class with the 2.0 conventions).
 """
 
 from __future__ import annotations
@@ -55,6 +61,12 @@ from haystack_collector import store
 from haystack_collector.db.database import Database
 from haystack_collector.db.migrate import ensure_schema
 from haystack_collector.errors import ConfigError, DatabaseError, NotFoundError
+from haystack_collector.legacy.database_pool import (
+    CONNECTION_FIELDS,
+    create_database_config,
+    database_config_parts,
+    ini_sections,
+)
 from haystack_collector.settings import legacy_ini_values, load_settings
 from haystack_collector.store import admin
 from haystack_collector.store.values import ItemValue, encode
@@ -97,14 +109,19 @@ class PeregrinDB:
 
     # Connection -------------------------------------------------------------------------------
 
-    def connect_db(self, config: configparser.RawConfigParser | Mapping[str, Any]) -> None:
-        """Open the pooled database described by the INI config and bring its schema up to date.
+    def connect_db(
+        self, config: configparser.RawConfigParser | Mapping[str, Any] | None = None
+    ) -> None:
+        """Open the pooled database described by ``config`` and bring its schema up to date.
 
-        ``config`` is a ConfigParser read from the original INI file, a dict shaped like it
-        (``{"Database": {"server": ..., "user": ..., "password": ..., "schema": ...,
-        "PoolSize": ...}}``), or ``{"database_url": "sqlite:///haystack.db"}``. The database
-        comes from ``config`` alone; other settings it does not give fall back to the
-        environment and defaults as in ``load_settings``.
+        ``config`` takes every shape the original ``create_database_config`` did: a flat dict
+        (``host``, ``port``, ``user``, ``password``, ``database``, ``charset``, ``pool_size``,
+        ...), a ConfigParser read from the original INI file or a dict shaped like it (a
+        ``[Database]`` section with ``Server``, ``User``, ``Password``, ``Schema``, ``PoolSize``,
+        ...), and ``None`` or a config naming no database, which reads the ``DB_*`` environment
+        variables. ``{"database_url": "sqlite:///haystack.db"}`` opens any supported database.
+        Pool options the config does not give fall back to the environment and defaults as in
+        ``load_settings``. An unknown option is a ConfigError naming it.
         """
         settings = load_settings(**_settings_from_config(config))
         db = Database.from_settings(settings)
@@ -416,38 +433,50 @@ def _when(date: datetime | str | None) -> datetime | None:
 
 
 def _settings_from_config(
-    config: configparser.RawConfigParser | Mapping[str, Any],
+    config: configparser.RawConfigParser | Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """Setting overrides from an INI-shaped config (read as the INI file is) or a URL."""
-    parser = configparser.ConfigParser(interpolation=None)  # as read_legacy_ini reads the file
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep 'PoolSize'
-    plain: dict[str, Any] = {}
+    """``load_settings`` overrides: the database (as a URL) and the pool options the config
+    gives, plus the other options of an INI-shaped config ([Paths], [Threads], ...)."""
+    source: configparser.RawConfigParser | dict[str, Any]
     if isinstance(config, configparser.RawConfigParser):
-        parser.read_dict({s: dict(config.items(s, raw=True)) for s in config.sections()})
+        source, sections, url = config, ini_sections(config), None
     else:
-        sections: dict[str, dict[str, str]] = {}
-        for key, value in config.items():
-            if isinstance(value, Mapping):
-                sections[key] = {str(k): str(v) for k, v in value.items() if v is not None}
-            else:
-                plain[key] = value
-        parser.read_dict(sections)
-    url = next((plain.pop(key) for key in _URL_KEYS if key in plain), None)
-    if plain:
-        raise ConfigError(
-            f"connect_db: unknown option {sorted(plain)[0]!r}; give an INI-shaped"
-            " {'Database': {...}} or {'database_url': ...}",
-            setting=sorted(plain)[0],
-        )
-    values = legacy_ini_values(parser)
+        items = dict(config or {})
+        urls = [items.pop(key) for key in _URL_KEYS if key in items]
+        source, url = items, next((u for u in urls if u), None)
+        sections = {str(k): v for k, v in items.items() if isinstance(v, Mapping)}
+    values = _other_ini_values(sections)
     if url:
+        # The URL names the database; flat keys may only tune the pool.
+        flat = {k: v for k, v in source.items() if not isinstance(v, Mapping)}
+        parts = database_config_parts(flat)
+        named = sorted(parts.keys() & (CONNECTION_FIELDS | {"charset"}))
+        if named:
+            raise ConfigError(
+                f"connect_db: {named[0]!r} and a database_url both name the database; give one",
+                setting=named[0],
+            )
         values["database_url"] = str(url)
-    elif values.get("db_host"):
-        values["database_url"] = None  # the INI's server, not HAYSTACK_DATABASE_URL
     else:
-        raise ConfigError(
-            "connect_db: the config names no database; give [Database] server"
-            " (with user, password, schema) or a database_url",
-            setting="db_host",
-        )
+        parts = database_config_parts(source)
+        database = create_database_config(source)
+        values["database_url"] = database.url.render_as_string(hide_password=False)
+    values.update({key: parts[key] for key in _POOL_FIELDS if key in parts})
     return values
+
+
+_POOL_FIELDS = ("pool_size", "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping")
+
+
+def _other_ini_values(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The settings the INI's other sections carry; [Database] is read by database_pool."""
+    parser = configparser.ConfigParser(interpolation=None)  # as read_legacy_ini reads the file
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_dict(
+        {
+            name: {str(k): str(v) for k, v in section.items() if v is not None}
+            for name, section in sections.items()
+            if name.lower() != "database"
+        }
+    )
+    return legacy_ini_values(parser)
