@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +16,15 @@ from haystack_collector.extract.craigslist import (
     search_next_url,
 )
 from haystack_collector.extract.records import to_json
+from tests.fixtures import real_bytes
 
-# The shared fixtures live next to the repository: <repo>/../shared/fixtures/real.
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
 PACIFIC_STANDARD = timezone(timedelta(hours=-8))
 PACIFIC_DAYLIGHT = timezone(timedelta(hours=-7))
 
 
 def real_page(relative: str, sha256_prefix: str) -> bytes:
     """Read a pristine real capture (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / relative
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(relative, sha256_prefix)
 
 
 def first_words(text: str | None, count: int = 12) -> str:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -20,19 +18,12 @@ from haystack_collector.extract.feed import (
     parse_feed,
 )
 from haystack_collector.extract.records import to_json
-
-# The shared fixtures live next to the repository: <repo>/../shared/fixtures/real.
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
+from tests.fixtures import REAL, real_bytes
 
 
 def real_feed(name: str, sha256_prefix: str) -> bytes:
     """A pristine real feed (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / "feeds" / name
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(f"feeds/{name}", sha256_prefix)
 
 
 def utc(text: str) -> datetime:
@@ -176,9 +167,7 @@ def test_rss20_reddit() -> None:
     assert first.categories == ["funny"]
 
 
-@pytest.mark.parametrize(
-    "name", sorted(path.name for path in (REAL / "feeds").glob("*")) or ["(no fixtures)"]
-)
+@pytest.mark.parametrize("name", sorted(path.name for path in (REAL / "feeds").glob("*")))
 def test_every_real_feed_gives_records_of_the_contract(name: str) -> None:
     data = (REAL / "feeds" / name).read_bytes()
     entries = extract_feed(data)
