@@ -1,25 +1,27 @@
-"""Crawl benchmark: `haystack crawl` against Scrapy on the shared python3-doc site.
+"""Crawl benchmark: `haystack crawl` against Scrapy (and wget) on Debian's python3-doc site.
 
-    scripts/bench-setup.sh                      # once: python3-doc, nginx-light, time, .bench-venv
+    scripts/bench-setup.sh          # once: python3-doc, nginx-light, time, wget, .bench-venv
     .venv/bin/python bench/crawl_bench.py [--concurrency 16] [--runs 3] [--warmup 0]
-                                          [--skip-scrapy] [--skip-haystack] [--keep]
+                                          [--skip-scrapy] [--skip-haystack] [--skip-wget] [--keep]
 
-Uses the shared harness in ``../shared/bench`` (read-only; see its README): starts nginx on
-http://127.0.0.1:8088/ with ``serve-site.sh start`` (it is left running; ``serve-site.sh stop``
-ends it), computes the ground truth with ``site_truth.py`` (526 pages; cached in
-/tmp/haystack-crawl-bench/), then per round runs Scrapy (``scrapy_crawl.py`` in .bench-venv,
-CONCURRENT_REQUESTS and _PER_DOMAIN = C, DOWNLOAD_DELAY 0) and Haystack (``haystack crawl`` on
-a fresh SQLite database, ``--concurrency C --delay 0``), each under ``/usr/bin/time -v``.
+Everything it runs is in this repository (see crawl_bench.md): starts nginx on
+http://127.0.0.1:8088/ with ``bench/site/serve-site.sh start`` (it is left running;
+``serve-site.sh stop`` ends it), computes the ground truth with ``bench/site/site_truth.py``
+(526 pages; cached in /tmp/haystack-crawl-bench/), then per round runs Scrapy
+(``bench/peers/scrapy_crawl.py`` in .bench-venv, CONCURRENT_REQUESTS and _PER_DOMAIN = C,
+DOWNLOAD_DELAY 0), Haystack (``haystack crawl`` on a fresh SQLite database,
+``--concurrency C --delay 0``) and wget (``bench/peers/wget_crawl.sh``: one connection, a
+sequential reference with no target), each under ``/usr/bin/time -v``.
 
 Per crawler it reports pages, the crawler's own seconds and pages/s (its last stdout line,
 ``pages=<n> seconds=<s> pages_per_s=<r>``), the whole process' wall seconds and CPU, and peak
 RSS: the larger of GNU time's "Maximum resident set size" (the largest single process) and the
-sampled sum over the process tree (so worker child processes count). Both crawlers must find
-exactly the truth pages (``compare_urls.py``; Haystack's list is exported from its database).
-Targets: Haystack/Scrapy pages/s >= 2x, Haystack/Scrapy peak RSS <= 1x. With ``--runs N`` each
-figure is the best of N (highest pages/s, lowest RSS); rounds alternate the two crawlers so
-drift hits both. Both start at /index.html, the start URL of the shared protocol and of the
-truth. Bench traffic goes to 127.0.0.1 only. Not a test: pytest never collects this folder.
+sampled sum over the process tree (so worker child processes count). Every crawler must find
+exactly the truth pages (``compare_urls.py``; Haystack's list is exported from its database,
+wget's from its log). Targets: Haystack/Scrapy pages/s >= 2x, Haystack/Scrapy peak RSS <= 1x.
+With ``--runs N`` each figure is the best of N (highest pages/s, lowest RSS); rounds alternate
+the crawlers so drift hits them all. All start at /index.html, the harness's start URL and the
+truth's root. Bench traffic goes to 127.0.0.1 only. Not a test: pytest never collects this folder.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_BENCH = Path(os.environ.get("HAYSTACK_SHARED", ROOT.parent / "shared")) / "bench"
+SITE = ROOT / "bench" / "site"  # nginx, its configs, the ground truth and the URL comparison
+PEERS = ROOT / "bench" / "peers"  # the other crawlers: Scrapy and wget
 SITE_ROOT = Path("/usr/share/doc/python3-doc/html")
 START_URL = "http://127.0.0.1:8088/index.html"
 HAYSTACK = ROOT / ".venv" / "bin" / "haystack"
@@ -47,7 +50,7 @@ SCRAPY_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 GNU_TIME = Path("/usr/bin/time")
 CACHE = Path(tempfile.gettempdir()) / "haystack-crawl-bench"
 
-DEFAULT_CONCURRENCY = 16  # the shared README's (and scrapy_crawl.py's) default
+DEFAULT_CONCURRENCY = 16  # scrapy_crawl.py's default, as in the harness's published figures
 SPEED_TARGET = 2.0  # Haystack pages/s >= 2x Scrapy's
 RSS_TARGET = 1.0  # Haystack peak RSS <= Scrapy's
 NOISE_SHARE = 0.25  # warn when the rest of the machine used > 25% of a core during a run
@@ -96,10 +99,8 @@ def ensure_site() -> None:
         missing.append("curl")
     if missing:
         raise SystemExit(f"missing Debian packages: {' '.join(missing)}; {SETUP_HINT}")
-    if not (SHARED_BENCH / "serve-site.sh").is_file():
-        raise SystemExit(f"no shared bench harness at {SHARED_BENCH} (set HAYSTACK_SHARED)")
     started = subprocess.run(
-        [SHARED_BENCH / "serve-site.sh", "start"], capture_output=True, text=True, check=False
+        [SITE / "serve-site.sh", "start"], capture_output=True, text=True, check=False
     )
     if started.returncode != 0:
         raise SystemExit(f"serve-site.sh start failed: {started.stderr.strip()}; {SETUP_HINT}")
@@ -117,7 +118,7 @@ def load_truth(refresh: bool) -> tuple[Path, int]:
         print("truth: computing with site_truth.py (about 15 s) ...", flush=True)
         tmp = truth.with_suffix(".tmp")
         subprocess.run(
-            [sys.executable, SHARED_BENCH / "site_truth.py", "--list", tmp],
+            [sys.executable, SITE / "site_truth.py", "--list", tmp],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -129,7 +130,7 @@ def load_truth(refresh: bool) -> tuple[Path, int]:
 
 def compare(truth: Path, urls: Path) -> tuple[bool, str, int]:
     result = subprocess.run(
-        [sys.executable, SHARED_BENCH / "compare_urls.py", truth, urls],
+        [sys.executable, SITE / "compare_urls.py", truth, urls],
         capture_output=True,
         text=True,
         check=False,
@@ -310,7 +311,7 @@ def scrapy_cmd(args: argparse.Namespace, feed: Path) -> list[str | Path]:
     # which obeys robots.txt, may only fetch /robots.txt once more: the crawls are the same.
     return [
         SCRAPY_PYTHON,
-        SHARED_BENCH / "scrapy_crawl.py",
+        PEERS / "scrapy_crawl.py",
         "-c",
         str(args.concurrency),
         "--url",
@@ -339,6 +340,18 @@ def haystack_cmd(args: argparse.Namespace, db: Path) -> list[str | Path]:
     ]
 
 
+def wget_cmd(args: argparse.Namespace, folder: Path, urls: Path) -> list[str | Path]:
+    # TMPDIR keeps wget's download folder (deleted after counting) and its log in the work folder.
+    return [
+        "env",
+        f"TMPDIR={folder}",
+        f"LOG={folder / 'wget.log'}",
+        f"URLS={urls}",
+        PEERS / "wget_crawl.sh",
+        args.start_url,
+    ]
+
+
 def check_crawlers(args: argparse.Namespace) -> None:
     if not args.skip_scrapy:
         probe = [SCRAPY_PYTHON, "-c", "import scrapy; print(scrapy.__version__)"]
@@ -357,6 +370,11 @@ def check_crawlers(args: argparse.Namespace) -> None:
                 "run with --skip-haystack to measure Scrapy alone"
             )
         print(f"haystack: {HAYSTACK} crawl")
+    if not args.skip_wget:
+        if shutil.which("wget") is None:
+            raise SystemExit(f"missing Debian package: wget; {SETUP_HINT} (or --skip-wget)")
+        version = subprocess.run(["wget", "--version"], capture_output=True, text=True, check=False)
+        print(f"wget: {(version.stdout.splitlines() or ['?'])[0]}")
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -452,6 +470,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=0, help="uncounted rounds first (default 0)")
     ap.add_argument("--skip-scrapy", action="store_true")
     ap.add_argument("--skip-haystack", action="store_true")
+    ap.add_argument("--skip-wget", action="store_true", help="the sequential reference crawler")
     ap.add_argument("--start-url", default=START_URL, help=f"default {START_URL}")
     ap.add_argument("--max-depth", type=int, default=100, help="site depth is 3 (default 100)")
     ap.add_argument(
@@ -471,8 +490,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--refresh-truth", action="store_true", help="recompute the cached truth")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, DB, lists)")
     args = ap.parse_args(argv)
-    if args.skip_scrapy and args.skip_haystack:
-        ap.error("nothing to run: both crawlers skipped")
+    if args.skip_scrapy and args.skip_haystack and args.skip_wget:
+        ap.error("nothing to run: every crawler skipped")
     if args.runs < 1 or args.concurrency < 1:
         ap.error("--runs and --concurrency must be >= 1")
     if not args.start_url.startswith("http://127.0.0.1:"):
@@ -487,7 +506,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_crawlers(args)
     crawlers = [
         name
-        for name, skip in (("scrapy", args.skip_scrapy), ("haystack", args.skip_haystack))
+        for name, skip in (
+            ("scrapy", args.skip_scrapy),
+            ("haystack", args.skip_haystack),
+            ("wget", args.skip_wget),
+        )
         if not skip
     ]
     load = os.getloadavg()[0]
@@ -507,6 +530,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if name == "scrapy":
                     urls = folder / "scrapy-crawl.jsonl"
                     cmd = scrapy_cmd(args, urls)
+                elif name == "wget":
+                    urls = folder / "wget-pages.txt"
+                    cmd = wget_cmd(args, folder, urls)
                 else:
                     urls = folder / "haystack-pages.txt"
                     cmd = haystack_cmd(args, folder / "crawl.db")

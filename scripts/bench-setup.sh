@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what the benchmarks need (idempotent; run as root on Debian 12):
 #   * Debian packages: python3-doc (the site), nginx-light (serves it), time (/usr/bin/time -v),
-#     curl (serve-site.sh polls the site with it), wrk (bench/api_bench.py's load generator);
+#     curl (bench/site/serve-site.sh polls the site with it), wget (the crawl bench's sequential
+#     peer, bench/peers/wget_crawl.sh), wrk (bench/api_bench.py's load generator);
 #   * Scrapy, the peer crawler, in its own venv .bench-venv/ (never in Haystack's .venv).
 # Re-running it installs only what is missing.
-#   scripts/bench-setup.sh            # SCRAPY_SPEC=scrapy==2.19.0 by default (shared README's figures)
+#   scripts/bench-setup.sh            # SCRAPY_SPEC=scrapy==2.19.0 by default (bench/crawl_bench.md's figures)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,7 @@ need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 [ -x /usr/bin/time ] || need+=(time)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v wget >/dev/null 2>&1 || need+=(wget)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -30,7 +32,7 @@ if [ ${#need[@]} -gt 0 ]; then
         apt-get install -y --no-install-recommends "${need[@]}"
     fi
 else
-    echo "apt: python3-doc, nginx, time, curl and wrk already present"
+    echo "apt: python3-doc, nginx, time, curl, wget and wrk already present"
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -13,8 +13,6 @@ from tests.databases import Baseline, migrated_database, recreate_server_databas
 # The browser tests' fixtures (a live `haystack serve`, Chromium pages) for tests/e2e/test_ui_*.
 pytest_plugins = ("tests.e2e.ui_fixtures",)
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real"
-
 
 @pytest.fixture(scope="session")
 def _migrated(

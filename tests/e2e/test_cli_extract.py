@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED_FIXTURES
+from tests.fixtures import REAL
 
 
 def haystack_extract(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -24,7 +24,7 @@ def records(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
 
 
 def test_a_craigslist_search_page_gives_one_line_per_listing(tmp_path: Path) -> None:
-    page = SHARED_FIXTURES / "craigslist_search" / "cl2019_sfbay_sof_jobs_resultrow.html"
+    page = REAL / "craigslist_search" / "cl2019_sfbay_sof_jobs_resultrow.html"
     found = records(haystack_extract("craigslist-search", page, cwd=tmp_path))
     assert len(found) > 0
     first = found[0]
@@ -33,7 +33,7 @@ def test_a_craigslist_search_page_gives_one_line_per_listing(tmp_path: Path) -> 
 
 
 def test_a_posting_gives_exactly_one_record(tmp_path: Path) -> None:
-    page = SHARED_FIXTURES / "craigslist_posting" / "cl_deleted_by_author.html"
+    page = REAL / "craigslist_posting" / "cl_deleted_by_author.html"
     [posting] = records(haystack_extract("craigslist-posting", page, cwd=tmp_path))
     assert posting["status"] == "deleted"
 
@@ -104,7 +104,7 @@ def test_a_file_that_is_not_a_feed_says_so_on_stderr_and_prints_nothing(tmp_path
 
 
 def test_a_shipped_site_definition_reads_a_listing_and_a_detail_page(tmp_path: Path) -> None:
-    board = SHARED_FIXTURES / "jobboard"
+    board = REAL / "jobboard"
     listing = records(
         haystack_extract("site:realpython", board / "realpython_fakejobs_index.html", cwd=tmp_path)
     )
@@ -126,7 +126,7 @@ def test_an_unknown_site_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_feeds_and_bookmarks_come_out_as_records(tmp_path: Path) -> None:
-    feed = SHARED_FIXTURES / "feeds" / "rss20_guardian.rss"
+    feed = REAL / "feeds" / "rss20_guardian.rss"
     entries = records(haystack_extract("feed", feed, cwd=tmp_path))
     assert entries
     assert set(entries[0]) == {
@@ -139,7 +139,7 @@ def test_feeds_and_bookmarks_come_out_as_records(tmp_path: Path) -> None:
         "summary",
         "categories",
     }
-    marks = SHARED_FIXTURES / "bookmarks" / "netscape_chromium_nested.htm"
+    marks = REAL / "bookmarks" / "netscape_chromium_nested.htm"
     found = records(haystack_extract("bookmarks", marks, cwd=tmp_path))
     assert found
     assert set(found[0]) == {"url", "title", "folder", "added", "tags", "description"}

@@ -3,7 +3,7 @@
 Pure extractors (bytes in, records out; see ``records.py``):
 
 - ``extract_search``: one ``SearchResult`` per listing row, in page order. Eras read: bare
-  ``<p> Mon DD - <a>title - $price -</a>`` rows (2009), ``p.row`` (2011-2015),
+  ``<p> Mon DD - <a>title - $price -</a>`` rows (2009), ``p.row`` (2010-2015),
   ``li.result-row`` (2016-2022), ``li.cl-search-result`` (the 2023 browser-rendered DOM) and
   ``li.cl-static-search-result`` (server HTML since 2023). Rows after a "nearby areas" header
   are flagged ``nearby``.
@@ -306,20 +306,51 @@ def _result_row(node: LexborNode, base: str | None, nearby: bool) -> SearchResul
 
 
 def _p_row(node: LexborNode, base: str | None, nearby: bool) -> SearchResult | None:
-    """2011-2015 ``p.row``: span.pl > a (or a bare a), span.price/itempp, itempn/pnr small."""
+    """2010-2015 ``p.row``: span.pl > a (or a bare a), span.price/itempp, itempn/pnr small.
+
+    2010-2011 rows have no spans: ``Feb 23 - <a>title -</a> $490<font size="-1"> (hood)</font>
+    <small class="gc">category</small>``.
+    """
     link = node.css_first("span.pl a[href]") or node.css_first("a.hdrlnk[href]")
     if link is None:
         links = [a for a in node.css("a[href]") if "i" not in (a.attributes.get("class") or "")]
         link = next((a for a in links if _text(a)), None)
     time = node.css_first("time[datetime]")
     posted = _datetime(time.attributes.get("datetime")) if time is not None else None
+    title = _text(link)
     price = _price(_text(node.css_first(".price")) or _text(node.css_first(".itempp")))
-    hood = _hood(
-        _text(node.css_first(".itempn"))
-        or _text(node.css_first(".pnr small"))
-        or _text(node.css_first("small"))
-    )
-    return _result(node, link, _text(link), price, posted, hood, base, nearby)
+    if link is not None and title is not None and title.endswith("-"):
+        title, in_title = _split_title_price(title)
+        price = price if price is not None else in_title or _price_after(link)
+    return _result(node, link, title, price, posted, _p_row_hood(node), base, nearby)
+
+
+def _p_row_hood(node: LexborNode) -> str | None:
+    """The neighbourhood of a ``p.row``, as each era wrote it, never its category.
+
+    2012: ``span.itempn > font``; 2013-2015: ``span.pnr > small``; 2010-2011: a bare
+    ``<font size="-1"> (hood)</font>``. Those bare tags, and any other ``small``, count only when
+    their text is parenthesised, so the category (``small.gc``) and dates are never taken.
+    """
+    hood = _hood(_text(node.css_first(".itempn")) or _text(node.css_first(".pnr small")))
+    if hood is not None:
+        return hood
+    for candidate in node.css("font, small"):
+        text = _text(candidate)
+        if text is not None and text.startswith("(") and text.endswith(")"):
+            return _hood(text)
+    return None
+
+
+def _price_after(link: LexborNode) -> Price | None:
+    """2010-2011: the price is the bare text between the title link and the hood's font."""
+    sibling = link.next
+    while sibling is not None and sibling.tag == "-text":
+        price = _price(sibling.text())
+        if price is not None:
+            return price
+        sibling = sibling.next
+    return None
 
 
 def _bare_rows(tree: LexborHTMLParser, base: str | None) -> list[SearchResult]:
@@ -333,8 +364,7 @@ def _bare_rows(tree: LexborHTMLParser, base: str | None) -> list[SearchResult]:
         if link is None:
             continue
         title, price = _split_title_price(_text(link) or "")
-        font = p.css_first("font")
-        row = _result(p, link, title, price, None, _hood(_text(font)), base, False)
+        row = _result(p, link, title, price, None, _p_row_hood(p), base, False)
         if row is not None and row.post_id is not None:
             results.append(row)
     return results

@@ -3,7 +3,9 @@
 XML feeds go through feedparser; JSON Feed (1.0 and 1.1), which feedparser 6 does not read,
 is parsed here with ``json``. Titles and summaries come out as plain text (markup removed,
 entities decoded), links absolute (one that cannot be made absolute is None), dates
-timezone-aware UTC; ``updated`` is None when the feed gives no update time.
+timezone-aware UTC; ``updated`` is None when the feed gives no update time. An entry with a
+single date (RSS 1.0's ``dc:date``, an Atom entry's required ``updated``, JSON Feed's
+``date_modified``) has it as ``published`` too, so every dated entry sorts by ``published``.
 
 Entity expansion (billion laughs, external entities): every ``<!DOCTYPE ...>`` declaration,
 internal subset included, is STRIPPED before parsing rather than the document refused. Real
@@ -152,13 +154,15 @@ def _parse_xml(data: bytes, base_url: str | None) -> Any:
 
 
 def _xml_entry(entry: Any, base_url: str | None) -> FeedEntry:
+    # dict.get: FeedParserDict.get would answer "updated" with the published date.
+    # feedparser files dc:date under "updated".
+    updated = _struct_date(dict.get(entry, "updated_parsed"))
     return FeedEntry(
         id=_text(entry.get("id")),
         title=_detail_text(entry, "title"),
         link=_absolute(_text(entry.get("link")), base_url),
-        # dict.get: FeedParserDict.get would answer "updated" with the published date.
-        published=_struct_date(dict.get(entry, "published_parsed")),
-        updated=_struct_date(dict.get(entry, "updated_parsed")),
+        published=_struct_date(dict.get(entry, "published_parsed")) or updated,
+        updated=updated,
         author=_text(entry.get("author")),
         summary=_summary(entry),
         categories=_unique(_text(tag.get("term")) for tag in entry.get("tags") or ()),
@@ -226,12 +230,13 @@ def _json_entry(item: dict[str, Any], feed: dict[str, Any], base_url: str | None
     raw_id = item.get("id")
     feed_base = _text(feed.get("home_page_url")) or base_url
     link = _text(item.get("url")) or _text(item.get("external_url"))
+    modified = _iso_date(item.get("date_modified"))
     return FeedEntry(
         id=None if raw_id is None or isinstance(raw_id, dict | list) else str(raw_id),
         title=_text(html_to_text(item["title"])) if isinstance(item.get("title"), str) else None,
         link=_absolute(link, feed_base),
-        published=_iso_date(item.get("date_published")),
-        updated=_iso_date(item.get("date_modified")),
+        published=_iso_date(item.get("date_published")) or modified,
+        updated=modified,
         author=_json_author(item) or _json_author(feed),
         summary=summary,
         categories=_unique(_text(tag) for tag in item.get("tags") or () if isinstance(tag, str)),

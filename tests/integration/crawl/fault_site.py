@@ -12,12 +12,11 @@ import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from tests.fixtures import real_bytes
 from tests.integration.fetch.server import Handler, RawServer, Request, reset, respond
 
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
 BIG = 50 * 1024 * 1024
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -133,7 +132,7 @@ async def _big(request: Request, writer: asyncio.StreamWriter) -> None:
 
 
 def _fixture(name: str, content_type: str) -> Handler:
-    body = (SHARED / name).read_bytes()
+    body = real_bytes(name)
 
     async def handler(request: Request, writer: asyncio.StreamWriter) -> None:
         await respond(writer, 200, body, {"Content-Type": content_type})

@@ -15,19 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fixtures import real_bytes
 from tests.http_server import serve_http
 
-REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
 _POST_ID = re.compile(r"/(\d{6,})\.html$")
 
 
 def real(relative: str) -> bytes:
     """A real capture, as it is on disk."""
-    return (REAL / relative).read_bytes()
+    return real_bytes(relative)
 
 
 @dataclass

@@ -8,7 +8,6 @@ linked by ``a.next``, and a detail page per job. It logs every request, form bod
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,23 +15,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fixtures import real_bytes
 from tests.http_server import serve_http
 
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real" / "jobboard"
 REALPYTHON_HOST = b"https://realpython.github.io"
 TOKEN = "s3ss10n-t0ken"
 PER_PAGE = 2
 
 
 def real_capture(name: str, sha256_prefix: str) -> bytes:
-    """A pristine capture from the shared fixtures (MANIFEST.md gives the hash prefixes)."""
-    data = (REAL / name).read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{name} was modified"
-    return data
+    """A pristine job board capture (MANIFEST.md gives the hash prefixes)."""
+    return real_bytes(f"jobboard/{name}", sha256_prefix)
 
 
 @dataclass(frozen=True)

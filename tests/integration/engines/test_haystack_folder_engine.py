@@ -22,9 +22,9 @@ from haystack_collector.engines.web_scraper import CRAWL_ACTION, WebScraper
 from haystack_collector.extract.bookmarks import extract_bookmarks
 from haystack_collector.queue import SqlQueue
 from haystack_collector.worker import Worker
+from tests.fixtures import REAL
 from tests.integration.crawl.helpers import link_edges, stored_data
 
-REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
 FOLLOW = "webScraper:WebCrawler"
 REAL_FILES = (
     "netscape_chromium_nested.htm",
@@ -43,10 +43,7 @@ def folder(tmp_path: Path) -> Path:
     root = tmp_path / "haystack"
     (root / "sub").mkdir(parents=True)
     for name in REAL_FILES:
-        source = REAL / "bookmarks" / name
-        if not source.is_file():
-            pytest.fail(f"missing shared fixture {source}")
-        shutil.copyfile(source, root / name)
+        shutil.copyfile(REAL / "bookmarks" / name, root / name)
     (root / "sub" / "reading.txt").write_bytes(READING)
     (root / "Apple.webloc").write_bytes(
         plistlib.dumps({"URL": "https://www.apple.test/"}, fmt=plistlib.FMT_BINARY)

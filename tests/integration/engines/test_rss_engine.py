@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +24,10 @@ from haystack_collector.extract.feed import extract_feed
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.queue import SqlQueue
 from haystack_collector.worker import Worker
+from tests.fixtures import real_bytes
 from tests.http_server import serve_http
 from tests.integration.crawl.helpers import link_edges, stored_data
 
-REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
 FAST = FetchSettings(min_delay=0.0, jitter=0.0, retry_attempts=2, retry_initial=0.01)
 FOLLOW = "webScraper:WebCrawler"
 
@@ -82,10 +81,7 @@ def serve(state: FeedServer) -> Iterator[str]:
 
 
 def real_feed(name: str) -> bytes:
-    path = REAL / "feeds" / name
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    return path.read_bytes()
+    return real_bytes(f"feeds/{name}")
 
 
 @pytest.fixture

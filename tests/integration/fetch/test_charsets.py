@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
+from tests.fixtures import real_bytes
 from tests.integration.fetch.conftest import fetcher
 from tests.integration.fetch.server import Handler, RawServer, Request, respond
-
-REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="shared real fixtures not present")
 
 CASES = {
     # path: (fixture, Content-Type sent, text that must come out)
@@ -28,7 +25,7 @@ CASES = {
 
 def serve(name: str, content_type: str) -> Handler:
     async def handler(request: Request, writer: asyncio.StreamWriter) -> None:
-        await respond(writer, 200, (REAL / name).read_bytes(), {"Content-Type": content_type})
+        await respond(writer, 200, real_bytes(name), {"Content-Type": content_type})
 
     return handler
 
@@ -40,4 +37,4 @@ async def test_wrong_and_missing_charsets(path: str) -> None:
         result = await f.fetch(server.url(path))
     assert result.error is None
     assert needle in result.text
-    assert result.body == (REAL / name).read_bytes()
+    assert result.body == real_bytes(name)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import plistlib
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -20,19 +18,12 @@ from haystack_collector.extract.bookmarks import (
     extract_bookmarks,
 )
 from haystack_collector.extract.records import to_json
-
-# The shared fixtures live next to the repository: <repo>/../shared/fixtures/real.
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
+from tests.fixtures import REAL, real_bytes
 
 
 def real_file(name: str, sha256_prefix: str) -> bytes:
     """A pristine real bookmark file (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / "bookmarks" / name
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(f"bookmarks/{name}", sha256_prefix)
 
 
 def epoch(seconds: int) -> datetime:
@@ -148,9 +139,7 @@ def test_windows_shortcut_with_crlf_and_a_section_before_internetshortcut() -> N
     assert (found.url, found.title) == ("https://github.com/carlbennett/BNRBot", "GitHub")
 
 
-@pytest.mark.parametrize(
-    "name", sorted(path.name for path in (REAL / "bookmarks").glob("*")) or ["(no fixtures)"]
-)
+@pytest.mark.parametrize("name", sorted(path.name for path in (REAL / "bookmarks").glob("*")))
 def test_every_real_file_gives_records_of_the_contract(name: str) -> None:
     found = extract_bookmarks((REAL / "bookmarks" / name).read_bytes())
     assert found

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +16,15 @@ from haystack_collector.extract.craigslist import (
     search_next_url,
 )
 from haystack_collector.extract.records import to_json
+from tests.fixtures import real_bytes, reduced_bytes
 
-# The shared fixtures live next to the repository: <repo>/../shared/fixtures/real.
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
 PACIFIC_STANDARD = timezone(timedelta(hours=-8))
 PACIFIC_DAYLIGHT = timezone(timedelta(hours=-7))
 
 
 def real_page(relative: str, sha256_prefix: str) -> bytes:
     """Read a pristine real capture (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / relative
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(relative, sha256_prefix)
 
 
 def first_words(text: str | None, count: int = 12) -> str:
@@ -89,6 +81,124 @@ def test_2012_p_row_itemdate_rows() -> None:
     assert search_next_url(data) == (
         "http://sanfrancisco.craigslist.org/search/cta?maxAsk=2000&query=miata&srchType=T&s=100"
     )
+
+
+def test_2012_rows_without_a_neighbourhood_do_not_take_the_category_for_one() -> None:
+    data = real_page("craigslist_search/cl2012_sfbay_cta_miata_rowitemdate.html", "c59c94ef9e")
+    rows = {row.post_id: row for row in extract_search(data)}
+
+    # <span class="itempn"></span> then <span class="itemcg"><small class="gc">owner</small>.
+    assert rows["3367517938"].title == "Miata Hardtop Wanted"
+    assert rows["3367517938"].hood is None
+    assert sum(row.hood is None for row in rows.values()) == 6  # the six empty span.itempn
+    assert not {row.hood for row in rows.values()} & {"owner", "dealer"}
+
+
+def test_2010_2011_p_rows_with_the_hood_in_a_bare_font_after_the_link() -> None:
+    # The 2012 capture's rows in the 2010-2011 shape (reduced/MANIFEST.md):
+    # Oct 29 - <a href=...>92 Mazda Miata -</a> $1500<font size="-1"> (berkeley)</font>
+    # <small class="gc"><a href=...>owner</a></small>
+    data = reduced_bytes(
+        "craigslist_search/cl2011_p_row_font_hood_reduced_from_cl2012.html", "dff647bb85937a92"
+    )
+    rows = extract_search(data)
+
+    assert len(rows) == 16
+    assert rows[0] == SearchResult(
+        post_id="3367578332",
+        title="2008 Mazda MX-5 Miata Let us do the numbers!",  # the link's trailing " -" dropped
+        url="http://sfbay.craigslist.org/nby/ctd/3367578332.html",
+        price=None,
+        posted=None,  # "Oct 29": no year
+        hood="santa rosa",
+        nearby=False,
+    )
+    assert (rows[1].title, rows[1].price, rows[1].hood) == ("92 Mazda Miata", 1500, "berkeley")
+    assert rows[4].hood == "san jose"  # written "( san jose)"
+    assert rows[6].title == "2000 - Mazda - MX-5 Miata"  # inner " - " kept
+    assert [row.hood is not None for row in rows] == [True] * 10 + [False] * 6
+    assert (rows[10].title, rows[10].price, rows[10].hood) == ("Miata Hardtop Wanted", None, None)
+    # The same listings as in the 2012 markup, field for field but the date.
+    real = extract_search(
+        real_page("craigslist_search/cl2012_sfbay_cta_miata_rowitemdate.html", "c59c94ef9e")
+    )
+    by_id = {row.post_id: row for row in real}
+    assert [(r.title, r.url, r.price, r.hood) for r in rows] == [
+        (r.title, r.url, r.price, r.hood) for r in (by_id[row.post_id] for row in rows)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "hood"),
+    [
+        # 2009: bare <p>, the hood in a font after the link (price inside the link).
+        (
+            '<p> Apr 18 - <a href="/brw/reb/1128608404.html">Loft -</a><font size="-1"> '
+            '(W. Woodland)</font> <span class="p"> img</span></p>',
+            "W. Woodland",
+        ),
+        # 2010-2011: p.row, bare price text, the hood's font, then the category's small.gc.
+        (
+            '<p class="row"> Feb 23 - <a href="/que/spo/2230781276.html">Surfboard -</a> $490'
+            '<font size="-1"> (astoria)</font> <small class="gc"><a href="/spo/">sporting goods'
+            "</a></small></p>",
+            "astoria",
+        ),
+        # ... and one without a hood: the category is not one.
+        (
+            '<p class="row"> Feb 23 - <a href="/que/spo/2230781277.html">Fins -</a> $40 '
+            '<small class="gc"><a href="/spo/">sporting goods</a></small></p>',
+            None,
+        ),
+        # 2012: span.itempn > font.
+        (
+            '<p class="row"><span class="itemdate"> Aug 20</span>'
+            '<a href="/wst/fuo/3213144343.html">Crib</a><span class="itempp">$199</span>'
+            '<span class="itempn"><font size="-1">'
+            '(Westwood)</font></span><span class="itemcg"><small class="gc"><a href="/fuo/">'
+            "furniture - by owner</a></small></span></p>",
+            "Westwood",
+        ),
+        # 2013: the date in a small, the hood in span.itempnr > small.
+        (
+            '<p class="srch row" data-pid="3757140411"><span class="pl"><small><span class='
+            '"itemdate">Apr 21</span></small> <a href="/eby/tid/3757140411.html">Tickets</a>'
+            '</span><span class="itempnr"><span class="itempp"></span> <small> (alameda)</small>'
+            '</span> <small class="gc"><a href="/tid/">tickets - by dealer</a></small></p>',
+            "alameda",
+        ),
+        # 2014-2015: span.pnr > small.
+        (
+            '<p class="row" data-pid="4286406856"><span class="pl"><span class="date">Jan 28'
+            '</span> <a href="/sfc/swp/4286406856.html">Condo</a></span><span class="l2">'
+            '<span class="pnr"> <small> (russian hill)</small> <span class="px"></span></span>'
+            "</span></p>",
+            "russian hill",
+        ),
+        # 2016-2022: span.result-hood.
+        (
+            '<ul class="rows"><li class="result-row" data-pid="6990024478"><p class="result-info">'
+            '<a href="/sfc/sof/d/x/6990024478.html" class="result-title hdrlnk">Dev</a>'
+            '<span class="result-meta"><span class="result-hood"> (financial district)</span>'
+            "</span></p></li></ul>",
+            "financial district",
+        ),
+        # 2023+ server HTML: div.location.
+        (
+            '<ol class="cl-static-search-results"><li class="cl-static-search-result" title="Flat">'
+            '<a href="https://milwaukee.craigslist.org/apa/d/flat/7936415355.html"><div class='
+            '"title">Flat</div><div class="details"><div class="price">$1,325</div><div class='
+            '"location">\n Wauwatosa\n </div></div></a></li></ol>',
+            "Wauwatosa",
+        ),
+    ],
+    ids=["2009", "2010-font", "2010-no-hood", "2012", "2013", "2014", "2016", "2023"],
+)
+def test_every_era_hood_markup_gives_the_place_without_parentheses(
+    row: str, hood: str | None
+) -> None:
+    [result] = extract_search(row.encode())
+    assert result.hood == hood
 
 
 def test_2012_nothing_found_page_has_no_rows_and_no_next_page() -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -20,19 +18,12 @@ from haystack_collector.extract.feed import (
     parse_feed,
 )
 from haystack_collector.extract.records import to_json
-
-# The shared fixtures live next to the repository: <repo>/../shared/fixtures/real.
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
+from tests.fixtures import REAL, real_bytes, reduced_bytes
 
 
 def real_feed(name: str, sha256_prefix: str) -> bytes:
     """A pristine real feed (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / "feeds" / name
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(f"feeds/{name}", sha256_prefix)
 
 
 def utc(text: str) -> datetime:
@@ -129,6 +120,68 @@ def test_rss10_rdf_craigslist_title_markup_becomes_text() -> None:
     assert first.published == utc("2017-06-21T10:33:10-07:00")
 
 
+def test_rss10_items_dated_by_dc_date_alone_are_published_then() -> None:
+    # The Craigslist feed without its dcterms:issued lines (reduced/MANIFEST.md).
+    data = reduced_bytes(
+        "feeds/rss10rdf_dcdate_only_reduced_from_craigslist.rss", "081a3c16fe65b0b7"
+    )
+    info, entries = parse_feed(data)
+
+    assert info.format == "rss10"
+    assert [(entry.link, entry.published) for entry in entries] == [
+        ("http://sfbay.craigslist.org/eby/apa/6186664607.html", utc("2017-06-21T10:33:10-07:00")),
+        ("http://sfbay.craigslist.org/sfc/apa/6156068288.html", utc("2017-06-21T10:33:00-07:00")),
+        ("http://sfbay.craigslist.org/eby/apa/6186664268.html", utc("2017-06-21T10:32:59-07:00")),
+    ]
+    assert all(entry.updated == entry.published for entry in entries)
+    newest_first = sorted(entries, key=lambda entry: entry.published or utc("1970-01-01"))[::-1]
+    assert newest_first == entries
+
+
+@pytest.mark.parametrize(
+    ("item", "published", "updated"),
+    [
+        # RSS 2.0 items: dc:date alone, pubDate alone, no date.
+        ("<item><title>a</title><dc:date>2003-06-10T04:00:00Z</dc:date></item>", True, True),
+        (
+            "<item><title>a</title><pubDate>Tue, 10 Jun 2003 04:00:00 GMT</pubDate></item>",
+            True,
+            False,
+        ),
+        ("<item><title>a</title></item>", False, False),
+    ],
+    ids=["dc:date", "pubDate", "undated"],
+)
+def test_a_single_date_is_the_published_date(item: str, published: bool, updated: bool) -> None:
+    data = rss(item).replace(b"<rss ", b'<rss xmlns:dc="http://purl.org/dc/elements/1.1/" ', 1)
+    [entry] = extract_feed(data)
+    when = datetime(2003, 6, 10, 4, 0, tzinfo=UTC)
+    assert (entry.published, entry.updated) == (
+        when if published else None,
+        when if updated else None,
+    )
+
+
+def test_an_atom_entry_with_only_updated_is_published_then() -> None:
+    data = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry><id>urn:1</id>
+<title>x</title><updated>2024-01-02T03:04:05+02:00</updated></entry><entry><id>urn:2</id>
+<title>y</title><published>2023-12-31T00:00:00Z</published><updated>2024-01-02T00:00:00Z</updated>
+</entry></feed>"""
+    first, second = extract_feed(data)
+    assert first.published == first.updated == datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC)
+    assert second.published == datetime(2023, 12, 31, tzinfo=UTC)  # its own, not the update
+    assert second.updated == datetime(2024, 1, 2, tzinfo=UTC)
+
+
+def test_a_json_feed_item_with_only_date_modified_is_published_then() -> None:
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"id": "1", "date_modified": "2024-05-07T00:00:00+02:00"}],
+    }
+    [entry] = extract_feed(json.dumps(document).encode())
+    assert entry.published == entry.updated == datetime(2024, 5, 6, 22, 0, tzinfo=UTC)
+
+
 def test_rss20_guardian() -> None:
     data = real_feed("rss20_guardian.rss", "d9723c5b5ea957f3")
     info, entries = parse_feed(data)
@@ -176,9 +229,7 @@ def test_rss20_reddit() -> None:
     assert first.categories == ["funny"]
 
 
-@pytest.mark.parametrize(
-    "name", sorted(path.name for path in (REAL / "feeds").glob("*")) or ["(no fixtures)"]
-)
+@pytest.mark.parametrize("name", sorted(path.name for path in (REAL / "feeds").glob("*")))
 def test_every_real_feed_gives_records_of_the_contract(name: str) -> None:
     data = (REAL / "feeds" / name).read_bytes()
     entries = extract_feed(data)

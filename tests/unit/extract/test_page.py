@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
 from html import escape
-from pathlib import Path
 
 import pytest
 
 from haystack_collector.extract import Field, Form, Image, Link, Page, extract_page
-
-# The shared fixtures live next to the repository: <repo>/../shared/fixtures/real.
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real"
+from tests.fixtures import real_bytes
 
 
 def real_page(relative: str, sha256_prefix: str) -> bytes:
     """Read a pristine real capture (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / relative
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(relative, sha256_prefix)
 
 
 def page(html: str, base_url: str | None = "https://example.com/dir/page.html") -> Page:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import textwrap
 import warnings
@@ -33,18 +32,12 @@ from haystack_collector.extract.sites import (
     read_detail,
     read_listing,
 )
-
-REAL = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "real" / "jobboard"
+from tests.fixtures import real_bytes
 
 
 def real_page(name: str, sha256_prefix: str) -> bytes:
     """A pristine real capture (MANIFEST.md gives the hash prefix of each)."""
-    path = REAL / name
-    if not path.is_file():
-        pytest.fail(f"missing shared fixture {path}")
-    data = path.read_bytes()
-    assert hashlib.sha256(data).hexdigest().startswith(sha256_prefix), f"{path} was modified"
-    return data
+    return real_bytes(f"jobboard/{name}", sha256_prefix)
 
 
 def definition(**overrides: Any) -> SiteDefinition:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import codecs
-from pathlib import Path
 
 import pytest
 
 from haystack_collector.fetch import decode_body
-
-REAL = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "real"
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="shared real fixtures not present")
+from tests.fixtures import real_bytes
 
 
 def real(name: str) -> bytes:
-    return (REAL / name).read_bytes()
+    return real_bytes(name)
 
 
 def test_gb2312_feed_by_its_xml_declaration() -> None:
