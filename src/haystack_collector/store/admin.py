@@ -196,7 +196,8 @@ def _row_values(
     allowed = set(known.columns.keys()) if present is None else present
     unknown = sorted(set(values) - allowed, key=str)
     if unknown:
-        raise NotFoundError(f"{known.name} has no column {unknown[0]!r}")
+        shown = unknown[0] if len(unknown[0]) <= 64 else unknown[0][:64] + "…"
+        raise NotFoundError(f"{known.name} has no column {shown!r}")
     pk = primary_key(known).name
     if pk in values:
         given = _coerce(known.c[pk], values[pk])

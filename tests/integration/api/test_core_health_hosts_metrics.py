@@ -161,7 +161,8 @@ def test_health_shows_its_details_only_to_clients_that_may_read(
     body = answer.json()
     if with_token:
         [seen] = body["workers"]
-        assert seen["host"] and seen["pid"]
+        assert seen["host"]
+        assert seen["pid"]
     else:
         assert body == forged.json()
 
