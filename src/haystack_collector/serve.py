@@ -59,19 +59,9 @@ class _Server(uvicorn.Server):
     into a KeyboardInterrupt.)
     """
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, settings: Settings, host: str, port: int) -> None:
         self.app = app
-        super().__init__(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_config=None,  # Haystack's logging is configured by the CLI
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=5,  # a stuck response cannot hold a stop for long
-            )
-        )
+        super().__init__(uvicorn_config(app, settings, host=host, port=port))
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -83,6 +73,23 @@ class _Server(uvicorn.Server):
             self.force_exit = True
         self.should_exit = True
         stop_streams(self.app)  # uvicorn waits for open responses; live streams never end
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's configuration for the API: X-Forwarded-For/-Proto are believed only from
+    the proxies ``forwarded_allow_ips`` names (uvicorn would trust any loopback peer)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # Haystack's logging is configured by the CLI
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,  # a stuck response cannot hold a stop for long
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
+        server_header=False,
+    )
 
 
 def serve(
@@ -98,6 +105,8 @@ def serve(
     ``db`` is the (migrated) database to use; without one it is opened from ``settings``
     and disposed of at the end.
     """
+    # The address served is one of the Host names the API answers (guards.allowed_host_names).
+    settings = settings.model_copy(update={"api_host": host})
     database = db if db is not None else Database.from_settings(settings)
     try:
         asyncio.run(_serve(settings, database, host=host, port=port, worker=worker))
@@ -131,7 +140,7 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
         )
     )
     app = create_app(settings, db)
-    server = _Server(app, host, port)
+    server = _Server(app, settings, host, port)
     sock = _listen(host, port) if settings.api_processes > 1 else None
     helpers = None if sock is None else _ApiProcesses(settings, sock, settings.api_processes - 1)
     workers: list[Worker | JobRunner] = []
@@ -270,7 +279,7 @@ def serve_api_process(
 async def _serve_api(settings: Settings, db: Database, sock: socket.socket, parent: int) -> None:
     loop = asyncio.get_running_loop()
     app = create_app(settings, db)
-    server = _Server(app, *sock.getsockname()[:2])
+    server = _Server(app, settings, *sock.getsockname()[:2])
 
     async def watch_parent() -> None:
         # Orphaned (the parent was killed -9): stop rather than keep serving its port alone.

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -148,8 +156,46 @@ class Settings(BaseSettings):
     # URLs that arrive through the API may not target private, loopback or link-local hosts
     # unless this allows it (the command line trusts its own user; see ALLOW_PRIVATE_ADDRESSES).
     api_allow_private: bool = Field(default=False, validation_alias=_env("API_ALLOW_PRIVATE"))
+    # The largest request body the API reads (413 beyond it): its JSON bodies are small.
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=1024**3, validation_alias=_env("API_MAX_BODY_BYTES")
+    )
+    # Host header names answered besides localhost, 127.0.0.1, [::1] and api_host (a JSON
+    # list; "*" allows any, turning the DNS-rebinding check off). See docs/security.md.
+    allowed_hosts: list[str] = Field(default_factory=list, validation_alias=_env("ALLOWED_HOSTS"))
+    # Proxy addresses whose X-Forwarded-For/-Proto uvicorn believes (a JSON list of IPs or
+    # networks, "*" for any); empty: the headers are ignored and the socket's peer is the client.
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list, validation_alias=_env("FORWARDED_ALLOW_IPS")
+    )
+    # Live streams (/api/stream) open at once, per client (token, else address) and in all,
+    # per API process; 429 beyond either.
+    api_max_streams_per_client: int = Field(
+        default=8, ge=1, le=1000, validation_alias=_env("API_MAX_STREAMS_PER_CLIENT")
+    )
+    api_max_streams: int = Field(
+        default=64, ge=1, le=10_000, validation_alias=_env("API_MAX_STREAMS")
+    )
 
     config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _check_allowed_hosts(cls, names: list[str]) -> list[str]:
+        return [_host_name(name) for name in names]
+
+    @field_validator("forwarded_allow_ips", mode="after")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, addresses: list[str]) -> list[str]:
+        for address in addresses:
+            if address != "*":
+                try:
+                    ipaddress.ip_network(address, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"forwarded_allow_ips: {address!r} is not an IP address or network"
+                    ) from None
+        return addresses
 
     @model_validator(mode="after")
     def _check_database_url(self) -> Settings:
@@ -223,6 +269,25 @@ class Settings(BaseSettings):
             LegacyIniSource(settings_cls, init_settings, env_settings, dotenv_settings),
             file_secret_settings,
         )
+
+
+def _host_name(name: str) -> str:
+    """A Host header name as compared: lower case, IPv6 without brackets; ValueError if it
+    is not a bare name (a port, a scheme or a path)."""
+    host = name.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "*":
+        return host
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host or not all(
+        part and part.replace("-", "").replace("_", "").isalnum() for part in host.split(".")
+    ):
+        raise ValueError(f"allowed_hosts: {name!r} is not a host name (no port or scheme)")
+    return host
 
 
 class LegacyIniSource(PydanticBaseSettingsSource):

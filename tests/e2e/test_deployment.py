@@ -134,6 +134,17 @@ def test_the_services_commands_run_outside_docker(tmp_path: Path) -> None:
         check=False,
     )
     assert migrate.returncode == 0, migrate.stderr
+    # .env.example has reads need a token, and /health shows its details only to readers.
+    minted = subprocess.run(
+        _haystack("token", "create", "compose-test"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    auth = {"Authorization": f"Bearer {minted.stdout.split()[-1]}"}
 
     serve = [*commands["haystack"]]
     serve[serve.index("--port") + 1] = str(port)
@@ -157,14 +168,14 @@ def test_the_services_commands_run_outside_docker(tmp_path: Path) -> None:
         ),
     ]
     try:
-        health = _wait_for_health(f"http://127.0.0.1:{port}/health", processes)
+        health = _wait_for_health(f"http://127.0.0.1:{port}/health", processes, auth)
         assert health["database"]["dialect"] == "mysql"
         # The worker service registers itself with a heartbeat the API reports.
         deadline = time.monotonic() + 30
         while not health["workers"]:
             assert time.monotonic() < deadline, "the worker never reported in"
             time.sleep(0.5)
-            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            health = httpx.get(f"http://127.0.0.1:{port}/health", headers=auth, timeout=5).json()
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -178,13 +189,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for_health(url: str, processes: list[subprocess.Popen[str]]) -> dict[str, Any]:
+def _wait_for_health(
+    url: str, processes: list[subprocess.Popen[str]], headers: dict[str, str]
+) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while True:
         for process in processes:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
         try:
-            answer = httpx.get(url, timeout=5)
+            answer = httpx.get(url, headers=headers, timeout=5)
             if answer.status_code == 200:
                 return dict(answer.json())
         except httpx.TransportError:

@@ -22,6 +22,7 @@ from haystack_collector.store._sql import utcnow
 from haystack_collector.store.tokens import create_token
 from haystack_collector.ui import install_ui
 from haystack_collector.ui.charts import HEIGHT, DayCount, bar_chart_svg, items_per_day
+from tests.integration.api.core_fixtures import LOCAL_URL
 
 SVG = "{http://www.w3.org/2000/svg}"
 TODAY = date(2026, 3, 10)
@@ -89,7 +90,7 @@ def client(db: Database) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=db.safe_url, api_read_access="open"), db)
     install_ui(app)
     install_ui(app)  # a second call (e.g. once create_app does it itself) changes nothing
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL_URL) as client:
         yield client
 
 
@@ -131,7 +132,7 @@ def test_the_chart_is_read_data_and_follows_the_read_access_setting(db: Database
     app = create_app(Settings(database_url=db.safe_url, api_read_access="token"), db)
     install_ui(app)
     secret = db.run(create_token, name="chart-reader")
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL_URL) as client:
         refused = client.get("/ui/charts/items-per-day.svg")
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"] == "Bearer"

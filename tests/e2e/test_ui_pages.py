@@ -61,6 +61,10 @@ def test_every_page_is_served_whole_by_this_app(
     )
     assert all(a.startswith(("/static/", "data:")) for a in assets), assets
     assert [e for e in ui_page.errors if e.startswith("page error")] == []
+    # Under the strict Content-Security-Policy (no inline code), with nothing refused.
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert [e for e in ui_page.errors if "Content Security Policy" in e] == []
 
 
 def test_static_assets_are_served_with_their_types(ui_page: BrowserPage) -> None:

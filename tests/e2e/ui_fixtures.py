@@ -234,6 +234,8 @@ def ui_page(ui_browser: Browser, ui_server: LiveApp) -> Iterator[BrowserPage]:
         yield recorded
     finally:
         context.close()
+    # Every page works under the API's Content-Security-Policy: the browser refused nothing.
+    assert [e for e in recorded.errors if "Content Security Policy" in e] == []
 
 
 def set_token(page: Page, token: str) -> None:

@@ -48,7 +48,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
 
 def _document_unreadable_bodies(app: FastAPI) -> None:
-    """Document the 400 every route with a JSON body gives for a body that is not JSON.
+    """Document the 400 every route with a JSON body gives for a body that is not JSON, and
+    the 413 for one over ``api_max_body_bytes``.
 
     FastAPI answers ``{"detail": "There was an error parsing the body"}`` with 400 before any
     route code runs, and leaves the status out of /openapi.json.
@@ -60,21 +61,28 @@ def _document_unreadable_bodies(app: FastAPI) -> None:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 if isinstance(operation, dict) and "requestBody" in operation:
-                    operation.setdefault("responses", {}).setdefault("400", _UNREADABLE_BODY)
+                    responses = operation.setdefault("responses", {})
+                    responses.setdefault("400", _UNREADABLE_BODY)
+                    responses.setdefault("413", _TOO_LARGE)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_DETAIL_SCHEMA: dict[str, Any] = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        }
+    }
+}
+_TOO_LARGE: dict[str, Any] = {
+    "description": "The body is over HAYSTACK_API_MAX_BODY_BYTES",
+    "content": _DETAIL_SCHEMA,
+}
 _UNREADABLE_BODY: dict[str, Any] = {
     "description": "The body is not valid JSON",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"detail": {"type": "string"}},
-                "required": ["detail"],
-            }
-        }
-    },
+    "content": _DETAIL_SCHEMA,
 }

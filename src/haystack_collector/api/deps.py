@@ -25,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from haystack_collector.db import Database
+from haystack_collector.errors import HaystackError
 from haystack_collector.settings import Settings
 from haystack_collector.store.tokens import hash_secret, lookup_token, needs_touch, touch_token
 
@@ -33,11 +34,11 @@ T = TypeVar("T")
 LOOPBACK = "loopback"
 ANONYMOUS = "anonymous"
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     description="An API token from `haystack token create NAME`.",
 )
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +138,20 @@ def _authenticate(
     return principal
 
 
+def _checked(request: Request) -> Principal | None:
+    """The principal this request's token was already checked as (before its body was read,
+    see ``guards.AuthFirstMiddleware``), so the route's dependency does not look it up again."""
+    principal = request.scope.get("state", {}).get("principal")
+    return principal if isinstance(principal, Principal) and principal.authenticated else None
+
+
 async def require_token(request: Request, db: DbDep, credentials: BearerDep) -> Principal:
     """The token's principal; 401 with ``WWW-Authenticate: Bearer`` without a valid token."""
     if credentials is None:
         raise _unauthorized("a bearer token is required")
+    checked = _checked(request)
+    if checked is not None:
+        return checked
     return await run_in_threadpool(_authenticate, request, db, credentials)
 
 
@@ -149,6 +160,9 @@ async def read_access(
 ) -> Principal | None:
     """Who may read: a presented token must be valid; without one, per ``api_read_access``."""
     if credentials is not None:
+        checked = _checked(request)
+        if checked is not None:
+            return checked
         return await run_in_threadpool(_authenticate, request, db, credentials)
     mode = settings.api_read_access
     if mode == "open":
@@ -159,6 +173,18 @@ async def read_access(
         "a bearer token is required"
         + (" for clients outside loopback" if mode == "loopback" else "")
     )
+
+
+async def can_read(
+    request: Request, db: DbDep, settings: SettingsDep, credentials: BearerDep
+) -> bool:
+    """Whether the client may read (as ``read_access`` decides), for a route open to all
+    that shows readers more; never refuses."""
+    try:
+        await read_access(request, db, settings, credentials)
+    except (HTTPException, HaystackError):  # no access, or no database to check a token
+        return False
+    return True
 
 
 WriteAccess = Annotated[Principal, Depends(require_token)]
@@ -198,14 +224,14 @@ def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
 
 
 def document_read_access(app: FastAPI, settings: Settings) -> None:
-    """Mark the bearer token optional in /openapi.json on ``ReadAccess`` routes.
+    """Mark the bearer token optional in /openapi.json on ``ReadAccess`` routes (and on
+    ``can_read`` ones, open to all).
 
     FastAPI documents every route that takes the bearer scheme as requiring it; reads are
     open on loopback (or to all) unless ``api_read_access`` is "token", so an empty security
     requirement is added beside it, as OpenAPI spells "optional".
     """
-    if settings.api_read_access == "token":
-        return
+    optional = [can_read] if settings.api_read_access == "token" else [read_access, can_read]
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -213,7 +239,7 @@ def document_read_access(app: FastAPI, settings: Settings) -> None:
         paths = schema.get("paths", {})
         for route in routing.iter_route_contexts(app.routes):
             dependant: Dependant | None = getattr(route, "dependant", None)
-            if dependant is None or not _depends_on(dependant, read_access):
+            if dependant is None or not any(_depends_on(dependant, c) for c in optional):
                 continue
             for method in route.methods or ():
                 operation = paths.get(route.path_format, {}).get(method.lower())

@@ -7,11 +7,16 @@ ValueTooLongError        422
 DatabaseConnectionError  503  (with Retry-After)
 RateLimitExceeded        429  (with Retry-After)
 any other HaystackError  500  (logged; the message is redacted)
+RequestValidationError   422  (``loc``/``msg``/``type`` of each problem; never the input)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from haystack_collector.errors import (
@@ -54,6 +59,31 @@ async def haystack_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": redact(str(error))}, status_code=status, headers=headers)
 
 
+_LOC_PART_MAX = 100  # a body's key names come back in ``loc``; a long one is cut
+
+
+def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's validation errors as ``loc``/``msg``/``type`` only: never the input (which
+    echoed a whole body back) or its ``ctx`` values."""
+    return [
+        {
+            "loc": [
+                part[:_LOC_PART_MAX] if isinstance(part, str) else part
+                for part in error.get("loc", ())
+            ],
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        for error in errors
+    ]
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": validation_problems(error.errors())}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
-    """Map Haystack's errors on ``app`` (FastAPI already answers bad input with 422)."""
+    """Map Haystack's errors on ``app``, and answer bad input 422 without echoing it."""
     app.add_exception_handler(HaystackError, haystack_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,16 +1,18 @@
-"""The API's middleware: correlation ids, the per-client rate limit, CORS, 405 ``Allow``.
+"""The API's middleware: correlation ids, the per-client rate limit, CORS, 405 ``Allow``,
+and the guards of ``guards.py`` (Host names, body sizes, auth first, security headers).
 
 Plain ASGI middleware rather than ``BaseHTTPMiddleware``: the correlation id must stay set in
 the task that runs the route (and its thread-pool work), and server-sent event streams must
 pass through unbuffered.
 
-Order, outermost first: correlation id (so every answer, a 429 too, carries it), CORS (so a
-browser can read a 429), rate limit, the 405 ``Allow`` fix, the app.
+Order, outermost first: correlation id (so every answer, a 429 too, carries it), security
+headers (on every answer), the Host check (nothing else runs for a rebinding page), CORS (so a
+browser can read a 429), rate limit, body size, auth before the body, the 405 ``Allow`` fix,
+the app.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
@@ -22,6 +24,8 @@ from fastapi import FastAPI, routing
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from haystack_collector.api import guards
+from haystack_collector.api.guards import json_answer
 from haystack_collector.logs import correlation_scope, get_logger
 from haystack_collector.metrics import API_REQUEST_SECONDS
 from haystack_collector.settings import Settings
@@ -51,18 +55,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
             except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
                 return None
     return None
-
-
-def _json_response(status: int, detail: str, headers: dict[str, str]) -> tuple[Message, Message]:
-    body = json.dumps({"detail": detail}).encode("utf-8")
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [
-        (key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in headers.items()
-    ]
-    return (
-        {"type": "http.response.start", "status": status, "headers": raw},
-        {"type": "http.response.body", "body": body},
-    )
 
 
 class CorrelationMiddleware:
@@ -96,7 +88,7 @@ class CorrelationMiddleware:
                 log.exception("%s %s failed", scope.get("method"), scope.get("path"))
                 if status:
                     raise
-                start, body = _json_response(500, "internal error", {CORRELATION_HEADER: cid})
+                start, body = json_answer(500, "internal error", {CORRELATION_HEADER: cid})
                 await send(start)
                 await send(body)
                 status.append(500)
@@ -262,7 +254,7 @@ class RateLimitMiddleware:
             return
         retry_after = max(1, math.ceil(wait))
         log.info("rate limit: %s refused, retry after %d s", key, retry_after)
-        start, body = _json_response(
+        start, body = json_answer(
             429,
             f"rate limit exceeded: at most {self.buckets.rate:g} requests a second "
             f"(bursts of {self.buckets.burst:g}); retry after {retry_after} s",
@@ -278,7 +270,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.known_tokens = known
     buckets = TokenBuckets(settings.api_rate_limit, settings.api_rate_burst)
     app.state.rate_limits = buckets
+    # add_middleware wraps what is there: the last added is the outermost.
     app.add_middleware(AllowHeaderMiddleware)
+    app.add_middleware(guards.AuthFirstMiddleware)
+    app.add_middleware(guards.BodyLimitMiddleware, limit=settings.api_max_body_bytes)
     app.add_middleware(RateLimitMiddleware, buckets=buckets, known=known)
     if settings.cors_origins:
         app.add_middleware(
@@ -289,4 +284,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             expose_headers=[CORRELATION_HEADER, "Retry-After"],
             allow_credentials=False,  # bearer tokens travel in a header, never in cookies
         )
+    app.add_middleware(guards.HostCheckMiddleware, allowed=guards.allowed_host_names(settings))
+    docs = frozenset(
+        path for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if path
+    )
+    app.add_middleware(guards.SecurityHeadersMiddleware, docs_paths=docs)
     app.add_middleware(CorrelationMiddleware)

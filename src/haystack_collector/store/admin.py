@@ -4,10 +4,13 @@ Table and column names are looked up in the schema (``db.schema``) and checked a
 the database really has; a name that is not there raises NotFoundError, never reaches SQL.
 Values arriving as JSON are converted to their column's type first (an ISO-8601 text for a
 timestamp, a number for an integer), so a wrong one is a ConfigError (422), not a driver error.
+Primary keys and derived columns (``DERIVED``) are not written by hand (422), and the seeded
+rows the engines rely on (``SEEDED``) are neither deleted nor renamed (409).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,18 +34,24 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import (
     PEREGRIN_TABLES,
+    SYSTEM_ENGINE,
     URI_MAX,
+    actions,
+    engines,
     item_data,
     item_events,
     item_links,
     items,
+    link_types,
 )
-from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.errors import ConfigError, IntegrityViolation, NotFoundError
 from haystack_collector.store._sql import check_length, to_db, uri_hash
 
 TABLES: dict[str, Table] = {table.name: table for table in PEREGRIN_TABLES}
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # INTEGER on MariaDB and PostgreSQL
 _LONG_TEXT_MAX = 100_000_000  # far beyond anything typed into the admin
+# ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,21 +150,91 @@ def get_record(conn: Connection, *, table: str, record_id: int) -> dict[str, Any
     return dict(row)
 
 
-def _columns(
-    known: Table, values: dict[str, Any], present: set[str] | None = None
+# Columns the store derives from others: never written through the admin.
+DERIVED: dict[str, dict[str, str]] = {
+    items.name: {"ItemURIHash": "ItemURI"},  # the item's unique key follows its URI
+}
+# Rows migration 0002 seeds and the engines look up by name (see db/migrations): deleting or
+# renaming one would break them, so the admin refuses (409).
+SEEDED: dict[str, tuple[str, frozenset[str]]] = {
+    link_types.name: (
+        "LinkTypeName",
+        frozenset({"contains", "references", "download", "duplicate", "related"}),
+    ),
+    actions.name: (
+        "actionName",
+        frozenset(
+            {
+                "WebCrawler",
+                "ParseContents",
+                "FileCrawler",
+                "extractor",
+                "downloader",
+                "config",
+                "Status",
+            }
+        ),
+    ),
+    engines.name: ("EngineName", frozenset({SYSTEM_ENGINE[0]})),
+}
+
+
+def _row_values(
+    known: Table,
+    values: dict[str, Any],
+    present: set[str] | None = None,
+    *,
+    record_id: int | None = None,
 ) -> dict[str, Any]:
-    """``values`` without the primary key, converted to their columns' types; NotFoundError
-    for a column the table (or, given ``present``, the database) does not have."""
+    """The values to write for ``values`` (an insert, or with ``record_id`` an update):
+    converted to their columns' types, with the derived columns computed.
+
+    The one place row values are prepared for both. NotFoundError for a column the table (or,
+    given ``present``, the database) does not have; ConfigError for a primary key other than
+    the row's own, or a derived column.
+    """
     allowed = set(known.columns.keys()) if present is None else present
     unknown = sorted(set(values) - allowed, key=str)
     if unknown:
-        raise NotFoundError(f"{known.name} has no column {unknown[0]!r}")
+        shown = unknown[0] if len(unknown[0]) <= 64 else unknown[0][:64] + "…"
+        raise NotFoundError(f"{known.name} has no column {shown!r}")
     pk = primary_key(known).name
+    if pk in values:
+        given = _coerce(known.c[pk], values[pk])
+        if record_id is None:
+            raise ConfigError(f"{pk}: the primary key is given by the database", setting=pk)
+        if given != record_id:
+            raise ConfigError(f"{pk}: the primary key cannot be changed", setting=pk)
+    derived = DERIVED.get(known.name, {})
+    for name, source in derived.items():
+        if name in values:
+            raise ConfigError(f"{name}: derived from {source}, not set by hand", setting=name)
     changes = {name: _coerce(known.c[name], value) for name, value in values.items() if name != pk}
-    if known is items and changes.get("ItemURI") is not None:
-        # The URI's hash is the item's unique key: it follows the URI, never set by hand.
-        changes["ItemURIHash"] = uri_hash(changes["ItemURI"])
+    if known is items and "ItemURI" in changes:
+        uri = changes["ItemURI"]
+        changes["ItemURIHash"] = uri_hash(uri) if uri is not None else None
     return changes
+
+
+def _seed_name(conn: Connection, known: Table, record_id: int) -> str | None:
+    """The seeded name of the row, if it is one of the seeded rows."""
+    seeded = SEEDED.get(known.name)
+    if seeded is None:
+        return None
+    column, names = seeded
+    name = conn.execute(
+        select(known.c[column]).where(primary_key(known) == record_id)
+    ).scalar_one_or_none()
+    return name if name in names else None
+
+
+def _protect_seed(conn: Connection, known: Table, record_id: int, doing: str) -> None:
+    name = _seed_name(conn, known, record_id)
+    if name is not None:
+        raise IntegrityViolation(
+            f"{known.name} row {record_id} ({name!r}) is seeded and used by Haystack;"
+            f" it cannot be {doing}"
+        )
 
 
 def _require(col: Column[Any], value: Any) -> None:
@@ -212,7 +291,7 @@ def _integer(name: str, value: Any) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+    elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
         number = int(value)
     if number is None or not _INT_MIN <= number <= _INT_MAX:
         raise ConfigError(f"{name}: expected a 32-bit integer", setting=name)
@@ -221,7 +300,7 @@ def _integer(name: str, value: Any) -> int:
 
 def create_record(conn: Connection, *, table: str, values: dict[str, Any]) -> int:
     known = known_table(table)
-    changes = _columns(known, values, real_columns(conn, table=table))
+    changes = _row_values(known, values, real_columns(conn, table=table))
     pk = primary_key(known).name
     for col in known.columns:
         if not col.nullable and col.server_default is None and col.name != pk:
@@ -233,7 +312,12 @@ def create_record(conn: Connection, *, table: str, values: dict[str, Any]) -> in
 
 def update_record(conn: Connection, *, table: str, record_id: int, values: dict[str, Any]) -> None:
     known = known_table(table)
-    changes = _columns(known, values, real_columns(conn, table=table))
+    changes = _row_values(known, values, real_columns(conn, table=table), record_id=record_id)
+    seeded = SEEDED.get(known.name)
+    if seeded is not None and seeded[0] in changes:
+        current = _seed_name(conn, known, record_id)
+        if current is not None and changes[seeded[0]] != current:
+            _protect_seed(conn, known, record_id, "renamed")
     for name, value in changes.items():
         if not known.c[name].nullable:
             _require(known.c[name], value)
@@ -249,6 +333,7 @@ def update_record(conn: Connection, *, table: str, record_id: int, values: dict[
 def delete_record(conn: Connection, *, table: str, record_id: int) -> None:
     """Delete a row; deleting an item also deletes its data, events and links."""
     known = known_table(table)
+    _protect_seed(conn, known, record_id, "deleted")
     if known is items:
         conn.execute(delete(item_data).where(item_data.c.itemId == record_id))
         conn.execute(delete(item_events).where(item_events.c.itemId == record_id))

@@ -22,6 +22,8 @@ from haystack_collector.store.tokens import create_token
 
 LOOPBACK = ("127.0.0.1", 50000)
 REMOTE = ("203.0.113.7", 50000)  # TEST-NET-3: never loopback
+# The API answers only Host names it knows (DNS rebinding); TestClient's own is "testserver".
+LOCAL_URL = "http://localhost"
 _names = itertools.count(1)
 
 
@@ -41,7 +43,7 @@ def core_app(db: Database, **overrides: Any) -> FastAPI:
 
 @contextmanager
 def client_for(app: FastAPI, *, client: tuple[str, int] = LOOPBACK) -> Iterator[TestClient]:
-    with TestClient(app, client=client) as test_client:
+    with TestClient(app, base_url=LOCAL_URL, client=client) as test_client:
         yield test_client
 
 

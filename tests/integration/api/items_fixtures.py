@@ -17,6 +17,7 @@ from haystack_collector.settings import Settings
 from haystack_collector.store.batch import ItemRecord
 from haystack_collector.store.tokens import create_token
 from haystack_collector.store.values import ItemValue
+from tests.integration.api.core_fixtures import LOCAL_URL
 
 _runs = itertools.count(1)
 BATCH = 1_000
@@ -71,7 +72,7 @@ def api_for(db: Database, *, token_name: str | None = None, **overrides: Any) ->
     """An app on ``db`` with ``overrides`` of ``api_settings``, and a token named ``token_name``."""
     secret = db.run(create_token, name=token_name or f"items-test-{next(_runs)}")
     app = create_app(api_settings(**overrides), db)
-    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+    with TestClient(app, base_url=LOCAL_URL, client=("127.0.0.1", 50000)) as client:
         yield Api(client, {"Authorization": f"Bearer {secret}"}, db)
 
 

@@ -9,6 +9,7 @@ import pytest
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import PEREGRIN_TABLES
+from haystack_collector.store import admin
 from tests.factories import make_uri
 from tests.integration.api.items_fixtures import api_for, make_items
 
@@ -310,3 +311,108 @@ def test_a_body_that_is_not_an_object_is_422(db: Database, body: str) -> None:
             headers={**api.auth, "Content-Type": "application/json"},
         )
     assert response.status_code == 422
+
+
+# --- integrity: keys, derived columns and seeded rows ---------------------------------------
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "9" * 25, "1e3"])
+def test_an_integer_that_is_not_ascii_digits_is_422(db: Database, value: str) -> None:
+    # "²".isdigit() is True and int("²") raises: once a 500.
+    with api_for(db) as api:
+        response = api.client.post(
+            "/api/admin/tables/Items/records", json={"EngineId": value}, headers=api.auth
+        )
+    assert response.status_code == 422, response.text
+    assert "EngineId: expected a 32-bit integer" in response.json()["detail"]
+
+
+def test_a_primary_key_edit_is_refused_not_dropped(db: Database) -> None:
+    [item] = make_items(db, 1)
+    path = f"/api/admin/tables/Items/records/{item}"
+    with api_for(db) as api:
+        moved = api.client.put(path, json={"itemId": item + 1000}, headers=api.auth)
+        same = api.client.put(path, json={"itemId": item}, headers=api.auth)
+        chosen = api.client.post(
+            "/api/admin/tables/Config/records",
+            json={"configId": 4242, "configName": "picked"},
+            headers=api.auth,
+        )
+    assert moved.status_code == 422
+    assert moved.json() == {"detail": "itemId: the primary key cannot be changed"}
+    assert same.status_code == 200  # the row's own key is no change
+    assert chosen.status_code == 422
+    assert chosen.json() == {"detail": "configId: the primary key is given by the database"}
+    with db.read() as conn:
+        assert store.get_config(conn, name="picked") is None
+
+
+def test_the_uri_hash_follows_the_uri_and_cannot_be_set(db: Database) -> None:
+    [item] = make_items(db, 1)
+    with db.read() as conn:
+        old_uri = store.get_item(conn, item_id=item).uri
+    new_uri = make_uri("https://admin.test/moved")
+    path = f"/api/admin/tables/Items/records/{item}"
+    with api_for(db) as api:
+        forged = api.client.put(path, json={"ItemURIHash": "0" * 64}, headers=api.auth)
+        forged_new = api.client.post(
+            "/api/admin/tables/Items/records",
+            json={"ItemURI": make_uri("https://admin.test/n"), "ItemURIHash": "1" * 64},
+            headers=api.auth,
+        )
+        moved = api.client.put(path, json={"ItemURI": new_uri}, headers=api.auth)
+    assert forged.status_code == 422
+    assert forged.json() == {"detail": "ItemURIHash: derived from ItemURI, not set by hand"}
+    assert forged_new.status_code == 422
+    assert moved.status_code == 200
+    with db.read() as conn:
+        # A re-crawl of either URI finds the one item (or none), never makes a second.
+        assert store.find_item_id(conn, uri=new_uri) == item
+        assert store.find_item_id(conn, uri=old_uri) is None
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "name"),
+    [
+        ("LinkTypes", "LinkTypeName", "references"),
+        ("Actions", "actionName", "WebCrawler"),
+        ("Engines", "EngineName", "SystemEngine"),
+    ],
+)
+def test_seeded_rows_are_neither_deleted_nor_renamed(
+    db: Database, table: str, column: str, name: str
+) -> None:
+    with api_for(db) as api:
+        rows = api.client.get(
+            f"/api/admin/tables/{table}/data", params={"search": name}, headers=api.auth
+        ).json()["rows"]
+        [row] = [r for r in rows if r[column] == name]
+        key = next(k for k in row if k.lower().endswith("id"))
+        path = f"/api/admin/tables/{table}/records/{row[key]}"
+        deleted = api.client.delete(path, headers=api.auth)
+        renamed = api.client.put(path, json={column: name + "-x"}, headers=api.auth)
+        kept = api.client.put(path, json={column: name}, headers=api.auth)
+    assert deleted.status_code == 409
+    assert "is seeded and used by Haystack" in deleted.json()["detail"]
+    assert renamed.status_code == 409
+    assert kept.status_code == 200
+    with api_for(db) as api:
+        assert api.client.get(path, headers=api.auth).json()[column] == name
+
+
+def test_a_row_added_by_hand_to_a_seeded_table_can_be_deleted(db: Database) -> None:
+    with api_for(db) as api:
+        created = api.client.post(
+            "/api/admin/tables/LinkTypes/records",
+            json={"LinkTypeName": "hand-made", "LinkTypeDesc": "mine"},
+            headers=api.auth,
+        )
+        path = f"/api/admin/tables/LinkTypes/records/{created.json()['LinkTypeId']}"
+        assert api.client.delete(path, headers=api.auth).status_code == 204
+
+
+def test_the_seeded_names_are_the_ones_the_migrations_seed(db: Database) -> None:
+    for table, (column, names) in admin.SEEDED.items():
+        with db.read() as conn:
+            stored = {row[column] for row in admin.table_rows(conn, table=table, limit=500)}
+        assert names <= stored, table

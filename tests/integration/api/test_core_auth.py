@@ -181,7 +181,9 @@ def test_openapi_says_reads_are_optional_auth_unless_reads_need_a_token(db: Data
     assert paths["/api/config"]["get"]["security"] == [{"HTTPBearer": []}, {}]
     assert paths["/api/config/{key}"]["put"]["security"] == [{"HTTPBearer": []}]
     assert strict["/api/config"]["get"]["security"] == [{"HTTPBearer": []}]
-    assert "security" not in paths["/health"]["get"]
+    # /health answers everyone; a token (or a loopback reader) sees its details.
+    assert paths["/health"]["get"]["security"] == [{"HTTPBearer": []}, {}]
+    assert strict["/health"]["get"]["security"] == [{"HTTPBearer": []}, {}]
     errors = paths["/api/config/{key}"]["put"]["responses"]
     assert {"401", "409", "422", "429", "503"} <= set(errors)
 

@@ -22,7 +22,7 @@ from haystack_collector.store import workers as store_workers
 from haystack_collector.store._sql import utcnow
 from haystack_collector.store.workers import list_workers
 from haystack_collector.worker import Worker
-from tests.integration.api.core_fixtures import REMOTE, client_for, core_app, mint
+from tests.integration.api.core_fixtures import LOOPBACK, REMOTE, client_for, core_app, mint
 from tests.integration.crawl.site import Site, serve
 
 FAST = FetchSettings(retry_initial=0.01, retry_maximum=0.02)
@@ -117,8 +117,10 @@ def test_health_reports_database_pool_queue_workers_and_version(
     db: Database, site_url: str
 ) -> None:
     crawl(db, site_url)
-    with client_for(core_app(db), client=REMOTE) as client:  # open to every client
-        answer = client.get("/health")
+    _, auth = mint(db)
+    # Open to every client; the details need read access (here a token from outside loopback).
+    with client_for(core_app(db), client=REMOTE) as client:
+        answer = client.get("/health", headers=auth)
 
     assert answer.status_code == 200
     body = answer.json()
@@ -131,6 +133,38 @@ def test_health_reports_database_pool_queue_workers_and_version(
     [seen] = body["workers"]
     assert seen["state"] == "stopped"
     assert seen["finished"] > 0
+
+
+@pytest.mark.parametrize(
+    ("read_access", "client", "with_token"),
+    [("token", LOOPBACK, False), ("loopback", REMOTE, False), ("token", REMOTE, True)],
+)
+def test_health_shows_its_details_only_to_clients_that_may_read(
+    db: Database, site_url: str, read_access: str, client: tuple[str, int], with_token: bool
+) -> None:
+    crawl(db, site_url)  # a worker heartbeat: its host and process id
+    _, auth = mint(db)
+    with client_for(core_app(db, api_read_access=read_access), client=client) as api:
+        answer = api.get("/health", headers=auth if with_token else {})
+        forged = api.get("/health", headers={"Authorization": "Bearer forged"})
+
+    assert answer.status_code == 200
+    assert forged.status_code == 200  # a health check is never refused
+    assert forged.json() == {
+        "status": "ok",
+        "version": __version__,
+        "database": None,
+        "pool": None,
+        "events": None,
+        "workers": [],
+    }
+    body = answer.json()
+    if with_token:
+        [seen] = body["workers"]
+        assert seen["host"]
+        assert seen["pid"]
+    else:
+        assert body == forged.json()
 
 
 def test_health_counts_pending_claimed_and_dead_events(db: Database) -> None:

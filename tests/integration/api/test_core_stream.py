@@ -190,3 +190,53 @@ def test_stop_streams_lets_the_server_shut_down_with_streams_open(
             stop_streams(app)
             rest = list(events)  # the server ends the response; nothing hangs
         assert all(not event.data for event in rest)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["²".encode("latin-1"), b"9" * 38, b"-1", b"abc"],
+    ids=["superscript-two", "38-digits", "negative", "text"],
+)
+def test_a_last_event_id_that_is_no_status_id_is_ignored(
+    db: Database, app: FastAPI, header: bytes
+) -> None:
+    # Once a 500 ("²" passed isdigit(), not int()) or an OverflowError mid-stream (38 digits).
+    db.run(store.add_status, message="before the stream")
+    with (
+        served(app) as base,
+        httpx.Client(base_url=base, timeout=5) as client,
+        client.stream("GET", "/api/stream", headers={"Last-Event-ID": header}) as response,
+    ):
+        assert response.status_code == 200
+        events = sse_events(response.iter_lines())
+        assert next(events).comments == ["connected"]
+        db.run(store.add_status, message="after it")
+        line = wait_for(events, lambda e: e.event == "status")
+    assert line.json()["message"] == "after it"  # it starts from now, as a new client does
+
+
+def test_a_client_may_hold_a_few_streams_and_the_server_a_bounded_number(db: Database) -> None:
+    app = core_app(db, api_max_streams_per_client=2, api_max_streams=3)
+    app.state.stream_timing = FAST
+    _, auth = mint(db)
+    with (
+        served(app) as base,
+        httpx.Client(base_url=base, timeout=5) as client,
+        client.stream("GET", "/api/stream") as first,
+        client.stream("GET", "/api/stream") as second,
+    ):
+        assert (first.status_code, second.status_code) == (200, 200)
+        third = client.get("/api/stream")
+        assert third.status_code == 429
+        assert third.headers["Retry-After"] == "5"
+        assert "at most 2 per client" in third.json()["detail"]
+        with client.stream("GET", "/api/stream", headers=auth) as other_client:
+            assert other_client.status_code == 200  # a token is another client
+            over_all = client.get("/api/stream", headers=auth)
+            assert over_all.status_code == 429  # the server's three are taken
+    # Closed streams give their slots back.
+    deadline = time.monotonic() + 5
+    slots = app.state.stream_slots
+    while slots.open_streams() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slots.open_streams() == 0

@@ -60,7 +60,7 @@ def test_an_item_read_waits_for_the_lane_while_other_routes_answer(db: Database)
 
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://haystack") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             busy = asyncio.create_task(lane.run(lambda: release.wait(10)))  # the lane's thread
             await asyncio.sleep(0.05)
             listing = asyncio.create_task(client.get("/api/items"))

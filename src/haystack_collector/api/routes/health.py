@@ -2,20 +2,22 @@
 
 Open to every client (load balancers and container health checks carry no token). 200 when
 the database answers, else 503 with the same JSON shape (the parts that need the database
-left empty) and ``Retry-After``.
+left empty) and ``Retry-After``. The details (database, pool, queue, workers with their hosts
+and process ids) go only to a client that may read the API (``api_read_access``); anyone else
+gets the status and version.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from haystack_collector import __version__
-from haystack_collector.api.deps import DbDep, error_responses
+from haystack_collector.api.deps import DbDep, can_read, error_responses
 from haystack_collector.errors import HaystackError
 from haystack_collector.logs import get_logger, redact
 from haystack_collector.store.events import event_counts
@@ -59,10 +61,14 @@ class WorkerSeen(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]  # degraded: the database answered, a query failed
     version: str
-    database: DatabaseHealth
-    pool: PoolHealth
+    # None (and no workers) for a client that may not read the API.
+    database: DatabaseHealth | None
+    pool: PoolHealth | None
     events: EventCounts | None
     workers: list[WorkerSeen]
+
+
+Details = Annotated[bool, Depends(can_read)]
 
 
 @router.get(
@@ -70,9 +76,23 @@ class HealthOut(BaseModel):
     response_model=HealthOut,
     responses={503: {"model": HealthOut, "description": "The database is unreachable."}},
 )
-def health(db: DbDep) -> HealthOut | JSONResponse:
+def health(db: DbDep, details: Details) -> HealthOut | JSONResponse:
     """Database reachability, pool status, queue counts, recently seen workers, version."""
     checked = db.health_check()
+    if not details:
+        out = HealthOut(
+            status="ok" if checked.ok else "down",
+            version=__version__,
+            database=None,
+            pool=None,
+            events=None,
+            workers=[],
+        )
+        if checked.ok:
+            return out
+        return JSONResponse(
+            out.model_dump(mode="json"), status_code=503, headers={"Retry-After": "5"}
+        )
     out = HealthOut(
         status="ok" if checked.ok else "down",
         version=__version__,
@@ -96,6 +116,7 @@ def health(db: DbDep) -> HealthOut | JSONResponse:
     except HaystackError as error:  # reachable but not answering queries (e.g. not migrated)
         log.warning("health: the database answered but a query failed: %s", error)
         out.status = "degraded"
+        assert out.database is not None
         out.database.error = redact(str(error))
         return out
     out.events = EventCounts(

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
+from starlette.types import Receive, Scope, Send
 
-from haystack_collector.api.deps import READ_ERRORS, DbDep, ReadAccess
+from haystack_collector.api.deps import READ_ERRORS, DbDep, Principal, ReadAccess
 from haystack_collector.api.routes.status import last_status_id, status_rows
 from haystack_collector.db import Database
 from haystack_collector.db.schema import engines, jobs
@@ -42,6 +45,80 @@ STATUS_BATCH = 200
 ACTIVE_JOB_STATES = ("queued", "running")
 # Jobs that ended this recently are still reported, so their last change is never missed.
 RECENT_JOBS = timedelta(minutes=5)
+# A Last-Event-ID the stream resumes after: a Status id, as the ids it sends are.
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+_MAX_EVENT_ID = 2**63 - 1
+
+
+def resume_after(last_event_id: str | None) -> int | None:
+    """The Status id a reconnecting client last saw; None for a header that is not one of
+    our ids (the stream then starts from now, as for a new client)."""
+    if last_event_id is None or not _EVENT_ID.fullmatch(last_event_id):
+        return None
+    number = int(last_event_id)
+    return number if number <= _MAX_EVENT_ID else None
+
+
+class StreamSlots:
+    """Open streams per client and in all: each holds a poll loop and a connection."""
+
+    def __init__(self, *, per_client: int, total: int) -> None:
+        self.per_client = per_client
+        self.total = total
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> bool:
+        """Take a slot for ``client``; False when it or the server has none left."""
+        with self._lock:
+            mine = self._open.get(client, 0)
+            if mine >= self.per_client or sum(self._open.values()) >= self.total:
+                return False
+            self._open[client] = mine + 1
+            return True
+
+    def give_back(self, client: str) -> None:
+        with self._lock:
+            left = self._open.get(client, 0) - 1
+            if left > 0:
+                self._open[client] = left
+            else:
+                self._open.pop(client, None)
+
+    def open_streams(self, client: str | None = None) -> int:
+        with self._lock:
+            return sum(self._open.values()) if client is None else self._open.get(client, 0)
+
+
+def stream_slots(app: Any) -> StreamSlots:
+    slots = getattr(app.state, "stream_slots", None)
+    if slots is None:
+        settings = app.state.settings
+        slots = app.state.stream_slots = StreamSlots(
+            per_client=settings.api_max_streams_per_client, total=settings.api_max_streams
+        )
+    return slots
+
+
+def _client_key(request: Request, principal: Principal | None) -> str:
+    if principal is not None and principal.authenticated:
+        return f"token:{principal.name}"
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+class _SlotStreamingResponse(StreamingResponse):
+    """A stream that gives its slot back when it ends, however it ends."""
+
+    def __init__(self, *args: Any, slots: StreamSlots, client: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = slots
+        self._client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slots.give_back(self._client)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,23 +255,37 @@ async def _events(
 )
 async def stream(
     request: Request,
+    *,
     db: DbDep,
-    _principal: ReadAccess,
+    principal: ReadAccess,
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="Send Status rows after this id.")
     ] = None,
     jobs_: Annotated[bool, Query(alias="jobs", description="Include job progress.")] = True,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> StreamingResponse:
-    """Live Status rows (``event: status``) and job progress (``event: job``)."""
-    start = after
-    if start is None and last_event_id is not None and last_event_id.isdigit():
-        start = int(last_event_id)
+    """Live Status rows (``event: status``) and job progress (``event: job``).
+
+    429 when the client (its token, else its address) already has
+    ``api_max_streams_per_client`` streams open, or the server ``api_max_streams``.
+    """
+    start = after if after is not None else resume_after(last_event_id)
     if start is None:
         start = await _read(db, last_status_id)  # only what happens from now on
     timing: StreamTiming = getattr(request.app.state, "stream_timing", None) or StreamTiming()
-    return StreamingResponse(
+    slots = stream_slots(request.app)
+    client = _client_key(request, principal)
+    if not slots.take(client):
+        raise HTTPException(
+            429,
+            f"too many open streams: at most {slots.per_client} per client"
+            f" and {slots.total} in all; close one first",
+            headers={"Retry-After": "5"},
+        )
+    return _SlotStreamingResponse(
         events(request, db, after=start, timing=timing, with_jobs=jobs_),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        slots=slots,
+        client=client,
     )
