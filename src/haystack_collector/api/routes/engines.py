@@ -27,6 +27,7 @@ from haystack_collector.api.routes.jobs import (
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import all_engines, get_engine
+from haystack_collector.masking import mask_text
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.schedules import list_schedules
 
@@ -206,7 +207,9 @@ def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
             for s in schedules
         ],
         last_job=None if activity.last_job is None else job_out(activity.last_job, engine.name),
-        last_status=None if last is None else StatusOut(message=last.message, date=last.date),
+        last_status=None
+        if last is None
+        else StatusOut(message=mask_text(last.message), date=last.date),
         items=activity.items,
         events=EventCounts(**activity.events),
     )
