@@ -41,8 +41,8 @@ from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.page import extract_page
 from haystack_collector.fetch import FetchResult, FetchSettings
-from haystack_collector.fetch.download import Download
-from haystack_collector.files import file_class, file_hashes
+from haystack_collector.fetch.download import FILE_MODE, Download
+from haystack_collector.files import INERT_SUFFIX, file_class, file_hashes, is_loaded_name
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
@@ -249,6 +249,16 @@ def _file_data(done: Download) -> Data:
     }
 
 
+def _made_inert(path: Path) -> Path:
+    """yt-dlp's file as data: no execute bits, and a name nothing loads on its own."""
+    path.chmod(FILE_MODE)
+    if not is_loaded_name(path.name):
+        return path
+    inert = path.with_name(path.name + INERT_SUFFIX)
+    path.replace(inert)
+    return inert
+
+
 def _store_outcome(conn: Connection, *, ctx: ActionContext, uri: str, found: _Outcome) -> None:
     """The page, its files and their links, as one transaction."""
     records = [
@@ -305,7 +315,7 @@ async def _run_yt_dlp(command: list[str], url: str, settings: FileDownloaderSett
     if process.returncode != 0 or not lines:
         problem = err.decode(errors="replace").strip()[-500:] or f"exit {process.returncode}"
         return _Outcome({"Error": f"yt-dlp failed: {problem}"})
-    path = Path(lines[-1]).resolve()
+    path = await asyncio.to_thread(_made_inert, Path(lines[-1]).resolve())
     _, sha256 = await asyncio.to_thread(file_hashes, path)
     data: Data = {
         "FileName": path.name,
