@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     # URLs that arrive through the API may not target private, loopback or link-local hosts
     # unless this allows it (the command line trusts its own user; see ALLOW_PRIVATE_ADDRESSES).
     api_allow_private: bool = Field(default=False, validation_alias=_env("API_ALLOW_PRIVATE"))
+    # Folders, besides the downloads and data folders, that path settings arriving through the
+    # API may name (a JSON list); the command line is not confined (see paths.py).
+    api_path_roots: list[Path] = Field(
+        default_factory=list, validation_alias=_env("API_PATH_ROOTS")
+    )
 
     config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Connection
@@ -43,6 +43,7 @@ from haystack_collector.extract.page import extract_page
 from haystack_collector.fetch import FetchResult, FetchSettings
 from haystack_collector.fetch.download import FILE_MODE, Download
 from haystack_collector.files import INERT_SUFFIX, file_class, file_hashes, is_loaded_name
+from haystack_collector.paths import PATH_SCHEMA, PathSetting
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
@@ -76,7 +77,8 @@ class FileDownloaderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    folder: str = "downloads"
+    # Unset through the API: the downloads folder (HAYSTACK_DOWNLOADS_DIR).
+    folder: Annotated[str, PathSetting(default_root="downloads"), PATH_SCHEMA] = "downloads"
     max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     classes: list[FileClass] = Field(default_factory=lambda: list(ALL_CLASSES))
     urls: list[str] = Field(default_factory=list)  # pages ``downloadSeed`` queues

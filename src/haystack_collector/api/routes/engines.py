@@ -28,6 +28,7 @@ from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import all_engines, get_engine
 from haystack_collector.masking import mask_text
+from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.schedules import list_schedules
 
@@ -110,12 +111,14 @@ async def start(
         dict[str, Any] | None, Body(description="The engine's settings (see settings_schema).")
     ] = None,
 ) -> JobQueued:
-    """Queue a run of the engine's start actions; 422 on bad settings, 409 if disabled."""
+    """Queue a run of the engine's start actions; 422 on bad settings or a path outside the
+    folders the API may use (``API_PATH_ROOTS``), 409 if disabled."""
+    engine = get_engine(name)
     return await queue_job(
         db,
-        get_engine(name),
+        engine,
         action=None,
-        settings=engine_settings or {},
+        settings=api_engine_settings(engine, engine_settings, settings),
         allow_private=settings.api_allow_private,
         requested_by=principal.name,
     )
