@@ -25,12 +25,14 @@ from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "FILE_CLASSES",
+    "INERT_SUFFIX",
     "TypeCheck",
     "check_type",
     "extension_of",
     "file_class",
     "file_hashes",
     "file_name_for",
+    "is_loaded_name",
     "kind_for_content_type",
     "kind_for_extension",
     "parse_content_disposition",
@@ -49,6 +51,45 @@ _WINDOWS_RESERVED = frozenset(
 )
 _FORBIDDEN_CHARS = re.compile(r'[<>:"|?*\\/]')
 
+# Names that something loads or runs just because the file is there: Python's site (``.pth``,
+# ``sitecustomize``), imports from the folder (``.py``, bytecode, extension modules), the
+# dynamic linker (``.so``, ``.dylib``, ``.dll`` beside a program), shells (rc files),
+# desktops (``.desktop``, ``autorun.inf``, ``desktop.ini``, Explorer shortcuts) and Windows'
+# search of the current folder for commands (``.bat``, ``.cmd``, ``.com``). Such a name gets
+# ``INERT_SUFFIX``, so the bytes are kept but nothing picks them up.
+INERT_SUFFIX = ".download"
+_LOADED_EXTENSIONS = frozenset(
+    {
+        *("py", "pyw", "pyc", "pyo", "pyd", "pth", "pyz", "egg-link"),
+        *("so", "dylib", "dll", "ocx", "cpl", "sys", "drv"),
+        *("desktop", "service", "timer", "socket", "path", "autostart"),
+        *("lnk", "scf", "url", "library-ms", "searchconnector-ms", "settingcontent-ms"),
+        *("bat", "cmd", "com", "ps1", "psm1", "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta"),
+        *("msc", "pif", "scr"),
+    }
+)
+_LOADED_NAMES = frozenset(
+    {
+        *("sitecustomize.py", "usercustomize.py", "__init__.py", "__main__.py", "conftest.py"),
+        *("bashrc", "bash_profile", "bash_login", "bash_logout", "profile", "zshrc", "zshenv"),
+        *("zprofile", "zlogin", "zlogout", "cshrc", "tcshrc", "kshrc", "mkshrc", "inputrc"),
+        *("pam_environment", "xprofile", "xinitrc", "xsession", "xsessionrc", "envrc", "env"),
+        *("npmrc", "yarnrc", "pypirc", "netrc", "gitconfig", "gitattributes", "hgrc"),
+        *("desktop.ini", "autorun.inf", "folder.htt", "makefile", "gnumakefile"),
+    }
+)
+_VERSIONED_LIBRARY = re.compile(r"\.so(?:\.\d+)+$", re.IGNORECASE)
+
+
+def is_loaded_name(name: str) -> bool:
+    """Whether a file called ``name`` could be loaded or run by its mere presence."""
+    lower = name.lower()
+    bare = lower.lstrip(".")
+    if bare in _LOADED_NAMES or lower in _LOADED_NAMES:
+        return True
+    _, dot, ext = bare.rpartition(".")
+    return bool(dot and ext in _LOADED_EXTENSIONS) or bool(_VERSIONED_LIBRARY.search(lower))
+
 
 def safe_file_name(name: str, *, fallback: str = _FALLBACK) -> str:
     """A name that stays inside any folder it is joined to, on POSIX and on Windows.
@@ -57,7 +98,9 @@ def safe_file_name(name: str, *, fallback: str = _FALLBACK) -> str:
     NFKC normalisation so look-alike slashes (U+FF0F, U+2215) count as slashes. Control and
     format characters (NUL, bidi overrides) are dropped, characters Windows forbids become
     ``_``, leading dots and trailing dots/spaces go, reserved device names get a ``_`` prefix,
-    and the result is cut to ``MAX_NAME_BYTES`` of UTF-8 keeping the extension.
+    and the result is cut to ``MAX_NAME_BYTES`` of UTF-8 keeping the extension. A name that
+    something would load or run on its own (``is_loaded_name``: ``.pth``, ``.so``, rc files...)
+    ends in ``INERT_SUFFIX``.
     """
     text = unicodedata.normalize("NFKC", name).replace("\\", "/")
     text = text.replace("\u2215", "/").replace("\u2044", "/")  # division/fraction slashes
@@ -73,7 +116,8 @@ def safe_file_name(name: str, *, fallback: str = _FALLBACK) -> str:
     stem = kept.split(".", 1)[0]
     if stem.lower() in _WINDOWS_RESERVED:
         kept = "_" + kept
-    return _truncate(kept)
+    kept = _truncate(kept)
+    return kept + INERT_SUFFIX if is_loaded_name(kept) else kept
 
 
 def _truncate(name: str) -> str:

@@ -21,7 +21,6 @@ import json as jsonlib
 import logging
 import logging.handlers
 import os
-import re
 import sys
 import threading
 import time
@@ -34,6 +33,8 @@ from types import MappingProxyType, TracebackType
 from typing import IO, Any, ParamSpec, Self, TypeVar, overload
 
 from haystack_collector.errors import ConfigError
+from haystack_collector.masking import REDACTED, mask_text
+from haystack_collector.masking import SECRET_NAME as _SECRET_NAME
 
 __all__ = [
     "ROOT_LOGGER",
@@ -58,7 +59,6 @@ ROOT_LOGGER = "haystack"
 LOG_FILE = "haystack.log"
 JSON_FILE = "haystack.json"
 ERRORS_FILE = "haystack_errors.json"
-REDACTED = "***"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,13 +84,6 @@ _RESERVED_ATTRS = frozenset(
     | {"message", "asctime", "taskName", "correlation_id", "haystack_context", "haystack_redacted"}
 )
 
-_SECRET_NAME = re.compile(r"password|passwd|secret|token|api[_-]?key|authorization", re.IGNORECASE)
-# Userinfo ends at the last "@" before the authority ends, so passwords containing "@" or ":"
-# are still masked whole.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*):[^\s/?#]*@")
-# The lookbehind anchors keys to the start of a word run; without it a long run with no "="
-# would be rescanned from every position.
-_KEY_VALUE = re.compile(r"(?<![\w.\-])(?P<key>[\w.\-]+)=(?P<value>[^\s&;,'\"]*)")
 _MAX_REDACT_DEPTH = 6
 
 _LEVEL_COLOURS = {
@@ -182,19 +175,9 @@ def logging_context(
 # --- redaction -----------------------------------------------------------------------------
 
 
-def _mask_key_value(match: re.Match[str]) -> str:
-    if _SECRET_NAME.search(match["key"]):
-        return f"{match['key']}={REDACTED}"
-    return match[0]
-
-
 def redact(text: str) -> str:
-    """Mask passwords in URLs (``user:***@host``) and values of secret-looking ``key=value``."""
-    if "://" in text:
-        text = _URL_PASSWORD.sub(rf"\g<head>:{REDACTED}@", text)
-    if "=" in text:
-        text = _KEY_VALUE.sub(_mask_key_value, text)
-    return text
+    """Mask URL credentials, token-like strings and secret ``key=value`` (see ``masking``)."""
+    return mask_text(text)
 
 
 def _redact_value(value: Any, depth: int = 0) -> Any:

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     api_max_streams: int = Field(
         default=64, ge=1, le=10_000, validation_alias=_env("API_MAX_STREAMS")
     )
+    # Folders, besides the downloads and data folders, that path settings arriving through the
+    # API may name (a JSON list); the command line is not confined (see paths.py).
+    api_path_roots: list[Path] = Field(
+        default_factory=list, validation_alias=_env("API_PATH_ROOTS")
+    )
 
     config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
 

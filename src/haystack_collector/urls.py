@@ -111,8 +111,12 @@ def _canonical_host(host: str) -> str | None:
 
 
 def _canonical_authority(netloc: str, scheme: str) -> str | None:
-    """Return the canonical authority (userinfo kept, default port dropped), or None."""
-    userinfo, at, hostport = netloc.rpartition("@")
+    """Return the canonical authority (userinfo and default port dropped), or None.
+
+    Userinfo goes: the canonical URL is what items are stored under and what pages show, and a
+    ``user:password@`` there would be a credential anyone reading items can see.
+    """
+    _, _, hostport = netloc.rpartition("@")
     if hostport.startswith("["):
         end = hostport.find("]")
         if end < 0:
@@ -133,7 +137,7 @@ def _canonical_authority(netloc: str, scheme: str) -> str | None:
             return None
         if int(port) != _DEFAULT_PORTS[scheme]:
             canonical_host = f"{canonical_host}:{int(port)}"
-    return f"{userinfo}{at}{canonical_host}"
+    return canonical_host
 
 
 def canonicalize(url: str, base: str | None = None) -> str | None:

@@ -241,3 +241,18 @@ def test_schedule_add_validation_errors_exit_2(
     assert result.exit_code == 2
     assert message in one_error_line(result)
     assert not (tmp_path / "engines.db").exists()
+
+
+def test_run_takes_any_path_the_command_line_gives(
+    url: str, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The API confines paths to its roots; the command line's user is trusted with the files.
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("mine\n", encoding="utf-8")
+    monkeypatch.setenv("HAYSTACK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HAYSTACK_DOWNLOADS_DIR", str(tmp_path / "downloads"))
+    result = haystack(url, "run", "fileScanner", "--set", f"folders={json.dumps([str(outside)])}")
+    assert result.exit_code == 0, result.output
+    found = database.run_read(find_item_id, uri=(outside / "mine.txt").resolve().as_uri())
+    assert found is not None

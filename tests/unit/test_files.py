@@ -32,7 +32,7 @@ from haystack_collector.files import (
         (".", "download"),
         ("", "download"),
         ("   ", "download"),
-        (".bashrc", "bashrc"),
+        (".bashrc", "bashrc.download"),  # no hidden files, and no rc file by another name
         ("evil\x00.pdf.exe", "evil.pdf.exe"),
         ("a\x01b\x1fc.txt", "abc.txt"),
         ("CON", "_CON"),
@@ -52,6 +52,49 @@ from haystack_collector.files import (
 )
 def test_safe_file_name_never_leaves_the_folder(given: str, expected: str) -> None:
     assert safe_file_name(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("zz_evil.pth", "zz_evil.pth.download"),
+        ("ZZ_EVIL.PTH", "ZZ_EVIL.PTH.download"),
+        ("sitecustomize.py", "sitecustomize.py.download"),
+        ("usercustomize.py", "usercustomize.py.download"),
+        ("json.py", "json.py.download"),  # would shadow the module for scripts run there
+        (
+            "module.cpython-311-x86_64-linux-gnu.so",
+            "module.cpython-311-x86_64-linux-gnu.so.download",
+        ),
+        ("libssl.so.3", "libssl.so.3.download"),
+        ("helper.dylib", "helper.dylib.download"),
+        ("version.dll", "version.dll.download"),
+        ("cached.pyc", "cached.pyc.download"),
+        (".profile", "profile.download"),
+        (".zshrc", "zshrc.download"),
+        ("bash_profile", "bash_profile.download"),
+        ("../.bash_login", "bash_login.download"),
+        ("firefox.desktop", "firefox.desktop.download"),
+        ("Desktop.ini", "Desktop.ini.download"),
+        ("autorun.inf", "autorun.inf.download"),
+        ("git.bat", "git.bat.download"),
+        (".env", "env.download"),
+        ("report.pdf", "report.pdf"),
+        ("setup.exe", "setup.exe"),  # applications are a class the downloader keeps as they are
+        ("python.tar.gz", "python.tar.gz"),
+        ("notes.txt", "notes.txt"),
+    ],
+)
+def test_names_something_would_load_on_its_own_are_made_inert(given: str, expected: str) -> None:
+    assert safe_file_name(given) == expected
+    assert file_name_for("https://x.test/f.bin", f'attachment; filename="{given}"') == expected
+    assert file_name_for(f"https://x.test/dl/{given}") == expected
+
+
+def test_an_inert_name_stays_under_the_byte_limit_with_its_suffix() -> None:
+    name = safe_file_name("a" * 400 + ".pth")
+    assert name.endswith(".pth.download")
+    assert len(name.encode()) <= MAX_NAME_BYTES + len(".download")
 
 
 def test_safe_names_join_to_a_child_of_the_folder(tmp_path: Path) -> None:

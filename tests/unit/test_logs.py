@@ -602,6 +602,32 @@ def test_secret_fields_and_urls_never_reach_the_files(tmp_path: Path, log: loggi
     assert record["engine_name"] == "api"
 
 
+def test_tokens_and_webhook_urls_are_masked_by_value_in_message_and_fields(
+    tmp_path: Path, log: logging.Logger
+) -> None:
+    setup_logging("INFO", tmp_path, console=False)
+    github = "ghp_" + "Zx9kQ2vL8mN4pR7tY1wB6cD3fG5hJ0sAqq"
+    slack = "https://hooks.slack.com/services/T0AAAA/B0BBBB/hooksecretvalue123456"
+
+    log.warning(
+        "cloned https://%s@github.com/o/r, notified %s",
+        github,
+        slack,
+        extra={"target": slack, "remote": f"https://alice:{github}@github.com"},
+    )
+
+    for path in (tmp_path / "haystack.json", tmp_path / "haystack.log"):
+        text = path.read_text(encoding="utf-8")
+        assert github not in text
+        assert "hooksecretvalue123456" not in text
+    [record] = read_json(tmp_path / "haystack.json")
+    assert record["message"] == (
+        "cloned https://***@github.com/o/r, notified https://hooks.slack.com/services/***"
+    )
+    assert record["target"] == "https://hooks.slack.com/services/***"
+    assert record["remote"] == "https://alice:***@github.com"
+
+
 class Point(NamedTuple):
     x: int
     y: int

@@ -76,7 +76,11 @@ def test_resolves_rfc3986_reference_examples(reference: str, expected: str | Non
         ("http://example.com:08080/", "http://example.com:8080/"),
         ("http://example.com:/", "http://example.com/"),
         ("http://example.com?q=1", "http://example.com/?q=1"),
-        ("http://user:pass@Example.com:8080", "http://user:pass@example.com:8080/"),
+        # credentials never stay in a stored URL
+        ("http://user:pass@Example.com:8080", "http://example.com:8080/"),
+        ("https://alice:ghp_abc@github.com/o/r", "https://github.com/o/r"),
+        ("https://token@github.com", "https://github.com/"),
+        ("http://a:b@c@example.com/", "http://example.com/"),
         # fragments go, the query stays exactly in order
         ("http://example.com/a#top", "http://example.com/a"),
         ("http://example.com/a?b=2&a=1&b=1#x", "http://example.com/a?b=2&a=1&b=1"),

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Connection
@@ -41,8 +41,9 @@ from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.page import extract_page
 from haystack_collector.fetch import FetchResult, FetchSettings
-from haystack_collector.fetch.download import Download
-from haystack_collector.files import file_class, file_hashes
+from haystack_collector.fetch.download import FILE_MODE, Download
+from haystack_collector.files import INERT_SUFFIX, file_class, file_hashes, is_loaded_name
+from haystack_collector.paths import PATH_SCHEMA, PathSetting
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
@@ -76,7 +77,8 @@ class FileDownloaderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    folder: str = "downloads"
+    # Unset through the API: the downloads folder (HAYSTACK_DOWNLOADS_DIR).
+    folder: Annotated[str, PathSetting(default_root="downloads"), PATH_SCHEMA] = "downloads"
     max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     classes: list[FileClass] = Field(default_factory=lambda: list(ALL_CLASSES))
     urls: list[str] = Field(default_factory=list)  # pages ``downloadSeed`` queues
@@ -249,6 +251,16 @@ def _file_data(done: Download) -> Data:
     }
 
 
+def _made_inert(path: Path) -> Path:
+    """yt-dlp's file as data: no execute bits, and a name nothing loads on its own."""
+    path.chmod(FILE_MODE)
+    if not is_loaded_name(path.name):
+        return path
+    inert = path.with_name(path.name + INERT_SUFFIX)
+    path.replace(inert)
+    return inert
+
+
 def _store_outcome(conn: Connection, *, ctx: ActionContext, uri: str, found: _Outcome) -> None:
     """The page, its files and their links, as one transaction."""
     records = [
@@ -305,7 +317,7 @@ async def _run_yt_dlp(command: list[str], url: str, settings: FileDownloaderSett
     if process.returncode != 0 or not lines:
         problem = err.decode(errors="replace").strip()[-500:] or f"exit {process.returncode}"
         return _Outcome({"Error": f"yt-dlp failed: {problem}"})
-    path = Path(lines[-1]).resolve()
+    path = await asyncio.to_thread(_made_inert, Path(lines[-1]).resolve())
     _, sha256 = await asyncio.to_thread(file_hashes, path)
     data: Data = {
         "FileName": path.name,

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -36,6 +36,7 @@ from haystack_collector.db.schema import item_data, items
 from haystack_collector.engines.base import ActionContext, Engine, start_action
 from haystack_collector.errors import ConfigError
 from haystack_collector.files import extension_of, file_hashes
+from haystack_collector.paths import EscapesRoots, ServerPath
 from haystack_collector.store import ItemRecord
 from haystack_collector.store.values import ItemValue, decode
 
@@ -53,9 +54,10 @@ class FileScannerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    folders: list[str] = Field(default_factory=list)
+    folders: list[ServerPath] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
-    follow_symlinks: bool = False
+    # Links may lead anywhere: through the API this stays off (see paths.py).
+    follow_symlinks: Annotated[bool, EscapesRoots()] = False
 
 
 @dataclass(frozen=True, slots=True)

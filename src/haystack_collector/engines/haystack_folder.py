@@ -52,6 +52,7 @@ from haystack_collector.extract.bookmarks import (
     detect_bookmark_format,
     extract_bookmark_file,
 )
+from haystack_collector.paths import ServerPath
 from haystack_collector.queue import Job
 from haystack_collector.store import EventSpec, ItemRecord, ItemValue, LinkSpec
 from haystack_collector.store._sql import uri_hash
@@ -82,7 +83,7 @@ class HaystackFolderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    folder: str = ""
+    folder: ServerPath = ""
     follow_action: str | None = None
     max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote_plus, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +48,7 @@ from haystack_collector.extract.sites import (
 )
 from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.fetch import Fetcher, FetchResult
+from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store._sql import chunks, uri_hash
@@ -74,14 +75,20 @@ FETCHED_AT = "FetchedAt"
 ERROR = "Error"
 
 
+def _is_definition_file(site: str) -> bool:
+    return site.strip().lower().endswith(SUFFIXES)
+
+
 class SitesSettings(BaseModel):
     """What ``search`` runs; the ``detail`` action reads its site back from the item."""
 
     model_config = ConfigDict(extra="forbid")
 
-    site: str = Field(default="", description="a shipped definition's name or a .yaml/.toml path")
+    site: Annotated[str, PathSetting(applies=_is_definition_file)] = Field(
+        default="", description="a shipped definition's name or a .yaml/.toml path"
+    )
     keywords: list[str] = Field(default_factory=list, description="searched one by one")
-    folder: str | None = Field(default=None, description="a folder of your own definitions")
+    folder: ServerPath | None = Field(default=None, description="a folder of your own definitions")
     max_pages: int = Field(default=5, ge=1, description="results pages per start or keyword")
 
 

@@ -45,11 +45,13 @@ from haystack_collector.files import SNIFF_BYTES, check_type, file_name_for
 from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
 
 __all__ = [
+    "FILE_MODE",
     "ContentRange",
     "Download",
     "DownloadTools",
     "PartFile",
     "download_file",
+    "open_data_file",
     "parse_content_range",
     "place_file",
     "resume_headers",
@@ -157,6 +159,8 @@ class PartFile:
 
     def resumable(self) -> tuple[int, Validators | None]:
         """Bytes already on disk and the validators they were fetched under."""
+        if self.path.is_symlink():  # not ours: discarded, never read through
+            return 0, None
         try:
             size = self.path.stat().st_size
             raw = json.loads(self.meta.read_text(encoding="utf-8"))
@@ -405,6 +409,25 @@ async def _receive(  # noqa: PLR0917 - the private steps of one attempt
     return _Hop(_finish(result, part, folder, bytes(head)))
 
 
+# Downloads are data: never executable, whatever the umask or a part left by an earlier run.
+FILE_MODE = 0o644
+# A symlink planted where the part goes must not redirect the write.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def open_data_file(path: Path, *, truncate: bool) -> IO[bytes]:
+    """``path`` opened for reading and writing as a ``FILE_MODE`` file, never through a link."""
+    flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | (os.O_TRUNC if truncate else 0)
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)
+        return os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 @contextlib.contextmanager
 def _part_writer(
     part: PartFile, offset: int
@@ -413,12 +436,12 @@ def _part_writer(
     handle: IO[bytes]
     if offset:
         digest, head = part.hasher(), bytearray(part.head())
-        handle = part.path.open("r+b")
+        handle = open_data_file(part.path, truncate=False)
         handle.truncate(offset)
         handle.seek(offset)
     else:
         digest, head = hashlib.sha256(), bytearray()
-        handle = part.path.open("wb")
+        handle = open_data_file(part.path, truncate=True)
     with handle:
         yield handle, digest, head
 

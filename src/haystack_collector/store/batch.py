@@ -8,7 +8,7 @@ database's, not Python's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from haystack_collector.store._sql import (
     utcnow,
 )
 from haystack_collector.store.catalog import link_type_ids
-from haystack_collector.store.items import check_uri, lock_items
+from haystack_collector.store.items import check_uri, clean_uri, lock_items
 from haystack_collector.store.values import ItemValue, as_values, encode
 
 
@@ -62,7 +62,13 @@ class BatchResult:
 def store_items(
     conn: Connection, *, engine_id: int | None, records: Sequence[ItemRecord]
 ) -> BatchResult:
-    """Upsert items by URI with their data, links and events; safe to run again (idempotent)."""
+    """Upsert items by URI with their data, links and events; safe to run again (idempotent).
+
+    URIs lose their URL credentials (``clean_uri``); the result still answers for the URIs
+    as given, so callers look their items up by what they passed.
+    """
+    given = records
+    records = [_clean(record) for record in records]
     by_uri: dict[str, ItemRecord] = {}
     for record in records:
         check_uri(record.uri)
@@ -93,7 +99,39 @@ def store_items(
         ],
         ignore_duplicates_on=("engineId", "actionId", "itemId"),
     )
+    _answer_for_given(given, records, item_ids, created)
     return BatchResult(item_ids=item_ids, created=frozenset(created))
+
+
+def _clean(record: ItemRecord) -> ItemRecord:
+    uri = clean_uri(record.uri)
+    links = [
+        link if clean_uri(link.uri) == link.uri else replace(link, uri=clean_uri(link.uri))
+        for link in record.links
+    ]
+    if uri == record.uri and all(a is b for a, b in zip(links, record.links, strict=True)):
+        return record
+    return replace(record, uri=uri, links=links)
+
+
+def _answer_for_given(
+    given: Sequence[ItemRecord],
+    cleaned: Sequence[ItemRecord],
+    item_ids: dict[str, int],
+    created: set[str],
+) -> None:
+    """Key the result by the URIs as given too (they differ when credentials were dropped)."""
+    for before, after in zip(given, cleaned, strict=True):
+        if before is after:
+            continue
+        pairs = [(before.uri, after.uri)] + [
+            (a.uri, b.uri) for a, b in zip(before.links, after.links, strict=True)
+        ]
+        for original, clean in pairs:
+            if original != clean and clean in item_ids:
+                item_ids[original] = item_ids[clean]
+                if clean in created:
+                    created.add(original)
 
 
 def _lookup(conn: Connection, hashes: Iterable[str]) -> dict[str, int]:

@@ -19,6 +19,7 @@ from haystack_collector.db.schema import (
     link_types,
 )
 from haystack_collector.errors import IntegrityViolation
+from haystack_collector.masking import strip_credentials
 from haystack_collector.store._sql import (
     check_length,
     chunks,
@@ -64,6 +65,11 @@ class LinkRow:
     link_type: str
 
 
+def clean_uri(uri: str) -> str:
+    """The URI an item is stored and found under: without URL credentials (``user:pw@``)."""
+    return strip_credentials(uri)
+
+
 def check_uri(uri: str) -> None:
     if not uri:
         raise ValueError("an item URI cannot be empty")
@@ -74,6 +80,7 @@ def get_or_create_item(
     conn: Connection, *, uri: str, engine_id: int | None, date: datetime | None = None
 ) -> ItemRef:
     """The item for ``uri``, created if new; ``date`` (ItemDTS) is updated when given."""
+    uri = clean_uri(uri)
     check_uri(uri)
     digest = uri_hash(uri)
     existing = _item_id_by_hash(conn, digest)
@@ -104,7 +111,7 @@ def get_or_create_item(
 
 
 def find_item_id(conn: Connection, *, uri: str) -> int | None:
-    return _item_id_by_hash(conn, uri_hash(uri))
+    return _item_id_by_hash(conn, uri_hash(clean_uri(uri)))
 
 
 def get_item(conn: Connection, *, item_id: int) -> Item | None:

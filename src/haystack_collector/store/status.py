@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import CONFIG_NAME_MAX, SYSTEM_ENGINE, config, status
+from haystack_collector.masking import mask_text, mask_value
 from haystack_collector.store._sql import (
     check_length,
     from_db,
@@ -19,7 +19,6 @@ from haystack_collector.store._sql import (
 )
 from haystack_collector.store.catalog import get_action_id, get_engine_id
 
-_SECRET_NAME = re.compile(r"pass|secret|token|api.?key|credential", re.IGNORECASE)
 # MariaDB's TEXT holds 64 KiB; at four bytes a character this many always fit.
 CONFIG_VALUE_MAX = 16_000
 
@@ -41,11 +40,12 @@ def add_status(
     action_id: int | None = None,
     at: datetime | None = None,
 ) -> int:
+    """Record a message; credentials and tokens in it are masked (anyone may read Status)."""
     result = conn.execute(
         status.insert().values(
             engineId=engine_id,
             actionId=action_id,
-            StatusMessage=message,
+            StatusMessage=mask_text(message),
             StatusDate=to_db(at) or utcnow(),
         )
     )
@@ -119,7 +119,8 @@ def set_config(conn: Connection, *, name: str, value: str | None) -> bool:
             .where(config.c.configName == name)
             .values(configValue=value, configUpdated=now)
         )
-    if _SECRET_NAME.search(name):
+    shown, was = mask_value(name, value), mask_value(name, previous)
+    if shown != value or was != previous:
         message = f"Config {name} changed"  # the Status log is readable by anyone with the UI
     else:
         message = f"Config {name} set to {value!r}" + ("" if created else f" (was {previous!r})")

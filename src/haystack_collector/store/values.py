@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
+from haystack_collector.masking import strip_credentials
+
 ItemValue = str | int | float | bool | Decimal | datetime | date | dict[str, Any] | list[Any] | None
 
 
@@ -19,11 +21,15 @@ def as_values(value: ItemValue | Sequence[ItemValue]) -> list[ItemValue]:
 
 
 def encode(value: ItemValue) -> tuple[str | None, str | None]:  # noqa: PLR0911
-    """``(text, type tag)`` for a value; datetimes become ISO-8601 in UTC."""
+    """``(text, type tag)`` for a value; datetimes become ISO-8601 in UTC.
+
+    Text loses the credentials of the URLs in it (``user:password@``): items are readable by
+    anyone the API lets read, and a bookmark or a git-credentials file must not hand them out.
+    """
     if value is None:
         return None, None
     if isinstance(value, str):
-        return value, "str"
+        return strip_credentials(value), "str"
     if isinstance(value, bool):  # before int: bool is an int
         return ("true" if value else "false"), "bool"
     if isinstance(value, int):
@@ -38,7 +44,7 @@ def encode(value: ItemValue) -> tuple[str | None, str | None]:  # noqa: PLR0911
     if isinstance(value, date):
         return value.isoformat(), "date"
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str), "json"
+        return strip_credentials(json.dumps(value, ensure_ascii=False, default=str)), "json"
     raise TypeError(
         f"cannot store a {type(value).__name__} as item data; use str, numbers, dates or JSON"
     )

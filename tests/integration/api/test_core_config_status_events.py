@@ -6,6 +6,7 @@ from typing import Any
 
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.db.schema import status as status_table
 from haystack_collector.queue import SqlQueue
 from haystack_collector.store.status import all_config, recent_status
 from tests.integration.api.core_fixtures import REMOTE, client_for, core_app, mint
@@ -32,6 +33,49 @@ def test_secret_looking_values_are_masked_without_a_token(db: Database) -> None:
         with_token = client.get("/api/config", headers=auth).json()
     assert anonymous["smtp_password"] == "***"
     assert with_token["smtp_password"] == "hunter2"
+
+
+def test_values_holding_secrets_are_masked_without_a_token_whatever_the_key(
+    db: Database,
+) -> None:
+    slack = "https://hooks.slack.com/services/T0AAAA/B0BBBB/abcdefghijklmnopqrstuvwx"
+    given = {
+        "ProxyUrl": "http://user:pa55word@proxy.lan:3128",
+        "NotifyUrl": slack,
+        "Upstream": "Zx9kQ2vL8mN4pR7tY1wB6cD3fG5hJ0sA",
+        "Mirror": "https://ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8@github.com/o/r",
+        "RunQueue": "1",
+    }
+    for name, value in given.items():
+        db.run(store.set_config, name=name, value=value)
+    _, auth = mint(db)
+    with client_for(core_app(db)) as client:
+        anonymous = client.get("/api/config").json()
+        with_token = client.get("/api/config", headers=auth).json()
+        statuses = client.get("/api/status?limit=20").json()["status"]
+    assert anonymous["ProxyUrl"] == "http://user:***@proxy.lan:3128"
+    assert anonymous["NotifyUrl"] == "https://hooks.slack.com/services/***"
+    assert anonymous["Upstream"] == "***"
+    assert anonymous["Mirror"] == "https://***@github.com/o/r"
+    assert anonymous["RunQueue"] == "1"
+    assert {key: with_token[key] for key in given} == given
+    shown = " ".join(row["message"] for row in statuses)
+    assert "Config ProxyUrl changed" in shown  # the change is recorded, not its value
+    for secret in ("pa55word", "abcdefghijklmnopqrstuvwx", "Zx9kQ2vL8mN4", "ghp_A1b2"):
+        assert secret not in shown
+
+
+def test_status_messages_are_masked_when_stored_and_when_shown(db: Database) -> None:
+    db.run(store.add_status, message="fetched https://alice:hunter2@git.example/ ok")
+    with db.transaction() as conn:  # a row some other tool wrote, unmasked
+        conn.execute(
+            status_table.insert().values(StatusMessage="token xoxb-1234567890-abcdefghijkl")
+        )
+    stored = [row.message for row in db.run_read(recent_status, limit=5)]
+    with client_for(core_app(db)) as client:
+        shown = [row["message"] for row in client.get("/api/status").json()["status"]]
+    assert "fetched https://alice:***@git.example/ ok" in stored
+    assert shown[:2] == ["token ***", "fetched https://alice:***@git.example/ ok"]
 
 
 def test_put_takes_the_value_from_the_query_and_writes_a_status_row(db: Database) -> None:

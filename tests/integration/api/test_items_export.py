@@ -79,8 +79,31 @@ def test_an_empty_export_is_a_header_or_nothing(db: Database) -> None:
     with api_for(db) as api:
         as_csv = api.client.get("/api/items/export", params={"format": "csv"})
         as_jsonl = api.client.get("/api/items/export")
-    assert as_csv.text == "item_id,uri,engine_id,engine,title,created,seen\r\n"
+    assert as_csv.text == '"item_id","uri","engine_id","engine","title","created","seen"\r\n'
     assert as_jsonl.text == ""
+
+
+def test_csv_text_cells_are_quoted_so_no_separator_can_start_a_formula(db: Database) -> None:
+    make_items(db, 1, data=lambda n: {"Title": "safe;=1+1"})
+    with api_for(db) as api:
+        as_csv = api.client.get("/api/items/export", params={"format": "csv"})
+    lines = as_csv.text.splitlines()
+    assert '"safe;=1+1"' in lines[1]  # one cell even where ";" separates cells
+    assert lines[1].split(",", 1)[0].isdigit()  # numbers stay numbers
+    [row] = csv.DictReader(io.StringIO(as_csv.text, newline=""))
+    assert row["title"] == "safe;=1+1"
+
+
+def test_exports_strip_credentials_from_urls_stored_before_they_were_stripped(
+    db: Database,
+) -> None:
+    make_items(db, 1, data=lambda n: {"Title": "see https://alice:s3cret@git.example/ x"})
+    with api_for(db) as api:
+        as_csv = api.client.get("/api/items/export", params={"format": "csv"})
+        as_jsonl = api.client.get("/api/items/export")
+    assert "s3cret" not in as_csv.text
+    assert "s3cret" not in as_jsonl.text
+    assert json.loads(as_jsonl.text)["title"] == "see https://git.example/ x"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
+import os
+import stat
 import struct
 import threading
 import zipfile
@@ -27,6 +30,7 @@ from haystack_collector.engines.file_downloader import (
     yt_dlp_command,
 )
 from haystack_collector.fetch import Fetcher, FetchSettings
+from haystack_collector.fetch.download import PartFile
 from haystack_collector.queue import SqlQueue
 from haystack_collector.worker import Worker
 from tests.http_server import serve_http
@@ -490,3 +494,83 @@ def test_two_actions_on_one_page_in_one_worker_both_read_its_links(
     }
     with db.read() as conn:
         assert store.event_counts(conn, engine_id=registered.engine_id)["done"] == 2
+
+
+LOADED_NAMES = {
+    "/dl/one.txt": "zz_evil.pth",
+    "/dl/two.txt": "sitecustomize.py",
+    "/dl/three.txt": ".bashrc",
+    "/dl/four.txt": "libcrypto.so.3",
+    "/dl/five.txt": "notes.txt",
+}
+
+
+class _LoadedNames(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/page":
+            anchors = "".join(f'<a href="{href}">x</a>' for href in LOADED_NAMES)
+            body, headers = f"<html><body>{anchors}</body></html>".encode(), {}
+            content_type = "text/html"
+        elif self.path in LOADED_NAMES:
+            body, content_type = (
+                f"import os; os.system('id')  # {self.path}\n".encode(),
+                "text/plain",
+            )
+            headers = {"Content-Disposition": f'attachment; filename="{LOADED_NAMES[self.path]}"'}
+        else:
+            body, content_type, headers = b"", "text/plain", {}
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_names_loaded_on_their_own_are_made_inert_and_files_are_not_executable(
+    db: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "downloads"
+    previous = os.umask(0)  # the mode must not depend on the umask
+    try:
+        with serve_http(_LoadedNames) as url:
+            download(db, url, folder)
+    finally:
+        os.umask(previous)
+
+    names = set(files_on_disk(folder))
+    assert names == {
+        "zz_evil.pth.download",
+        "sitecustomize.py.download",
+        "bashrc.download",
+        "libcrypto.so.3.download",
+        "notes.txt",
+    }
+    for name in names:
+        mode = stat.S_IMODE((folder / name).stat().st_mode)
+        assert mode == 0o644, (name, oct(mode))
+    stored = {data["FileName"][0] for data in stored_data(db).values() if "FileName" in data}
+    assert "zz_evil.pth.download" in stored
+    assert not any(name.endswith((".pth", ".py", ".so.3")) for name in stored)
+
+
+def test_a_symlink_planted_as_the_part_file_is_never_written_through(
+    db: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me\n")
+    with serve_http(_LoadedNames) as url:
+        part = PartFile.for_url(folder, url + "/dl/five.txt")
+        part.path.symlink_to(victim)
+        part.meta.write_text(json.dumps({"url": part.url, "etag": '"x"'}), encoding="utf-8")
+        download(db, url, folder)
+
+    assert victim.read_bytes() == b"keep me\n"
+    assert (folder / "notes.txt").read_bytes().endswith(b"/dl/five.txt\n")
+    assert not part.path.is_symlink()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.db.schema import item_events, items
+from haystack_collector.db.schema import item_data, item_events, items
 from haystack_collector.engines import ActionResult, run_start_actions
 from haystack_collector.engines.haystack_folder import PROCESS_ACTION, SCAN_ACTION, HaystackFolder
 from haystack_collector.engines.web_scraper import CRAWL_ACTION, WebScraper
@@ -289,3 +289,30 @@ def test_bad_settings_fail_the_scan(
 
 def test_actions_are_declared(db: Database) -> None:
     assert set(HaystackFolder.register(db).action_ids) == {SCAN_ACTION, PROCESS_ACTION}
+
+
+def test_credentials_in_a_url_file_are_never_stored(db: Database, tmp_path: Path) -> None:
+    root = tmp_path / "creds"
+    root.mkdir()
+    secret = "ghp_" + "Zx9kQ2vL8mN4pR7tY1wB6cD3fG5hJ0sAqq"
+    (root / "git-credentials").write_text(
+        f"https://alice:{secret}@github.com\nhttps://bob@gitlab.example/group/\n", encoding="utf-8"
+    )
+    WebScraper.register(db)
+
+    run(db, root)
+
+    with db.read() as conn:
+        uris = {str(u) for u in conn.execute(select(items.c.ItemURI)).scalars()}
+    assert "https://github.com" in uris
+    assert "https://gitlab.example/group/" in uris
+    assert contained(db, uri(root / "git-credentials")) == {
+        "https://github.com",
+        "https://gitlab.example/group/",
+    }
+    with db.read() as conn:
+        every_value = " ".join(
+            str(v) for v in conn.execute(select(item_data.c.itemDataValue)).scalars()
+        )
+    assert secret not in every_value
+    assert all(secret not in u and "alice" not in u for u in uris)

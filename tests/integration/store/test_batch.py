@@ -110,3 +110,38 @@ def test_an_empty_batch_is_fine(db: Database) -> None:
         result = store.store_items(conn, engine_id=None, records=[])
     assert result.item_ids == {}
     assert result.created == frozenset()
+
+
+def test_url_credentials_never_reach_the_store_and_callers_keep_their_keys(db: Database) -> None:
+    with db.transaction() as conn:
+        engine = make_engine(conn, name="creds")
+    page = "https://alice:hunter2@git.example/repo"
+    target = "https://bob:pa55@files.example/a.zip"
+    record = ItemRecord(
+        uri=page,
+        data={"Source": f"cloned from {page}", "Mirrors": [target, "plain"], "Raw": {"u": target}},
+        links=[LinkSpec(target, "download")],
+    )
+
+    result = db.run(store.store_items, engine_id=engine.engine_id, records=[record])
+
+    clean_page, clean_target = "https://git.example/repo", "https://files.example/a.zip"
+    assert result.item_ids[page] == result.item_ids[clean_page]
+    assert result.item_ids[target] == result.item_ids[clean_target]
+    assert page in result.created
+    with db.read() as conn:
+        item = store.get_item(conn, item_id=result.item_ids[page])
+        assert item is not None
+        assert item.uri == clean_page
+        assert store.find_item_id(conn, uri=page) == result.item_ids[page]
+        assert store.get_item_value(conn, item_id=item.item_id, key="Source") == (
+            f"cloned from {clean_page}"
+        )
+        assert store.get_item_data(conn, item_id=item.item_id, key="Mirrors") == [
+            clean_target,
+            "plain",
+        ]
+        assert store.get_item_value(conn, item_id=item.item_id, key="Raw") == {"u": clean_target}
+    with db.transaction() as conn:
+        again = store.get_or_create_item(conn, uri=page, engine_id=engine.engine_id)
+    assert (again.item_id, again.created) == (result.item_ids[page], False)

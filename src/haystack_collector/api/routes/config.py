@@ -3,13 +3,13 @@
 A value arrives as the original took it, in the query (``?value=...``), or as a JSON body
 ``{"value": ...}``; numbers and booleans are stored as their JSON text, ``null`` clears the
 value. A change writes a Status row (``store.set_config``). Values of keys whose names look
-secret are masked for readers without a token.
+secret, and values that hold a secret (URL credentials, webhook URLs, token-like strings: see
+``masking``), are masked for readers without a token.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
@@ -18,12 +18,10 @@ from pydantic import BaseModel
 from haystack_collector.api.deps import WRITE_ERRORS, DbDep, ReadAccess, WriteAccess
 from haystack_collector.db.schema import CONFIG_NAME_MAX
 from haystack_collector.errors import ConfigError
-from haystack_collector.logs import REDACTED
+from haystack_collector.masking import mask_value
 from haystack_collector.store.status import all_config, set_config
 
 router = APIRouter(prefix="/api/config", tags=["config"], responses=WRITE_ERRORS)
-
-_SECRET_NAME = re.compile(r"pass|secret|token|api.?key|credential", re.IGNORECASE)
 
 JsonScalar = str | int | float | bool | None
 
@@ -50,10 +48,7 @@ def get_config(db: DbDep, principal: ReadAccess) -> dict[str, str | None]:
     values = db.run_read(all_config)
     if principal is not None and principal.authenticated:
         return values
-    return {
-        key: (REDACTED if value and _SECRET_NAME.search(key) else value)
-        for key, value in values.items()
-    }
+    return {key: mask_value(key, value) for key, value in values.items()}
 
 
 @router.put("/{key}", response_model=ConfigChange)

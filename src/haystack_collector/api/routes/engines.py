@@ -27,6 +27,8 @@ from haystack_collector.api.routes.jobs import (
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import all_engines, get_engine
+from haystack_collector.masking import mask_text
+from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.schedules import list_schedules
 
@@ -109,12 +111,14 @@ async def start(
         dict[str, Any] | None, Body(description="The engine's settings (see settings_schema).")
     ] = None,
 ) -> JobQueued:
-    """Queue a run of the engine's start actions; 422 on bad settings, 409 if disabled."""
+    """Queue a run of the engine's start actions; 422 on bad settings or a path outside the
+    folders the API may use (``API_PATH_ROOTS``), 409 if disabled."""
+    engine = get_engine(name)
     return await queue_job(
         db,
-        get_engine(name),
+        engine,
         action=None,
-        settings=engine_settings or {},
+        settings=api_engine_settings(engine, engine_settings, settings),
         allow_private=settings.api_allow_private,
         requested_by=principal.name,
     )
@@ -206,7 +210,9 @@ def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
             for s in schedules
         ],
         last_job=None if activity.last_job is None else job_out(activity.last_job, engine.name),
-        last_status=None if last is None else StatusOut(message=last.message, date=last.date),
+        last_status=None
+        if last is None
+        else StatusOut(message=mask_text(last.message), date=last.date),
         items=activity.items,
         events=EventCounts(**activity.events),
     )

@@ -22,6 +22,7 @@ from haystack_collector.api.deps import (
     error_responses,
 )
 from haystack_collector.api.responses import model_json
+from haystack_collector.masking import strip_credentials
 from haystack_collector.store import query
 from haystack_collector.store.query import MAX_LIMIT, ItemFilter, ItemSummary
 
@@ -207,12 +208,16 @@ async def get_item(
 
 
 def _record(item: ItemSummary) -> dict[str, Any]:
-    return ItemOut.model_validate(item).model_dump(mode="json")
+    record = ItemOut.model_validate(item).model_dump(mode="json")
+    return {k: strip_credentials(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 # A spreadsheet takes a cell starting with one of these as a formula: a scraped title such as
 # =HYPERLINK(...) would run when the export is opened. Such text gets a leading apostrophe,
-# which spreadsheets show as "text follows" (OWASP's advice for CSV injection).
+# which spreadsheets show as "text follows" (OWASP's advice for CSV injection). Every text cell
+# is also quoted: a spreadsheet in a locale whose separator is ";" would otherwise split
+# ``safe;=1+1`` into two cells, the second a formula. Credentials in URLs are stripped (items
+# stored before they were stripped at the source still carry them).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -224,7 +229,9 @@ def _inert(value: Any) -> Any:
 
 def _csv(rows: Iterator[ItemSummary]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC
+    )
     writer.writeheader()
     for count, item in enumerate(rows, start=1):
         writer.writerow({key: _inert(value) for key, value in _record(item).items()})

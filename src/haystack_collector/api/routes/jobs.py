@@ -19,6 +19,7 @@ from haystack_collector.engines.registry import get_engine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.fetch.ssrf import BlockedAddress, check_host
 from haystack_collector.logs import get_correlation_id
+from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
 from haystack_collector.urls import canonicalize
@@ -248,7 +249,7 @@ async def scrape(
         db,
         engine,
         action=request.action,
-        settings=request.parameters,
+        settings=api_engine_settings(engine, request.parameters, settings),
         allow_private=settings.api_allow_private,
         requested_by=principal.name,
     )

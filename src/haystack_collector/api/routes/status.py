@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from haystack_collector.api.deps import DbDep, ReadAccess, error_responses
 from haystack_collector.db.schema import actions, engines, status
 from haystack_collector.errors import NotFoundError
+from haystack_collector.masking import mask_text
 from haystack_collector.store._sql import from_db
 
 router = APIRouter(
@@ -79,7 +80,8 @@ def status_rows(
             engine=row.EngineName,
             action_id=row.actionId,
             action=row.actionName,
-            message=row.StatusMessage or "",
+            # Masked again on the way out: rows written before masking, or by other tools.
+            message=mask_text(row.StatusMessage or ""),
             date=from_db(row.StatusDate),
         )
         for row in conn.execute(query.limit(limit))
