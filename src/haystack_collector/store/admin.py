@@ -45,6 +45,7 @@ from haystack_collector.db.schema import (
     link_types,
 )
 from haystack_collector.errors import ConfigError, IntegrityViolation, NotFoundError
+from haystack_collector.origin import API
 from haystack_collector.store._sql import check_length, to_db, uri_hash
 
 TABLES: dict[str, Table] = {table.name: table for table in PEREGRIN_TABLES}
@@ -152,8 +153,15 @@ def get_record(conn: Connection, *, table: str, record_id: int) -> dict[str, Any
 
 # Columns the store derives from others: never written through the admin.
 DERIVED: dict[str, dict[str, str]] = {
-    items.name: {"ItemURIHash": "ItemURI"},  # the item's unique key follows its URI
+    items.name: {
+        "ItemURIHash": "ItemURI",  # the item's unique key follows its URI
+        "ItemOrigin": "the admin API",  # see _API_WRITTEN
+    },
+    item_events.name: {"itemEventOrigin": "the admin API"},
 }
+# Rows the admin writes here were typed in by a token holder, so the work they lead to runs as
+# API work: fetched with the SSRF guard on (see ``origin``), whoever queues it later.
+_API_WRITTEN = {items.name: "ItemOrigin", item_events.name: "itemEventOrigin"}
 # Rows migration 0002 seeds and the engines look up by name (see db/migrations): deleting or
 # renaming one would break them, so the admin refuses (409).
 SEEDED: dict[str, tuple[str, frozenset[str]]] = {
@@ -213,6 +221,9 @@ def _row_values(
     if known is items and "ItemURI" in changes:
         uri = changes["ItemURI"]
         changes["ItemURIHash"] = uri_hash(uri) if uri is not None else None
+    origin_column = _API_WRITTEN.get(known.name)
+    if origin_column is not None and origin_column in allowed:
+        changes[origin_column] = API
     return changes
 
 

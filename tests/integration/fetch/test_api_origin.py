@@ -31,6 +31,7 @@ from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.fetch import FetchSettings, ssrf
 from haystack_collector.jobs import JobRunner
 from haystack_collector.queue import SqlQueue
+from haystack_collector.store import EventSpec
 from haystack_collector.store import jobs as job_store
 from haystack_collector.worker import Worker
 from tests.http_server import serve_http
@@ -132,8 +133,8 @@ def public(internal: Internal) -> Iterator[str]:
 
 
 @pytest.fixture
-def api(db: Database, loopback_plays_public: None) -> Iterator[Api]:
-    with api_for(db) as api:
+def api(db: Database, loopback_plays_public: None, tmp_path: Path) -> Iterator[Api]:
+    with api_for(db, downloads_dir=tmp_path) as api:  # downloads may go to tmp_path
         yield api
 
 
@@ -254,3 +255,66 @@ def test_a_blocked_hop_is_recorded_on_its_item(api: Api, public: str, internal: 
     assert "blocked address: 127.0.0.2" in error_of(api.db, f"{internal.url}/linked")
     assert "blocked address: 127.0.0.2" in error_of(api.db, f"{public}/go")
     assert "blocked address: 127.0.0.2" in error_of(api.db, f"{internal.url}/entry")
+
+
+# --- rows written through the admin API ---------------------------------------------------
+
+
+def admin_write(api: Api, method: str, path: str, values: dict[str, Any]) -> dict[str, Any]:
+    answer = api.client.request(method, f"/api/admin/tables/{path}", json=values, headers=api.auth)
+    assert answer.status_code in (200, 201), answer.text
+    return dict(answer.json())
+
+
+def queue_crawl(db: Database, item_id: int) -> None:
+    """Queue the item's crawl as trusted code would (no API origin in this context)."""
+    registered = WebScraper.register(db)
+    spec = EventSpec(registered.engine_id, registered.action_ids["WebCrawler"], item_id)
+    db.run(store.enqueue_events, events=[spec])
+
+
+def test_an_item_typed_in_through_the_admin_api_is_fetched_as_api_work(
+    api: Api, internal: Internal
+) -> None:
+    row = admin_write(api, "POST", "Items/records", {"ItemURI": f"{internal.url}/typed"})
+    assert row["ItemOrigin"] == "api"
+    queue_crawl(api.db, row["itemId"])  # queued by trusted code, still API work
+    drain(api.db)
+
+    assert internal.hits == []
+    assert "blocked address" in error_of(api.db, f"{internal.url}/typed")
+
+
+def test_an_event_or_a_uri_edited_through_the_admin_api_is_api_work(
+    api: Api, internal: Internal
+) -> None:
+    trusted = api.db.run(store.get_or_create_item, uri=f"{internal.url}/a", engine_id=None).item_id
+    edited = api.db.run(
+        store.get_or_create_item, uri="http://127.0.0.1:9/b", engine_id=None
+    ).item_id
+    registered = WebScraper.register(api.db)
+    admin_write(
+        api,
+        "POST",
+        "ItemEvents/records",
+        {
+            "engineId": registered.engine_id,
+            "actionId": registered.action_ids["WebCrawler"],
+            "itemId": trusted,
+        },
+    )
+    admin_write(api, "PUT", f"Items/records/{edited}", {"ItemURI": f"{internal.url}/b"})
+    queue_crawl(api.db, edited)
+    drain(api.db)
+
+    assert internal.hits == []
+    assert event_origins(api.db) == {"api", None}
+
+
+def test_the_origin_columns_cannot_be_written_by_hand(api: Api) -> None:
+    for table, column in (("Items", "ItemOrigin"), ("ItemEvents", "itemEventOrigin")):
+        answer = api.client.post(
+            f"/api/admin/tables/{table}/records", json={column: None}, headers=api.auth
+        )
+        assert answer.status_code == 422, answer.text
+        assert column in answer.text
