@@ -49,6 +49,7 @@ from haystack_collector.extract.records import to_json, to_jsonable
 from haystack_collector.jobs import JobRunner
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
+from haystack_collector.paths import PathRoots
 from haystack_collector.queue import QueuePolicy, SqlQueue
 from haystack_collector.scheduler import Scheduler, schedule_engine
 from haystack_collector.serve import serve as serve_api
@@ -939,7 +940,7 @@ def worker(
     policy = QueuePolicy() if lease is None else QueuePolicy(lease=timedelta(seconds=lease))
     # Jobs queued through the API (start an engine, run an action) run beside the item actions;
     # a drain waits for them too, and for the events they queue.
-    runner = JobRunner(db, engines)
+    runner = JobRunner(db, engines, roots=PathRoots.of(_settings(ctx)))
     the_worker = Worker(
         db,
         SqlQueue(db, policy),

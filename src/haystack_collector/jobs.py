@@ -31,12 +31,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from pydantic import BaseModel
+
 from haystack_collector import metrics
 from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionResult, ActionSpec, Engine, run_start_actions
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import API, origin_scope
+from haystack_collector.paths import PathRoots, confine_settings
+from haystack_collector.settings import load_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
 from haystack_collector.worker import default_owner
@@ -65,7 +69,7 @@ def run_job_actions(
     db: Database,
     *,
     action: str | None,
-    settings: Mapping[str, Any],
+    settings: Mapping[str, Any] | BaseModel,
 ) -> list[ActionResult]:
     """Run every start action of ``engine`` (``action`` None) or the start action named."""
     if action is None:
@@ -74,6 +78,13 @@ def run_job_actions(
     if spec is None or spec.kind != "start":
         raise NotFoundError(f"engine {engine.name!r} has no start action {action!r}")
     return run_start_actions(_only(engine, spec), db, settings)
+
+
+def confined_job_settings(
+    engine: type[Engine], settings: Mapping[str, Any], roots: PathRoots
+) -> BaseModel:
+    """A job's settings, validated, with their server paths inside ``roots`` once more."""
+    return confine_settings(engine.validate_settings(settings), roots)
 
 
 def _only(engine: type[Engine], spec: ActionSpec) -> type[Engine]:
@@ -99,10 +110,14 @@ class JobRunner:
         poll: float = 1.0,
         lease: timedelta = DEFAULT_LEASE,
         grace: float = 10.0,
+        roots: PathRoots | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.db = db
+        # Where the paths of a job may lead: checked when it was queued, and again as it runs,
+        # so a symlink swapped in meanwhile cannot lead it out (None: the environment's).
+        self.roots = roots if roots is not None else PathRoots.of(load_settings())
         self.engines = list(engines)
         self.owner = owner or default_owner()
         self.concurrency = concurrency
@@ -247,8 +262,9 @@ class JobRunner:
             log.info("job %d: running %s of %s", job.job_id, operation, engine.name)
             failure: str | None
             try:
+                settings = confined_job_settings(engine, job.settings, self.roots)
                 results = await asyncio.to_thread(
-                    run_job_actions, engine, self.db, action=job.action, settings=job.settings
+                    run_job_actions, engine, self.db, action=job.action, settings=settings
                 )
             except Exception as error:  # e.g. the database is gone: the job fails, not the runner
                 log.exception("job %d could not run", job.job_id)

@@ -38,6 +38,7 @@ from haystack_collector.engines.registry import all_engines
 from haystack_collector.errors import HaystackError
 from haystack_collector.jobs import JobRunner
 from haystack_collector.logs import get_logger, setup_logging
+from haystack_collector.paths import PathRoots
 from haystack_collector.queue import SqlQueue
 from haystack_collector.scheduler import Scheduler
 from haystack_collector.settings import Settings
@@ -155,7 +156,7 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
                 scheduler=Scheduler(db),
                 schedule_every=SCHEDULE_EVERY_S,
             ),
-            JobRunner(db, engines),
+            JobRunner(db, engines, roots=PathRoots.of(settings)),
         ]
 
     def stop() -> None:

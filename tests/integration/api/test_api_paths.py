@@ -23,7 +23,9 @@ from haystack_collector.engines.file_scanner import FileScanner
 from haystack_collector.engines.haystack_folder import HaystackFolder
 from haystack_collector.engines.sites import Sites
 from haystack_collector.jobs import JobRunner
+from haystack_collector.paths import PathRoots
 from haystack_collector.store import jobs as job_store
+from tests.integration.api.items_fixtures import api_settings
 from tests.integration.api.jobs_fixtures import Api, api_for, installed_engines
 
 ENGINES = [FileScanner, HaystackFolder, FileDownloader, Sites]
@@ -118,26 +120,59 @@ def test_paths_inside_a_root_are_queued_resolved(api: Api, folders: dict[str, Pa
     assert jobs[named.json()["job_id"]].settings["site"] == "remoteok"  # a name, not a path
 
 
-def test_an_accepted_scan_reads_only_inside_the_root(
-    api: Api, folders: dict[str, Path], db: Database
-) -> None:
-    answer = scrape(api, "fileScanner", {"folders": ["."]})
-    assert answer.status_code == 202
-    job_id = answer.json()["job_id"]
+def run_job(api: Api, job_id: int, folders: dict[str, Path]) -> job_store.JobRow:
+    """Run a job runner with the API's roots until the job has ended; the job as it ended."""
+    roots = PathRoots.of(
+        api_settings(
+            data_dir=folders["data"],
+            downloads_dir=folders["downloads"],
+            api_path_roots=[folders["shared"]],
+        )
+    )
 
     async def main() -> None:
-        runner = JobRunner(db, [FileScanner], poll=0.05)
+        runner = JobRunner(api.db, [FileScanner], poll=0.05, roots=roots)
         task = asyncio.create_task(runner.run())
         deadline = time.monotonic() + 20
-        while db.run_read(job_store.get_job, job_id=job_id).state not in job_store.FINAL_STATES:
+        while api.db.run_read(job_store.get_job, job_id=job_id).state not in job_store.FINAL_STATES:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         runner.stop()
         await task
 
     asyncio.run(main())
-    assert db.run_read(job_store.get_job, job_id=job_id).state == "done"
+    return api.db.run_read(job_store.get_job, job_id=job_id)
+
+
+def test_an_accepted_scan_reads_only_inside_the_root(
+    api: Api, folders: dict[str, Path], db: Database
+) -> None:
+    answer = scrape(api, "fileScanner", {"folders": ["."]})
+    assert answer.status_code == 202
+
+    assert run_job(api, answer.json()["job_id"], folders).state == "done"
     with db.read() as conn:
         uris = {str(uri) for uri in conn.execute(select(items.c.ItemURI)).scalars()}
     assert (folders["data"].resolve() / "inbox" / "note.txt").as_uri() in uris
     assert not any("secret.txt" in uri for uri in uris)  # the symlink out was not followed
+
+
+def test_a_folder_swapped_for_a_symlink_after_queueing_is_refused_when_the_job_runs(
+    api: Api, folders: dict[str, Path], db: Database
+) -> None:
+    answer = scrape(api, "fileScanner", {"folders": ["inbox"]})
+    assert answer.status_code == 202
+    inbox = folders["data"] / "inbox"
+    for child in inbox.iterdir():
+        child.unlink()
+    inbox.rmdir()
+    inbox.symlink_to(folders["outside"])  # the path checked at queue time now leads out
+
+    ended = run_job(api, answer.json()["job_id"], folders)
+
+    assert ended.state == "failed"
+    assert ended.error is not None
+    assert "outside the folders the API may use" in ended.error
+    with db.read() as conn:
+        uris = {str(uri) for uri in conn.execute(select(items.c.ItemURI)).scalars()}
+    assert not any("secret.txt" in uri for uri in uris)

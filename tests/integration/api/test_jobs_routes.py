@@ -279,3 +279,19 @@ def test_job_reads_need_a_token_when_the_api_says_so(
         assert api.client.get("/api/jobs").status_code == 401
         assert api.client.get(f"/api/jobs/{job_id}").status_code == 401
         assert api.client.get(f"/api/jobs/{job_id}", headers=api.auth).status_code == 200
+
+
+def test_secrets_in_a_jobs_settings_and_error_are_masked_when_shown(api: Api) -> None:
+    job_id = api.db.run(
+        job_store.create_job,
+        engine_id=Seeds.register(api.db).engine_id,
+        action=None,
+        settings={"url": "https://alice:pa55word@93.184.216.34/x", "count": 1},
+        correlation_id=None,
+        requested_by="t",
+    )
+    shown = api.client.get(f"/api/jobs/{job_id}").json()
+
+    assert "pa55word" not in str(shown)
+    assert shown["settings"]["count"] == 1
+    assert shown["settings"]["url"].endswith("@93.184.216.34/x")

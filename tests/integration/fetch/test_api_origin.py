@@ -30,6 +30,7 @@ from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.fetch import FetchSettings, ssrf
 from haystack_collector.jobs import JobRunner
+from haystack_collector.paths import PathRoots
 from haystack_collector.queue import SqlQueue
 from haystack_collector.store import EventSpec
 from haystack_collector.store import jobs as job_store
@@ -146,11 +147,15 @@ def scrape(api: Api, engine: str, parameters: dict[str, Any]) -> int:
     return int(answer.json()["job_id"])
 
 
-def drain(db: Database, timeout: float = 30.0) -> None:
-    """Run a job runner and a worker, as ``haystack serve`` does, until nothing is left."""
+def drain(db: Database, roots: Path | None = None, timeout: float = 30.0) -> None:
+    """Run a job runner and a worker, as ``haystack serve`` does, until nothing is left.
+
+    ``roots``: the folder API paths may use (the test's downloads folder).
+    """
+    folder = roots or Path.cwd()
 
     async def main() -> None:
-        runner = JobRunner(db, ENGINES, poll=0.05)
+        runner = JobRunner(db, ENGINES, poll=0.05, roots=PathRoots((folder,), folder, folder))
         worker = Worker(
             db,
             SqlQueue(db),
@@ -219,7 +224,7 @@ def test_api_work_never_reaches_the_private_network(
     path: str,
 ) -> None:
     job_id = scrape(api, engine, filled(settings, public=public, folder=str(tmp_path)))
-    drain(api.db)
+    drain(api.db, tmp_path)
 
     assert job_error(api.db, job_id) is None
     assert internal.hits == []

@@ -19,6 +19,7 @@ from haystack_collector.engines.registry import get_engine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.fetch.ssrf import BlockedAddress, check_host
 from haystack_collector.logs import get_correlation_id
+from haystack_collector.masking import mask_text
 from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
@@ -111,7 +112,7 @@ def job_out(job: JobRow, engine_name: str) -> JobOut:
         job_id=job.job_id,
         engine=engine_name,
         action=job.action,
-        settings=job.settings,
+        settings=_masked(job.settings),
         state=job.state,
         created=job.created,
         started=job.started,
@@ -119,10 +120,21 @@ def job_out(job: JobRow, engine_name: str) -> JobOut:
         claimed_by=job.claimed_by,
         items_stored=job.items_stored,
         events_enqueued=job.events_enqueued,
-        error=job.error,
+        error=None if job.error is None else mask_text(job.error),
         correlation_id=job.correlation_id,
         requested_by=job.requested_by,
     )
+
+
+def _masked(value: Any) -> Any:
+    """Settings as shown: secrets in their strings masked (jobs are readable without a token)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list):
+        return [_masked(each) for each in value]
+    if isinstance(value, dict):
+        return {key: _masked(each) for key, each in value.items()}
+    return value
 
 
 async def queue_job(
