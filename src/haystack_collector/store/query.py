@@ -38,6 +38,7 @@ from haystack_collector.db.schema import (
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.store._sql import from_db, to_db, utcnow
 from haystack_collector.store.events import EventState, event_state
+from haystack_collector.store.item_state import ITEM_STATES, ItemState, check_states
 from haystack_collector.store.search import (
     Term,
     item_matches,
@@ -68,6 +69,7 @@ class ItemSummary:
     title: str | None
     created: datetime | None  # itemCreated: when Haystack first stored the item
     seen: datetime | None  # ItemDTS: the item's date as its engine last stated it
+    state: ItemState  # see store.item_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class ItemFilter:
     seen_from: datetime | None = None
     seen_to: datetime | None = None
     q: str | None = None
+    state: tuple[str, ...] | None = None  # any of these item states; None or () for all
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,7 @@ class ItemDetail:
     title: str | None
     created: datetime | None
     seen: datetime | None
+    state: ItemState
     data: list[DataEntry]
     links: dict[str, list[LinkEntry]]
     link_counts: dict[str, int]
@@ -289,6 +293,7 @@ def _summaries(conn: Connection, ids: list[int]) -> list[ItemSummary]:
             title=row[4],
             created=from_db(row[5]),
             seen=from_db(row[6]),
+            state=row[7],
         )
         for row in rows
     ]
@@ -335,6 +340,7 @@ _SUMMARY_COLUMNS = (
     _title(),
     items.c.itemCreated,
     items.c.ItemDTS,
+    items.c.ItemState,
 )
 _SUMMARIES = (
     select(*_SUMMARY_COLUMNS)
@@ -403,6 +409,7 @@ def _conditions(
         )
     if where.engine_id is not None:
         found.append(items.c.EngineId == where.engine_id)
+    found.extend(_state_conditions(where))
     if where.key is not None:
         found.append(_has_data(dialect, where.key, where.value, rare=rare_key))
     found.extend(_link_conditions(where))
@@ -454,6 +461,19 @@ def _check_text(where: ItemFilter) -> None:
         raise ConfigError("value: give the data key it belongs to (key=...)", setting="value")
 
 
+def _state_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
+    """One state reads ix_Items_ItemState (ItemState, itemId) in the list's order."""
+    try:
+        wanted = set(check_states(where.state or ()))
+    except ValueError as error:
+        raise ConfigError(f"state: {error}", setting="state") from None
+    if not wanted or wanted == set(ITEM_STATES):
+        return []
+    if len(wanted) == 1:
+        return [items.c.ItemState == wanted.pop()]
+    return [items.c.ItemState.in_(sorted(wanted))]
+
+
 def _link_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if where.linked_to is not None:
@@ -487,6 +507,7 @@ def get_item(conn: Connection, *, item_id: int) -> ItemDetail:
         title=row[4],
         created=created,
         seen=from_db(row[6]),
+        state=row[7],
         data=data,
         links=links,
         link_counts=counts,

@@ -26,7 +26,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("Items") as batch:
-        batch.drop_column("ItemOrigin")
+    if op.get_bind().dialect.name == "sqlite":
+        # Batch mode would recreate Items, which the other tables' foreign keys refer to;
+        # SQLite (3.35+) drops a plain column in place.
+        op.execute('ALTER TABLE "Items" DROP COLUMN "ItemOrigin"')
+    else:
+        op.drop_column("Items", "ItemOrigin")
     with op.batch_alter_table("ItemEvents") as batch:
         batch.drop_column("itemEventOrigin")
