@@ -17,7 +17,7 @@
 3. Load: wrk (``scripts/bench-setup.sh`` installs it) with ``bench/api_load.lua`` keeps
    ``--concurrency`` requests in flight for ``--seconds`` (after a 5 s warm-up), replaying a
    shuffled mix of four kinds in equal shares: ``list`` (the first page, or the page after a
-   random item), ``filter`` (by engine, data key and value, or creation range), ``search``
+   random item), ``filter`` (by engine, data key and value, creation range, or state), ``search``
    (``q``: common and rare words, two words, a prefix, a word and a city) and ``detail`` (one
    item in full). wrk is written in C and takes a few percent of one core, so the server has the
    machine; its latency includes the client's side of loopback. Every answer must be a 200.
@@ -99,6 +99,13 @@ WORDS = vocabulary()
 # --- build ---------------------------------------------------------------------------------
 
 
+def item_state(item_id: int) -> str:
+    """A crawl's mix, spread evenly: 75% fetched, 15% queued, 5% failed, 5% gone."""
+    return {0: "failed", 1: "gone", 2: "queued", 3: "queued", 4: "queued"}.get(
+        item_id % 20, "fetched"
+    )
+
+
 def build(db: Database, count: int) -> float:
     """Fill a freshly migrated database with ``count`` items; returns the seconds it took."""
     started = time.perf_counter()
@@ -124,6 +131,7 @@ def build(db: Database, count: int) -> float:
                         stamp(created + timedelta(hours=1)),
                         stamp(created),
                         hashlib.sha256(uri.encode()).hexdigest(),
+                        item_state(item_id),
                     )
                 )
                 title = f"{rng.choice(SENIORITY)} {rng.choice(TECH)} {rng.choice(ROLES)}"
@@ -135,7 +143,15 @@ def build(db: Database, count: int) -> float:
             bulk_insert(
                 conn,
                 items,
-                ("itemId", "ItemURI", "EngineId", "ItemDTS", "itemCreated", "ItemURIHash"),
+                (
+                    "itemId",
+                    "ItemURI",
+                    "EngineId",
+                    "ItemDTS",
+                    "itemCreated",
+                    "ItemURIHash",
+                    "ItemState",
+                ),
                 item_rows,
             )
             bulk_insert(
@@ -270,7 +286,10 @@ def request_mix(count: int, total_items: int, rng: random.Random) -> list[tuple[
             cursor = encode_cursor(rng.randint(1, total_items))
             return f"/api/items?limit=50&cursor={cursor}"
         if kind == "filter":
-            choice = rng.randrange(3)
+            choice = rng.randrange(4)
+            if choice == 3:  # the UI's default (fetched) or one of the other states
+                state = rng.choice(("fetched", "fetched", "queued", "failed", "gone"))
+                return f"/api/items?state={state}"
             if choice == 0:
                 return f"/api/items?engine={rng.choice(ENGINES)}"
             if choice == 1:

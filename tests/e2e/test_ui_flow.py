@@ -39,7 +39,8 @@ def row_count(page: BrowserPage, selector: str) -> int:
 
 
 def item_total(app: LiveApp) -> int:
-    query = select(func.count()).select_from(items)
+    """Fetched items: what the Items page lists by default."""
+    query = select(func.count()).select_from(items).where(items.c.ItemState == "fetched")
     return int(app.db.run_read(lambda conn: conn.execute(query).scalar_one()))
 
 
@@ -80,7 +81,7 @@ def test_crawl_started_from_the_ui_fills_the_items_page_live(
     first = row_count(ui_page, "#items")
     wait_for(lambda: crawl_finished(ui_server), timeout=60)
     stored = item_total(ui_server)
-    expect(page.locator("#total")).to_have_text(f"{stored} items")
+    expect(page.locator("#total")).to_have_text(f"{stored} fetched items")
     expect(page.locator("#items tbody tr")).to_have_count(min(stored, 50))
     expect(page.locator("#items tbody")).to_contain_text("Page 3")
     assert first < min(stored, 50)
@@ -117,11 +118,11 @@ def test_crawl_started_from_the_ui_fills_the_items_page_live(
     expect(page.locator("#links-in tbody")).to_contain_text(site_url + "/p/2")
     ui_page.screenshot("05-item-detail")
     # "Links in" as a filtered list: exactly the pages linking to this one.
-    linking = set(page.locator("#links-in tbody td:nth-child(3)").all_inner_texts())
+    linking = set(page.locator("#links-in tbody td:nth-child(3)").all_inner_texts())  # URI
     page.locator("h2", has_text="Links in").get_by_role("link", name="as a list").click()
     expect(page).to_have_url(re.compile(r"/items\?linked_to=\d+$"))
-    expect(page.locator("#total")).to_have_text(f"{len(linking)} items")
-    assert set(page.locator("#items tbody td:nth-child(3)").all_inner_texts()) == linking
+    expect(page.locator("#total")).to_have_text(f"{len(linking)} fetched items")
+    assert set(page.locator("#items tbody td:nth-child(4)").all_inner_texts()) == linking
     assert ui_page.dialogs == []
 
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -131,9 +131,11 @@ def _answers(url: str, process: subprocess.Popen[str], output: IO[str]) -> bool:
 
 
 def seed_items(db: Database, records: list[ItemRecord]) -> dict[str, int]:
-    """Store ``records`` as items of a test engine; returns their ids by URI."""
+    """Store ``records`` as items of a test engine, as fetched pages unless a record declares
+    another state (the Items page lists fetched items by default); returns their ids by URI."""
     engine_id = db.run(store.register_engine, name=UI_ENGINE, version="1.0", description="UI tests")
-    return db.run(store.store_items, engine_id=engine_id, records=records).item_ids
+    fetched = [replace(record, state=record.state or store.FETCHED) for record in records]
+    return db.run(store.store_items, engine_id=engine_id, records=fetched).item_ids
 
 
 def dead_event(db: Database, item_id: int, *, error: str) -> int:

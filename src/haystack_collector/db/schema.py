@@ -43,6 +43,7 @@ LINK_TYPE_MAX = 50
 URI_MAX = 16_000  # far beyond any real URL, below TEXT's 64 KiB in 4-byte characters
 CLAIM_OWNER_MAX = 100
 ORIGIN_MAX = 16  # ItemOrigin, itemEventOrigin: "api" or NULL
+ITEM_STATE_MAX = 10  # ItemState: see store.item_state
 
 metadata = MetaData()
 
@@ -96,7 +97,12 @@ items = Table(
     # haystack: "api" for an item written through the admin API (its URI was typed by a token
     # holder, so fetching it runs with the SSRF guard on); NULL otherwise. See ``origin``.
     Column("ItemOrigin", String(ORIGIN_MAX)),
+    # haystack: fetched, queued, failed or gone (see ``store.item_state``), kept by the store
+    # as items, data and events are written; a row the original code inserts starts queued.
+    Column("ItemState", String(ITEM_STATE_MAX), nullable=False, server_default="queued"),
     Index("ux_Items_ItemURIHash", "ItemURIHash", unique=True),
+    # The item list in one state, newest first, read in index order (query.list_page).
+    Index("ix_Items_ItemState", "ItemState", "itemId"),
     Index("ix_Items_EngineId", "EngineId"),
     Index("ix_Items_itemCreated", "itemCreated"),
 )

@@ -52,7 +52,7 @@ from haystack_collector.extract.craigslist import (
 from haystack_collector.extract.jobs import JobFields
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.queue import Job
-from haystack_collector.store import EventSpec, ItemRecord, LinkSpec
+from haystack_collector.store import FETCHED, EventSpec, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize
 
@@ -540,6 +540,7 @@ def store_listings(
                 "FetchUrl": listing.fetch_url,
                 "Category": listing.category,
             },
+            state=FETCHED,  # a listing's row is content; extracting the posting adds to it
         )
         for listing in listings
     ]
@@ -595,6 +596,8 @@ def _add_keywords(conn: Connection, *, engine_id: int, keywords: Sequence[str]) 
     existing = _stored_keywords(conn)
     merged = list(dict.fromkeys([*existing, *keywords]))
     store.store_items(
-        conn, engine_id=engine_id, records=[ItemRecord(uri=ENGINE_URI, data={KEYWORD: merged})]
+        conn,
+        engine_id=engine_id,
+        records=[ItemRecord(uri=ENGINE_URI, data={KEYWORD: merged}, state=FETCHED)],
     )
     return merged

@@ -7,9 +7,9 @@ The start action ``scan`` walks each of ``folders`` and stores one item per regu
 
 A rescan compares size and mtime with what the previous scan stored: an unchanged file is not
 read again (only ``FileState`` = ``unchanged`` is written); a new or changed one is hashed
-(``new``/``changed``); a file stored before but not found now becomes ``deleted``, its other
-data kept. A file that failed to read is hashed again next time. Each folder ends with a
-Status row of counts.
+(``new``/``changed``); a file stored before but not found now becomes ``deleted`` with
+``Gone`` true (its item's state is then ``gone``), its other data kept. A file that failed to
+read is hashed again next time. Each folder ends with a Status row of counts.
 
 ``exclude`` holds glob patterns matched against each entry's name and its path relative to the
 folder (``*.tmp``, ``node_modules``, ``build/*``); an excluded directory is not entered.
@@ -118,7 +118,8 @@ class FileScanner(Engine):
             for uri, state in previous.items():
                 if state.get("FileState") != DELETED:
                     counts.deleted += 1
-                    batch.append(ItemRecord(uri=uri, data={"FileState": DELETED}))
+                    # Gone: the outcome that makes the item's state gone (store.item_state).
+                    batch.append(ItemRecord(uri=uri, data={"FileState": DELETED, "Gone": True}))
             if batch:
                 ctx.store_items(batch)
             ctx.status(counts.line(root))
@@ -207,6 +208,8 @@ def _record(
     except OSError as error:
         counts.errors += 1
         data["Error"] = f"cannot read: {error.strerror or error}"
+    if before is not None and before.get("FileState") == DELETED:
+        data["Gone"] = []  # back again: no longer gone
     if state == NEW:
         counts.new += 1
     else:

@@ -54,7 +54,7 @@ from haystack_collector.extract.bookmarks import (
 )
 from haystack_collector.paths import ServerPath
 from haystack_collector.queue import Job
-from haystack_collector.store import EventSpec, ItemRecord, ItemValue, LinkSpec
+from haystack_collector.store import FETCHED, EventSpec, ItemRecord, ItemValue, LinkSpec
 from haystack_collector.store._sql import uri_hash
 
 __all__ = [
@@ -275,7 +275,7 @@ def store_file(conn: Connection, *, engine_id: int, job: Job, read: FileRead) ->
     records = [
         ItemRecord(job.uri, data, links=[LinkSpec(url, CONTAINS) for url in urls]),
         *(
-            ItemRecord(url, _bookmark_data(bookmark))
+            ItemRecord(url, _bookmark_data(bookmark), state=FETCHED)
             for url, bookmark in zip(urls, read.bookmarks, strict=True)
             if url != job.uri
         ),

@@ -39,7 +39,7 @@ from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
 from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Job
-from haystack_collector.store import EventSpec, ItemRecord, ItemValue, LinkSpec
+from haystack_collector.store import FETCHED, EventSpec, ItemRecord, ItemValue, LinkSpec
 from haystack_collector.store.values import decode
 
 __all__ = [
@@ -296,7 +296,12 @@ def store_feed(conn: Connection, *, engine_id: int, job: Job, update: FeedUpdate
             links=[LinkSpec(uri, CONTAINS) for uri in entries],
         ),
         *(
-            ItemRecord(uri=uri, data=_entry_data(entry), date=entry.published or entry.updated)
+            ItemRecord(
+                uri=uri,
+                data=_entry_data(entry),
+                date=entry.published or entry.updated,
+                state=FETCHED,  # an entry is content in itself, whatever follows it
+            )
             for uri, entry in entries.items()
         ),
     ]

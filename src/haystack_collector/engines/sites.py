@@ -50,7 +50,7 @@ from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Job
-from haystack_collector.store import ItemRecord, LinkSpec
+from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store._sql import chunks, uri_hash
 from haystack_collector.store.values import ItemValue, decode
 
@@ -430,7 +430,9 @@ def store_listing(
         fields = merge_fields(_fields(defn, known.get(uri, {})), record.fields)
         wants_detail = record.url is not None and detail_action_id is not None
         events = [detail_action_id] if wants_detail and detail_action_id is not None else []
-        records.append(ItemRecord(uri=uri, data=_record_data(defn, fields), events=events))
+        # A listing is content in itself; its detail page, when fetched, states the outcome.
+        data = _record_data(defn, fields)
+        records.append(ItemRecord(uri=uri, data=data, events=events, state=FETCHED))
     links = [LinkSpec(uri, "contains") for uri in dict.fromkeys(uris)]
     records.insert(0, ItemRecord(uri=page_uri, data=page_data, links=links))
     before = _with_event(conn, engine_id, detail_action_id, uris)

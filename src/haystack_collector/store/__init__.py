@@ -37,6 +37,14 @@ from haystack_collector.store.events import (
     pending_items,
     release_claimed,
 )
+from haystack_collector.store.item_state import (
+    FAILED,
+    FETCHED,
+    GONE,
+    ITEM_STATES,
+    QUEUED,
+    ItemState,
+)
 from haystack_collector.store.items import (
     DataRow,
     Item,
@@ -65,6 +73,11 @@ from haystack_collector.store.status import (
 from haystack_collector.store.values import ItemValue
 
 __all__ = [
+    "FAILED",
+    "FETCHED",
+    "GONE",
+    "ITEM_STATES",
+    "QUEUED",
     "BatchResult",
     "ClaimedEvent",
     "DataRow",
@@ -74,6 +87,7 @@ __all__ = [
     "Item",
     "ItemRecord",
     "ItemRef",
+    "ItemState",
     "ItemValue",
     "LinkRow",
     "LinkSpec",

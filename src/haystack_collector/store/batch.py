@@ -29,6 +29,13 @@ from haystack_collector.store._sql import (
     utcnow,
 )
 from haystack_collector.store.catalog import link_type_ids
+from haystack_collector.store.item_state import (
+    QUEUED,
+    ItemState,
+    outcome_state,
+    set_states,
+    settle_queued,
+)
 from haystack_collector.store.items import check_uri, clean_uri, lock_items
 from haystack_collector.store.values import ItemValue, as_values, encode
 
@@ -44,13 +51,20 @@ class LinkSpec:
 
 @dataclass(frozen=True, slots=True)
 class ItemRecord:
-    """An item to store: its URI, data (each key replaced), links and the actions it awaits."""
+    """An item to store: its URI, data (each key replaced), links and the actions it awaits.
+
+    ``state`` declares what the record is when its data states no outcome (see
+    ``store.item_state``): ``fetched`` for a record that is content in itself, such as a feed
+    entry or a bookmark. It moves only a new or still queued item; an outcome in ``data``
+    (``StatusCode``, ``Error``, ``Gone``) always sets the state and wins over it.
+    """
 
     uri: str
     data: Mapping[str, ItemValue | Sequence[ItemValue]] = field(default_factory=dict)
     links: Sequence[LinkSpec] = ()
     events: Sequence[int] = ()  # action ids
     date: datetime | None = None
+    state: ItemState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +162,24 @@ def _upsert_items(
     hashes = {uri: uri_hash(uri) for uri in (*by_uri, *(targets - by_uri.keys()))}
     to_param = param_converter(conn, items.c.ItemDTS)
     dates = {uri: to_param(to_db(record.date)) for uri, record in by_uri.items() if record.date}
+    outcomes = {uri: outcome_state(record.data) for uri, record in by_uri.items()}
     existing = _lookup(conn, hashes.values())
     missing = [uri for uri, digest in hashes.items() if digest not in existing]
     bulk_insert(
         conn,
         items,
-        ("ItemURI", "EngineId", "ItemDTS", "itemCreated", "ItemURIHash"),
-        [(uri, engine_id, dates.get(uri, now), now, hashes[uri]) for uri in missing],
+        ("ItemURI", "EngineId", "ItemDTS", "itemCreated", "ItemURIHash", "ItemState"),
+        [
+            (
+                uri,
+                engine_id,
+                dates.get(uri, now),
+                now,
+                hashes[uri],
+                _first_state(by_uri, outcomes, uri),
+            )
+            for uri in missing
+        ],
         ignore_duplicates_on=("ItemURIHash",),
     )
     if missing:
@@ -163,6 +188,9 @@ def _upsert_items(
     if refused:
         raise IntegrityViolation(f"{len(refused)} items were refused, e.g. {refused[0]!r}")
     created = set(missing)
+    _settle_existing(
+        conn, by_uri, outcomes, {uri: existing[hashes[uri]] for uri in by_uri}, created
+    )
     dated = [
         {"b_id": existing[hashes[uri]], "b_date": to_db(record.date)}
         for uri, record in by_uri.items()
@@ -176,6 +204,35 @@ def _upsert_items(
             dated,
         )
     return {uri: existing[digest] for uri, digest in hashes.items()}, created
+
+
+def _first_state(
+    by_uri: Mapping[str, ItemRecord], outcomes: Mapping[str, ItemState | None], uri: str
+) -> ItemState:
+    """A new item's state: its outcome, else what its record declares, else queued."""
+    record = by_uri.get(uri)
+    if record is None:  # only a link target
+        return QUEUED
+    return outcomes[uri] or record.state or QUEUED
+
+
+def _settle_existing(
+    conn: Connection,
+    by_uri: Mapping[str, ItemRecord],
+    outcomes: Mapping[str, ItemState | None],
+    ids: Mapping[str, int],
+    created: set[str],
+) -> None:
+    """Existing items take their records' outcomes; a declared state moves only queued ones."""
+    known = [uri for uri in by_uri if uri not in created]
+    set_states(conn, {ids[uri]: state for uri in known if (state := outcomes[uri]) is not None})
+    declared: dict[ItemState, list[int]] = {}
+    for uri in known:
+        state = by_uri[uri].state
+        if outcomes[uri] is None and state is not None and state != QUEUED:
+            declared.setdefault(state, []).append(ids[uri])
+    for state, item_ids in declared.items():
+        settle_queued(conn, item_ids, state)
 
 
 def _replace_data(

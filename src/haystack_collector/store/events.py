@@ -27,6 +27,7 @@ from haystack_collector.store._sql import (
     to_db,
     utcnow,
 )
+from haystack_collector.store.item_state import FAILED, FETCHED, QUEUED, settle_queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,8 @@ def complete_event(
             itemEventDeadDate=None,
         )
     )
+    if result.rowcount > 0:  # the action on it finished: an item still queued is fetched
+        settle_queued(conn, [item_id], FETCHED)
     return result.rowcount > 0
 
 
@@ -272,9 +275,14 @@ def claim_events(
 
 
 def finish_claimed(conn: Connection, *, event_ids: Sequence[int]) -> int:
-    """Mark claimed events done; returns how many were still pending (not done, not dead)."""
+    """Mark claimed events done; returns how many were still pending (not done, not dead).
+
+    Their items that are still queued become fetched: the action ran on them to the end
+    without stating an outcome (an outcome it stored has already set the state).
+    """
     now, finished = utcnow(), 0
     for part in chunks(sorted(set(event_ids))):
+        settle_queued(conn, _queued_items(conn, part), FETCHED)
         result = conn.execute(
             update(item_events)
             .where(
@@ -286,6 +294,18 @@ def finish_claimed(conn: Connection, *, event_ids: Sequence[int]) -> int:
         )
         finished += result.rowcount
     return finished
+
+
+def _queued_items(conn: Connection, event_ids: Sequence[int]) -> list[int]:
+    """The items of ``event_ids`` that are still queued (read first: an UPDATE with this as a
+    subquery may scan every queued item on MariaDB)."""
+    return list(
+        conn.execute(
+            select(items.c.itemId)
+            .join(item_events, item_events.c.itemId == items.c.itemId)
+            .where(item_events.c.ItemEventId.in_(list(event_ids)), items.c.ItemState == QUEUED)
+        ).scalars()
+    )
 
 
 def fail_claimed(
@@ -313,6 +333,8 @@ def fail_claimed(
         )
         .values(values)
     )
+    if dead and result.rowcount > 0:  # nothing was collected, and nothing more will be
+        settle_queued(conn, _queued_items(conn, [event_id]), FAILED)
     return result.rowcount > 0
 
 

@@ -30,6 +30,7 @@ from haystack_collector.store._sql import (
     utcnow,
 )
 from haystack_collector.store.catalog import get_link_type_id
+from haystack_collector.store.item_state import OUTCOME_KEYS, QUEUED, ItemState, refresh_state
 from haystack_collector.store.values import ItemValue, as_values, decode, encode
 
 
@@ -46,6 +47,7 @@ class Item:
     engine_id: int | None
     date: datetime | None
     created: datetime | None
+    state: ItemState = QUEUED
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ def get_or_create_item(
                 "EngineId": engine_id,
                 "ItemDTS": to_db(date) if date else utcnow(),
                 "itemCreated": utcnow(),
+                "ItemState": QUEUED,
             }
         ],
         unique=("ItemURIHash",),
@@ -130,6 +133,7 @@ def _item(row: Row[Any]) -> Item:
         engine_id=row.EngineId,
         date=from_db(row.ItemDTS),
         created=from_db(row.itemCreated),
+        state=row.ItemState,
     )
 
 
@@ -180,6 +184,8 @@ def add_item_data(
         seq = 0 if last is None else last + 1
     result = conn.execute(item_data.insert(), data_rows(item_id, key, [value], first_seq=seq))
     assert result.inserted_primary_key is not None
+    if key in OUTCOME_KEYS:
+        refresh_state(conn, item_id)
     return int(result.inserted_primary_key[0])
 
 
@@ -194,6 +200,8 @@ def set_item_data(
     )
     if rows:
         conn.execute(item_data.insert(), rows)
+    if key in OUTCOME_KEYS:
+        refresh_state(conn, item_id)
 
 
 def get_item_data(conn: Connection, *, item_id: int, key: str) -> list[ItemValue]:

@@ -38,6 +38,7 @@ from haystack_collector.db.schema import (
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.store._sql import from_db, to_db, utcnow
 from haystack_collector.store.events import EventState, event_state
+from haystack_collector.store.item_state import ITEM_STATES, ItemState, check_states
 from haystack_collector.store.search import (
     Term,
     item_matches,
@@ -68,6 +69,7 @@ class ItemSummary:
     title: str | None
     created: datetime | None  # itemCreated: when Haystack first stored the item
     seen: datetime | None  # ItemDTS: the item's date as its engine last stated it
+    state: ItemState  # see store.item_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class ItemFilter:
     seen_from: datetime | None = None
     seen_to: datetime | None = None
     q: str | None = None
+    state: tuple[str, ...] | None = None  # any of these item states; None or () for all
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,7 @@ class ItemDetail:
     title: str | None
     created: datetime | None
     seen: datetime | None
+    state: ItemState
     data: list[DataEntry]
     links: dict[str, list[LinkEntry]]
     link_counts: dict[str, int]
@@ -228,15 +232,21 @@ class _Plan:
     terms: list[Term] | None = None  # SQLite: read these words' index newest first
     nothing: bool = False  # a search with no searchable word finds nothing
     fulltext: bool = False  # the conditions include a full-text search
+    # Several states, read one state at a time through ix_Items_ItemState and merged (the
+    # conditions leave the state out): an IN over the index would sort every match, a scan in
+    # id order would read the whole table for rare states.
+    states: tuple[str, ...] = ()
 
 
 def _plan(conn: Connection, where: ItemFilter) -> _Plan:
     _check_text(where)  # before any of the filter's text reaches the database
     dialect = conn.dialect.name
+    split = _split_states(where)
     if dialect != "sqlite":
         rare_key = where.key is not None and _is_rare_key(conn, where.key)
         searching = where.q is not None and bool(where.q.strip())
-        return _Plan(_conditions(dialect, where, rare_key=rare_key), fulltext=searching)
+        conditions = _conditions(dialect, where, rare_key=rare_key, split_states=bool(split))
+        return _Plan(conditions, fulltext=searching, states=split)
     terms = parse_query(where.q) if where.q is not None and where.q.strip() else []
     if where.q is not None and where.q.strip() and not terms:
         return _Plan(_conditions(dialect, where), nothing=True)
@@ -246,7 +256,16 @@ def _plan(conn: Connection, where: ItemFilter) -> _Plan:
         words = sorted(parse_query(where.value), key=lambda term: -len(term.word))[:2]
         terms += [word for word in words if word not in terms]
     rare_key = not terms and where.key is not None and _is_rare_key(conn, where.key)
-    return _Plan(_conditions(dialect, where, rare_key=rare_key), terms or None)
+    if terms:  # a search checks the state of each candidate it finds: IN is right there
+        return _Plan(_conditions(dialect, where, rare_key=rare_key), terms)
+    conditions = _conditions(dialect, where, rare_key=rare_key, split_states=bool(split))
+    return _Plan(conditions, states=split)
+
+
+def _split_states(where: ItemFilter) -> tuple[str, ...]:
+    """The states to read one at a time: two or three of them (one is a plain condition)."""
+    wanted = set(where.state or ())
+    return tuple(sorted(wanted)) if 1 < len(wanted) < len(ITEM_STATES) else ()
 
 
 def _is_rare_key(conn: Connection, key: str) -> bool:
@@ -269,6 +288,22 @@ def _page_ids(
         )
         return found, None
     conditions = plan.conditions if before is None else [*plan.conditions, items.c.itemId < before]
+    if plan.states:  # each state's newest, merged: the page is the newest of them all
+        merged: list[int] = []
+        matched: int | None = 0
+        for state in plan.states:
+            ids, count = _one_page(
+                conn, [*conditions, items.c.ItemState == state], want, found_rows
+            )
+            merged.extend(ids)
+            matched = None if count is None or matched is None else matched + count
+        return sorted(merged, reverse=True)[:want], matched
+    return _one_page(conn, conditions, want, found_rows)
+
+
+def _one_page(
+    conn: Connection, conditions: list[ColumnElement[bool]], want: int, found_rows: bool
+) -> tuple[list[int], int | None]:
     page = select(items.c.itemId).where(*conditions).order_by(items.c.itemId.desc()).limit(want)
     if not (found_rows and conn.dialect.name in ("mysql", "mariadb")):
         return list(conn.execute(page).scalars()), None
@@ -289,6 +324,7 @@ def _summaries(conn: Connection, ids: list[int]) -> list[ItemSummary]:
             title=row[4],
             created=from_db(row[5]),
             seen=from_db(row[6]),
+            state=row[7],
         )
         for row in rows
     ]
@@ -335,6 +371,7 @@ _SUMMARY_COLUMNS = (
     _title(),
     items.c.itemCreated,
     items.c.ItemDTS,
+    items.c.ItemState,
 )
 _SUMMARIES = (
     select(*_SUMMARY_COLUMNS)
@@ -380,8 +417,15 @@ def _count(conn: Connection, plan: _Plan) -> tuple[int, bool]:
     those), counted up to ``TOTAL_CAP + 1``: (the count, exact?)."""
     if plan.nothing:
         return 0, True
-    capped = select(items.c.itemId).where(*plan.conditions).limit(TOTAL_CAP + 1).subquery()
-    counted = int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
+    counted = 0
+    for state in plan.states or (None,):
+        conditions = (
+            plan.conditions if state is None else [*plan.conditions, items.c.ItemState == state]
+        )
+        capped = select(items.c.itemId).where(*conditions).limit(TOTAL_CAP + 1 - counted).subquery()
+        counted += int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
+        if counted > TOTAL_CAP:
+            break
     return min(counted, TOTAL_CAP), counted <= TOTAL_CAP
 
 
@@ -391,7 +435,7 @@ def check_filter(dialect: str, where: ItemFilter) -> None:
 
 
 def _conditions(
-    dialect: str, where: ItemFilter, *, rare_key: bool = False
+    dialect: str, where: ItemFilter, *, rare_key: bool = False, split_states: bool = False
 ) -> list[ColumnElement[bool]]:
     _check_text(where)
     found: list[ColumnElement[bool]] = []
@@ -403,6 +447,9 @@ def _conditions(
         )
     if where.engine_id is not None:
         found.append(items.c.EngineId == where.engine_id)
+    states = _state_conditions(where)  # checked even when split: a bad state is a 422
+    if not split_states:
+        found.extend(states)
     if where.key is not None:
         found.append(_has_data(dialect, where.key, where.value, rare=rare_key))
     found.extend(_link_conditions(where))
@@ -454,6 +501,19 @@ def _check_text(where: ItemFilter) -> None:
         raise ConfigError("value: give the data key it belongs to (key=...)", setting="value")
 
 
+def _state_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
+    """One state reads ix_Items_ItemState (ItemState, itemId) in the list's order."""
+    try:
+        wanted = set(check_states(where.state or ()))
+    except ValueError as error:
+        raise ConfigError(f"state: {error}", setting="state") from None
+    if not wanted or wanted == set(ITEM_STATES):
+        return []
+    if len(wanted) == 1:
+        return [items.c.ItemState == wanted.pop()]
+    return [items.c.ItemState.in_(sorted(wanted))]
+
+
 def _link_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if where.linked_to is not None:
@@ -487,6 +547,7 @@ def get_item(conn: Connection, *, item_id: int) -> ItemDetail:
         title=row[4],
         created=created,
         seen=from_db(row[6]),
+        state=row[7],
         data=data,
         links=links,
         link_counts=counts,

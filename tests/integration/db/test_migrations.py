@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
@@ -14,9 +15,10 @@ from sqlalchemy.engine import URL
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.db.migrate import status, upgrade
-from haystack_collector.db.schema import item_events, items, metadata
+from haystack_collector.db.migrate import _config, status, upgrade
+from haystack_collector.db.schema import item_data, item_events, items, metadata
 from haystack_collector.store import admin, search
+from haystack_collector.store._sql import uri_hash
 from tests.databases import recreate_server_database, selected_backends
 
 LEGACY_SQL = Path(__file__).with_name("data") / "peregrin_mariadb.sql"
@@ -40,7 +42,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
     try:
         before = status(db)
         assert before.current is None
-        assert before.pending == ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+        assert before.pending == ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
         assert not before.up_to_date
         after = upgrade(db)
         assert after.current == after.head
@@ -73,7 +75,7 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
     db = legacy_mariadb
     before = status(db)
     assert before.legacy_unversioned
-    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007")
+    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007", "0008")
 
     after = upgrade(db)
 
@@ -148,3 +150,86 @@ def test_the_upgraded_legacy_database_works_with_the_new_store(legacy_mariadb: D
             select(items.c.ItemDTS, items.c.itemCreated).where(items.c.itemId == 2)
         ).one()
         assert tuple(dates) == (datetime(2015, 1, 3, 3, 4, 5), datetime(2015, 1, 3, 3, 4, 5))
+
+
+def test_0008_gives_existing_items_the_state_their_rows_record(db: Database) -> None:
+    rows: dict[str, tuple[dict[str, tuple[str | None, str | None]], str | None]] = {
+        # name: ({data key: (text, type tag)}, the state of its one event) -> expected state
+        "queued": ({"Depth": ("2", "int"), "CrawlRoot": ("1", "int")}, "pending"),
+        "feed to poll": ({"FollowAction": ("webScraper:WebCrawler", "str")}, None),
+        "content": ({"Title": ("A bookmark", "str")}, None),
+        "legacy content": ({"title": ("Python developer", None)}, "pending"),
+        "done": ({}, "done"),
+        "dead": ({}, "dead"),
+        "ok": ({"StatusCode": ("200", "int"), "Error": ("", "str")}, "done"),
+        "not modified": ({"StatusCode": ("304", "int")}, "dead"),
+        "server error": ({"StatusCode": ("503", "int")}, None),
+        "fetch error": ({"Error": ("connect timeout", "str")}, "done"),
+        "not found": ({"StatusCode": ("404", "int"), "Error": ("HTTP 404", "str")}, None),
+        "removed": ({"StatusCode": ("410", "int")}, None),
+        "expired": ({"StatusCode": ("200", "int"), "Gone": ("true", "bool")}, None),
+        "deleted file": ({"FileState": ("deleted", "str"), "Error": (None, None)}, None),
+    }
+    expected = {
+        "queued": "queued",
+        "feed to poll": "queued",
+        "content": "fetched",
+        "legacy content": "fetched",
+        "done": "fetched",
+        "dead": "failed",
+        "ok": "fetched",
+        "not modified": "fetched",
+        "server error": "failed",
+        "fetch error": "failed",
+        "not found": "gone",
+        "removed": "gone",
+        "expired": "gone",
+        "deleted file": "gone",
+    }
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    try:
+        with db.transaction() as conn:
+            command.downgrade(_config(conn), "0007")
+        with db.transaction() as conn:  # rows as the code before 0008 wrote them
+            engine_id = store.register_engine(conn, name="backfill", version="1")
+            action_id = store.register_action(conn, name="backfillAction")
+            ids = {}
+            for name, (data, event) in rows.items():
+                uri = f"https://backfill.test/{name.replace(' ', '-')}"
+                conn.execute(
+                    items.insert().values(
+                        ItemURI=uri, ItemURIHash=uri_hash(uri), EngineId=engine_id, itemCreated=now
+                    )
+                )
+                item_id = conn.execute(
+                    select(items.c.itemId).where(items.c.ItemURI == uri)
+                ).scalar_one()
+                ids[name] = item_id
+                for key, (value, tag) in data.items():
+                    conn.execute(
+                        item_data.insert().values(
+                            itemId=item_id, itemData=key, itemDataValue=value, itemDataType=tag
+                        )
+                    )
+                if event is not None:
+                    conn.execute(
+                        item_events.insert().values(
+                            engineId=engine_id,
+                            actionId=action_id,
+                            itemId=item_id,
+                            itemEventAddedDate=now,
+                            itemEventDate=now if event == "done" else None,
+                            itemEventDeadDate=now if event == "dead" else None,
+                        )
+                    )
+    finally:
+        upgrade(db)
+    with db.read() as conn:
+        states = dict(
+            conn.execute(
+                select(items.c.itemId, items.c.ItemState).where(
+                    items.c.itemId.in_(list(ids.values()))
+                )
+            ).all()
+        )
+    assert {name: states[item_id] for name, item_id in ids.items()} == expected

@@ -24,11 +24,19 @@ from haystack_collector.api.deps import (
 from haystack_collector.api.responses import model_json
 from haystack_collector.masking import strip_credentials
 from haystack_collector.store import query
+from haystack_collector.store.item_state import ItemState
 from haystack_collector.store.query import MAX_LIMIT, ItemFilter, ItemSummary
 
 router = APIRouter(prefix="/api/items", tags=["items"], responses=READ_ERRORS)
 
-EXPORT_FIELDS = ("item_id", "uri", "engine_id", "engine", "title", "created", "seen")
+# "state" last: columns added later go at the end, so existing CSV readers keep their columns.
+EXPORT_FIELDS = ("item_id", "uri", "engine_id", "engine", "title", "created", "seen", "state")
+STATE_DESCRIPTION = (
+    "the item's state: `fetched` (Haystack holds what its source said: a page or file fetched,"
+    " or a record such as a feed entry), `queued` (only discovered: nothing collected yet),"
+    " `failed` (the last attempt to collect it failed) or `gone` (404/410, or its source says"
+    " it no longer exists)"
+)
 _EXPORT_CHUNK = 200  # rows per piece written to the client
 
 
@@ -44,6 +52,7 @@ class ItemOut(_FromAttributes):
     title: str | None
     created: datetime | None
     seen: datetime | None
+    state: Annotated[ItemState, Field(description=STATE_DESCRIPTION)]
 
 
 class ItemListOut(BaseModel):
@@ -96,6 +105,7 @@ class ItemDetailOut(_FromAttributes):
     title: str | None
     created: datetime | None
     seen: datetime | None
+    state: Annotated[ItemState, Field(description=STATE_DESCRIPTION)]
     data: list[DataOut]
     links: dict[Literal["out", "in"], list[LinkOut]]
     link_counts: dict[Literal["out", "in"], int]
@@ -129,9 +139,19 @@ class ItemQuery(BaseModel):
     q: Annotated[
         str | None, Field(max_length=500, description="words in the item's data (all of them)")
     ] = None
+    state: Annotated[
+        list[ItemState] | None,
+        Field(
+            max_length=4,
+            description="in one of these states (repeat the parameter for several); items in"
+            " every state when not given",
+        ),
+    ] = None
 
     def filter(self) -> ItemFilter:
-        return ItemFilter(**{each.name: getattr(self, each.name) for each in fields(ItemFilter)})
+        values = {each.name: getattr(self, each.name) for each in fields(ItemFilter)}
+        values["state"] = None if self.state is None else tuple(self.state)
+        return ItemFilter(**values)
 
 
 class ItemListQuery(ItemQuery):
@@ -150,7 +170,11 @@ async def list_items(
     lane: ReadLaneDep,
     params: Annotated[ItemListQuery, Query()],
 ) -> Response:
-    """A page of items; follow ``next`` for the following one (None on the last page)."""
+    """A page of items; follow ``next`` for the following one (None on the last page).
+
+    Items in every state are listed unless ``state`` narrows them (the UI asks for
+    ``state=fetched`` by default); each item says its ``state``.
+    """
     where = params.filter()
 
     def read() -> Response:

@@ -28,6 +28,7 @@
     const facts = [
       ["Item", "#" + H.pick(item, "item_id", "id")],
       ["URI", el("a", { href: uri, rel: "noreferrer noopener", target: "_blank" }, H.fmt(uri))],
+      ["State", H.badge(H.pick(item, "state"))],
       ["Engine", H.fmt(H.pick(item, "engine", "engine_name", "engine_id"))],
       ["Created", H.fmtTime(H.pick(item, "created"))],
       ["Seen", H.fmtTime(H.pick(item, "seen", "item_dts"))],

@@ -4,7 +4,9 @@
   const H = Haystack;
   const { el } = H;
   const PAGE = 50;
-  const FILTERS = ["q", "engine", "key", "value", "linked_to", "linked_from", "created_from", "created_to"];
+  const FILTERS = ["q", "state", "engine", "key", "value", "linked_to", "linked_from", "created_from", "created_to"];
+  // The page shows fetched items unless another state is chosen; "all" sends no state at all.
+  const DEFAULT_STATE = "fetched";
   let cursors = [null]; // the cursor of each page shown so far; the last is the current page
   let next = null;
 
@@ -15,6 +17,7 @@
     const query = {};
     for (const name of FILTERS) {
       const value = document.getElementById(name).value.trim();
+      if (name === "state" && (value === (forApi ? "all" : DEFAULT_STATE))) continue;
       if (value) query[name] = forApi && DAY_BOUNDS[name] ? value + DAY_BOUNDS[name] : value;
     }
     return query;
@@ -30,6 +33,7 @@
     H.fillTable(document.getElementById("items"), items, [
       ["Id", (i) => el("a", { href: "/items/" + H.pick(i, "item_id", "id") }, H.pick(i, "item_id", "id"))],
       ["Title", (i) => el("a", { href: "/items/" + H.pick(i, "item_id", "id"), class: "item-title" }, H.fmt(titleOf(i)))],
+      ["State", (i) => H.badge(H.pick(i, "state"))],
       ["URI", (i) => H.pick(i, "uri")],
       ["Engine", (i) => H.pick(i, "engine", "engine_name", "engine_id")],
       ["Created", (i) => H.fmtTime(H.pick(i, "created", "item_created"))],
@@ -37,8 +41,9 @@
     ], "no items match");
     const total = H.pick(page, "total");
     const exact = H.pick(page, "total_exact") !== false;
+    const state = document.getElementById("state").value;
     document.getElementById("total").textContent = total === undefined ? ""
-      : (exact ? "" : "about ") + total + " item" + (total === 1 ? "" : "s");
+      : (exact ? "" : "about ") + total + (state === "all" ? "" : " " + state) + " item" + (total === 1 ? "" : "s");
     next = H.pick(page, "next", "next_cursor") || null;
     document.getElementById("next").disabled = !next;
     document.getElementById("prev").disabled = cursors.length <= 1;
@@ -73,6 +78,10 @@
     for (const name of FILTERS) {
       if (params.get(name)) document.getElementById(name).value = params.get(name);
     }
+    // A state the list does not offer (an old or hand-made link) falls back to the default.
+    const state = document.getElementById("state");
+    if (!state.value) state.value = DEFAULT_STATE;
+    state.addEventListener("change", () => document.getElementById("item-search").requestSubmit());
     document.getElementById("item-search").addEventListener("submit", (event) => {
       event.preventDefault();
       cursors = [null];
