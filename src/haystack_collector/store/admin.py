@@ -47,6 +47,7 @@ from haystack_collector.db.schema import (
 from haystack_collector.errors import ConfigError, IntegrityViolation, NotFoundError
 from haystack_collector.origin import API
 from haystack_collector.store._sql import check_length, to_db, uri_hash
+from haystack_collector.store.item_state import ITEM_STATES, QUEUED
 
 TABLES: dict[str, Table] = {table.name: table for table in PEREGRIN_TABLES}
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # INTEGER on MariaDB and PostgreSQL
@@ -221,6 +222,10 @@ def _row_values(
     if known is items and "ItemURI" in changes:
         uri = changes["ItemURI"]
         changes["ItemURIHash"] = uri_hash(uri) if uri is not None else None
+    if known is items and changes.get("ItemState", QUEUED) not in ITEM_STATES:
+        raise ConfigError(
+            f"ItemState: must be one of {', '.join(ITEM_STATES)}", setting="ItemState"
+        )
     origin_column = _API_WRITTEN.get(known.name)
     if origin_column is not None and origin_column in allowed:
         changes[origin_column] = API

@@ -416,3 +416,20 @@ def test_the_seeded_names_are_the_ones_the_migrations_seed(db: Database) -> None
         with db.read() as conn:
             stored = {row[column] for row in admin.table_rows(conn, table=table, limit=500)}
         assert names <= stored, table
+
+
+def test_an_item_state_outside_the_four_is_refused(db: Database) -> None:
+    with api_for(db) as api:
+        answer = api.client.post(
+            "/api/admin/tables/Items/records",
+            json={"ItemURI": "https://example.com/s", "ItemState": "weird"},
+            headers=api.auth,
+        )
+        fine = api.client.post(
+            "/api/admin/tables/Items/records",
+            json={"ItemURI": "https://example.com/t", "ItemState": "gone"},
+            headers=api.auth,
+        )
+    assert answer.status_code == 422
+    assert "fetched, queued, failed, gone" in answer.text
+    assert fine.status_code == 201, fine.text
