@@ -34,6 +34,7 @@ from haystack_collector.api.tokens_cli import make_token_app
 from haystack_collector.crawl import CrawlOptions, crawl_fetch_settings, run_crawl
 from haystack_collector.db import Database, map_db_error, migrate
 from haystack_collector.engines.base import ActionResult, Engine, run_start_actions
+from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
 from haystack_collector.engines.registry import all_engines, get_engine
 from haystack_collector.engines.web_scraper import CrawlSpec
 from haystack_collector.errors import (
@@ -150,6 +151,9 @@ def _settings(ctx: typer.Context) -> Settings:
         state.secrets = [str(password)] if password else []
         _setup_logging(settings)
         state.settings = settings
+        # Engines fall back on these folders and depth; the next command reads its own.
+        configure_defaults(EngineDefaults.of(settings))
+        ctx.find_root().call_on_close(lambda: configure_defaults(None))
     return state.settings
 
 
@@ -559,8 +563,15 @@ def run(
         bool, typer.Option("--no-drain", help="Only run the start actions; leave work queued.")
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at the same time.")
-    ] = 4,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Without ENGINE: prepare the database and print the status. With ENGINE: run it once.
@@ -593,7 +604,7 @@ def run(
             db,
             SqlQueue(db, QueuePolicy()),
             [engine_class],
-            concurrency=concurrency,
+            concurrency=concurrency or _settings(ctx).worker_concurrency,
             drain=True,
             scheduler=None,
         )
@@ -891,8 +902,15 @@ def worker(
     ctx: typer.Context,
     *,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at the same time.")
-    ] = 4,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
+            show_default=False,
+        ),
+    ] = None,
     engine: Annotated[
         list[str] | None,
         typer.Option("--engine", "-e", metavar="NAME", help="Run only this engine (repeatable)."),
@@ -944,7 +962,7 @@ def worker(
         db,
         SqlQueue(db, policy),
         engines,
-        concurrency=concurrency,
+        concurrency=concurrency or _settings(ctx).worker_concurrency,
         drain=drain,
         grace=grace,
         scheduler=None if no_scheduler else Scheduler(db),
@@ -969,8 +987,15 @@ def crawl(
     url: Annotated[str, typer.Argument(metavar="URL", help="Where the crawl starts.")],
     *,
     max_depth: Annotated[
-        int, typer.Option("--max-depth", min=0, metavar="D", help="Links followed from URL.")
-    ] = 5,
+        int | None,
+        typer.Option(
+            "--max-depth",
+            min=0,
+            metavar="D",
+            help="Links followed from URL (default: HAYSTACK_WEB_SCRAPER_DEPTH, 3).",
+            show_default=False,
+        ),
+    ] = None,
     max_pages: Annotated[
         int, typer.Option("--max-pages", min=1, metavar="N", help="Pages queued at most.")
     ] = 10_000,
@@ -1016,7 +1041,7 @@ def crawl(
     settings = _settings(ctx)
     options = CrawlOptions(
         url=url,
-        max_depth=max_depth,
+        max_depth=settings.web_scraper_depth if max_depth is None else max_depth,
         max_pages=max_pages,
         concurrency=concurrency or settings.per_host_concurrency,
         delay=delay,

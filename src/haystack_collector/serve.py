@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from haystack_collector.api.app import create_app
 from haystack_collector.api.routes.stream import stop_streams
 from haystack_collector.db import Database
+from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
 from haystack_collector.engines.registry import all_engines
 from haystack_collector.errors import HaystackError
 from haystack_collector.jobs import JobRunner
@@ -99,9 +100,11 @@ def serve(
     and disposed of at the end.
     """
     database = db if db is not None else Database.from_settings(settings)
+    configure_defaults(EngineDefaults.of(settings))
     try:
         asyncio.run(_serve(settings, database, host=host, port=port, worker=worker))
     finally:
+        configure_defaults(None)
         if db is None:
             database.dispose()
 
@@ -261,6 +264,7 @@ def serve_api_process(
     for handler in setup_logging(settings.log_level, None, settings.log_json).handlers:
         handler.setLevel(console_level)
     db = Database.from_settings(settings)
+    configure_defaults(EngineDefaults.of(settings))  # the engine settings it validates
     try:
         asyncio.run(_serve_api(settings, db, sock, parent))
     finally:
