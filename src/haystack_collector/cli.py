@@ -66,7 +66,7 @@ from haystack_collector.store.schedules import (
     set_schedule_enabled,
     validate_timing,
 )
-from haystack_collector.worker import Worker, run_worker
+from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker, run_worker
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
@@ -607,6 +607,7 @@ def run(
             concurrency=concurrency or _settings(ctx).worker_concurrency,
             drain=True,
             scheduler=None,
+            config_every=CONFIG_CHECK_EVERY,
         )
         done = run_worker(the_worker)
         stats = {"owner": the_worker.owner, **done.as_dict()}
@@ -951,6 +952,9 @@ def worker(
     database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
     A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
     cancels them. Either way what is held is released and the exit code is 0.
+    Every few seconds the worker reads the Config rows MaxConcurrentJobs (at most this many
+    jobs at once, never more than -c) and DefaultDelay (seconds between requests to a host,
+    instead of HAYSTACK_DOWNLOAD_DELAY); empty rows change nothing.
     """
     db = _ready_database(ctx)
     engines = [get_engine(name) for name in engine] if engine else all_engines()
@@ -968,6 +972,7 @@ def worker(
         scheduler=None if no_scheduler else Scheduler(db),
         schedule_every=SCHEDULER_EVERY_S,
         jobs_outstanding=runner.outstanding if drain else None,
+        config_every=CONFIG_CHECK_EVERY,
     )
     with runner.running_in_thread():
         stats = run_worker(the_worker, stats_interval=stats_interval)

@@ -42,7 +42,7 @@ from haystack_collector.logs import get_logger, setup_logging
 from haystack_collector.queue import SqlQueue
 from haystack_collector.scheduler import Scheduler
 from haystack_collector.settings import Settings
-from haystack_collector.worker import Worker
+from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker
 
 __all__ = ["serve"]
 
@@ -148,6 +148,7 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
                 concurrency=settings.worker_concurrency,
                 scheduler=Scheduler(db),
                 schedule_every=SCHEDULE_EVERY_S,
+                config_every=CONFIG_CHECK_EVERY,
             ),
             JobRunner(db, engines),
         ]
