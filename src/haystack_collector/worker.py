@@ -232,6 +232,11 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def running(self) -> int:
+        """Jobs taken by a consumer and not yet ended."""
+        return len(self._active)
+
     # --- the run ---------------------------------------------------------------------------
 
     async def run(self) -> WorkerStats:
