@@ -34,6 +34,7 @@ from haystack_collector.api.tokens_cli import make_token_app
 from haystack_collector.crawl import CrawlOptions, crawl_fetch_settings, run_crawl
 from haystack_collector.db import Database, map_db_error, migrate
 from haystack_collector.engines.base import ActionResult, Engine, run_start_actions
+from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
 from haystack_collector.engines.registry import all_engines, get_engine
 from haystack_collector.engines.web_scraper import CrawlSpec
 from haystack_collector.errors import (
@@ -66,7 +67,7 @@ from haystack_collector.store.schedules import (
     set_schedule_enabled,
     validate_timing,
 )
-from haystack_collector.worker import Worker, run_worker
+from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker, run_worker
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
@@ -151,6 +152,9 @@ def _settings(ctx: typer.Context) -> Settings:
         state.secrets = [str(password)] if password else []
         _setup_logging(settings)
         state.settings = settings
+        # Engines fall back on these folders and depth; the next command reads its own.
+        configure_defaults(EngineDefaults.of(settings))
+        ctx.find_root().call_on_close(lambda: configure_defaults(None))
     return state.settings
 
 
@@ -560,8 +564,15 @@ def run(
         bool, typer.Option("--no-drain", help="Only run the start actions; leave work queued.")
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at the same time.")
-    ] = 4,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Without ENGINE: prepare the database and print the status. With ENGINE: run it once.
@@ -594,9 +605,10 @@ def run(
             db,
             SqlQueue(db, QueuePolicy()),
             [engine_class],
-            concurrency=concurrency,
+            concurrency=concurrency or _settings(ctx).worker_concurrency,
             drain=True,
             scheduler=None,
+            config_every=CONFIG_CHECK_EVERY,
         )
         done = run_worker(the_worker)
         stats = {"owner": the_worker.owner, **done.as_dict()}
@@ -892,8 +904,15 @@ def worker(
     ctx: typer.Context,
     *,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Jobs run at the same time.")
-    ] = 4,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
+            show_default=False,
+        ),
+    ] = None,
     engine: Annotated[
         list[str] | None,
         typer.Option("--engine", "-e", metavar="NAME", help="Run only this engine (repeatable)."),
@@ -934,6 +953,9 @@ def worker(
     database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
     A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
     cancels them. Either way what is held is released and the exit code is 0.
+    Every few seconds the worker reads the Config rows MaxConcurrentJobs (at most this many
+    jobs at once, never more than -c) and DefaultDelay (seconds between requests to a host,
+    instead of HAYSTACK_DOWNLOAD_DELAY); empty rows change nothing.
     """
     db = _ready_database(ctx)
     engines = [get_engine(name) for name in engine] if engine else all_engines()
@@ -945,12 +967,13 @@ def worker(
         db,
         SqlQueue(db, policy),
         engines,
-        concurrency=concurrency,
+        concurrency=concurrency or _settings(ctx).worker_concurrency,
         drain=drain,
         grace=grace,
         scheduler=None if no_scheduler else Scheduler(db),
         schedule_every=SCHEDULER_EVERY_S,
         jobs_outstanding=runner.outstanding if drain else None,
+        config_every=CONFIG_CHECK_EVERY,
     )
     with runner.running_in_thread():
         stats = run_worker(the_worker, stats_interval=stats_interval)
@@ -970,8 +993,15 @@ def crawl(
     url: Annotated[str, typer.Argument(metavar="URL", help="Where the crawl starts.")],
     *,
     max_depth: Annotated[
-        int, typer.Option("--max-depth", min=0, metavar="D", help="Links followed from URL.")
-    ] = 5,
+        int | None,
+        typer.Option(
+            "--max-depth",
+            min=0,
+            metavar="D",
+            help="Links followed from URL (default: HAYSTACK_WEB_SCRAPER_DEPTH, 3).",
+            show_default=False,
+        ),
+    ] = None,
     max_pages: Annotated[
         int, typer.Option("--max-pages", min=1, metavar="N", help="Pages queued at most.")
     ] = 10_000,
@@ -1017,7 +1047,7 @@ def crawl(
     settings = _settings(ctx)
     options = CrawlOptions(
         url=url,
-        max_depth=max_depth,
+        max_depth=settings.web_scraper_depth if max_depth is None else max_depth,
         max_pages=max_pages,
         concurrency=concurrency or settings.per_host_concurrency,
         delay=delay,

@@ -53,10 +53,11 @@ log = get_logger("haystack.crawl")
 
 @dataclass(frozen=True, slots=True)
 class CrawlOptions:
-    """The command line's choices; ``delay`` None keeps the fetch settings' delay."""
+    """The command line's choices; ``delay`` None keeps the fetch settings' delay, and
+    ``max_depth`` None the web scraper's default (``HAYSTACK_WEB_SCRAPER_DEPTH``)."""
 
     url: str
-    max_depth: int = 5
+    max_depth: int | None = None
     max_pages: int = 10_000
     concurrency: int = 4
     delay: float | None = None
@@ -64,11 +65,12 @@ class CrawlOptions:
     obey_robots: bool = True
 
     def scraper_settings(self) -> WebScraperSettings:
+        depth = {} if self.max_depth is None else {"max_depth": self.max_depth}
         return WebScraperSettings(
             url=self.url,
-            max_depth=self.max_depth,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
+            **depth,
         )
 
 

@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from haystack_collector.api.app import create_app
 from haystack_collector.api.routes.stream import stop_streams
 from haystack_collector.db import Database
+from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
 from haystack_collector.engines.registry import all_engines
 from haystack_collector.errors import HaystackError
 from haystack_collector.jobs import JobRunner
@@ -42,7 +43,7 @@ from haystack_collector.paths import PathRoots
 from haystack_collector.queue import SqlQueue
 from haystack_collector.scheduler import Scheduler
 from haystack_collector.settings import Settings
-from haystack_collector.worker import Worker
+from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker
 
 __all__ = ["serve"]
 
@@ -109,9 +110,11 @@ def serve(
     # The address served is one of the Host names the API answers (guards.allowed_host_names).
     settings = settings.model_copy(update={"api_host": host})
     database = db if db is not None else Database.from_settings(settings)
+    configure_defaults(EngineDefaults.of(settings))
     try:
         asyncio.run(_serve(settings, database, host=host, port=port, worker=worker))
     finally:
+        configure_defaults(None)
         if db is None:
             database.dispose()
 
@@ -155,6 +158,7 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
                 concurrency=settings.worker_concurrency,
                 scheduler=Scheduler(db),
                 schedule_every=SCHEDULE_EVERY_S,
+                config_every=CONFIG_CHECK_EVERY,
             ),
             JobRunner(db, engines, roots=PathRoots.of(settings)),
         ]
@@ -271,6 +275,7 @@ def serve_api_process(
     for handler in setup_logging(settings.log_level, None, settings.log_json).handlers:
         handler.setLevel(console_level)
     db = Database.from_settings(settings)
+    configure_defaults(EngineDefaults.of(settings))  # the engine settings it validates
     try:
         asyncio.run(_serve_api(settings, db, sock, parent))
     finally:

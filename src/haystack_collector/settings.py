@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         default=4, ge=1, le=1000, validation_alias=_env("WORKER_CONCURRENCY")
     )
     web_scraper_depth: int = Field(
-        default=2, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
+        default=3, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
     )
 
     # The fetcher (see fetch/settings.py for what each does and the rest of its knobs).

@@ -21,6 +21,17 @@ job is released regardless, so another worker may run it again.
 An engine disabled meanwhile (``POST /api/engines/{name}/stop``) has its running actions
 cancelled and its claimed events released within ``DISABLED_CHECK_EVERY`` seconds.
 
+A worker given ``config_every`` follows two rows of the Config table, read at start and then
+every ``config_every`` seconds, so an edit in the UI reaches running workers within seconds
+(an empty or missing row leaves the worker as started; a value that is not one is logged and
+ignored the same way):
+
+* ``MaxConcurrentJobs``: at most this many jobs run at once in this worker, never more than
+  its ``concurrency``. Lowered, consumers above it stop taking jobs once their current job
+  ends (nothing running is cancelled); raised, they take jobs again.
+* ``DefaultDelay``: seconds between two requests to one host, for every fetcher of this
+  process (``FetchingEngine.override_delay``); it replaces ``HAYSTACK_DOWNLOAD_DELAY``.
+
 ``drain``: return once a claim finds nothing and no job is running. Events whose
 ``run_after`` lies in the future (retries waiting out their backoff) are not waited for. With
 ``jobs_outstanding`` (a job runner's ``outstanding``), a drain also waits for the API jobs
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import secrets
 import signal
@@ -57,6 +69,7 @@ from haystack_collector.engines.base import (
     RegisteredEngine,
     run_item_action_async,
 )
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
@@ -71,6 +84,11 @@ log = get_logger("haystack.worker")
 DISABLED_CHECK_EVERY = 5.0
 # How often a worker refreshes its Workers row (health, hosts and the dashboard read it).
 HEARTBEAT_EVERY = 5.0
+# How often a worker that follows the Config table reads it again, in seconds.
+CONFIG_CHECK_EVERY = 5.0
+# The Config rows such a worker follows (see the module docstring).
+MAX_CONCURRENT_JOBS = "MaxConcurrentJobs"
+DEFAULT_DELAY = "DefaultDelay"
 
 
 def default_owner() -> str:
@@ -157,6 +175,7 @@ class Worker:
         on_job: Callable[[WorkerStats], None] | None = None,
         heartbeat_every: float = HEARTBEAT_EVERY,
         jobs_outstanding: Callable[[], int] | None = None,
+        config_every: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -176,6 +195,11 @@ class Worker:
         self.on_job = on_job
         self.heartbeat_every = heartbeat_every
         self.jobs_outstanding = jobs_outstanding
+        self.config_every = config_every
+        # Jobs run at once: ``concurrency`` unless MaxConcurrentJobs says fewer.
+        self.limit = concurrency
+        self._limit_changed = asyncio.Condition()
+        self._config_seen: dict[str, str | None] = {}
         self.stats = WorkerStats()
         self._slots: dict[int, _Slot] = {}
         self._disabled: dict[int, tuple[float, bool]] = {}
@@ -208,26 +232,39 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def running(self) -> int:
+        """Jobs taken by a consumer and not yet ended."""
+        return len(self._active)
+
     # --- the run ---------------------------------------------------------------------------
 
     async def run(self) -> WorkerStats:
         """Work until stopped (or drained); returns the final counts."""
         self.stats = WorkerStats()
         self._slots = await asyncio.to_thread(self._register)
+        if self.config_every is not None:
+            await self._follow_config()  # before the first claim: a cap applies at once
         await asyncio.to_thread(self._heartbeat, None)
         self._idle.set()
-        self._consumers = [asyncio.create_task(self._consume()) for _ in range(self.concurrency)]
+        self._consumers = [
+            asyncio.create_task(self._consume(index)) for index in range(self.concurrency)
+        ]
         helpers = [
             asyncio.create_task(self._flush_loop()),
             asyncio.create_task(self._heartbeat_loop()),
         ]
         if self.scheduler is not None:
             helpers.append(asyncio.create_task(self._schedule_loop(self.scheduler)))
+        if self.config_every is not None:
+            helpers.append(asyncio.create_task(self._config_loop(self.config_every)))
         try:
             await self._claim_loop()
         finally:
             await self._wind_down(helpers)
             await self._close_engines()
+            if self.config_every is not None:
+                FetchingEngine.override_delay(None)  # later fetchers here read their settings
         return self.stats
 
     async def _close_engines(self) -> None:
@@ -247,7 +284,7 @@ class Worker:
     async def _claim_loop(self) -> None:
         while not self._stopping:
             await self._cancel_stopped()
-            room = self.claim_batch - self._buffer.qsize()
+            room = self._claim_room() - self._buffer.qsize()
             if room > 0:
                 # Both taken before the claim: a job running while the claim reads may commit
                 # follow-up events the claim did not see, so only a claim that started with
@@ -267,6 +304,10 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.idle_sleep)
+
+    def _claim_room(self) -> int:
+        """The claimed jobs to keep at hand: ``claim_batch``, scaled down with the limit."""
+        return max(1, -(-self.claim_batch * self.limit // self.concurrency))
 
     async def _jobs_left(self) -> int:
         """API jobs still to run (0 without ``jobs_outstanding``); unknown counts as some."""
@@ -322,9 +363,16 @@ class Worker:
 
     # --- running jobs ----------------------------------------------------------------------
 
-    async def _consume(self) -> None:
+    async def _consume(self, index: int) -> None:
+        """Run jobs one after another while ``index`` is below the limit (0 always is)."""
         while True:
+            if index >= self.limit:
+                async with self._limit_changed:
+                    await self._limit_changed.wait_for(lambda: index < self.limit)
             job = await self._buffer.get()
+            if index >= self.limit:  # lowered while this consumer waited for a job
+                self._buffer.put_nowait(job)
+                continue
             if self._stopping:  # taken after stop(): it never starts, and is released
                 self._interrupted.append(job)
                 continue
@@ -484,7 +532,12 @@ class Worker:
             await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
 
     def _heartbeat_stats(self) -> dict[str, Any]:
-        return {**self.stats.as_dict(), "hosts": fetch_hosts(self.engines)}
+        return {
+            **self.stats.as_dict(),
+            "concurrency": self.concurrency,
+            "limit": self.limit,
+            "hosts": fetch_hosts(self.engines),
+        }
 
     def _heartbeat(self, stats: dict[str, Any] | None, state: str = "running") -> None:
         """Register (``stats`` None) or refresh this worker's row; an outage only logs."""
@@ -507,6 +560,47 @@ class Worker:
             )
         except Exception:
             log.exception("worker heartbeat failed")
+
+    # --- the Config table ------------------------------------------------------------------
+
+    async def _config_loop(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self._follow_config()
+
+    async def _follow_config(self) -> None:
+        """Apply MaxConcurrentJobs and DefaultDelay as the Config table holds them now."""
+        try:
+            config = await asyncio.to_thread(self.db.run_read, store.all_config)
+        except Exception:  # an outage: keep what was read last; the next round reads again
+            log.exception("reading the Config table failed")
+            return
+        cap = self._config_number(config, MAX_CONCURRENT_JOBS, _positive_int)
+        limit = self.concurrency if cap is None else min(int(cap), self.concurrency)
+        if limit != self.limit:
+            log.info(
+                "%s: at most %d of %d job(s) at once", MAX_CONCURRENT_JOBS, limit, self.concurrency
+            )
+            async with self._limit_changed:
+                self.limit = limit
+                self._limit_changed.notify_all()
+            self._wake.set()  # the claim loop may keep more (or fewer) jobs at hand
+        delay = self._config_number(config, DEFAULT_DELAY, _seconds)
+        if delay != FetchingEngine.delay_override:
+            shown = "the settings' delay" if delay is None else f"{delay:g}s"
+            log.info("%s: %s between requests to a host", DEFAULT_DELAY, shown)
+            FetchingEngine.override_delay(delay)
+
+    def _config_number(
+        self, config: Mapping[str, str | None], name: str, parse: Callable[[str], float | None]
+    ) -> float | None:
+        """The row's number, None when empty, missing or bad (a bad value is logged once)."""
+        raw = config.get(name)
+        value = parse(raw.strip()) if raw and raw.strip() else None
+        if value is None and raw and raw.strip() and self._config_seen.get(name) != raw:
+            log.warning("Config %s=%r is not a valid value: ignored", name, raw)
+        self._config_seen[name] = raw
+        return value
 
     # --- the scheduler ---------------------------------------------------------------------
 
@@ -541,6 +635,22 @@ def fetch_hosts(engines: Sequence[type[Engine]]) -> dict[str, dict[str, Any]]:
         except Exception:  # host stats are a nicety: never let them stop a heartbeat
             log.exception("reading the fetch state of %s failed", engine.name)
     return merge_hosts(*snapshots)
+
+
+def _positive_int(text: str) -> float | None:
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if number >= 1 else None
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _action_name(registered: RegisteredEngine, action_id: int) -> str:

@@ -66,6 +66,33 @@ def test_crawl_prints_the_summary_last_and_stores_the_pages(
         assert crawl_events(db)["pending"] == 0
 
 
+@pytest.mark.parametrize("source", ["environment", "ini"])
+def test_without_max_depth_the_web_scraper_depth_setting_limits_the_crawl(
+    tmp_path: Path, base: str, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    if source == "environment":
+        monkeypatch.setenv("HAYSTACK_WEB_SCRAPER_DEPTH", "1")
+    else:
+        ini = tmp_path / "PeregrinDaemon.cfg"
+        ini.write_text("[Depths]\nwebScraper = 1\n", encoding="utf-8")
+        monkeypatch.setenv("HAYSTACK_CONFIG_FILE", str(ini))
+    url = database(tmp_path)
+    code, _, err = haystack(url, "crawl", base + "/", "--delay", "0")
+    assert code == 0, err
+    with migrated_database(url) as db:
+        depths = [max(data["Depth"]) for data in stored_pages(db).values()]
+    assert max(depths) == 1
+    assert len(depths) > 2  # the start page and its links
+
+
+def test_max_depth_defaults_to_three(tmp_path: Path, base: str) -> None:
+    url = database(tmp_path)
+    code, _, err = haystack(url, "crawl", base + "/", "--delay", "0")
+    assert code == 0, err
+    with migrated_database(url) as db:
+        assert max(max(data["Depth"]) for data in stored_pages(db).values()) == 3
+
+
 def test_running_the_command_again_fetches_nothing_again(
     tmp_path: Path, site: Site, base: str
 ) -> None:

@@ -290,7 +290,7 @@ def test_connect_db_takes_a_plain_database_url(
 
     assert connected.info()["dialect"] == "sqlite"
     assert set(connected.get_pool_status()) == {"size", "checked_in", "checked_out", "overflow"}
-    assert connected.getConfig("MaxConcurrentJobs") == "5"
+    assert connected.getConfig("RunQueue") == "1"  # the seeds are there: it was migrated
 
 
 @needs_mariadb

@@ -4,11 +4,16 @@ Item actions of one worker process run on one loop, so they share that loop's Fe
 keep-alive pool, per-host slots, breakers and robots cache. ``configure`` sets the settings new
 fetchers are built with (``haystack crawl`` passes its own; a worker reads the environment's).
 Each subclass has fetchers of its own, so engines never share a host's slots by accident.
+
+``override_delay`` replaces the delay between requests to a host of every fetcher in the
+process, those alive and those built later: a worker that follows the Config table passes
+its ``DefaultDelay`` there (see worker.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from typing import Any, ClassVar
 
@@ -24,6 +29,8 @@ class FetchingEngine(Engine):
     """An engine whose actions fetch through a per-loop ``Fetcher`` (see the module docstring)."""
 
     fetch_settings: ClassVar[FetchSettings | None] = None
+    # Set on FetchingEngine itself only (by override_delay), so every subclass reads it.
+    delay_override: ClassVar[float | None] = None
     # False for engines that must read every body (a 304 has none) or keep validators in
     # ItemData themselves: their fetchers remember no ETag/Last-Modified.
     conditional_get: ClassVar[bool] = True
@@ -46,7 +53,18 @@ class FetchingEngine(Engine):
         leave a shared fetcher behind on a loop that is gone.
         """
         settings = cls.fetch_settings or default_fetch_settings()
+        if FetchingEngine.delay_override is not None:
+            settings = dataclasses.replace(settings, min_delay=FetchingEngine.delay_override)
         return Fetcher(settings, validators=None if cls.conditional_get else NoValidators())
+
+    @staticmethod
+    def override_delay(delay: float | None) -> None:
+        """Keep ``delay`` seconds between requests to a host in every fetcher of every engine
+        from now on (None: each fetcher's settings decide again)."""
+        FetchingEngine.delay_override = delay
+        for engine in _subclasses(FetchingEngine):
+            for fetcher in engine.fetchers():
+                fetcher.set_min_delay(delay)
 
     @classmethod
     def fetcher(cls) -> Fetcher:
@@ -68,6 +86,13 @@ class FetchingEngine(Engine):
         if fetcher is not None:
             await fetcher.aclose()
         await super().close_resources()
+
+
+def _subclasses(cls: type[FetchingEngine]) -> list[type[FetchingEngine]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
 
 
 def default_fetch_settings() -> FetchSettings:

@@ -16,8 +16,9 @@ link. A file whose bytes were already stored points at the first file (``LocalPa
 Settings, most specific first: the page item's ``DownloadSettings`` (JSON, written by the start
 action ``downloadSeed``), then ``configure(settings=...)``, then the action's settings. Remote
 failures are stored, not retried by the queue (the fetcher already retried); database errors
-fail the job and the queue retries it. ``downloadVideo`` hands the page URL to yt-dlp when it is
-installed and otherwise records that it is not.
+fail the job and the queue retries it. Files go to ``folder``: empty, the downloads folder
+(``HAYSTACK_DOWNLOADS_DIR``); relative, a folder in the data folder. ``downloadVideo`` hands
+the page URL to yt-dlp when it is installed and otherwise records that it is not.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.page import extract_page
@@ -77,16 +79,22 @@ class FileDownloaderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Unset through the API: the downloads folder (HAYSTACK_DOWNLOADS_DIR).
-    folder: Annotated[str, PathSetting(default_root="downloads"), PATH_SCHEMA] = "downloads"
+    # Empty: the downloads folder (HAYSTACK_DOWNLOADS_DIR), also when unset through the API.
+    folder: Annotated[str, PathSetting(default_root="downloads"), PATH_SCHEMA] = ""
     max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     classes: list[FileClass] = Field(default_factory=lambda: list(ALL_CLASSES))
     urls: list[str] = Field(default_factory=list)  # pages ``downloadSeed`` queues
     action: str = "downloadAll"  # the action ``downloadSeed`` queues them for
 
     def stored(self) -> dict[str, Any]:
-        """What a page item keeps: the settings the item actions need."""
-        return {"folder": self.folder, "max_bytes": self.max_bytes, "classes": self.classes}
+        """What a page item keeps: the settings the item actions need (the folder absolute)."""
+        folder = str(self.target_folder())
+        return {"folder": folder, "max_bytes": self.max_bytes, "classes": self.classes}
+
+    def target_folder(self) -> Path:
+        """Where files go: ``folder``, else the downloads folder (see engines/defaults.py)."""
+        defaults = engine_defaults()
+        return defaults.folder(self.folder) if self.folder.strip() else defaults.downloads
 
 
 @dataclass(slots=True)
@@ -177,7 +185,7 @@ class FileDownloader(FetchingEngine):
         page = await fetcher.fetch(job.uri)
         targets = _targets(page, allowed)
         outcome = _Outcome({"FilesFound": len(targets)} | _page_problem(page))
-        folder = Path(settings.folder)
+        folder = settings.target_folder()
         kept = 0
         for url in targets:
             done = await fetcher.download(url, folder, max_bytes=settings.max_bytes)
@@ -295,7 +303,7 @@ def _store_page_error(ctx: ActionContext, uri: str, error: str) -> None:
 
 async def _run_yt_dlp(command: list[str], url: str, settings: FileDownloaderSettings) -> _Outcome:
     """Run yt-dlp on ``url`` into the folder; the file it printed becomes the page's file."""
-    folder = Path(settings.folder)
+    folder = settings.target_folder()
     folder.mkdir(parents=True, exist_ok=True)
     process = await asyncio.create_subprocess_exec(
         *command,

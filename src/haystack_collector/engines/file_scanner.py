@@ -1,6 +1,7 @@
 """``fileScanner``: inventory folders as items, re-hashing only what changed since the last scan.
 
-The start action ``scan`` walks each of ``folders`` and stores one item per regular file (URI
+The start action ``scan`` walks each of ``folders`` (none: the haystack folder,
+``HAYSTACK_DATA_DIR``; a relative one is a folder in it) and stores one item per regular file (URI
 ``file:///abs/path``) with ``FileName``, ``FileExt``, ``FileDate`` (mtime, UTC), ``FileSize``,
 ``MD5``, ``SHA256``, ``FileState`` and ``Error`` (None unless the file could not be read).
 ``FileMtimeNs`` keeps the exact mtime the next scan compares against.
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import item_data, items
 from haystack_collector.engines.base import ActionContext, Engine, start_action
+from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.errors import ConfigError
 from haystack_collector.files import extension_of, file_hashes
 from haystack_collector.paths import EscapesRoots, ServerPath
@@ -54,7 +56,7 @@ class FileScannerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    folders: list[ServerPath] = Field(default_factory=list)
+    folders: list[ServerPath] = Field(default_factory=list)  # none: the data folder
     exclude: list[str] = Field(default_factory=list)
     # Links may lead anywhere: through the API this stays off (see paths.py).
     follow_symlinks: Annotated[bool, EscapesRoots()] = False
@@ -128,9 +130,8 @@ class FileScanner(Engine):
 
 def _roots(folders: Sequence[str]) -> list[Path]:
     """The folders as absolute paths; ConfigError before any work when one is unusable."""
-    if not folders:
-        raise ConfigError("no folders to scan", setting="folders")
-    roots = [Path(folder).expanduser().absolute() for folder in folders]
+    defaults = engine_defaults()
+    roots = [defaults.folder(folder) for folder in folders] or [defaults.data]
     missing = [str(root) for root in roots if not root.is_dir()]
     if missing:
         raise ConfigError(f"not folders: {', '.join(missing)}", setting="folders")

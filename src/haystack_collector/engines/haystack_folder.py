@@ -1,7 +1,8 @@
 """``haystack``: the URLs in the haystack folder's bookmark files, stored and followed.
 
-The start action ``scanFolder`` walks the folder (``folder``, recursively, hidden files and
-directories skipped) and queues a ``processFile`` event for every file that is new or whose
+The start action ``scanFolder`` walks the folder (``folder``; empty, the haystack folder
+``HAYSTACK_DATA_DIR``; relative, a folder in it; recursively, hidden files and directories
+skipped) and queues a ``processFile`` event for every file that is new or whose
 size or modification time differs from what was stored when it was last processed; others
 are skipped without a write. The file's item is ``file:///abs/path``.
 
@@ -38,6 +39,7 @@ from sqlalchemy.engine import Connection
 from haystack_collector import store
 from haystack_collector.db.schema import URI_MAX, item_links, items
 from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
+from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.rss import (
     CONTAINS,
     FOLLOW_ACTION,
@@ -83,7 +85,7 @@ class HaystackFolderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    folder: ServerPath = ""
+    folder: ServerPath = ""  # empty: the data folder (HAYSTACK_DATA_DIR); relative: in it
     follow_action: str | None = None
     max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
 
@@ -99,9 +101,11 @@ class HaystackFolder(Engine):
     @start_action(SCAN_ACTION, description="Queue the folder's new and changed files")
     def scan(self, ctx: ActionContext) -> None:
         assert isinstance(ctx.settings, HaystackFolderSettings)
-        folder = Path(ctx.settings.folder).expanduser()
-        if not ctx.settings.folder or not folder.is_dir():
-            raise ConfigError(f"not a folder: {ctx.settings.folder!r}", setting="folder")
+        given = ctx.settings.folder
+        defaults = engine_defaults()
+        folder = defaults.folder(given) if given.strip() else defaults.data
+        if not folder.is_dir():
+            raise ConfigError(f"not a folder: {str(folder)!r}", setting="folder")
         follow = ctx.settings.follow_action
         if follow is not None:
             ctx.db.run_read(resolve_follow_action, spec=follow)  # fail now, not per file

@@ -47,6 +47,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from haystack_collector import store
 from haystack_collector.db.schema import item_data, item_events, items
 from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
@@ -92,7 +93,8 @@ class WebScraperSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = ""
-    max_depth: int = Field(default=3, ge=0)
+    # Unset: the web_scraper_depth setting (HAYSTACK_WEB_SCRAPER_DEPTH).
+    max_depth: int = Field(default_factory=lambda: engine_defaults().web_scraper_depth, ge=0)
     max_pages: int = Field(default=1000, ge=1)
     allowed_domains: list[str] = Field(default_factory=list)
 

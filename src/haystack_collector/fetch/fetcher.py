@@ -126,6 +126,10 @@ class Fetcher:
             )
         return client
 
+    def set_min_delay(self, delay: float | None) -> None:
+        """Keep ``delay`` seconds between requests to a host from now on (None: the settings')."""
+        self._slots.set_min_delay(self.settings.min_delay if delay is None else delay)
+
     def hosts(self) -> dict[str, dict[str, Any]]:
         """Per-host politeness state and counters, with the host's breaker state."""
         snapshot = self._slots.snapshot()

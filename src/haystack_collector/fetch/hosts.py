@@ -20,6 +20,7 @@ class HostState:
     semaphore: asyncio.Semaphore
     delay: float  # current gap between request starts (autothrottle moves it)
     floor: float  # the gap never goes below this (settings or robots Crawl-delay)
+    crawl_delay: float = 0.0  # the host's robots.txt Crawl-delay (clamped), 0 without one
     next_start: float = 0.0  # clock reading before which no request may start
     in_flight: int = 0
     requests: int = 0
@@ -55,8 +56,21 @@ class HostSlots:
     def raise_floor(self, host: str, delay: float) -> None:
         """Never go below ``delay`` between requests to ``host`` (robots.txt Crawl-delay)."""
         state = self.state(host)
-        state.floor = max(state.floor, min(delay, self._settings.max_crawl_delay))
+        state.crawl_delay = max(state.crawl_delay, min(delay, self._settings.max_crawl_delay))
+        state.floor = max(state.floor, state.crawl_delay)
         state.delay = max(state.delay, state.floor)
+
+    def set_min_delay(self, delay: float) -> None:
+        """Use ``delay`` as every host's minimum gap from now on (a Crawl-delay still raises it).
+
+        Without autothrottle each host's gap becomes its new floor; with it, the gap only rises
+        to the floor and adapts from there. Requests already waiting keep their turn.
+        """
+        self._settings = dataclasses.replace(self._settings, min_delay=delay)
+        autothrottle = self._settings.autothrottle
+        for state in self._hosts.values():
+            state.floor = max(delay, state.crawl_delay)
+            state.delay = max(state.delay, state.floor) if autothrottle else state.floor
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[HostState]:

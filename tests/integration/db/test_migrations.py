@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import URL
 
 from haystack_collector import store
-from haystack_collector.db import Database
+from haystack_collector.db import Database, migrate
 from haystack_collector.db.migrate import _config, status, upgrade
 from haystack_collector.db.schema import item_data, item_events, items, metadata
 from haystack_collector.store import admin, search
@@ -42,7 +42,17 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
     try:
         before = status(db)
         assert before.current is None
-        assert before.pending == ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+        assert before.pending == (
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0009",
+        )
         assert not before.up_to_date
         after = upgrade(db)
         assert after.current == after.head
@@ -75,7 +85,7 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
     db = legacy_mariadb
     before = status(db)
     assert before.legacy_unversioned
-    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007", "0008")
+    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
 
     after = upgrade(db)
 
@@ -105,11 +115,12 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         assert events == [(1, None), (2, datetime(2015, 1, 6, 5, 0)), (4, None)]
         # The link stated twice is stated once; the other link survives.
         assert len(store.get_links(conn, item_id=4, direction="out")) == 2
-        # Existing config values win over the seeds; missing seeds are added.
+        # Existing config values win over the seeds; missing seeds are added (0009 unsets
+        # MaxConcurrentJobs' seeded 5, which workers would now follow).
         config = store.all_config(conn)
         assert config["RunQueue"] == "0"
         assert config["DefaultDelay"] == "9"
-        assert config["MaxConcurrentJobs"] == "5"
+        assert config["MaxConcurrentJobs"] == ""
         for action in ("ParseContents", "FileCrawler", "downloader", "Status"):
             assert store.get_action_id(conn, name=action) is not None
         assert [r.message for r in store.recent_status(conn)] == ["RunQueue set to 0"]
@@ -233,3 +244,29 @@ def test_0008_gives_existing_items_the_state_their_rows_record(db: Database) -> 
             ).all()
         )
     assert {name: states[item_id] for name, item_id in ids.items()} == expected
+
+
+def test_the_worker_rows_lose_their_unchosen_seed_and_keep_chosen_values(tmp_path: Path) -> None:
+    """0009: MaxConcurrentJobs and DefaultDelay were read by nothing until workers followed
+    them; a 5 there was the seed, not a choice, and becomes empty (and 5 again on downgrade)."""
+    db = Database(f"sqlite:///{tmp_path / 'seeded.db'}")
+    try:
+        upgrade(db, "0007")
+        with db.read() as conn:
+            seeded = store.all_config(conn)
+        assert (seeded["MaxConcurrentJobs"], seeded["DefaultDelay"]) == ("5", "5")
+        db.run(store.set_config, name="DefaultDelay", value="2.5")
+
+        upgrade(db)
+        with db.read() as conn:
+            config = store.all_config(conn)
+        assert (config["MaxConcurrentJobs"], config["DefaultDelay"]) == ("", "2.5")
+        assert config["RunQueue"] == "1"
+
+        with db.transaction() as conn:
+            command.downgrade(migrate._config(conn), "0007")
+        with db.read() as conn:
+            config = store.all_config(conn)
+        assert (config["MaxConcurrentJobs"], config["DefaultDelay"]) == ("5", "2.5")
+    finally:
+        db.dispose()

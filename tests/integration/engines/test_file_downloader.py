@@ -249,10 +249,13 @@ def fast_fetcher() -> Iterator[None]:
 
 
 def download(
-    db: Database, base: str, folder: Path, action: str = "downloadAll", **extra: Any
+    db: Database, base: str, folder: Path | None, action: str = "downloadAll", **extra: Any
 ) -> None:
-    """Seed the page for ``action`` and drain the queue with a real Worker."""
-    settings = {"urls": [base + "/page"], "action": action, "folder": str(folder), **extra}
+    """Seed the page for ``action`` and drain the queue with a real Worker (no ``folder``:
+    the engine's default)."""
+    settings = {"urls": [base + "/page"], "action": action, **extra}
+    if folder is not None:
+        settings["folder"] = str(folder)
     settings.setdefault("max_bytes", MAX_BYTES)
     [seeded] = run_start_actions(FileDownloader, db, settings)
     assert seeded.ok, seeded.error
@@ -400,6 +403,22 @@ def test_a_class_action_downloads_only_its_class(
     for path in ("/archives/bundle.zip", "/img/pixel.png", "/big/huge.zip"):
         assert site.requests[path] == 0, path
     assert stored_data(db)[base + "/page"]["FilesFound"] == [9]
+
+
+def test_files_go_to_the_downloads_folder_and_a_relative_folder_is_in_the_data_folder(
+    db: Database, base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HAYSTACK_DOWNLOADS_DIR is the default folder; HAYSTACK_DATA_DIR is where others start."""
+    monkeypatch.setenv("HAYSTACK_DOWNLOADS_DIR", str(tmp_path / "dl"))
+    monkeypatch.setenv("HAYSTACK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+
+    download(db, base, None, action="downloadArchives")
+    assert sorted(files_on_disk(tmp_path / "dl")) == ["bundle.zip"]
+
+    download(db, base, Path("media"), action="downloadMedia")
+    assert sorted(files_on_disk(tmp_path / "data" / "media")) == ["pixel.png"]
+    assert not (tmp_path / "media").exists()
 
 
 def test_allowed_classes_narrow_download_all(

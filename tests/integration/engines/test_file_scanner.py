@@ -213,7 +213,6 @@ def test_unreadable_folders_are_reported_and_the_scan_goes_on(db: Database, tree
 @pytest.mark.parametrize(
     ("settings", "error"),
     [
-        ({}, "ConfigError: no folders to scan"),
         (
             {"folders": ["/nonexistent/haystack-test"]},
             "ConfigError: not folders: /nonexistent/haystack-test",
@@ -227,3 +226,26 @@ def test_bad_settings_fail_with_a_clear_error(
     [result] = run_start_actions(FileScanner, db, settings)
     assert not result.ok
     assert error in (result.error or "")
+
+
+def test_the_data_folder_is_scanned_by_default_and_relative_folders_start_there(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HAYSTACK_DATA_DIR is the haystack folder, as ``[Paths] haystack`` was originally."""
+    data = tmp_path / "data"
+    (data / "inbox").mkdir(parents=True)
+    (data / "top.txt").write_bytes(b"top")
+    (data / "inbox" / "in.txt").write_bytes(b"in")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "inbox").mkdir(parents=True)
+    (elsewhere / "inbox" / "not-this.txt").write_bytes(b"no")
+    monkeypatch.setenv("HAYSTACK_DATA_DIR", str(data))
+    monkeypatch.chdir(elsewhere)
+
+    [relative] = run_start_actions(FileScanner, db, {"folders": ["inbox"]})
+    assert relative.ok, relative.error
+    assert set(files(db)) == {uri(data / "inbox" / "in.txt")}
+
+    [default] = run_start_actions(FileScanner, db, {})
+    assert default.ok, default.error
+    assert set(files(db)) == {uri(data / "top.txt"), uri(data / "inbox" / "in.txt")}

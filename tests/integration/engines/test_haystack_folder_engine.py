@@ -268,7 +268,6 @@ def test_a_file_that_stops_being_a_bookmark_file_gets_an_error(db: Database, fol
     ("settings", "error"),
     [
         ({"folder": "missing"}, "ConfigError: not a folder"),
-        ({"folder": ""}, "ConfigError: not a folder: ''"),
         ({"follow_action": "nobody:Nothing"}, "no engine named 'nobody' is registered"),
         ({"max_file_bytes": 0}, "max_file_bytes: Input should be greater than or equal to 1"),
     ],
@@ -285,6 +284,36 @@ def test_bad_settings_fail_the_scan(
     assert not result.ok
     assert error in (result.error or "")
     assert process_events(db)["pending"] == 0
+
+
+def test_the_data_folder_is_the_default_folder_and_where_relative_ones_start(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HAYSTACK_DATA_DIR is the haystack folder, as ``[Paths] haystack`` was originally."""
+    data = tmp_path / "data"
+    (data / "inbox").mkdir(parents=True)
+    (data / "top.txt").write_bytes(b"https://top.test/\n")
+    (data / "inbox" / "reading.txt").write_bytes(READING)
+    monkeypatch.setenv("HAYSTACK_DATA_DIR", str(data))
+    monkeypatch.chdir(tmp_path)  # the working folder is not where relative folders start
+
+    [relative] = run_start_actions(HaystackFolder, db, {"folder": "inbox"})
+    assert relative.ok, relative.error
+    assert relative.items_stored == 1  # inbox/reading.txt only
+    [default] = run_start_actions(HaystackFolder, db, {})
+    assert default.ok, default.error
+
+    drain(db)
+    stored = stored_data(db)
+    assert uri(data / "top.txt") in stored
+    assert contained(db, uri(data / "inbox" / "reading.txt")) == {
+        "https://read.test/one",
+        "https://read.test/two",
+    }
+
+    [missing] = run_start_actions(HaystackFolder, db, {"folder": "nowhere"})
+    assert not missing.ok
+    assert f"not a folder: {str(data / 'nowhere')!r}" in (missing.error or "")
 
 
 def test_actions_are_declared(db: Database) -> None:

@@ -52,6 +52,37 @@ async def test_concurrent_waiters_queue_one_gap_apart() -> None:
     assert sorted(sleeps) == [1.0, 2.0, 3.0]
 
 
+async def test_a_new_min_delay_applies_to_known_and_new_hosts_above_crawl_delays() -> None:
+    fake = FakeTime()
+    slots = HostSlots(FetchSettings(min_delay=1.0, jitter=0.0), clock=fake.clock, sleep=fake.sleep)
+    slots.raise_floor("slow.example", 3.0)  # its robots.txt Crawl-delay
+    async with slots.slot("a.example"):
+        pass
+
+    slots.set_min_delay(5.0)
+    assert (slots.state("a.example").delay, slots.state("slow.example").delay) == (5.0, 5.0)
+    assert slots.state("new.example").delay == 5.0
+    starts = []
+    for _ in range(2):
+        async with slots.slot("a.example"):
+            starts.append(fake.now)
+    assert starts[1] - starts[0] == 5.0
+
+    slots.set_min_delay(0.5)  # lowered: a Crawl-delay still holds its host back
+    assert slots.state("a.example").delay == 0.5
+    assert slots.state("slow.example").delay == 3.0
+
+
+def test_a_new_min_delay_under_autothrottle_only_raises_the_gap() -> None:
+    slots = HostSlots(FetchSettings(min_delay=0.5, autothrottle=True))
+    for _ in range(20):
+        slots.observe("a.example", 2.0, ok=True)
+    slots.set_min_delay(1.0)
+    assert slots.state("a.example").delay == pytest.approx(2.0, rel=1e-3)  # latency rules
+    slots.set_min_delay(3.0)
+    assert slots.state("a.example").delay == 3.0  # never below the floor
+
+
 def test_autothrottle_follows_latency_within_bounds() -> None:
     settings = FetchSettings(min_delay=0.5, autothrottle=True, autothrottle_max_delay=4.0)
     slots = HostSlots(settings)
