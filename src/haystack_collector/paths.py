@@ -91,10 +91,14 @@ class PathRoots:
     @classmethod
     def of(cls, settings: Settings) -> PathRoots:
         """The roots ``settings`` allow: downloads and data folders, then ``api_path_roots``."""
-        downloads = settings.downloads_dir.expanduser().resolve()
-        base = settings.data_dir.expanduser().resolve()
-        extra = (root.expanduser().resolve() for root in settings.api_path_roots)
-        return cls(tuple(dict.fromkeys((downloads, base, *extra))), base, downloads)
+        return cls.of_folders(settings.downloads_dir, settings.data_dir, settings.api_path_roots)
+
+    @classmethod
+    def of_folders(cls, downloads: Path, data: Path, extra: Sequence[Path] = ()) -> PathRoots:
+        """The roots of these folders, resolved (relative ones from the working folder)."""
+        downloads, base = downloads.expanduser().resolve(), data.expanduser().resolve()
+        more = (root.expanduser().resolve() for root in extra)
+        return cls(tuple(dict.fromkeys((downloads, base, *more))), base, downloads)
 
 
 def confine_path(value: str, roots: PathRoots, *, setting: str) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from haystack_collector.errors import ConfigError
+from haystack_collector.paths import PathRoots
 from haystack_collector.settings import Settings, load_settings
 
 __all__ = ["EngineDefaults", "configure_defaults", "engine_defaults"]
@@ -27,10 +28,20 @@ class EngineDefaults:
     downloads_dir: Path = Path("downloads")
     data_dir: Path = Path(".")
     web_scraper_depth: int = 3
+    api_path_roots: tuple[Path, ...] = ()
 
     @classmethod
     def of(cls, settings: Settings) -> EngineDefaults:
-        return cls(settings.downloads_dir, settings.data_dir, settings.web_scraper_depth)
+        return cls(
+            settings.downloads_dir,
+            settings.data_dir,
+            settings.web_scraper_depth,
+            tuple(settings.api_path_roots),
+        )
+
+    def api_roots(self) -> PathRoots:
+        """The folders API work may use (see ``paths``): checked again as it runs."""
+        return PathRoots.of_folders(self.downloads_dir, self.data_dir, self.api_path_roots)
 
     @property
     def downloads(self) -> Path:

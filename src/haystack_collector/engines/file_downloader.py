@@ -45,7 +45,8 @@ from haystack_collector.extract.page import extract_page
 from haystack_collector.fetch import FetchResult, FetchSettings
 from haystack_collector.fetch.download import FILE_MODE, Download
 from haystack_collector.files import INERT_SUFFIX, file_class, file_hashes, is_loaded_name
-from haystack_collector.paths import PATH_SCHEMA, PathSetting
+from haystack_collector.origin import from_api
+from haystack_collector.paths import PATH_SCHEMA, PathSetting, confine_path
 from haystack_collector.queue import Job
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
@@ -204,9 +205,16 @@ class FileDownloader(FetchingEngine):
         raw = ctx.db.run_read(store.get_item_value, item_id=job.item_id, key=SETTINGS_KEY)
         if isinstance(raw, dict):
             try:
-                return FileDownloaderSettings.model_validate(raw)
+                stored = FileDownloaderSettings.model_validate(raw)
             except ValidationError as error:
                 raise ConfigError(f"bad {SETTINGS_KEY} on item {job.item_id}: {error}") from error
+            if from_api():
+                # The item's folder is data anyone with a token can edit (the admin API):
+                # API work writes only inside the folders the API may use.
+                roots = engine_defaults().api_roots()
+                folder = confine_path(str(stored.target_folder()), roots, setting="folder")
+                return stored.model_copy(update={"folder": str(folder)})
+            return stored
         if self.download_settings is not None:
             return self.download_settings
         assert isinstance(ctx.settings, FileDownloaderSettings)

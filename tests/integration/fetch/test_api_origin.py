@@ -30,9 +30,10 @@ from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.fetch import FetchSettings, ssrf
 from haystack_collector.jobs import JobRunner
+from haystack_collector.origin import API, origin_scope
 from haystack_collector.paths import PathRoots
 from haystack_collector.queue import SqlQueue
-from haystack_collector.store import EventSpec
+from haystack_collector.store import EventSpec, ItemRecord
 from haystack_collector.store import jobs as job_store
 from haystack_collector.worker import Worker
 from tests.http_server import serve_http
@@ -323,3 +324,28 @@ def test_the_origin_columns_cannot_be_written_by_hand(api: Api) -> None:
         )
         assert answer.status_code == 422, answer.text
         assert column in answer.text
+
+
+def test_api_work_downloads_only_into_the_folders_the_api_may_use(
+    db: Database, public: str, tmp_path: Path
+) -> None:
+    # A page item's download folder is data a token holder can edit (the admin API): when API
+    # work reads it, it is confined again, here to the working folder's downloads and data.
+    outside = tmp_path / "outside"
+    registered = FileDownloader.register(db)
+    page = db.run(
+        store.store_items,
+        engine_id=registered.engine_id,
+        records=[
+            ItemRecord(uri=f"{public}/files", data={"DownloadSettings": {"folder": str(outside)}})
+        ],
+    ).item_ids[f"{public}/files"]
+    spec = EventSpec(registered.engine_id, registered.action_ids["downloadAll"], page)
+    with origin_scope(API):
+        db.run(store.enqueue_events, events=[spec])
+    drain(db)
+
+    assert not outside.exists()
+    with db.read() as conn:
+        error = conn.execute(select(item_events.c.itemEventLastError)).scalar_one()
+    assert "outside the folders the API may use" in str(error)
