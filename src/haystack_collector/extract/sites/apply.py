@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector, SelectorList
 
 from haystack_collector.errors import ExtractionError
+from haystack_collector.extract.limits import check_markup
 from haystack_collector.extract.sites.model import (
     JOB_FIELD_NAMES,
     FieldSpec,
@@ -64,7 +65,11 @@ def extract_detail(
 
 
 def document(data: bytes | str) -> Selector:
-    """A parsed HTML page (bytes decoded by BOM, declared charset, then detection)."""
+    """A parsed HTML page (bytes decoded by BOM, declared charset, then detection).
+
+    ``DocumentLimitError`` for a page beyond the parse limits (``limits.py``).
+    """
+    check_markup(data)
     text = data if isinstance(data, str) else decode_body(data)[0]
     # lxml refuses NUL characters; browsers show them as U+FFFD.
     return Selector(text=text.replace("\x00", "\ufffd") or "<html></html>", type="html")
