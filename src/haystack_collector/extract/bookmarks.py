@@ -188,16 +188,7 @@ def _netscape(text: str, base_url: str | None) -> list[Bookmark]:
             found.append(pending.freeze())
             pending = describing = None
         if tag == "dl":
-            if closing:
-                if stack:
-                    stack.pop()
-            else:
-                if len(stack) > MAX_FOLDER_DEPTH:  # the root list and MAX_FOLDER_DEPTH folders
-                    raise DocumentLimitError(
-                        f"bookmark folders nested too deeply: more than {MAX_FOLDER_DEPTH} deep"
-                    )
-                stack.append(folder_name)
-                folder_name = None
+            folder_name = _enter_or_leave(stack, folder_name, leave=bool(closing))
             folder = [name for name in stack if name is not None]
         elif tag == "h3":
             folder_name = _text(_inner(text, end, "h3", next_start)) or ""
@@ -207,6 +198,21 @@ def _netscape(text: str, base_url: str | None) -> list[Bookmark]:
     if pending is not None:
         found.append(pending.freeze())
     return found
+
+
+def _enter_or_leave(stack: list[str | None], folder_name: str | None, *, leave: bool) -> str | None:
+    """Open (``<DL>``, named by the last ``<H3>``) or close (``</DL>``) a list; the name
+    the next list would get."""
+    if leave:
+        if stack:
+            stack.pop()
+        return folder_name
+    if len(stack) > MAX_FOLDER_DEPTH:  # the root list and MAX_FOLDER_DEPTH folders
+        raise DocumentLimitError(
+            f"bookmark folders nested too deeply: more than {MAX_FOLDER_DEPTH} deep"
+        )
+    stack.append(folder_name)
+    return None
 
 
 def _tokens(text: str) -> Iterator[tuple[str, str, str, int, str, int]]:

@@ -55,10 +55,11 @@ def check_markup(data: bytes | str, *, xml: bool = False) -> None:
     check_size(data)
     # However it nests, a document with few tags parses fast (10,000 nested elements take
     # lexbor about 0.2 s): most pages stop here, at the cost of one count.
-    if data.count(b"<" if isinstance(data, bytes) else "<") <= UNCHECKED_TAGS:
+    tags = data.count(b"<") if isinstance(data, bytes) else data.count("<")
+    if tags <= UNCHECKED_TAGS:
         return
     text = data.decode("latin-1") if isinstance(data, bytes) else data
-    if _max_depth(text.lower(), xml=xml, limit=MAX_DEPTH) > MAX_DEPTH:
+    if _nests_deeper(text.lower(), xml=xml, limit=MAX_DEPTH):
         raise DocumentLimitError(
             f"document nested too deeply to parse: more than {MAX_DEPTH} elements deep"
         )
@@ -66,37 +67,41 @@ def check_markup(data: bytes | str, *, xml: bool = False) -> None:
 
 # Start tags (with the "/" of a "/>"), end tags, and the constructs whose insides are no markup.
 _TOKEN = re.compile(r"<(?:(/?)([a-z][^\s/<>]*)(?:[^<>]*?(/)?>)?|(!--|!\[cdata\[))")
-_VOID: Final = frozenset(
+_SPECIAL_END: Final = {"!--": "-->", "![cdata[": "]]>"}
+
+
+def _names(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_VOID = _names(
     "area base basefont bgsound br col embed frame hr image img input keygen link meta param"
-    " source track wbr".split()
+    " source track wbr"
 )
-_RAW_TEXT: Final = frozenset(
-    "script style textarea title xmp iframe noembed noframes noscript plaintext".split()
-)
+_RAW_TEXT = _names("script style textarea title xmp iframe noembed noframes noscript plaintext")
 # Closed by a sibling's start tag (or their parent's end) rather than nested by the parser.
-_IMPLIED: Final = frozenset(
-    "p li dt dd option optgroup tr td th thead tbody tfoot caption colgroup rb rp rt rtc".split()
+_IMPLIED = _names(
+    "p li dt dd option optgroup tr td th thead tbody tfoot caption colgroup rb rp rt rtc"
 )
 # Elements the HTML parser never nests in themselves: a second one closes the first.
-_NOT_NESTED: Final = frozenset("a nobr button form select".split())
-# Not pushed in HTML: void, raw-text (skipped to their end tag) and implicitly closed elements.
-_FLAT: Final = _VOID | _IMPLIED
+_NOT_NESTED = _names("a nobr button form select")
+# Not pushed in HTML: void and implicitly closed elements.
+_FLAT = _VOID | _IMPLIED
 # HTML elements for which the HTML parser ignores "/>"; elsewhere (svg, math) it closes.
-_HTML_ELEMENTS: Final = frozenset(
+_HTML_ELEMENTS = _names(
     "a abbr address article aside audio b bdi bdo blockquote body button canvas center cite code"
     " data datalist del details dfn dialog div dl em fieldset figcaption figure font footer"
     " form h1 h2 h3 h4 h5 h6 head header hgroup html i ins kbd label legend main map mark menu"
     " meter nav nobr object ol output picture pre progress q s samp search section select"
     " slot small span strike strong sub summary sup table template time tt u ul var video"
-    " marquee applet big".split()
+    " marquee applet big"
 )
 
 
-def _max_depth(text: str, *, xml: bool, limit: int) -> int:
-    """How deep ``text`` (lower-cased) nests its elements, stopping once past ``limit``."""
+def _nests_deeper(text: str, *, xml: bool, limit: int) -> bool:
+    """Whether ``text`` (lower-cased) nests its elements more than ``limit`` deep."""
     stack: list[str] = []
     open_count: dict[str, int] = {}
-    deepest = 0
     skip_to = 0  # the end of the last comment, CDATA section or raw-text element
     for match in _TOKEN.finditer(text):
         closing, name, slash, special = match.groups()
@@ -105,31 +110,31 @@ def _max_depth(text: str, *, xml: bool, limit: int) -> int:
                 continue
             skip_to = 0
         if special:
-            end_mark = "-->" if special == "!--" else "]]>"
-            end = text.find(end_mark, match.end())
-            skip_to = len(text) if end == -1 else end + len(end_mark)
+            skip_to = _end_of(text, _SPECIAL_END[special], match.end(), after=True)
         elif closing:  # an end tag closes up to the open element of that name, if any
             if open_count.get(name):
                 _close(stack, open_count, name)
-        elif xml:
-            if not slash:
-                stack.append(name)
-                open_count[name] = open_count.get(name, 0) + 1
-        elif name in _FLAT or (slash and name not in _HTML_ELEMENTS):
-            pass
-        elif name in _RAW_TEXT:
-            end = text.find("</" + name, match.end())
-            skip_to = len(text) if end == -1 else end
-        else:
-            if name in _NOT_NESTED and open_count.get(name):
+        elif xml or not (name in _FLAT or (slash and name not in _HTML_ELEMENTS)):
+            if xml and slash:
+                continue
+            if not xml and name in _RAW_TEXT:
+                skip_to = _end_of(text, "</" + name, match.end(), after=False)
+                continue
+            if not xml and name in _NOT_NESTED and open_count.get(name):
                 _close(stack, open_count, name)
             stack.append(name)
             open_count[name] = open_count.get(name, 0) + 1
-        if len(stack) > deepest:
-            deepest = len(stack)
-            if deepest > limit:
-                break
-    return deepest
+            if len(stack) > limit:
+                return True
+    return False
+
+
+def _end_of(text: str, mark: str, start: int, *, after: bool) -> int:
+    """Where the construct that ``mark`` ends stops (the document's end when it never does)."""
+    end = text.find(mark, start)
+    if end == -1:
+        return len(text)
+    return end + len(mark) if after else end
 
 
 def _close(stack: list[str], open_count: dict[str, int], name: str) -> None:
