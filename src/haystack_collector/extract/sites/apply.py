@@ -237,7 +237,10 @@ def _convert(value: str, spec: FieldSpec, base: str) -> Any:  # noqa: PLR0911 - 
             return _absolute(base, value)
         case "int":
             found = _INT.search(value)
-            return int(found.group().replace(",", "")) if found else None
+            try:
+                return int(found.group().replace(",", "")) if found else None
+            except ValueError:  # more digits than int() reads (4,300)
+                return None
         case "float":
             found = _FLOAT.search(value)
             return float(found.group().replace(",", "")) if found else None
