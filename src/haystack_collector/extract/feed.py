@@ -146,9 +146,14 @@ def _prepare(data: bytes) -> bytes:
 def _parse_xml(data: bytes, base_url: str | None) -> Any:
     check_markup(data, xml=True)
     headers = {"content-location": base_url} if base_url else {}
-    parsed = feedparser.parse(
-        _prepare(data), response_headers=headers, resolve_relative_uris=True, sanitize_html=True
-    )
+    try:
+        parsed = feedparser.parse(
+            _prepare(data), response_headers=headers, resolve_relative_uris=True, sanitize_html=True
+        )
+    except Exception as error:
+        # feedparser's own bugs on malformed input surface as anything (the fuzz test met
+        # AttributeError, TypeError, UnicodeDecodeError and ValueError); all say "unreadable".
+        raise FeedError(f"not a readable feed ({type(error).__name__}: {error})") from error
     if not parsed.get("version") and not parsed.get("entries"):
         problem = parsed.get("bozo_exception")
         detail = f": {problem}" if problem else ""
