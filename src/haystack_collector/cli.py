@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import json as jsonlib
 import logging
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -1132,11 +1134,7 @@ def extract(
     that is not of KIND at all says why on stderr). An unreadable file or an unknown kind is
     one `error:` line and exit 2.
     """
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise ConfigError(f"cannot read {str(file)!r}: {reason}", setting="file") from None
+    data = _read_regular_file(file)
     try:
         found = extract_records(kind, data, base_url=base_url)
     except ExtractionError as error:
@@ -1144,6 +1142,28 @@ def extract(
         return
     for record in found:
         typer.echo(to_json(record))
+
+
+def _read_regular_file(file: Path) -> bytes:
+    """The bytes of ``file``; a ConfigError unless it is a readable regular file.
+
+    Opened without blocking, then checked: reading a FIFO (or a device such as /dev/zero)
+    would wait for a writer, or never end.
+    """
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"cannot read {str(file)!r}: {reason}", setting="file") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"cannot read {str(file)!r}: not a regular file", setting="file")
+    with os.fdopen(fd, "rb") as opened:
+        try:
+            return opened.read()
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise ConfigError(f"cannot read {str(file)!r}: {reason}", setting="file") from None
 
 
 # `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,17 +75,29 @@ def test_binary_garbage_does_not_crash_an_extractor(tmp_path: Path) -> None:
             json.loads(line)
 
 
-@pytest.mark.parametrize("make", ["missing", "directory"])
+@pytest.mark.parametrize("make", ["missing", "directory", "fifo"])
 def test_an_unreadable_file_is_one_error_line_and_exit_2(tmp_path: Path, make: str) -> None:
     target = tmp_path / "nothing-here.html"
     if make == "directory":
         target.mkdir()
+    elif make == "fifo":
+        os.mkfifo(target)  # reading it used to wait for a writer forever
     result = haystack_extract("page", target, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert line.startswith("error: cannot read ")
     assert "nothing-here.html" in line
+    if make != "missing":
+        assert line.endswith("not a regular file")
+
+
+def test_a_page_nested_past_the_limit_says_why_and_prints_nothing(tmp_path: Path) -> None:
+    page = tmp_path / "deep.html"
+    page.write_bytes(b"<div>" * 200_000 + b"<a href='/x'>x</a>")
+    result = haystack_extract("page", page, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert "nested too deeply to parse" in result.stderr
 
 
 def test_an_unknown_kind_is_a_usage_error(tmp_path: Path) -> None:

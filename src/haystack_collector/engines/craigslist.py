@@ -50,6 +50,7 @@ from haystack_collector.extract.craigslist import (
     search_next_url,
 )
 from haystack_collector.extract.jobs import JobFields
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.store import FETCHED, EventSpec, ItemRecord, LinkSpec
@@ -318,7 +319,11 @@ class Craigslist(FetchingEngine):
             summary.record(result)
             if not result.ok or not result.body:
                 break
-            rows = extract_search(result.body, base_url=page_url)
+            try:
+                rows = extract_search(result.body, base_url=page_url)
+            except DocumentLimitError as refused:  # the search item says why; others go on
+                summary.error = str(refused)
+                break
             listings: list[_Listing] = []
             for listing in _listings(rows, keyword, base_url):
                 if listing.uri not in seen:
@@ -431,7 +436,10 @@ def posting_data(  # noqa: PLR0911 - one outcome per kind of answer
         data["FinalUrl"] = result.url
     if result.error is not None or result.status is None or result.not_modified:
         return data
-    posting = _parse_posting(result)
+    try:
+        posting = _parse_posting(result)
+    except DocumentLimitError as refused:
+        return data | {"Error": str(refused)}
     if result.status in _GONE_STATUSES:
         # Craigslist answers a removed posting with 404 and, often, the notice.
         status = posting.status if posting and posting.status != "active" else "expired"

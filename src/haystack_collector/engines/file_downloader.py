@@ -41,6 +41,7 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import extract_page
 from haystack_collector.fetch import FetchResult, FetchSettings
 from haystack_collector.fetch.download import FILE_MODE, Download
@@ -184,8 +185,12 @@ class FileDownloader(FetchingEngine):
         allowed = [c for c in ACTION_CLASSES[ctx.action] if c in settings.classes]
         fetcher = self.fetcher()
         page = await fetcher.fetch(job.uri)
-        targets = _targets(page, allowed)
-        outcome = _Outcome({"FilesFound": len(targets)} | _page_problem(page))
+        try:
+            targets = _targets(page, allowed)
+            problem = _page_problem(page)
+        except DocumentLimitError as error:  # no links read; the reason is on the page's item
+            targets, problem = [], {"StatusCode": page.status, "Error": str(error)}
+        outcome = _Outcome({"FilesFound": len(targets)} | problem)
         folder = settings.target_folder()
         kept = 0
         for url in targets:

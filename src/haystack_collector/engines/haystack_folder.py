@@ -54,6 +54,7 @@ from haystack_collector.extract.bookmarks import (
     detect_bookmark_format,
     extract_bookmark_file,
 )
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.paths import ServerPath
 from haystack_collector.queue import Job
 from haystack_collector.store import FETCHED, EventSpec, ItemRecord, ItemValue, LinkSpec
@@ -232,7 +233,10 @@ def read_file(uri: str, *, max_bytes: int | None = None) -> FileRead:
     kind = detect_bookmark_format(data, name=path.name)
     if kind is None:
         return replace(base, error="not a bookmark file: binary or unrecognized content")
-    found = _web_bookmarks(extract_bookmark_file(data, name=path.name))
+    try:
+        found = _web_bookmarks(extract_bookmark_file(data, name=path.name))
+    except DocumentLimitError as error:
+        return replace(base, format=kind, error=str(error))
     if not found:
         return replace(base, format=kind, error=f"no http(s) URL found ({kind} file)")
     return replace(base, format=kind, bookmarks=found)

@@ -37,6 +37,7 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.store import FETCHED, EventSpec, ItemRecord, ItemValue, LinkSpec
@@ -251,7 +252,7 @@ def _update(result: FetchResult, checked: datetime) -> FeedUpdate:
         return FeedUpdate(data | {"Error": f"HTTP {result.status}"}, [])
     try:
         info, entries = parse_feed(result.body, base_url=result.url)
-    except FeedError as error:
+    except (FeedError, DocumentLimitError) as error:
         return FeedUpdate(data | {"Error": str(error), ETAG: [], LAST_MODIFIED: []}, [])
     return FeedUpdate(
         data

@@ -31,7 +31,9 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
 from haystack_collector.extract.jobs import JobFields
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.sites import (
+    DetailPage,
     FormRequest,
     ListingPage,
     SiteChangedError,
@@ -202,6 +204,12 @@ class Sites(FetchingEngine):
             except SiteChangedError as changed:
                 await self._warn(ctx, changed.warning, tally)
                 break  # the same page serves every keyword
+            except DocumentLimitError as refused:  # fetching it again would not help
+                data = {SITE: defn.name, STATUS_CODE: result.status, FETCHED_AT: _now()}
+                data[ERROR] = str(refused)
+                await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=page, data=data)])
+                ctx.log.warning("site %s: the search form page %s: %s", defn.name, page, refused)
+                break
             starts.append((keyword, _form_request(defn, form)))
         return starts
 
@@ -230,9 +238,15 @@ class Sites(FetchingEngine):
                 await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=request.uri, data=data)])
                 ctx.log.warning("site %s: %s: %s", defn.name, request.url, error)
                 return
-            page = await asyncio.to_thread(
-                read_listing, defn, result.text or result.body, base_url=result.url
-            )
+            try:
+                page = await asyncio.to_thread(
+                    read_listing, defn, result.text or result.body, base_url=result.url
+                )
+            except DocumentLimitError as refused:
+                data = _page_data(defn, keyword, result, str(refused))
+                await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=request.uri, data=data)])
+                ctx.log.warning("site %s: %s: %s", defn.name, request.url, refused)
+                return
             queued = await asyncio.to_thread(
                 self._store_listing, ctx, defn, keyword, request.uri, result, page
             )
@@ -274,10 +288,15 @@ class Sites(FetchingEngine):
         result = await self.fetcher().fetch(job.uri)
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
+        page: DetailPage | None = None
         if error is None:
-            page = await asyncio.to_thread(
-                read_detail, defn, result.text or result.body, base_url=result.url
-            )
+            try:
+                page = await asyncio.to_thread(
+                    read_detail, defn, result.text or result.body, base_url=result.url
+                )
+            except DocumentLimitError as refused:  # stored as the item's error, like a 404
+                error = data[ERROR] = str(refused)
+        if page is not None:
             for warning in page.warnings:
                 await self._warn(ctx, warning, _Tally())
             if page.record is not None:

@@ -50,6 +50,7 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, FetchResult
 from haystack_collector.queue import Job
@@ -255,7 +256,12 @@ def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
         data["Truncated"] = result.reason  # stored as far as it was read; this says why
     if result.status is None or not _is_html(result.content_type) or not result.body:
         return _Fetched(data)
-    page = extract_page(result.text or result.body, base_url=result.url, encoding=result.encoding)
+    try:
+        page = extract_page(
+            result.text or result.body, base_url=result.url, encoding=result.encoding
+        )
+    except DocumentLimitError as error:  # stored with the reason; the crawl goes on without it
+        return _Fetched(data | {"Error": str(error)})
     data["Title"] = page.title
     data["Image"] = [_image(image) for image in page.images]
     data["Form"] = [_form(form) for form in page.forms]

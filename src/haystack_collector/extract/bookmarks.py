@@ -6,14 +6,18 @@ Formats, told apart by content (``detect_bookmark_format``):
   (Chrome, Firefox, Safari, IE, delicious, Google): ``<DT><A HREF ...>`` links, ``<H3>``
   folders around ``<DL>`` lists, ``<DD>`` descriptions, ``ADD_DATE`` and ``TAGS`` attributes.
   Read with one regular-expression scan and an explicit folder stack, so 100,000 links take
-  well under a second and any nesting depth is fine (no recursion).
+  well under a second. Lists nested more than ``MAX_FOLDER_DEPTH`` deep raise
+  ``DocumentLimitError``: every link carries its folder path, so a file putting each link one
+  folder deeper would otherwise need memory growing with the square of its size.
 - ``url``: a Windows Internet Shortcut (``[InternetShortcut]`` ``URL=...``, any line endings,
   other sections and keys ignored).
 - ``webloc``: an Apple property list, XML or binary, with a ``URL`` key (``plistlib``).
 - ``text``: one URL a line; lines that are not absolute URLs are skipped.
 
 Every link is returned as exported, whatever its scheme (Firefox's ``place:`` queries too);
-deciding which are worth fetching is the caller's business. Garbage gives no records.
+deciding which are worth fetching is the caller's business. Garbage gives no records. Every
+step is linear in the file's size, so no size cap applies here beyond the caller's (the
+haystackFolder engine's ``max_file_bytes``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from pathlib import PurePath
 from typing import Literal
 from urllib.parse import urljoin
 
+from haystack_collector.extract.limits import DocumentLimitError
+
 __all__ = [
+    "MAX_FOLDER_DEPTH",
     "Bookmark",
     "BookmarkFormat",
     "detect_bookmark_format",
@@ -37,6 +44,7 @@ __all__ = [
 ]
 
 BookmarkFormat = Literal["netscape", "url", "webloc", "text"]
+MAX_FOLDER_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,7 @@ def _netscape(text: str, base_url: str | None) -> list[Bookmark]:
     folder: list[str] = []
     pending: _Pending | None = None
     describing: _Pending | None = None  # the link a <DD> right now would describe
-    for closing, tag, attributes, end, text_after in _tokens(text):
+    for closing, tag, attributes, end, text_after, next_start in _tokens(text):
         if tag == "dd":
             if describing is not None:
                 describing.description = _text(text_after)
@@ -180,39 +188,59 @@ def _netscape(text: str, base_url: str | None) -> list[Bookmark]:
             found.append(pending.freeze())
             pending = describing = None
         if tag == "dl":
-            if closing:
-                if stack:
-                    stack.pop()
-            else:
-                stack.append(folder_name)
-                folder_name = None
+            folder_name = _enter_or_leave(stack, folder_name, leave=bool(closing))
             folder = [name for name in stack if name is not None]
         elif tag == "h3":
-            folder_name = _text(_inner(text, end, "h3")) or ""
+            folder_name = _text(_inner(text, end, "h3", next_start)) or ""
         elif tag == "a":
-            pending = describing = _link(attributes, _inner(text, end, "a"), folder, base_url)
+            inner = _inner(text, end, "a", next_start)
+            pending = describing = _link(attributes, inner, folder, base_url)
     if pending is not None:
         found.append(pending.freeze())
     return found
 
 
-def _tokens(text: str) -> Iterator[tuple[str, str, str, int, str]]:
-    """``(closing "/", lower-case tag, attributes, tag end, text up to the next token)``;
-    only a ``<DD>`` gets its text (slicing every link's would copy the whole file)."""
-    for match in _TOKEN.finditer(text):
+def _enter_or_leave(stack: list[str | None], folder_name: str | None, *, leave: bool) -> str | None:
+    """Open (``<DL>``, named by the last ``<H3>``) or close (``</DL>``) a list; the name
+    the next list would get."""
+    if leave:
+        if stack:
+            stack.pop()
+        return folder_name
+    if len(stack) > MAX_FOLDER_DEPTH:  # the root list and MAX_FOLDER_DEPTH folders
+        raise DocumentLimitError(
+            f"bookmark folders nested too deeply: more than {MAX_FOLDER_DEPTH} deep"
+        )
+    stack.append(folder_name)
+    return None
+
+
+def _tokens(text: str) -> Iterator[tuple[str, str, str, int, str, int]]:
+    """``(closing "/", lower-case tag, attributes, tag end, text up to the next token, where
+    the next token starts)``; only a ``<DD>`` gets its text (slicing every link's would copy
+    the whole file)."""
+    matches = _TOKEN.finditer(text)
+    match = next(matches, None)
+    while match is not None:
+        following = next(matches, None)
+        next_start = following.start() if following else len(text)
         tag = match.group(2).lower()
-        after = ""
-        if tag == "dd":
-            following = _TOKEN.search(text, match.end())
-            after = text[match.end() : following.start() if following else len(text)]
-        yield match.group(1), tag, match.group(3), match.end(), after
+        after = text[match.end() : next_start] if tag == "dd" else ""
+        yield match.group(1), tag, match.group(3), match.end(), after, next_start
+        match = following
 
 
-def _inner(text: str, start: int, tag: str) -> str:
-    """The text of an element from ``start`` to its closing tag (or the next line)."""
-    closing = _CLOSING[tag].search(text, start)
-    end = closing.start() if closing else text.find("\n", start)
-    return text[start : end if end != -1 else len(text)]
+def _inner(text: str, start: int, tag: str, next_start: int) -> str:
+    """The text of an element from ``start`` to its closing tag (or the next line).
+
+    An unclosed element's closing tag or line end is looked for only up to the next token:
+    searching the rest of the file for each of them made a file without them quadratic.
+    """
+    if next_start < len(text) and _CLOSING[tag].match(text, next_start):
+        return text[start:next_start]
+    closing = _CLOSING[tag].search(text, start, next_start)
+    end = closing.start() if closing else text.find("\n", start, next_start)
+    return text[start : end if end != -1 else next_start]
 
 
 def _link(attributes: str, inner: str, folder: list[str], base_url: str | None) -> _Pending | None:
@@ -245,9 +273,12 @@ def _text(markup: str | None) -> str | None:
 
 def _epoch(value: str | None) -> datetime | None:
     """ADD_DATE: seconds since 1970; some exporters write milli- or microseconds."""
-    if not value or not value.strip().isdigit():
+    value = value.strip() if value else ""
+    # isdigit() alone takes "²" and other Unicode digits that int() refuses; 30 digits is
+    # already finer than nanoseconds.
+    if not value.isascii() or not value.isdigit() or len(value) > 30:
         return None
-    number = int(value.strip())
+    number = int(value)
     while number > 100_000_000_000:  # later than the year 5138 in seconds: finer units
         number //= 1000
     try:

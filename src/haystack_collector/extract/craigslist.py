@@ -12,7 +12,8 @@ Pure extractors (bytes in, records out; see ``records.py``):
 - ``search_next_url``: the page's "next page" link, for walking result pages.
 
 Malformed input never raises: a page that is not Craigslist yields no search results, and a
-posting record whose fields are None.
+posting record whose fields are None. A page beyond the parse limits (``limits.py``) raises
+``DocumentLimitError`` before it is parsed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from haystack_collector.extract.limits import check_markup
 from haystack_collector.fetch.decode import decode_body
 from haystack_collector.urls import canonicalize
 
@@ -95,6 +97,7 @@ _SKIPPED = frozenset({"script", "style", "noscript", "template", "-comment"})
 
 
 def _parse(data: bytes) -> LexborHTMLParser:
+    check_markup(data)
     text = decode_body(data)[0] if data else ""
     # NUL is a parse error that HTML tokenizers replace; do it before lexbor sees it.
     return LexborHTMLParser(text.replace("\x00", "\ufffd"))

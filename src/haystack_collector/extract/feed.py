@@ -15,7 +15,9 @@ is fetched. feedparser's own doctype filter and expat's amplification limit stay
 a second and third line.
 
 A document that is not a feed at all (an HTML page, garbage, JSON that is not a JSON Feed)
-raises ``FeedError``; a feed with no entries is an empty list.
+raises ``FeedError``; a feed with no entries is an empty list. A document beyond the parse
+limits (``limits.py``: too large, or XML nested too deeply) raises ``DocumentLimitError``
+before it is parsed; a JSON Feed nested deeper than ``json`` recurses is a ``FeedError``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+
+from haystack_collector.extract.limits import check_markup, check_size
 
 __all__ = [
     "FeedEntry",
@@ -142,10 +146,16 @@ def _prepare(data: bytes) -> bytes:
 
 
 def _parse_xml(data: bytes, base_url: str | None) -> Any:
+    check_markup(data, xml=True)
     headers = {"content-location": base_url} if base_url else {}
-    parsed = feedparser.parse(
-        _prepare(data), response_headers=headers, resolve_relative_uris=True, sanitize_html=True
-    )
+    try:
+        parsed = feedparser.parse(
+            _prepare(data), response_headers=headers, resolve_relative_uris=True, sanitize_html=True
+        )
+    except Exception as error:
+        # feedparser's own bugs on malformed input surface as anything (the fuzz test met
+        # AttributeError, TypeError, UnicodeDecodeError and ValueError); all say "unreadable".
+        raise FeedError(f"not a readable feed ({type(error).__name__}: {error})") from error
     if not parsed.get("version") and not parsed.get("entries"):
         problem = parsed.get("bozo_exception")
         detail = f": {problem}" if problem else ""
@@ -207,10 +217,13 @@ def _json_feed(data: bytes) -> dict[str, Any] | None:
     """The JSON Feed object in ``data``, or None when ``data`` is no JSON Feed."""
     if not data.removeprefix(_BOM).lstrip().startswith(b"{"):
         return None
+    check_size(data)
     try:
         loaded = json.loads(data.removeprefix(_BOM).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
+    except RecursionError as error:  # json recurses once per nested array or object
+        raise FeedError("a JSON document nested too deeply to read") from error
     if isinstance(loaded, dict) and _JSON_FEED in str(loaded.get("version", "")):
         return loaded
     raise FeedError("a JSON document that is not a JSON Feed (no jsonfeed.org version)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from haystack_collector.extract.limits import check_markup
 from haystack_collector.urls import canonicalize
 
 __all__ = ["Field", "Form", "Image", "Link", "Page", "extract_page"]
@@ -108,9 +109,11 @@ def extract_page(
     `base_url` is the page's own URL; a ``<base href>`` overrides it for resolution. Bytes are
     decoded with `encoding`, or as UTF-8 with replacement characters when it is not given: the
     fetcher does the real charset detection and should pass text or the encoding it found.
-    Malformed input never raises; it just yields less.
+    Malformed input never raises; it just yields less. A document beyond the parse limits
+    (see ``limits.py``) raises ``DocumentLimitError`` before it is parsed.
     """
     text = _decode(html, encoding)
+    check_markup(text)
     # NUL is a parse error that HTML tokenizers replace; do it before lexbor sees it.
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")

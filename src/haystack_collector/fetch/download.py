@@ -34,7 +34,12 @@ from typing import IO
 import httpx
 
 from haystack_collector.errors import CircuitOpenError
-from haystack_collector.fetch.failures import FetchFailure, Throttled, parse_retry_after
+from haystack_collector.fetch.failures import (
+    FetchFailure,
+    Throttled,
+    header_number,
+    parse_retry_after,
+)
 from haystack_collector.fetch.hosts import HostSlots
 from haystack_collector.fetch.policy import host_key
 from haystack_collector.fetch.result import FetchResult
@@ -136,12 +141,13 @@ def parse_content_range(value: str | None) -> ContentRange | None:
     unit, _, spec = value.strip().partition(" ")
     span, _, total = spec.partition("/")
     start, _, end = span.partition("-")
-    if unit.lower() != "bytes" or not (start.isdigit() and end.isdigit()):
+    first, last = header_number(start), header_number(end)
+    size = None if total == "*" else header_number(total)
+    if unit.lower() != "bytes" or first is None or last is None:
         return None
-    if total != "*" and not total.isdigit():
+    if total != "*" and size is None:
         return None
-    found = ContentRange(int(start), int(end), None if total == "*" else int(total))
-    return found if found.start <= found.end else None
+    return ContentRange(first, last, size) if first <= last else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +389,7 @@ async def _receive(  # noqa: PLR0917 - the private steps of one attempt
     else:
         offset = 0  # the validator changed, or the server ignores Range: from the start
         length = response.headers.get("content-length", "")
-        total = int(length) if length.isdigit() else None
+        total = header_number(length)
     result.resumed_from = offset
     if total is not None and total > max_bytes:
         part.discard()

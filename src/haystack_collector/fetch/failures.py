@@ -26,17 +26,36 @@ class Throttled(RateLimitError):
         self.result = result
 
 
+def header_number(value: str | None, *, max_digits: int = 18) -> int | None:
+    """A header's non-negative integer (``Content-Length``, delta-seconds), else None.
+
+    Only ASCII digits count: ``str.isdigit`` also takes "²" (a header byte 0xB2 read as
+    Latin-1), which ``int`` then refuses; and ``int`` refuses very long digit strings.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > max_digits:
+        return None
+    return int(value)
+
+
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date."""
+    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date; None for
+    anything else."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        seconds = header_number(value)
+        return None if seconds is None else float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # HTTP-dates are GMT; an obsolete form may come without a zone
         return None
-    return max(0.0, when.timestamp() - now())
+    try:
+        return max(0.0, when.timestamp() - now())
+    except (OverflowError, ValueError):  # "Mon, 01 Jan 0001 00:00:00 +2359" is before year 1
+        return None

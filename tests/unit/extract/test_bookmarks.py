@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 import pytest
 
 from haystack_collector.extract.bookmarks import (
+    MAX_FOLDER_DEPTH,
     Bookmark,
     detect_bookmark_format,
     extract_bookmark_file,
     extract_bookmarks,
 )
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.records import to_json
 from tests.fixtures import REAL, real_bytes
 
@@ -274,7 +276,7 @@ def netscape_file(links: int, depth: int) -> bytes:
 
 
 def test_a_hundred_thousand_links_in_deeply_nested_folders_are_read_in_linear_time() -> None:
-    data = netscape_file(100_000, depth=3000)  # far deeper than the recursion limit
+    data = netscape_file(100_000, depth=MAX_FOLDER_DEPTH)
     started = time.perf_counter()
     found = extract_bookmarks(data)
     elapsed = time.perf_counter() - started
@@ -288,6 +290,41 @@ def test_a_hundred_thousand_links_in_deeply_nested_folders_are_read_in_linear_ti
     assert last.title == "Link & 99999"
     assert last.description == "About 99999"
     assert last.tags == ["t4", "x"]
-    assert len(last.folder) == 3000
+    assert len(last.folder) == MAX_FOLDER_DEPTH
     assert last.folder[0] == "Folder 0"
-    assert last.folder[-1] == "Folder 2999"
+    assert last.folder[-1] == f"Folder {MAX_FOLDER_DEPTH - 1}"
+
+
+def test_folders_nested_deeper_than_the_limit_are_refused_with_the_reason() -> None:
+    # Each link one folder deeper would make the folder paths, and memory, grow quadratically.
+    data = netscape_file(1, depth=MAX_FOLDER_DEPTH + 1)
+
+    with pytest.raises(DocumentLimitError, match=f"more than {MAX_FOLDER_DEPTH} deep"):
+        extract_bookmarks(data)
+
+
+@pytest.mark.parametrize("closing", ["\n", ""])
+def test_links_never_closed_are_read_in_linear_time(closing: str) -> None:
+    # Each unclosed <A> used to search the rest of the file for its </A> (or line end).
+    data = (
+        "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n"
+        + (f'<DT><A HREF="https://example.test/">a link{closing}' * 100_000)
+    ).encode()
+    started = time.perf_counter()
+    found = extract_bookmarks(data)
+
+    assert time.perf_counter() - started < 30  # was minutes
+    assert len(found) == 100_000
+    assert found[0].title == "a link"
+
+
+@pytest.mark.parametrize("add_date", ["\u00b2", "\u0663\u0664", "1" * 5000, "-5", "12x"])
+def test_an_unreadable_add_date_is_ignored_and_the_bookmark_kept(add_date: str) -> None:
+    data = (
+        "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n"
+        f'<DT><A HREF="https://example.test/" ADD_DATE="{add_date}">Kept</A>\n</DL>'
+    ).encode()
+
+    [bookmark] = extract_bookmarks(data)
+
+    assert (bookmark.url, bookmark.title, bookmark.added) == ("https://example.test/", "Kept", None)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from haystack_collector.extract.craigslist import (
     post_id_from_url,
     search_next_url,
 )
+from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.records import to_json
 from tests.fixtures import real_bytes, reduced_bytes
 
@@ -665,7 +668,7 @@ HOSTILE = [
     pytest.param(os.urandom(4096), id="random-bytes"),
     pytest.param(b"\xff\xfe\x00<\x00p" * 500, id="utf16-ish-garbage"),
     pytest.param(b"<html><body><ul class='rows'><li class='result-row' data-pid=", id="truncated"),
-    pytest.param(b"<div>" * 50_000 + b"deep", id="deeply-nested"),
+    pytest.param(b"<div>" * 5_000 + b"deep", id="nested-5000-deep"),
     pytest.param(b"\x00" * 1000 + b"<p class='row'>\x00</p>", id="nul-bytes"),
     pytest.param(
         b"<html><head><title>Weather</title></head><body><h2>Sunny</h2><p>Mar 19 - warm"
@@ -698,6 +701,17 @@ def test_hostile_input_gives_one_empty_active_posting(data: bytes) -> None:
         images=[],
         status="active",
     )
+
+
+@pytest.mark.parametrize("extractor", [extract_search, extract_posting, search_next_url])
+def test_a_page_nested_past_the_limit_is_refused_before_parsing(extractor: Any) -> None:
+    # lexbor's tree building is O(depth²): 200,000 nested <div>s took over two minutes.
+    data = b"<html><body>" + b"<div>" * 200_000 + b"deep" + b"</div>" * 200_000
+    started = time.perf_counter()
+
+    with pytest.raises(DocumentLimitError, match="nested too deeply"):
+        extractor(data, base_url="https://sfbay.craigslist.org/search/sss")
+    assert time.perf_counter() - started < 10
 
 
 def test_a_truncated_posting_keeps_what_arrived() -> None:

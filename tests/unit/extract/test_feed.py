@@ -446,3 +446,19 @@ def test_timezones_are_normalized_to_utc() -> None:
     assert entry.published == datetime(2003, 6, 10, 4, 0, tzinfo=timezone(timedelta(hours=-5)))
     assert entry.published is not None
     assert entry.published.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<?xml version="1.0" encoding="utf\x00-8"?><rss version="2.0"><channel><item>'
+        b"<title>x</title></item></channel></rss>",
+        b'<rss version="2.0"><channel><item><media:thumbnail width="x"></width></item>'
+        b"</channel></rss>&",
+    ],
+    ids=["nul-in-encoding", "loose-parser-width"],
+)
+def test_feedparser_crashing_on_malformed_input_is_a_feed_error(data: bytes) -> None:
+    # feedparser raised ValueError and TypeError out of these (found by the fuzz test).
+    with pytest.raises(FeedError, match="not a readable feed"):
+        extract_feed(data)

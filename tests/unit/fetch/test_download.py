@@ -81,6 +81,9 @@ def test_resume_headers_need_an_offset_and_a_strong_validator() -> None:
         ("items 0-1/2", None),
         ("bytes */200", None),
         ("bytes 1-2/x", None),
+        ("bytes \u00b2-3/4", None),  # str.isdigit() takes "²"; int() refuses it
+        ("bytes 0-1/\u0663", None),
+        ("bytes 0-1/" + "9" * 5000, None),  # more digits than int() reads
         ("", None),
         (None, None),
     ],

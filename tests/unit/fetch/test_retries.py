@@ -44,6 +44,27 @@ async def test_retry_after_seconds_is_honoured() -> None:
     assert fake.sleeps == [7.0]
 
 
+@pytest.mark.parametrize(
+    "header",
+    [b"\xb2", "\u0663".encode(), b"9" * 40, b"1e5", b"-3", b"Wed, 21 Oct 99999 07:28:00 GMT"],
+)
+async def test_a_retry_after_that_is_no_number_or_date_is_ignored(header: bytes) -> None:
+    # "²" (byte 0xB2 read as Latin-1) passed str.isdigit() and made int() raise out of fetch.
+    _, handler = sequence(
+        httpx.Response(429, headers=[(b"Retry-After", header)]), httpx.Response(200, text="ok")
+    )
+    fetcher, fake = make_fetcher(handler)
+    async with fetcher:
+        result = await fetcher.fetch("http://a.example/")
+    assert (result.status, result.text) == (200, "ok")
+    assert fake.sleeps == [0.5]  # the policy's own backoff, as without the header
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "9" * 40, "1e5", "-3", "12 s"])
+def test_retry_after_takes_only_ascii_digit_seconds(value: str) -> None:
+    assert parse_retry_after(value) is None
+
+
 def test_retry_after_http_date_is_seconds_from_now() -> None:
     date = email.utils.formatdate(1_000_120.0, usegmt=True)
     assert parse_retry_after(date, now=lambda: 1_000_000.0) == pytest.approx(120.0)

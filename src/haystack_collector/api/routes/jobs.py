@@ -205,8 +205,10 @@ async def _check_url(value: str, path: str) -> None:
             url = httpx.URL(value.strip())
         except httpx.InvalidURL:
             url = None
-    if url is None or not url.host:
-        raise ConfigError(f"{path}: not a valid {scheme} URL (no host)", setting=path)
+    if url is None:
+        raise ConfigError(f"{path}: not a valid URL", setting=path)
+    if not url.host:
+        raise ConfigError(f"{path}: not a valid URL: it names no host", setting=path)
     try:
         await check_host(url.host, url.port or _DEFAULT_PORTS[scheme])
     except BlockedAddress as error:

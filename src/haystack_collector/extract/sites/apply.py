@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector, SelectorList
 
 from haystack_collector.errors import ExtractionError
+from haystack_collector.extract.limits import check_markup
 from haystack_collector.extract.sites.model import (
     JOB_FIELD_NAMES,
     FieldSpec,
@@ -64,7 +65,11 @@ def extract_detail(
 
 
 def document(data: bytes | str) -> Selector:
-    """A parsed HTML page (bytes decoded by BOM, declared charset, then detection)."""
+    """A parsed HTML page (bytes decoded by BOM, declared charset, then detection).
+
+    ``DocumentLimitError`` for a page beyond the parse limits (``limits.py``).
+    """
+    check_markup(data)
     text = data if isinstance(data, str) else decode_body(data)[0]
     # lxml refuses NUL characters; browsers show them as U+FFFD.
     return Selector(text=text.replace("\x00", "\ufffd") or "<html></html>", type="html")
@@ -232,7 +237,10 @@ def _convert(value: str, spec: FieldSpec, base: str) -> Any:  # noqa: PLR0911 - 
             return _absolute(base, value)
         case "int":
             found = _INT.search(value)
-            return int(found.group().replace(",", "")) if found else None
+            try:
+                return int(found.group().replace(",", "")) if found else None
+            except ValueError:  # more digits than int() reads (4,300)
+                return None
         case "float":
             found = _FLOAT.search(value)
             return float(found.group().replace(",", "")) if found else None
