@@ -58,7 +58,7 @@ def _env(name: str, *legacy: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    """Everything Haystack can be told; see the README's configuration table."""
+    """Everything Haystack can be told; see docs/configuration.md."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
