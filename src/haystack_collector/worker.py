@@ -61,7 +61,13 @@ from haystack_collector.logs import correlation_scope, get_logger, logging_conte
 from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
 from haystack_collector.scheduler import Scheduler
-from haystack_collector.store.workers import heartbeat_worker, merge_hosts, register_worker
+from haystack_collector.store.workers import (
+    WORKER_RETENTION,
+    heartbeat_worker,
+    merge_hosts,
+    prune_workers,
+    register_worker,
+)
 
 __all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
 
@@ -71,6 +77,8 @@ log = get_logger("haystack.worker")
 DISABLED_CHECK_EVERY = 5.0
 # How often a worker refreshes its Workers row (health, hosts and the dashboard read it).
 HEARTBEAT_EVERY = 5.0
+# How often a worker deletes the rows of long-gone workers (store.workers.WORKER_RETENTION).
+PRUNE_WORKERS_EVERY = 3600.0
 
 
 def default_owner() -> str:
@@ -156,6 +164,7 @@ class Worker:
         schedule_every: float = 5.0,
         on_job: Callable[[WorkerStats], None] | None = None,
         heartbeat_every: float = HEARTBEAT_EVERY,
+        prune_every: float = PRUNE_WORKERS_EVERY,
         jobs_outstanding: Callable[[], int] | None = None,
     ) -> None:
         if concurrency < 1:
@@ -175,6 +184,8 @@ class Worker:
         self.schedule_every = schedule_every
         self.on_job = on_job
         self.heartbeat_every = heartbeat_every
+        self.prune_every = prune_every
+        self._pruned_at: float | None = None
         self.jobs_outstanding = jobs_outstanding
         self.stats = WorkerStats()
         self._slots: dict[int, _Slot] = {}
@@ -482,6 +493,25 @@ class Worker:
             await asyncio.sleep(self.heartbeat_every)
             # The stats are gathered here, on the loop: each engine's fetcher belongs to it.
             await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
+            await asyncio.to_thread(self._prune)
+
+    def _prune(self) -> None:
+        """Every ``prune_every`` seconds, delete long-gone workers' rows; an outage only logs."""
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every:
+            return
+        self._pruned_at = now
+        try:
+            pruned = self.db.run(prune_workers)
+        except Exception:
+            log.exception("pruning old worker rows failed")
+            return
+        if pruned:
+            log.info(
+                "deleted the rows of %d worker(s) unseen for over %d days",
+                pruned,
+                WORKER_RETENTION.days,
+            )
 
     def _heartbeat_stats(self) -> dict[str, Any]:
         return {**self.stats.as_dict(), "hosts": fetch_hosts(self.engines)}
