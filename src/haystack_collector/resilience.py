@@ -384,8 +384,11 @@ class RateLimiter:
         self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
         self._updated = now
 
-    def _take(self) -> float:
-        """Take a token and return 0, or return the seconds until one is due."""
+    def take(self) -> float:
+        """Take a token and return 0.0, or take nothing and return the seconds until one is due.
+
+        The non-blocking form for callers that refuse rather than wait (the API answers 429).
+        """
         with self._lock:
             self._refill_locked()
             if self._tokens >= 1 - _TOKEN_SLACK:
@@ -393,24 +396,31 @@ class RateLimiter:
                 return 0.0
             return (1 - self._tokens) / self.rate
 
+    def _idle_since(self, now: float) -> float | None:
+        """When it was last used, or None if it has refilled to the burst by ``now``."""
+        with self._lock:
+            if self._tokens + max(0.0, now - self._updated) * self.rate >= self.burst:
+                return None
+            return self._updated
+
     def _check_deadline(self, wait: float, deadline: float | None, timeout: float | None) -> None:
         # Give up as soon as the token is known to arrive too late, rather than at the deadline.
         if deadline is not None and self._clock() + wait > deadline:
             raise RateLimitExceeded(self.name, timeout=timeout or 0.0)
 
     def try_acquire(self) -> bool:
-        return self._take() == 0.0
+        return self.take() == 0.0
 
     def acquire(self, timeout: float | None = None) -> None:
         """Block until a token is taken; RateLimitExceeded if not within ``timeout`` seconds."""
         deadline = None if timeout is None else self._clock() + timeout
-        while (wait := self._take()) > 0:
+        while (wait := self.take()) > 0:
             self._check_deadline(wait, deadline, timeout)
             self._sleep(wait)
 
     async def acquire_async(self, timeout: float | None = None) -> None:
         deadline = None if timeout is None else self._clock() + timeout
-        while (wait := self._take()) > 0:
+        while (wait := self.take()) > 0:
             self._check_deadline(wait, deadline, timeout)
             await asyncio.sleep(wait)
 
@@ -434,11 +444,19 @@ class _Registry(Generic[_Item]):
         self._items: dict[str, _Item] = {}
 
     def _get_or_create(self, name: str, create: Callable[[], _Item]) -> _Item:
+        # Lock-free when it exists (a dict read is atomic): the API looks one up per request.
+        item = self._items.get(name)
+        if item is not None:
+            return item
         with self._lock:
             item = self._items.get(name)
             if item is None:
+                self._make_room()
                 item = self._items[name] = create()
             return item
+
+    def _make_room(self) -> None:
+        """Called with the lock held before an entry is added; unbounded by default."""
 
     def _all(self) -> list[tuple[str, _Item]]:
         with self._lock:
@@ -481,19 +499,37 @@ class BreakerRegistry(_Registry[CircuitBreaker]):
 
 
 class LimiterRegistry(_Registry[RateLimiter]):
-    """Rate limiters by name, created on first use."""
+    """Rate limiters by name, created on first use.
+
+    With ``max_entries`` it never holds more: a new name first evicts the limiters that have
+    refilled to their burst (the same as having none), else the least recently used one. The
+    API keys one per client, and clients are many.
+    """
 
     def __init__(
         self,
         rate: float = 1.0,
         burst: float | None = None,
         *,
+        max_entries: int | None = None,
         clock: Clock = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if max_entries is not None and max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         super().__init__()
-        self.rate, self.burst = rate, burst
+        self.rate, self.burst, self.max_entries = rate, burst, max_entries
         self._clock, self._sleep = clock, sleep
+
+    def _make_room(self) -> None:
+        if self.max_entries is None or len(self._items) < self.max_entries:
+            return
+        now = self._clock()
+        idle = {name: limiter._idle_since(now) for name, limiter in self._items.items()}
+        for name in [name for name, since in idle.items() if since is None]:
+            del self._items[name]
+        if len(self._items) >= self.max_entries:  # all busy: drop the oldest rather than grow
+            del self._items[min(self._items, key=lambda name: idle[name] or 0.0)]
 
     def get(self, name: str, rate: float | None = None, burst: float | None = None) -> RateLimiter:
         """The limiter called ``name``; asking for a different rate than it has is an error."""

@@ -221,7 +221,8 @@ def default_owner() -> str:
 
 
 class Scheduler:
-    """A loop around ``fire_due``: one tick every ``tick`` seconds until ``stop()``."""
+    """``fire_due`` with a fixed owner and fire callback; the worker calls ``run_once`` on its
+    own loop every few seconds (``Worker.schedule_every``)."""
 
     def __init__(
         self,
@@ -229,24 +230,10 @@ class Scheduler:
         *,
         fire: FireCallback | None = None,
         owner: str | None = None,
-        tick: float = 1.0,
     ) -> None:
         self.db = db
         self.fire = fire or run_schedule(db)
         self.owner = owner or default_owner()
-        self.tick = tick
-        self._stop = threading.Event()
 
     def run_once(self, now: datetime | None = None) -> list[FiredRun]:
         return fire_due(self.db, owner=self.owner, fire=self.fire, now=now)
-
-    def run_forever(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # a database outage must not end the loop; the next tick retries
-                log.exception("scheduler tick failed")
-            self._stop.wait(self.tick)
-
-    def stop(self) -> None:
-        self._stop.set()

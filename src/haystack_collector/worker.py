@@ -74,7 +74,13 @@ from haystack_collector.logs import correlation_scope, get_logger, logging_conte
 from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
 from haystack_collector.scheduler import Scheduler
-from haystack_collector.store.workers import heartbeat_worker, merge_hosts, register_worker
+from haystack_collector.store.workers import (
+    WORKER_RETENTION,
+    heartbeat_worker,
+    merge_hosts,
+    prune_workers,
+    register_worker,
+)
 
 __all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
 
@@ -89,6 +95,8 @@ CONFIG_CHECK_EVERY = 5.0
 # The Config rows such a worker follows (see the module docstring).
 MAX_CONCURRENT_JOBS = "MaxConcurrentJobs"
 DEFAULT_DELAY = "DefaultDelay"
+# How often a worker deletes the rows of long-gone workers (store.workers.WORKER_RETENTION).
+PRUNE_WORKERS_EVERY = 3600.0
 
 
 def default_owner() -> str:
@@ -174,6 +182,7 @@ class Worker:
         schedule_every: float = 5.0,
         on_job: Callable[[WorkerStats], None] | None = None,
         heartbeat_every: float = HEARTBEAT_EVERY,
+        prune_every: float = PRUNE_WORKERS_EVERY,
         jobs_outstanding: Callable[[], int] | None = None,
         config_every: float | None = None,
     ) -> None:
@@ -194,6 +203,8 @@ class Worker:
         self.schedule_every = schedule_every
         self.on_job = on_job
         self.heartbeat_every = heartbeat_every
+        self.prune_every = prune_every
+        self._pruned_at: float | None = None
         self.jobs_outstanding = jobs_outstanding
         self.config_every = config_every
         # Jobs run at once: ``concurrency`` unless MaxConcurrentJobs says fewer.
@@ -530,6 +541,25 @@ class Worker:
             await asyncio.sleep(self.heartbeat_every)
             # The stats are gathered here, on the loop: each engine's fetcher belongs to it.
             await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
+            await asyncio.to_thread(self._prune)
+
+    def _prune(self) -> None:
+        """Every ``prune_every`` seconds, delete long-gone workers' rows; an outage only logs."""
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every:
+            return
+        self._pruned_at = now
+        try:
+            pruned = self.db.run(prune_workers)
+        except Exception:
+            log.exception("pruning old worker rows failed")
+            return
+        if pruned:
+            log.info(
+                "deleted the rows of %d worker(s) unseen for over %d days",
+                pruned,
+                WORKER_RETENTION.days,
+            )
 
     def _heartbeat_stats(self) -> dict[str, Any]:
         return {

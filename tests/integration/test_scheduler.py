@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines import registry
 from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.queue import SqlQueue
 from haystack_collector.scheduler import (
     FiredRun,
     Scheduler,
@@ -30,6 +32,7 @@ from haystack_collector.store.schedules import (
     set_schedule_enabled,
     validate_timing,
 )
+from haystack_collector.worker import Worker
 from tests.factories import make_engine
 from tests.unit.engines.sample_engines import Echo
 
@@ -344,20 +347,34 @@ def test_a_schedule_whose_engine_is_not_installed_reports_it(db: Database) -> No
     assert "no engine named 'echo-test'" in run.error
 
 
-def test_the_scheduler_loop_ticks_until_stopped(db: Database) -> None:
+async def test_a_worker_ticks_its_scheduler_until_stopped_and_survives_a_failing_tick(
+    db: Database,
+) -> None:
     recorder = Recorder()
     _add(db, "now", interval=3600, first_run=datetime.now(UTC) - timedelta(seconds=1))
-    scheduler = Scheduler(db, fire=recorder, tick=0.01)
-    thread = threading.Thread(target=scheduler.run_forever)
-    thread.start()
+    scheduler = Scheduler(db, fire=recorder, owner="only")
+    ticks = 0
+    run_once = scheduler.run_once
+
+    def flaky_tick(now: datetime | None = None) -> list[FiredRun]:
+        nonlocal ticks
+        ticks += 1
+        if ticks == 1:  # e.g. the database was briefly away
+            raise ConnectionError("database unavailable")
+        return run_once(now)
+
+    scheduler.run_once = flaky_tick  # type: ignore[method-assign]
+    worker = Worker(db, SqlQueue(db), [], idle_sleep=0.02, scheduler=scheduler, schedule_every=0.01)
+    task = asyncio.create_task(worker.run())
     try:
         for _ in range(500):
             if recorder.fired:
                 break
-            threading.Event().wait(0.01)
+            await asyncio.sleep(0.01)
     finally:
-        scheduler.stop()
-        thread.join(timeout=10)
+        worker.stop()
+        await task
+    assert ticks >= 2
     assert [name for name, _due in recorder.fired] == ["now"]
 
 

@@ -747,6 +747,47 @@ def test_limiter_registry_creates_one_limiter_per_name(clock: FakeClock) -> None
     assert set(registry.snapshot()) == {"a", "b"}
 
 
+def test_take_spends_a_token_or_says_how_long_until_one_is_due(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    assert [limiter.take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.take() == pytest.approx(0.5)  # one token at 2/s; nothing is taken
+    clock.advance(0.25)
+    assert limiter.take() == pytest.approx(0.25)
+    clock.advance(0.25)
+    assert limiter.take() == 0.0
+    assert clock.slept == []  # never waits
+
+
+def test_a_bounded_registry_forgets_refilled_limiters_first(clock: FakeClock) -> None:
+    registry = LimiterRegistry(rate=1.0, burst=2, max_entries=3, clock=clock)
+    for n in range(10):
+        registry.get(f"client-{n}").take()
+        clock.advance(10)  # every earlier limiter has refilled by the next new name
+
+    assert len(registry.snapshot()) == 1
+    assert "client-9" in registry
+
+
+def test_a_bounded_registry_with_only_busy_limiters_drops_the_least_recently_used(
+    clock: FakeClock,
+) -> None:
+    registry = LimiterRegistry(rate=0.001, burst=1, max_entries=2, clock=clock)
+    registry.get("old").take()
+    clock.advance(1)
+    registry.get("busy").take()
+    clock.advance(1)
+    registry.get("new").take()
+
+    assert set(registry.snapshot()) == {"busy", "new"}
+    assert registry.get("busy").take() > 0  # kept its spent bucket
+
+
+def test_a_registry_needs_room_for_one(clock: FakeClock) -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        LimiterRegistry(max_entries=0)
+
+
 def test_limiter_registry_refuses_conflicting_rates() -> None:
     registry = LimiterRegistry()
     registry.get("a", rate=2.0)

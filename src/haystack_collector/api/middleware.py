@@ -18,7 +18,6 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from fastapi import FastAPI, routing
 from starlette.middleware.cors import CORSMiddleware
@@ -28,6 +27,7 @@ from haystack_collector.api import guards
 from haystack_collector.api.guards import json_answer
 from haystack_collector.logs import correlation_scope, get_logger
 from haystack_collector.metrics import API_REQUEST_SECONDS
+from haystack_collector.resilience import LimiterRegistry
 from haystack_collector.settings import Settings
 from haystack_collector.store.tokens import hash_secret
 
@@ -181,56 +181,23 @@ class KnownTokens:
             return self._names.get(digest)
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated: float
+# Clients whose token buckets are kept at once: each is small, but an address is free to make.
+MAX_CLIENTS = 10_000
 
 
-class TokenBuckets:
-    """Per-key token buckets: ``rate`` tokens a second, holding at most ``burst``."""
-
-    def __init__(self, rate: float, burst: int, *, max_keys: int = 10_000) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self.max_keys = max_keys
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str, *, now: float | None = None) -> float:
-        """Spend one token of ``key``'s bucket: 0.0 if allowed, else seconds until one is due."""
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) >= self.max_keys:
-                    self._forget_full(moment)
-                bucket = self._buckets[key] = _Bucket(self.burst, moment)
-            else:
-                elapsed = max(moment - bucket.updated, 0.0)
-                bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.rate)
-                bucket.updated = moment
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / self.rate
-
-    def _forget_full(self, moment: float) -> None:
-        # A bucket that would be full again is the same as no bucket at all.
-        refill = self.burst / self.rate
-        for key in [k for k, b in self._buckets.items() if moment - b.updated >= refill]:
-            del self._buckets[key]
-        if len(self._buckets) >= self.max_keys:  # all busy: drop the oldest rather than grow
-            oldest = min(self._buckets, key=lambda k: self._buckets[k].updated)
-            del self._buckets[oldest]
+def client_limiters(settings: Settings, *, max_clients: int = MAX_CLIENTS) -> LimiterRegistry:
+    """One token bucket per client: ``api_rate_limit`` a second, bursts of ``api_rate_burst``."""
+    return LimiterRegistry(
+        rate=settings.api_rate_limit, burst=settings.api_rate_burst, max_entries=max_clients
+    )
 
 
 class RateLimitMiddleware:
     """Answer 429 with ``Retry-After`` once a client (token, else address) is over budget."""
 
-    def __init__(self, app: ASGIApp, *, buckets: TokenBuckets, known: KnownTokens) -> None:
+    def __init__(self, app: ASGIApp, *, limiters: LimiterRegistry, known: KnownTokens) -> None:
         self.app = app
-        self.buckets = buckets
+        self.limiters = limiters
         self.known = known
 
     def client_key(self, scope: Scope) -> str:
@@ -248,7 +215,8 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key = self.client_key(scope)
-        wait = self.buckets.take(key)
+        limiter = self.limiters.get(key)
+        wait = limiter.take()
         if wait <= 0:
             await self.app(scope, receive, send)
             return
@@ -256,8 +224,8 @@ class RateLimitMiddleware:
         log.info("rate limit: %s refused, retry after %d s", key, retry_after)
         start, body = json_answer(
             429,
-            f"rate limit exceeded: at most {self.buckets.rate:g} requests a second "
-            f"(bursts of {self.buckets.burst:g}); retry after {retry_after} s",
+            f"rate limit exceeded: at most {limiter.rate:g} requests a second "
+            f"(bursts of {limiter.burst:g}); retry after {retry_after} s",
             {"Retry-After": str(retry_after)},
         )
         await send(start)
@@ -268,13 +236,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the middleware to ``app`` in the order the module docstring gives."""
     known = KnownTokens()
     app.state.known_tokens = known
-    buckets = TokenBuckets(settings.api_rate_limit, settings.api_rate_burst)
-    app.state.rate_limits = buckets
+    limiters = client_limiters(settings)
+    app.state.rate_limits = limiters
     # add_middleware wraps what is there: the last added is the outermost.
     app.add_middleware(AllowHeaderMiddleware)
     app.add_middleware(guards.AuthFirstMiddleware)
     app.add_middleware(guards.BodyLimitMiddleware, limit=settings.api_max_body_bytes)
-    app.add_middleware(RateLimitMiddleware, buckets=buckets, known=known)
+    app.add_middleware(RateLimitMiddleware, limiters=limiters, known=known)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -47,7 +47,7 @@ from sqlalchemy.engine import Connection
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError, NotFoundError
-from haystack_collector.logs import get_logger, logging_context
+from haystack_collector.logs import get_logger, log_performance, logging_context
 from haystack_collector.queue import Job
 from haystack_collector.store import BatchResult, EventSpec, ItemRecord
 
@@ -357,7 +357,7 @@ def _run(
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
-    with _action_logging(engine, spec, job):
+    with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
             context = _context(engine, db, registered, spec, settings)
             outcome = _method(engine, spec, context, job)()
@@ -383,7 +383,7 @@ async def _run_async(
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
-    with _action_logging(engine, spec, job):
+    with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
             context = _context(engine, db, registered, spec, settings)
             call = _method(engine, spec, context, job)
@@ -403,6 +403,12 @@ async def _run_async(
 def _worth_recording(engine: type[Engine], result: ActionResult) -> bool:
     """A failure always gets a Status row; a success unless the engine opted out per run."""
     return engine.status_per_run or not result.ok
+
+
+def _timed(engine: type[Engine], spec: ActionSpec) -> Any:
+    # Every run, failed ones too (the failure is caught inside and logged by _failed): a DEBUG
+    # line "engine.action took N ms" on haystack.performance, in the action's logging context.
+    return log_performance(f"{engine.name}.{spec.name}")
 
 
 def _action_logging(engine: type[Engine], spec: ActionSpec, job: Job | None) -> Any:

@@ -54,6 +54,7 @@ from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, FetchResult
 from haystack_collector.queue import Job
+from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store._sql import (
     CHUNK,
@@ -85,7 +86,11 @@ CRAWL_ENQUEUED = "CrawlEnqueued"
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # How often one page waits for its host's open circuit breaker before the queue takes over.
 BREAKER_WAITS = 3
-_MIN_BREAKER_WAIT = 0.05
+# Each wait lasts until the breaker lets a probe through (its Retry-After); the fetcher has
+# already retried the network errors, so only the breaker's refusal is retried here.
+BREAKER_WAIT_POLICY = RetryPolicy(
+    attempts=BREAKER_WAITS + 1, initial=0.05, maximum=3600.0, retry_on=(CircuitOpenError,)
+)
 
 
 class WebScraperSettings(BaseModel):
@@ -206,19 +211,14 @@ class WebScraper(FetchingEngine):
         ctx.items_stored += 1 + stored.enqueued
         ctx.events_enqueued += stored.enqueued
 
+    @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
     async def _fetch(self, url: str) -> FetchResult:
         """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
 
         A page the breaker refused was never requested, so it is not a fact about the site to
         store: after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
         """
-        fetcher = self.fetcher()
-        result = await fetcher.fetch(url)
-        for _ in range(BREAKER_WAITS):
-            if result.error != CIRCUIT_OPEN:
-                return result
-            await asyncio.sleep(max(result.retry_after or 0.0, _MIN_BREAKER_WAIT))
-            result = await fetcher.fetch(url)
+        result = await self.fetcher().fetch(url)
         if result.error == CIRCUIT_OPEN:
             raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
         return result

@@ -20,6 +20,9 @@ from haystack_collector.db.schema import CLAIM_OWNER_MAX, workers
 from haystack_collector.store._sql import check_length, from_db, to_db, utcnow
 
 WORKER_STATES = ("running", "stopped")
+# Rows of workers not seen for this long are deleted by the running workers' heartbeats; a
+# row is only history by then (readers treat a worker unseen for a minute as gone).
+WORKER_RETENTION = timedelta(days=7)
 # Workers hold TEXT columns (64 KiB on MariaDB): keep the busiest hosts when there are many.
 MAX_STATS_HOSTS = 200
 
@@ -142,9 +145,11 @@ def list_workers(
     return [_row(row) for row in conn.execute(query.limit(limit))]
 
 
-def prune_workers(conn: Connection, *, seen_before: datetime) -> int:
-    """Delete the rows of workers not seen since ``seen_before``; returns how many."""
-    result = conn.execute(workers.delete().where(workers.c.workerSeen < to_db(seen_before)))
+def prune_workers(conn: Connection, *, seen_before: datetime | None = None) -> int:
+    """Delete the rows of workers not seen since ``seen_before`` (default: ``WORKER_RETENTION``
+    ago); returns how many."""
+    cutoff = utcnow() - WORKER_RETENTION if seen_before is None else to_db(seen_before)
+    result = conn.execute(workers.delete().where(workers.c.workerSeen < cutoff))
     return int(result.rowcount)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
 import pytest
 from sqlalchemy import func, select
@@ -126,6 +127,25 @@ def test_a_failing_item_action_is_a_failed_result_the_worker_retries(db: Databas
     assert not result.ok
     assert result.error == "ValueError: cannot parse https://broken.test/item"
     assert result.job == job
+
+
+def test_every_action_run_is_timed_on_the_performance_log_failed_ones_too(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="haystack.performance"):
+        run_start_actions(Echo, db, {"seeds": ["https://echo.test/timed"]})
+        [job] = _claim_all(db, Echo)
+        run_item_action(Echo, db, job)
+        run_start_actions(Broken, db)
+
+    timed = [r for r in caplog.records if r.name == "haystack.performance"]
+    assert [r.operation for r in timed] == [  # type: ignore[attr-defined]
+        "echo-test.echo-search",
+        "echo-test.echo-extract",
+        "broken-test.broken-search",
+    ]
+    assert all(r.levelno == logging.DEBUG and r.duration_ms >= 0 for r in timed)  # type: ignore[attr-defined]
+    assert timed[-1].getMessage().startswith("broken-test.broken-search took ")
 
 
 def test_a_job_for_an_action_the_engine_lacks_is_a_failed_result(db: Database) -> None:

@@ -7,41 +7,30 @@ import json
 import pytest
 
 from haystack_collector.api.deps import is_loopback
-from haystack_collector.api.middleware import KnownTokens, TokenBuckets, sane_correlation_id
+from haystack_collector.api.middleware import KnownTokens, client_limiters, sane_correlation_id
 from haystack_collector.api.routes.stream import sse
 from haystack_collector.metrics import MAX_HOST_LABELS, OTHER_HOST, HostLabels
+from haystack_collector.settings import Settings
 from haystack_collector.store.workers import merge_hosts
 
 # --- token buckets -------------------------------------------------------------------------
 
 
-def test_a_bucket_allows_a_burst_then_refills_at_the_rate() -> None:
-    buckets = TokenBuckets(rate=2.0, burst=3)
-    assert [buckets.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert buckets.take("a", now=0.0) == pytest.approx(0.5)  # one token at 2/s
-    assert buckets.take("a", now=0.5) == 0.0
-    assert buckets.take("a", now=0.5) == pytest.approx(0.5)
-    # A long pause refills only up to the burst.
-    assert [buckets.take("a", now=100.0) for _ in range(4)][-1] == pytest.approx(0.5)
+def test_clients_get_a_bucket_each_with_the_configured_rate_and_burst() -> None:
+    limiters = client_limiters(Settings(api_rate_limit=0.001, api_rate_burst=2))
+    alice, bob = limiters.get("token:alice"), limiters.get("ip:10.0.0.1")
+
+    assert (alice.rate, alice.burst) == (0.001, 2.0)
+    assert [alice.take() > 0 for _ in range(3)] == [False, False, True]
+    assert bob.take() == 0.0  # alice's spending is not bob's
+    assert limiters.get("token:alice") is alice
 
 
-def test_buckets_are_per_key() -> None:
-    buckets = TokenBuckets(rate=1.0, burst=1)
-    assert buckets.take("a", now=0.0) == 0.0
-    assert buckets.take("b", now=0.0) == 0.0
-    assert buckets.take("a", now=0.0) > 0
-
-
-def test_buckets_forget_full_ones_instead_of_growing_without_bound() -> None:
-    buckets = TokenBuckets(rate=1.0, burst=2, max_keys=3)
-    for n in range(10):
-        buckets.take(f"client-{n}", now=float(n * 10))
-    assert len(buckets._buckets) <= 3
-    # A busy key among many new ones keeps its state while it is within the cap.
-    busy = TokenBuckets(rate=0.001, burst=1, max_keys=2)
-    busy.take("busy", now=0.0)
-    busy.take("new", now=0.0)
-    assert busy.take("busy", now=0.0) > 0
+def test_client_buckets_are_bounded() -> None:
+    limiters = client_limiters(Settings(api_rate_limit=0.001, api_rate_burst=1), max_clients=5)
+    for n in range(50):
+        limiters.get(f"ip:10.0.0.{n}").take()
+    assert len(limiters.snapshot()) == 5
 
 
 # --- correlation ids and tokens ------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""A running worker deletes the Workers rows of long-gone workers as part of its heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from haystack_collector.db import Database
+from haystack_collector.db.schema import workers
+from haystack_collector.queue import SqlQueue
+from haystack_collector.store._sql import utcnow
+from haystack_collector.store.workers import (
+    WORKER_RETENTION,
+    list_workers,
+    register_worker,
+)
+from haystack_collector.worker import Worker
+
+
+def old_worker(db: Database, owner: str, ago: timedelta) -> None:
+    db.run(register_worker, owner=owner)
+    db.run(
+        lambda conn: conn.execute(
+            update(workers).where(workers.c.workerOwner == owner).values(workerSeen=utcnow() - ago)
+        )
+    )
+
+
+async def run_briefly(worker: Worker) -> None:
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)  # several heartbeats
+    finally:
+        worker.stop()
+        await task
+
+
+async def test_a_running_worker_prunes_long_gone_workers_and_keeps_the_rest(db: Database) -> None:
+    old_worker(db, "gone", WORKER_RETENTION + timedelta(days=1))
+    old_worker(db, "recent", timedelta(days=2))
+    worker = Worker(db, SqlQueue(db), [], idle_sleep=0.02, heartbeat_every=0.02)
+
+    await run_briefly(worker)
+
+    rows = await asyncio.to_thread(db.run_read, list_workers)
+    assert {row.owner for row in rows} == {"recent", worker.owner}
+
+
+async def owners(db: Database) -> set[str]:
+    return {row.owner for row in await asyncio.to_thread(db.run_read, list_workers)}
+
+
+async def test_pruning_runs_at_most_once_per_prune_period(db: Database) -> None:
+    old_worker(db, "gone-before", WORKER_RETENTION + timedelta(days=1))
+    worker = Worker(db, SqlQueue(db), [], idle_sleep=0.02, heartbeat_every=0.02, prune_every=3600)
+    task = asyncio.create_task(worker.run())
+    try:
+        for _ in range(200):  # the first heartbeat prunes
+            await asyncio.sleep(0.02)
+            if "gone-before" not in await owners(db):
+                break
+        assert "gone-before" not in await owners(db)
+        # A row going stale after that first pass waits for the next one, an hour away.
+        await asyncio.to_thread(old_worker, db, "gone-after", WORKER_RETENTION + timedelta(days=1))
+        await asyncio.sleep(0.2)  # many heartbeats
+        assert "gone-after" in await owners(db)
+    finally:
+        worker.stop()
+        await task
