@@ -112,6 +112,17 @@ app.add_typer(config_app, name="config")
 app.add_typer(engines_app, name="engines")
 app.add_typer(schedule_app, name="schedule")
 
+# Jobs a worker runs at once; None: the setting (HAYSTACK_WORKER_CONCURRENCY, [Threads] count).
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        "-c",
+        min=1,
+        help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")]
 SetOption = Annotated[
     list[str] | None,
@@ -565,16 +576,7 @@ def run(
     no_drain: Annotated[
         bool, typer.Option("--no-drain", help="Only run the start actions; leave work queued.")
     ] = False,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            "--concurrency",
-            "-c",
-            min=1,
-            help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
-            show_default=False,
-        ),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Without ENGINE: prepare the database and print the status. With ENGINE: run it once.
@@ -905,16 +907,7 @@ SCHEDULER_EVERY_S = 5.0
 def worker(
     ctx: typer.Context,
     *,
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            "--concurrency",
-            "-c",
-            min=1,
-            help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
-            show_default=False,
-        ),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
     engine: Annotated[
         list[str] | None,
         typer.Option("--engine", "-e", metavar="NAME", help="Run only this engine (repeatable)."),
