@@ -106,7 +106,7 @@ async def start(
     ] = None,
 ) -> JobQueued:
     """Queue a run of the engine's start actions; 422 on bad settings or a path outside the
-    folders the API may use (``API_PATH_ROOTS``), 409 if disabled."""
+    folders the API may use (``HAYSTACK_API_PATH_ROOTS``), 409 if disabled."""
     engine = get_engine(name)
     return await queue_job(
         db,
