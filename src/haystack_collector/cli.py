@@ -60,6 +60,7 @@ from haystack_collector.settings import Settings, load_settings
 from haystack_collector.store import all_config, event_counts, list_engines, set_config
 from haystack_collector.store.admin import table_counts
 from haystack_collector.store.job_postings import list_jobs
+from haystack_collector.store.jobs import job_counts
 from haystack_collector.store.schedules import (
     MISSED_POLICIES,
     MissedPolicy,
@@ -69,6 +70,7 @@ from haystack_collector.store.schedules import (
     set_schedule_enabled,
     validate_timing,
 )
+from haystack_collector.store.workers import recent_workers
 from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker, run_worker
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
@@ -493,6 +495,9 @@ def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
     with db.read() as conn:
         counts = table_counts(conn)
         events = event_counts(conn)
+        jobs = job_counts(conn)
+        schedules = list_schedules(conn)
+        workers = recent_workers(conn)
     return {
         "version": __version__,
         "database": _settings(ctx).safe_database_url,
@@ -502,7 +507,24 @@ def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
         "pool": db.pool_status().as_dict(),
         "counts": counts,
         "events": events,
+        "jobs": jobs,
+        "schedules": {
+            "enabled": sum(1 for each in schedules if each.enabled),
+            "disabled": sum(1 for each in schedules if not each.enabled),
+        },
+        # Seen in the last minute: running, or stopped just now.
+        "workers": [
+            {"owner": w.owner, "host": w.host, "pid": w.pid, "state": w.state} for w in workers
+        ],
     }
+
+
+def _workers_line(workers: list[dict[str, Any]]) -> str:
+    running = [w for w in workers if w["state"] == "running"]
+    if not running:
+        return "none running (start one: `haystack worker`, or `haystack serve`)"
+    owners = ", ".join(w["owner"] for w in running[:3]) + (", ..." if len(running) > 3 else "")
+    return f"{len(running)} running ({owners})"
 
 
 def _print_status(summary: dict[str, Any]) -> None:
@@ -514,13 +536,18 @@ def _print_status(summary: dict[str, Any]) -> None:
         "Database": summary["database"],
         "Dialect": summary["dialect"],
         "Health": f"ok ({summary['health']['latency_ms']:.1f} ms)",
-        "Schema": f"{schema['current']}" + ("" if schema["up_to_date"] else " (upgrade pending)"),
+        "Schema": f"{schema['current']} "
+        + ("(up to date)" if schema["up_to_date"] else f"(upgrade to {schema['head']} pending)"),
         "Pool": ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in summary["pool"].items()),
         "Events": ", ".join(f"{state} {n}" for state, n in summary["events"].items()),
+        "Jobs": ", ".join(f"{state} {n}" for state, n in summary["jobs"].items()),
+        "Schedules": f"{summary['schedules']['enabled']} enabled,"
+        f" {summary['schedules']['disabled']} disabled",
+        "Workers": _workers_line(summary["workers"]),
     }
     for name, value in rows.items():
         overview.add_row(name, Text(value))  # Text: a URL like [::1] is not rich markup
-    counts = Table(title="Row counts")
+    counts = Table(title="Peregrin tables")
     counts.add_column("Table")
     counts.add_column("Rows", justify="right")
     for table, n in summary["counts"].items():
@@ -539,7 +566,7 @@ def _show_status(ctx: typer.Context, db: Database, *, json_output: bool) -> None
 @app.command()
 @_reports_errors
 def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Database health, pool, row counts and event states.
+    """Database health, pool, row counts, events, jobs, schedules and running workers.
 
     A SQLite database (the default ./haystack.db) is created and migrated on first use; a MariaDB
     or PostgreSQL database must be upgraded with `haystack db upgrade` first.
@@ -592,7 +619,11 @@ def run(
         if set_values or no_drain:
             raise ConfigError("--set and --no-drain need an ENGINE")
         db = _ready_database(ctx)
-        _note("the collector runtime is not part of this version yet; the database is ready")
+        _note(
+            "no ENGINE: the database is ready; `haystack run ENGINE` runs one engine now,"
+            " `haystack worker` works the queue and the schedules,"
+            " `haystack serve` serves the API and UI with a worker"
+        )
         _show_status(ctx, db, json_output=json_output)
         return
     engine_class = _known_engine(engine)

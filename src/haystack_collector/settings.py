@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     api_rate_limit: float = Field(default=50.0, gt=0, validation_alias=_env("API_RATE_LIMIT"))
     api_rate_burst: int = Field(default=200, ge=1, validation_alias=_env("API_RATE_BURST"))
     # URLs that arrive through the API may not target private, loopback or link-local hosts
-    # unless this allows it (the command line trusts its own user; see ALLOW_PRIVATE_ADDRESSES).
+    # unless this allows it (the command line trusts its own user; see allow_private_addresses).
     api_allow_private: bool = Field(default=False, validation_alias=_env("API_ALLOW_PRIVATE"))
     # The largest request body the API reads (413 beyond it): its JSON bodies are small.
     api_max_body_bytes: int = Field(

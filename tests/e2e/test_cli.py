@@ -28,7 +28,11 @@ from haystack_collector.db.migrate import upgrade
 from haystack_collector.logs import reset_logging
 from haystack_collector.store import all_config, recent_status
 from haystack_collector.store.admin import TABLES
+from haystack_collector.store.jobs import create_job
+from haystack_collector.store.schedules import add_schedule
+from haystack_collector.store.workers import register_worker
 from tests.databases import recreate_server_database, selected_backends
+from tests.factories import make_engine
 
 # Every revision the migrations hold, oldest first, and the newest.
 REVISIONS = tuple(
@@ -167,6 +171,36 @@ def test_run_prepares_the_default_sqlite_database_and_prints_the_status(tmp_path
     assert (tmp_path / "haystack.db").exists()
 
 
+def test_run_without_an_engine_says_how_to_run_the_collector(tmp_path: Path) -> None:
+    haystack("init")  # the database exists: only run's own words go to stderr
+    result = haystack("run")
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "no ENGINE: the database is ready; `haystack run ENGINE` runs one engine now,"
+        " `haystack worker` works the queue and the schedules,"
+        " `haystack serve` serves the API and UI with a worker"
+    ]
+    assert "not part of this version" not in result.output
+    # Each command it names is one the CLI has.
+    for command in ("run", "worker", "serve"):
+        assert haystack(command, "--help").exit_code == 0
+    assert "Workers" in result.stdout
+
+
+def test_init_says_what_it_applied_then_that_nothing_was_left(tmp_path: Path) -> None:
+    first = haystack("init")
+    again = haystack("init")
+
+    assert (first.exit_code, again.exit_code) == (0, 0)
+    assert first.stderr.splitlines() == [
+        f"applied {', '.join(REVISIONS)}",
+        f"database upgraded to revision {HEAD}",
+    ]
+    assert again.stderr.splitlines() == [f"database already at revision {HEAD}"]
+    assert f"{HEAD} (up to date)" in again.stdout
+
+
 @pytest.mark.parametrize("backend", SERVER_BACKENDS)
 def test_a_server_database_is_only_migrated_when_asked(backend: str) -> None:
     url = recreate_server_database(backend, "haystack_cli_test").render_as_string(
@@ -254,14 +288,59 @@ def test_status_json_reports_database_pool_counts_and_events(db: Database) -> No
     with db.read() as conn:
         assert summary["counts"]["Config"] == len(all_config(conn))
     assert summary["events"] == {"pending": 0, "claimed": 0, "done": 0, "dead": 0}
+    assert summary["jobs"] == {"queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
+    assert summary["schedules"] == {"enabled": 0, "disabled": 0}
+    assert summary["workers"] == []
+
+
+def test_status_shows_the_runtime_jobs_schedules_and_running_workers(db: Database) -> None:
+    with db.transaction() as conn:
+        engine = make_engine(conn, name="status-runtime")
+        create_job(
+            conn,
+            engine_id=engine.engine_id,
+            settings={},
+            correlation_id=None,
+            requested_by="cli-test",
+        )
+        add_schedule(conn, name="status-hourly", engine_id=engine.engine_id, interval=3600)
+        add_schedule(
+            conn, name="status-off", engine_id=engine.engine_id, interval=60, enabled=False
+        )
+        register_worker(conn, owner="status-test-worker", host="box", pid=4242)
+
+    as_json = haystack("--database-url", url_of(db), "status", "--json")
+    shown = haystack("--database-url", url_of(db), "status")
+
+    summary = json.loads(as_json.stdout)
+    assert summary["jobs"]["queued"] == 1
+    assert summary["schedules"] == {"enabled": 1, "disabled": 1}
+    assert {"owner": "status-test-worker", "host": "box", "pid": 4242, "state": "running"} in (
+        summary["workers"]
+    )
+    lines = shown.stdout.splitlines()
+    assert any("Jobs" in line and "queued 1" in line for line in lines)
+    assert any("Schedules" in line and "1 enabled, 1 disabled" in line for line in lines)
+    assert any("Workers" in line and "status-test-worker" in line for line in lines)
 
 
 def test_status_without_json_prints_tables() -> None:
     result = haystack("status")
 
     assert result.exit_code == 0
-    for text_shown in ("Haystack", "sqlite:///./haystack.db", "Pool", "Row counts", "Config"):
+    for text_shown in (
+        "Haystack",
+        "sqlite:///./haystack.db",
+        "Pool",
+        "Events",
+        "Jobs",
+        "Schedules",
+        "Peregrin tables",
+        "Config",
+    ):
         assert text_shown in result.stdout
+    # No worker has run on this new database: the line says how to start one.
+    assert "none running (start one: `haystack worker`, or `haystack serve`)" in result.stdout
 
 
 # --- errors --------------------------------------------------------------------------------

@@ -266,6 +266,8 @@ def test_dashboard_queue_and_status_render_their_data(
     if path == "/":
         expect(page.locator("#counts")).to_contain_text("items")
         expect(page.locator("#health")).to_contain_text("ok")
+        for state in ("pending", "claimed", "done", "dead"):  # the queue's EventCounts
+            expect(page.locator("#events")).to_contain_text(state)
         chart = page.locator("#items-chart")
         expect(chart).to_be_visible()
         page.wait_for_function("document.getElementById('items-chart').complete")

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from haystack_collector import __version__
 from haystack_collector.api import deps, errors, middleware
+from haystack_collector.api.models import ErrorOut, error_responses
 from haystack_collector.api.routes import (
     admin,
     config,
@@ -49,40 +50,41 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
 def _document_unreadable_bodies(app: FastAPI) -> None:
     """Document the 400 every route with a JSON body gives for a body that is not JSON, and
-    the 413 for one over ``api_max_body_bytes``.
+    the 413 for one over ``api_max_body_bytes``, as ErrorOut like every other error.
 
     FastAPI answers ``{"detail": "There was an error parsing the body"}`` with 400 before any
     route code runs, and leaves the status out of /openapi.json.
     """
     generate = app.openapi
+    bodyless = error_responses(400, 413)
 
     def openapi() -> dict[str, Any]:
         schema = generate()  # cached by FastAPI after the first call; updated in place
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in _error_schemas().items():
+            schemas.setdefault(name, definition)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 if isinstance(operation, dict) and "requestBody" in operation:
                     responses = operation.setdefault("responses", {})
-                    responses.setdefault("400", _UNREADABLE_BODY)
-                    responses.setdefault("413", _TOO_LARGE)
+                    for code, answer in bodyless.items():
+                        responses.setdefault(str(code), _described(answer["description"]))
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-_DETAIL_SCHEMA: dict[str, Any] = {
-    "application/json": {
-        "schema": {
-            "type": "object",
-            "properties": {"detail": {"type": "string"}},
-            "required": ["detail"],
-        }
+def _error_schemas() -> dict[str, Any]:
+    """ErrorOut's JSON schema and the schemas it refers to, as /openapi.json's components."""
+    schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested: dict[str, Any] = schema.pop("$defs", {})
+    return {ErrorOut.__name__: schema, **nested}
+
+
+def _described(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{ErrorOut.__name__}"}}
+        },
     }
-}
-_TOO_LARGE: dict[str, Any] = {
-    "description": "The body is over HAYSTACK_API_MAX_BODY_BYTES",
-    "content": _DETAIL_SCHEMA,
-}
-_UNREADABLE_BODY: dict[str, Any] = {
-    "description": "The body is not valid JSON",
-    "content": _DETAIL_SCHEMA,
-}

@@ -22,7 +22,6 @@ from fastapi import Depends, FastAPI, HTTPException, Request, routing, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 
 from haystack_collector.db import Database
 from haystack_collector.errors import HaystackError
@@ -191,32 +190,7 @@ WriteAccess = Annotated[Principal, Depends(require_token)]
 ReadAccess = Annotated[Principal | None, Depends(read_access)]
 
 
-# --- OpenAPI: error answers and optional read auth -----------------------------------------
-
-
-class ErrorOut(BaseModel):
-    """An error answer: a message, or FastAPI's list of validation problems (422)."""
-
-    detail: str | list[dict[str, Any]]
-
-
-_ERROR_DESCRIPTIONS = {
-    401: "No valid bearer token (see WWW-Authenticate).",
-    404: "Not found.",
-    409: "Conflicts with the current state.",
-    422: "Bad input.",
-    429: "Over the client's request budget; see Retry-After.",
-    503: "The database is unavailable; see Retry-After.",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route or router: the error answers it may give, as ErrorOut."""
-    return {code: {"model": ErrorOut, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
-
-
-READ_ERRORS = error_responses(401, 422, 429, 503)
-WRITE_ERRORS = error_responses(401, 404, 409, 422, 429, 503)
+# --- OpenAPI: optional read auth ---------------------------------------------------------
 
 
 def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -450,6 +450,22 @@ def get_event(conn: Connection, *, event_id: int) -> EventRow:
     if row is None:
         raise NotFoundError(f"no event with id {event_id}")
     return _event_row(row, utcnow())
+
+
+_EVENTS_OF_ITEM = (
+    select(item_events, engines.c.EngineName, actions.c.actionName, items.c.ItemURI)
+    .outerjoin(engines, engines.c.EngineId == item_events.c.engineId)
+    .outerjoin(actions, actions.c.actionId == item_events.c.actionId)
+    .outerjoin(items, items.c.itemId == item_events.c.itemId)
+    .where(item_events.c.itemId == bindparam("item_id"))
+    .order_by(item_events.c.ItemEventId)
+)
+
+
+def item_events_of(conn: Connection, *, item_id: int) -> list[EventRow]:
+    """Every event of one item, whatever its state, oldest first."""
+    now = utcnow()
+    return [_event_row(row, now) for row in conn.execute(_EVENTS_OF_ITEM, {"item_id": item_id})]
 
 
 def _event_row(row: Any, now: datetime) -> EventRow:

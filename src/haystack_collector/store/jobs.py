@@ -270,6 +270,14 @@ def get_job(conn: Connection, *, job_id: int) -> JobRow:
     return _job_row(row)
 
 
+def job_counts(conn: Connection) -> dict[str, int]:
+    """How many jobs are in each state (every state, zero when none is)."""
+    counts = dict.fromkeys(JOB_STATES, 0)
+    query = select(jobs.c.jobState, func.count()).group_by(jobs.c.jobState)
+    counts.update({str(state): int(n) for state, n in conn.execute(query).all()})
+    return counts
+
+
 def list_jobs(
     conn: Connection,
     *,

@@ -27,17 +27,15 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector.db import Database
 from haystack_collector.db.schema import (
-    actions,
     engines,
     item_data,
-    item_events,
     item_links,
     items,
     link_types,
 )
 from haystack_collector.errors import ConfigError, NotFoundError
-from haystack_collector.store._sql import from_db, to_db, utcnow
-from haystack_collector.store.events import EventState, event_state
+from haystack_collector.store._sql import from_db, to_db
+from haystack_collector.store.events import EventRow, item_events_of
 from haystack_collector.store.item_state import ITEM_STATES, ItemState, check_states
 from haystack_collector.store.search import (
     Term,
@@ -116,21 +114,6 @@ class LinkEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class EventEntry:
-    event_id: int
-    engine: str | None
-    action: str | None
-    state: EventState
-    added: datetime | None
-    done: datetime | None
-    run_after: datetime | None
-    attempts: int
-    last_error: str | None
-    dead: datetime | None
-    claimed_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """Something that happened to the item, as far as its rows record it."""
 
@@ -152,7 +135,7 @@ class ItemDetail:
     data: list[DataEntry]
     links: dict[str, list[LinkEntry]]
     link_counts: dict[str, int]
-    events: list[EventEntry]
+    events: list[EventRow]
     history: list[HistoryEntry] = field(default_factory=list)
 
 
@@ -537,7 +520,7 @@ def get_item(conn: Connection, *, item_id: int) -> ItemDetail:
     data = _data(conn, item_id)
     links = {side: _links(conn, item_id, side) for side in ("out", "in")}
     counts = {side: _link_count(conn, item_id, side) for side in ("out", "in")}
-    events = _events(conn, item_id)
+    events = item_events_of(conn, item_id=item_id)
     created = from_db(row[5])
     return ItemDetail(
         item_id=row[0],
@@ -597,16 +580,6 @@ _DATA = (
     .order_by(item_data.c.itemData, item_data.c.itemDataSeq, item_data.c.ItemDataId)
 )
 _LINKS = {side: _link_statements(side) for side in ("out", "in")}
-_EVENTS = (
-    select(item_events, engines.c.EngineName, actions.c.actionName)
-    .select_from(
-        item_events.outerjoin(engines, engines.c.EngineId == item_events.c.engineId).outerjoin(
-            actions, actions.c.actionId == item_events.c.actionId
-        )
-    )
-    .where(item_events.c.itemId == bindparam("item_id"))
-    .order_by(item_events.c.ItemEventId)
-)
 
 
 def _links(conn: Connection, item_id: int, side: str) -> list[LinkEntry]:
@@ -621,32 +594,11 @@ def _link_count(conn: Connection, item_id: int, side: str) -> int:
     return int(conn.execute(_LINKS[side][1], {"item_id": item_id}).scalar() or 0)
 
 
-def _events(conn: Connection, item_id: int) -> list[EventEntry]:
-    rows = conn.execute(_EVENTS, {"item_id": item_id})
-    now = utcnow()
-    return [
-        EventEntry(
-            event_id=row.ItemEventId,
-            engine=row.EngineName,
-            action=row.actionName,
-            state=event_state(row, now),
-            added=from_db(row.itemEventAddedDate),
-            done=from_db(row.itemEventDate),
-            run_after=from_db(row.itemEventRunAfter),
-            attempts=row.itemEventAttempts,
-            last_error=row.itemEventLastError,
-            dead=from_db(row.itemEventDeadDate),
-            claimed_by=row.itemEventClaimedBy,
-        )
-        for row in rows
-    ]
-
-
 def _history(
     created: datetime | None,
     data: list[DataEntry],
     links: dict[str, list[LinkEntry]],
-    events: list[EventEntry],
+    events: list[EventRow],
 ) -> list[HistoryEntry]:
     """What the rows record, oldest first: creation, data writes (keys grouped by the time they
     were written), links, and each action's queueing, completion or death.
@@ -675,8 +627,10 @@ def _history(
             entries.append(HistoryEntry(event.added, "queued", label))
         if event.done is not None:
             entries.append(HistoryEntry(event.done, "done", label))
-        if event.dead is not None:
-            entries.append(HistoryEntry(event.dead, "dead", f"{label}: {event.last_error or ''}"))
+        if event.dead_since is not None:
+            entries.append(
+                HistoryEntry(event.dead_since, "dead", f"{label}: {event.last_error or ''}")
+            )
     order = {"created": 0, "data": 1, "link": 2, "queued": 3, "done": 4, "dead": 5}
     return sorted(entries, key=lambda entry: (entry.date, order[entry.kind]))
 
@@ -686,7 +640,6 @@ __all__ = [
     "TOTAL_CAP",
     "Cursor",
     "DataEntry",
-    "EventEntry",
     "HistoryEntry",
     "ItemDetail",
     "ItemFilter",

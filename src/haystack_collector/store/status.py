@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from haystack_collector.db.schema import CONFIG_NAME_MAX, SYSTEM_ENGINE, config, status
+from haystack_collector.db.schema import (
+    CONFIG_NAME_MAX,
+    SYSTEM_ENGINE,
+    actions,
+    config,
+    engines,
+    status,
+)
 from haystack_collector.masking import mask_text, mask_value
 from haystack_collector.store._sql import (
     check_length,
@@ -30,6 +37,8 @@ class StatusRow:
     action_id: int | None
     message: str
     date: datetime | None
+    engine: str | None = None  # the engine's and action's names
+    action: str | None = None
 
 
 def add_status(
@@ -61,8 +70,12 @@ def recent_status(
     engine_id: int | None = None,
     action_id: int | None = None,
 ) -> list[StatusRow]:
-    """Newest first."""
-    query = select(status)
+    """Newest first, with their engine's and action's names."""
+    query = (
+        select(status, engines.c.EngineName, actions.c.actionName)
+        .outerjoin(engines, engines.c.EngineId == status.c.engineId)
+        .outerjoin(actions, actions.c.actionId == status.c.actionId)
+    )
     if engine_id is not None:
         query = query.where(status.c.engineId == engine_id)
     if action_id is not None:
@@ -79,6 +92,8 @@ def recent_status(
             action_id=row.actionId,
             message=row.StatusMessage or "",
             date=from_db(row.StatusDate),
+            engine=row.EngineName,
+            action=row.actionName,
         )
         for row in rows
     ]

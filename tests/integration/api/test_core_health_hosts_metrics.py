@@ -129,7 +129,9 @@ def test_health_reports_database_pool_queue_workers_and_version(
     assert body["database"]["ok"] is True
     assert body["database"]["dialect"] == db.dialect
     assert set(body["pool"]) == {"size", "checked_in", "checked_out", "overflow"}
-    assert body["events"] == {"pending": 0, "claimed": 0, "dead": 0}
+    # The crawl's fetches are done events; nothing is left waiting.
+    assert body["events"]["done"] > 0
+    assert body["events"] | {"done": 0} == {"pending": 0, "claimed": 0, "done": 0, "dead": 0}
     [seen] = body["workers"]
     assert seen["state"] == "stopped"
     assert seen["finished"] > 0
@@ -167,10 +169,10 @@ def test_health_shows_its_details_only_to_clients_that_may_read(
         assert body == forged.json()
 
 
-def test_health_counts_pending_claimed_and_dead_events(db: Database) -> None:
+def test_health_counts_pending_claimed_done_and_dead_events(db: Database) -> None:
     engine_id = db.run(store.register_engine, name="health-test", version="1")
     action_id = db.run(store.register_action, name="health-act")
-    uris = [f"https://health.test/{n}" for n in range(3)]
+    uris = [f"https://health.test/{n}" for n in range(4)]
     ids = [db.run(store.get_or_create_item, uri=uri, engine_id=engine_id).item_id for uri in uris]
     for item_id in ids:
         db.run(store.enqueue_event, engine_id=engine_id, action_id=action_id, item_id=item_id)
@@ -178,10 +180,14 @@ def test_health_counts_pending_claimed_and_dead_events(db: Database) -> None:
     [claimed] = queue.claim(owner="t", limit=1, engine_id=engine_id)
     [dying] = queue.claim(owner="t", limit=1, engine_id=engine_id)
     db.run(store.fail_claimed, event_id=dying.event_id, error="boom", run_after=None, dead=True)
+    [finishing] = queue.claim(owner="t", limit=1, engine_id=engine_id)
+    db.run(store.finish_claimed, event_ids=[finishing.event_id])
 
     with client_for(core_app(db)) as client:
         events = client.get("/health").json()["events"]
-    assert events == {"pending": 1, "claimed": 1, "dead": 1}
+        queue_counts = client.get("/api/events").json()["counts"]
+    assert events == {"pending": 1, "claimed": 1, "done": 1, "dead": 1}
+    assert queue_counts == events  # one model of the queue's counts, whichever route shows it
     assert claimed.event_id != dying.event_id
 
 

@@ -72,7 +72,12 @@ def test_an_engine_shows_its_schedules_last_run_and_counts(api: Api) -> None:
     )
     api.client.post("/api/engines/jobs-test-seeds/start", json={"count": 2}, headers=api.auth)
     registered = Seeds.register(api.db)
-    api.db.run(store.add_status, message="seeded 2", engine_id=registered.engine_id)
+    api.db.run(
+        store.add_status,
+        message="seeded 2",
+        engine_id=registered.engine_id,
+        action_id=registered.action_ids["visit"],
+    )
     result = api.db.run(
         store.store_items,
         engine_id=registered.engine_id,
@@ -102,6 +107,12 @@ def test_an_engine_shows_its_schedules_last_run_and_counts(api: Api) -> None:
     assert seeds["last_job"]["state"] == "queued"
     assert seeds["last_job"]["settings"] == {"url": PUBLIC_URL, "count": 2}
     assert seeds["last_status"]["message"] == "seeded 2"
+    # The engine's last status is the activity log's newest line for it: one model, one answer.
+    [newest] = api.client.get(
+        "/api/status", params={"engine": "jobs-test-seeds", "limit": 1}
+    ).json()["status"]
+    assert seeds["last_status"] == newest
+    assert (newest["engine"], newest["action"]) == ("jobs-test-seeds", "visit")
     assert seeds["items"] == 2
     assert seeds["events"] == {"pending": 2, "claimed": 0, "done": 0, "dead": 0}
 

@@ -105,15 +105,20 @@ def test_events_show_done_and_dead_with_the_last_error(db: Database) -> None:
         )
     with api_for(db) as api:
         body = api.client.get(f"/api/items/{item}").json()
-    states = {event["action"]: event for event in body["events"]}
+        states = {event["action"]: event for event in body["events"]}
+        # An item's event is the queue's event: the same model, the same answer.
+        from_queue = api.client.get(f"/api/events/{states['second']['event_id']}").json()
     assert states["first"]["state"] == "done"
     assert states["first"]["done"] is not None
     assert states["second"]["state"] == "dead"
     assert states["second"]["attempts"] == 5
     assert states["second"]["last_error"] == "HTTP 500 from the board"
-    assert datetime.fromisoformat(states["second"]["dead"]) == datetime(
+    assert datetime.fromisoformat(states["second"]["dead_since"]) == datetime(
         2026, 2, 1, 12, 0, tzinfo=UTC
     )
+    assert states["second"]["item_id"] == item
+    assert states["second"]["uri"] == "https://detail.test/evented"
+    assert states["second"] == from_queue
     dead = [entry for entry in body["history"] if entry["kind"] == "dead"]
     assert dead[0]["detail"] == "eventful/second: HTTP 500 from the board"
     assert "done" in [entry["kind"] for entry in body["history"]]

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from haystack_collector.api.deps import WRITE_ERRORS, DbDep, WriteAccess
+from haystack_collector.api.deps import DbDep, WriteAccess
+from haystack_collector.api.models import WRITE_ERRORS
 from haystack_collector.store import admin
 from haystack_collector.store._sql import from_db
 

@@ -15,7 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel
 
-from haystack_collector.api.deps import WRITE_ERRORS, DbDep, ReadAccess, WriteAccess
+from haystack_collector.api.deps import DbDep, ReadAccess, WriteAccess
+from haystack_collector.api.models import WRITE_ERRORS
 from haystack_collector.db.schema import CONFIG_NAME_MAX
 from haystack_collector.errors import ConfigError
 from haystack_collector.masking import mask_value

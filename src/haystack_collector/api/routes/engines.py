@@ -16,14 +16,8 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
-from haystack_collector.api.routes.jobs import (
-    EventCounts,
-    JobOut,
-    JobQueued,
-    job_out,
-    problems,
-    queue_job,
-)
+from haystack_collector.api.models import EventCounts, StatusOut, error_responses
+from haystack_collector.api.routes.jobs import JOB_ERRORS, JobOut, JobQueued, job_out, queue_job
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import all_engines, get_engine
@@ -32,7 +26,12 @@ from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.schedules import list_schedules
 
-router = APIRouter(prefix="/api/engines", tags=["engines"])
+router = APIRouter(
+    prefix="/api/engines",
+    tags=["engines"],
+    responses=error_responses(401, 422, 429, 503, described=JOB_ERRORS),
+)
+NOT_FOUND = error_responses(404, described=JOB_ERRORS)
 
 
 class ActionOut(BaseModel):
@@ -51,11 +50,6 @@ class ScheduleOut(BaseModel):
     next_run: datetime
     last_run: datetime | None
     settings: dict[str, Any]
-
-
-class StatusOut(BaseModel):
-    message: str
-    date: datetime | None
 
 
 class EngineOut(BaseModel):
@@ -84,13 +78,13 @@ class EngineState(BaseModel):
     cancelled_jobs: int = Field(default=0, description="Jobs a stop cancelled.")
 
 
-@router.get("", response_model=EngineList, responses=problems(401))
+@router.get("", response_model=EngineList)
 def list_engines(db: DbDep, _: ReadAccess) -> EngineList:
     """Every engine this installation knows, with what it has done."""
     return EngineList(engines=[_engine_out(db, engine) for engine in all_engines()])
 
 
-@router.get("/{name}", response_model=EngineOut, responses=problems(401, 404))
+@router.get("/{name}", response_model=EngineOut, responses=NOT_FOUND)
 def get_one(name: str, db: DbDep, _: ReadAccess) -> EngineOut:
     """One engine; 404 for an unknown name."""
     return _engine_out(db, get_engine(name))
@@ -100,7 +94,7 @@ def get_one(name: str, db: DbDep, _: ReadAccess) -> EngineOut:
     "/{name}/start",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobQueued,
-    responses=problems(400, 401, 404, 409, 422),
+    responses=error_responses(404, 409, described=JOB_ERRORS),
 )
 async def start(
     name: str,
@@ -112,7 +106,7 @@ async def start(
     ] = None,
 ) -> JobQueued:
     """Queue a run of the engine's start actions; 422 on bad settings or a path outside the
-    folders the API may use (``API_PATH_ROOTS``), 409 if disabled."""
+    folders the API may use (``HAYSTACK_API_PATH_ROOTS``), 409 if disabled."""
     engine = get_engine(name)
     return await queue_job(
         db,
@@ -124,7 +118,7 @@ async def start(
     )
 
 
-@router.post("/{name}/stop", response_model=EngineState, responses=problems(401, 404))
+@router.post("/{name}/stop", response_model=EngineState, responses=NOT_FOUND)
 def stop(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
     """Disable the engine (nothing of it is claimed) and cancel its queued and running jobs."""
     engine = get_engine(name)
@@ -135,13 +129,13 @@ def stop(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
     return EngineState(name=engine.name, enabled=False, cancelled_jobs=cancelled)
 
 
-@router.post("/{name}/enable", response_model=EngineState, responses=problems(401, 404))
+@router.post("/{name}/enable", response_model=EngineState, responses=NOT_FOUND)
 def enable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
     """Let the engine's events and jobs be claimed again."""
     return _set_enabled(db, get_engine(name), enabled=True, by=principal.name)
 
 
-@router.post("/{name}/disable", response_model=EngineState, responses=problems(401, 404))
+@router.post("/{name}/disable", response_model=EngineState, responses=NOT_FOUND)
 def disable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
     """Pause the engine: its events and jobs stay queued until it is enabled."""
     return _set_enabled(db, get_engine(name), enabled=False, by=principal.name)
@@ -212,7 +206,15 @@ def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
         last_job=None if activity.last_job is None else job_out(activity.last_job, engine.name),
         last_status=None
         if last is None
-        else StatusOut(message=mask_text(last.message), date=last.date),
+        else StatusOut(
+            status_id=last.status_id,
+            engine_id=last.engine_id,
+            engine=last.engine,
+            action_id=last.action_id,
+            action=last.action,
+            message=mask_text(last.message),
+            date=last.date,
+        ),
         items=activity.items,
         events=EventCounts(**activity.events),
     )

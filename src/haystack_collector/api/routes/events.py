@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from haystack_collector.api.deps import WRITE_ERRORS, DbDep, ReadAccess, WriteAccess
+from haystack_collector.api.deps import DbDep, ReadAccess, WriteAccess
+from haystack_collector.api.models import WRITE_ERRORS, EventCounts, EventOut
 from haystack_collector.errors import NotFoundError
 from haystack_collector.store.catalog import get_engine_id
 from haystack_collector.store.events import (
@@ -27,35 +27,9 @@ MAX_LIMIT = 500
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-class EventOut(BaseModel):
-    event_id: int
-    state: EventState
-    engine_id: int
-    engine: str | None
-    action_id: int
-    action: str | None
-    item_id: int
-    uri: str | None
-    added: datetime | None
-    run_after: datetime | None
-    claimed_by: str | None
-    lease_until: datetime | None
-    attempts: int
-    last_error: str | None
-    dead_since: datetime | None
-    done: datetime | None
-
-
-class QueueCounts(BaseModel):
-    pending: int
-    claimed: int
-    done: int
-    dead: int
-
-
 class EventPage(BaseModel):
     events: list[EventOut]
-    counts: QueueCounts
+    counts: EventCounts
     next: int | None  # pass as ``after`` for the next page; None on the last page
 
 
@@ -86,7 +60,7 @@ def events(
         rows = rows[:limit]
         return EventPage(
             events=[_out(row) for row in rows],
-            counts=QueueCounts(**counts),
+            counts=EventCounts(**counts),
             next=rows[-1].event_id if more and rows else None,
         )
 

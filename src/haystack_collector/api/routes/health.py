@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from haystack_collector import __version__
-from haystack_collector.api.deps import DbDep, can_read, error_responses
+from haystack_collector.api.deps import DbDep, can_read
+from haystack_collector.api.models import EventCounts, error_responses
 from haystack_collector.errors import HaystackError
 from haystack_collector.logs import get_logger, redact
 from haystack_collector.store.events import event_counts
@@ -39,12 +40,6 @@ class PoolHealth(BaseModel):
     checked_in: int
     checked_out: int
     overflow: int
-
-
-class EventCounts(BaseModel):
-    pending: int
-    claimed: int
-    dead: int
 
 
 class WorkerSeen(BaseModel):
@@ -119,9 +114,7 @@ def health(db: DbDep, details: Details) -> HealthOut | JSONResponse:
         assert out.database is not None
         out.database.error = redact(str(error))
         return out
-    out.events = EventCounts(
-        pending=counts["pending"], claimed=counts["claimed"], dead=counts["dead"]
-    )
+    out.events = EventCounts(**counts)
     out.workers = [
         WorkerSeen(
             owner=w.owner,

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from haystack_collector.api.deps import READ_ERRORS, DbDep, ReadAccess
+from haystack_collector.api.deps import DbDep, ReadAccess
+from haystack_collector.api.models import READ_ERRORS
 from haystack_collector.logs import get_logger
 from haystack_collector.store.workers import current_hosts, merge_hosts
 

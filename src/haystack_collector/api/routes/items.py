@@ -14,13 +14,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from haystack_collector.api.deps import (
-    READ_ERRORS,
-    DbDep,
-    ReadAccess,
-    ReadLaneDep,
-    error_responses,
-)
+from haystack_collector.api.deps import DbDep, ReadAccess, ReadLaneDep
+from haystack_collector.api.models import READ_ERRORS, EventOut, error_responses
 from haystack_collector.api.responses import model_json
 from haystack_collector.masking import strip_credentials
 from haystack_collector.store import query
@@ -75,20 +70,6 @@ class LinkOut(_FromAttributes):
     item_id: int
     uri: str
     date: datetime | None
-
-
-class EventOut(_FromAttributes):
-    event_id: int
-    engine: str | None
-    action: str | None
-    state: Literal["pending", "claimed", "done", "dead"]
-    added: datetime | None
-    done: datetime | None
-    run_after: datetime | None
-    attempts: int
-    last_error: str | None
-    dead: datetime | None
-    claimed_by: str | None
 
 
 class HistoryOut(_FromAttributes):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from haystack_collector import store
 from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
+from haystack_collector.api.models import EventCounts, error_responses
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import get_engine
@@ -25,39 +26,23 @@ from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
 from haystack_collector.urls import canonicalize
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+# What the errors of the jobs and engines routes mean there.
+JOB_ERRORS = {
+    404: "No such engine, action or job.",
+    409: "The engine is disabled.",
+    422: "Bad input: malformed request, invalid settings, or a refused URL.",
+}
+
+router = APIRouter(
+    prefix="/api/jobs",
+    tags=["jobs"],
+    responses=error_responses(401, 422, 429, 503, described=JOB_ERRORS),
+)
 
 # Ids are 32-bit INTEGER columns on MariaDB and PostgreSQL.
 MAX_ID = 2**31 - 1
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
-
-
-class Problem(BaseModel):
-    """An error: a message, or (for a malformed request) FastAPI's list of invalid fields."""
-
-    detail: str | list[dict[str, Any]]
-
-
-def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the error statuses a route answers with."""
-    described = {
-        400: "The body is not valid JSON.",
-        401: "No valid bearer token (see WWW-Authenticate).",
-        404: "No such engine, action or job.",
-        409: "The engine is disabled.",
-        422: "Bad input: malformed request, invalid settings, or a refused URL.",
-    }
-    return {code: {"model": Problem, "description": described[code]} for code in codes}
-
-
-class EventCounts(BaseModel):
-    """An engine's ItemEvents by state."""
-
-    pending: int
-    claimed: int
-    done: int
-    dead: int
 
 
 class JobOut(BaseModel):
@@ -243,7 +228,7 @@ def _join(path: str, key: str) -> str:
     "/scrape",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobQueued,
-    responses=problems(400, 401, 404, 409, 422),
+    responses=error_responses(404, 409, described=JOB_ERRORS),
 )
 async def scrape(
     request: ScrapeRequest, db: DbDep, settings: SettingsDep, principal: WriteAccess
@@ -269,7 +254,7 @@ async def scrape(
     )
 
 
-@router.get("", response_model=JobList, responses=problems(401, 404, 422))
+@router.get("", response_model=JobList, responses=error_responses(404, described=JOB_ERRORS))
 def list_jobs(
     db: DbDep,
     _: ReadAccess,
@@ -297,7 +282,9 @@ def list_jobs(
     )
 
 
-@router.get("/{job_id:int}", response_model=JobDetail, responses=problems(401, 404, 422))
+@router.get(
+    "/{job_id:int}", response_model=JobDetail, responses=error_responses(404, described=JOB_ERRORS)
+)
 def get_job(job_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep, _: ReadAccess) -> JobDetail:
     """A job's progress and outcome; 404 if there is none."""
     job = db.run_read(job_store.get_job, job_id=job_id)

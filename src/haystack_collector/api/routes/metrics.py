@@ -18,7 +18,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from haystack_collector.api.deps import DbDep, ReadAccess, error_responses
+from haystack_collector.api.deps import DbDep, ReadAccess
+from haystack_collector.api.models import error_responses
 from haystack_collector.db import Database
 from haystack_collector.db.schema import items
 from haystack_collector.errors import HaystackError

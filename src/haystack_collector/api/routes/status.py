@@ -6,7 +6,6 @@ after the last id it sent.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,7 +13,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from haystack_collector.api.deps import DbDep, ReadAccess, error_responses
+from haystack_collector.api.deps import DbDep, ReadAccess
+from haystack_collector.api.models import StatusOut, error_responses
 from haystack_collector.db.schema import actions, engines, status
 from haystack_collector.errors import NotFoundError
 from haystack_collector.masking import mask_text
@@ -25,16 +25,6 @@ router = APIRouter(
 )
 
 MAX_LIMIT = 1000
-
-
-class StatusOut(BaseModel):
-    status_id: int
-    engine_id: int | None
-    engine: str | None
-    action_id: int | None
-    action: str | None
-    message: str
-    date: datetime | None
 
 
 class StatusPage(BaseModel):

@@ -25,7 +25,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 from starlette.types import Receive, Scope, Send
 
-from haystack_collector.api.deps import READ_ERRORS, DbDep, Principal, ReadAccess
+from haystack_collector.api.deps import DbDep, Principal, ReadAccess
+from haystack_collector.api.models import READ_ERRORS
 from haystack_collector.api.routes.status import last_status_id, status_rows
 from haystack_collector.db import Database
 from haystack_collector.db.schema import engines, jobs

@@ -25,7 +25,7 @@
     if (database.error) facts.push(["error", H.fmt(database.error)]);
     for (const [name, value] of facts) dl.append(H.el("dt", {}, name), H.el("dd", {}, value));
     show("pool", H.pick(health, "pool") || {});
-    show("events", H.pick(health, "events") || { pending: "—", claimed: "—", dead: "—" });
+    show("events", H.pick(health, "events") || { pending: "—", claimed: "—", done: "—", dead: "—" });
     H.fillTable(document.getElementById("workers"), H.pick(health, "workers") || [], [
       ["Worker", (w) => H.pick(w, "owner")],
       ["State", (w) => H.badge(H.pick(w, "state"))],
