@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import idna
 
-__all__ = ["canonicalize", "host_of", "looks_like_trap", "same_site"]
+__all__ = ["canonicalize", "host_of", "looks_like_trap", "same_site", "scheme_of"]
 
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -186,11 +186,22 @@ def _merge(base_path: str, ref_path: str) -> str:
     return base_path[: base_path.rfind("/") + 1] + ref_path
 
 
-def _canonicalize(url: str, base: str | None) -> str | None:
+def _cleaned(url: str) -> str:
+    """``url`` as a URL parser reads it: no C0 controls or spaces around, no tabs or newlines."""
     url = url.strip(_C0_AND_SPACE)
     if "\t" in url or "\n" in url or "\r" in url:
         url = _TAB_NEWLINE.sub("", url)
-    url = url.partition("#")[0]
+    return url
+
+
+def scheme_of(url: str) -> str | None:
+    """The lower-case scheme ``url`` names as a URL parser reads it, or None (none, or relative)."""
+    match = _SCHEME.match(_cleaned(url))
+    return None if match is None else match.group(1).lower()
+
+
+def _canonicalize(url: str, base: str | None) -> str | None:
+    url = _cleaned(url).partition("#")[0]
     if "\\" in url:
         # Browsers read a backslash as "/" before the query in http(s) URLs.
         head, sep, tail = url.partition("?")

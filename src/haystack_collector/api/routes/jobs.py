@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -24,7 +23,7 @@ from haystack_collector.masking import mask_text
 from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.jobs import JobRow
-from haystack_collector.urls import canonicalize
+from haystack_collector.urls import canonicalize, scheme_of
 
 # What the errors of the jobs and engines routes mean there.
 JOB_ERRORS = {
@@ -205,18 +204,11 @@ async def _check_url(value: str, path: str) -> None:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
-# Leading C0 controls and spaces, and tabs and newlines anywhere, are dropped by URL parsers
-# (WHATWG), so " h\ttp:" is "http:" to an engine and must be to this check.
-_IGNORED = re.compile(r"[\t\n\r]")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
 def _scheme(value: str) -> str | None:
-    """The lower-case scheme of ``value`` if it is one a fetch could use, else None."""
-    match = _SCHEME.match(_IGNORED.sub("", value).lstrip("".join(map(chr, range(0x21)))))
-    if match is None:
-        return None
-    scheme = match.group(1).lower()
+    """The scheme of ``value`` if it is one a fetch could use, else None (not a URL)."""
+    scheme = scheme_of(value)
     return scheme if scheme in _DEFAULT_PORTS else None
 
 
