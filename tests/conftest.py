@@ -10,8 +10,8 @@ import pytest
 from haystack_collector.db import Database
 from tests.databases import Baseline, migrated_database, recreate_server_database, selected_backends
 
-# The browser tests' fixtures (a live `haystack serve`, Chromium pages) for tests/e2e/test_ui_*.
-pytest_plugins = ("tests.e2e.ui_fixtures",)
+# The command-line tests' user shell; the browser tests' live `haystack serve` and Chromium pages.
+pytest_plugins = ("tests.e2e.cli_fixtures", "tests.e2e.ui_fixtures")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from haystack_collector import __version__
 from haystack_collector.cli import app
 from haystack_collector.db import Database, migrate
 from haystack_collector.db.migrate import upgrade
-from haystack_collector.logs import reset_logging
 from haystack_collector.store import all_config, recent_status
 from haystack_collector.store.admin import TABLES
 from haystack_collector.store.jobs import create_job
@@ -49,17 +47,7 @@ UNREACHABLE_URLS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _user_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh working folder and no Haystack settings in the environment, like a new user."""
-    for name in list(os.environ):
-        if (name.startswith("HAYSTACK_") and not name.startswith("HAYSTACK_TEST_")) or (
-            name.startswith("DB_")
-        ):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    yield
-    reset_logging()  # the CLI's console handler wrote to the runner's (now closed) stderr
+pytestmark = pytest.mark.usefixtures("user_shell")
 
 
 def haystack(*args: str, env: dict[str, str] | None = None) -> Result:

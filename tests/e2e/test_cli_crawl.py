@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from typer.testing import CliRunner
 from haystack_collector.cli import app
 from haystack_collector.engines.base import run_start_actions
 from haystack_collector.engines.web_scraper import WebScraper
-from haystack_collector.logs import reset_logging
 from tests.databases import migrated_database
 from tests.integration.crawl.helpers import crawl_events, stored_pages
 from tests.integration.crawl.site import Site, serve
@@ -21,14 +19,7 @@ from tests.integration.crawl.site import Site, serve
 SUMMARY = re.compile(r"^pages=(\d+) seconds=(\d+\.\d\d) pages_per_s=(\d+\.\d)$")
 
 
-@pytest.fixture(autouse=True)
-def _user_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("HAYSTACK_") and not name.startswith("HAYSTACK_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    yield
-    reset_logging()
+pytestmark = pytest.mark.usefixtures("user_shell")
 
 
 @pytest.fixture

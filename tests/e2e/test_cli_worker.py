@@ -4,8 +4,6 @@ the Config row ``MaxConcurrentJobs``. A worker's Workers row reports both number
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from haystack_collector.cli import app
-from haystack_collector.logs import reset_logging
 from haystack_collector.store.workers import list_workers
 from tests.databases import migrated_database
 
-
-@pytest.fixture(autouse=True)
-def _user_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith("HAYSTACK_") and not name.startswith("HAYSTACK_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    yield
-    reset_logging()
+pytestmark = pytest.mark.usefixtures("user_shell")
 
 
 @pytest.fixture
