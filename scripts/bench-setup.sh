@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the benchmarks need (idempotent; run as root on Debian 12):
-#   * Debian packages: python3-doc (the site), nginx-light (serves it), time (/usr/bin/time -v),
+#   * Debian packages: python3-doc and db5.3-doc (the sites), nginx-light (serves it), time (/usr/bin/time -v),
 #     curl (bench/site/serve-site.sh polls the site with it), wget (the crawl bench's sequential
 #     peer, bench/peers/wget_crawl.sh), wrk (bench/api_bench.py's load generator);
 #   * Scrapy, the peer crawler, in its own venv .bench-venv/ (never in Haystack's .venv).
@@ -15,6 +15,7 @@ PYTHON=${PYTHON:-python3}
 
 need=()
 [ -f /usr/share/doc/python3-doc/html/index.html ] || need+=(python3-doc)
+[ -d /usr/share/doc/db5.3-doc ] || need+=(db5.3-doc)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 [ -x /usr/bin/time ] || need+=(time)
 command -v curl >/dev/null 2>&1 || need+=(curl)
