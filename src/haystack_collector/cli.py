@@ -644,6 +644,8 @@ def run(
             drain=True,
             scheduler=None,
             config_every=CONFIG_CHECK_EVERY,
+            stall_timeout=_settings(ctx).worker_stall_timeout,
+            host=_settings(ctx).worker_name,
         )
         done = run_worker(the_worker)
         stats = {"owner": the_worker.owner, **done.as_dict()}
@@ -949,7 +951,8 @@ def worker(
             "--drain",
             help=(
                 "Exit once nothing is due and nothing runs: no queued event and no job queued"
-                " through the API (an engine start) is left, and none is running. Events due"
+                " through the API (an engine start) is left, and none is running here or held"
+                " by another running worker. Events due"
                 " later (retries in backoff) and jobs of disabled engines are not awaited."
             ),
         ),
@@ -979,6 +982,8 @@ def worker(
     database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
     A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
     cancels them. Either way what is held is released and the exit code is 0.
+    A worker killed outright is judged dead by the others once it missed its heartbeats for
+    HAYSTACK_WORKER_STALL_TIMEOUT seconds (30): they release what it held and run it.
     Every few seconds the worker reads the Config rows MaxConcurrentJobs (at most this many
     jobs at once, never more than -c) and DefaultDelay (seconds between requests to a host,
     instead of HAYSTACK_DOWNLOAD_DELAY); empty rows change nothing.
@@ -1000,6 +1005,8 @@ def worker(
         schedule_every=SCHEDULER_EVERY_S,
         jobs_outstanding=runner.outstanding if drain else None,
         config_every=CONFIG_CHECK_EVERY,
+        stall_timeout=_settings(ctx).worker_stall_timeout,
+        host=_settings(ctx).worker_name,
     )
     with runner.running_in_thread():
         stats = run_worker(the_worker, stats_interval=stats_interval)
@@ -1086,6 +1093,8 @@ def crawl(
         options,
         crawl_fetch_settings(settings.fetch_settings(), options),
         stats_interval=stats_interval,
+        stall_timeout=settings.worker_stall_timeout,
+        worker_name=settings.worker_name,
     )
     if result.total_pages != result.pages:
         _note(f"crawl item {result.root_id}: {result.total_pages} pages stored in all runs")

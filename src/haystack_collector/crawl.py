@@ -2,9 +2,15 @@
 
 Everything the crawl knows lives in the database (see ``engines.web_scraper``), so running the
 same command again after a crash resumes it: the seed is idempotent, done events are not run
-again, pending ones are. Events a killed crawl on this machine still held (their lease would
-keep them for minutes) are released first when their process is gone; ``haystack worker
---drain`` finishes them too, once their lease runs out.
+again, pending ones are. The crawl's choices (depth and page limits, domains, delay, per-host
+concurrency, robots) are stored with it, so ``haystack worker --drain`` (on any machine)
+finishes it the same way; running ``haystack crawl`` again stores that run's choices.
+
+Crash recovery: the crawl's worker heartbeats like any worker. Killed (``kill -9``, a lost
+machine), it misses its heartbeats, and once ``HAYSTACK_WORKER_STALL_TIMEOUT`` seconds (30)
+passed, the next worker to look (a resumed crawl, ``haystack worker``) judges it dead and
+releases the pages it held: they are fetched again at once, not after their 5-minute lease.
+Only those pages (in flight at the kill) are fetched twice; a stored page never is.
 
 The summary counts what this invocation did: ``pages`` is the pages fetched and stored by this
 run (an earlier interrupted run's pages are not counted again, so the rate stays honest);
@@ -15,18 +21,16 @@ of the crawl stored so far.
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.db.schema import CLAIM_OWNER_MAX, item_data, item_events
+from haystack_collector.db.schema import item_data
 from haystack_collector.engines.base import run_start_actions
 from haystack_collector.engines.web_scraper import (
     CRAWL_ROOT,
@@ -38,13 +42,12 @@ from haystack_collector.errors import HaystackError
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.logs import get_logger
 from haystack_collector.queue import QueuePolicy, SqlQueue
-from haystack_collector.worker import Worker, WorkerStats, run_worker
+from haystack_collector.worker import DEFAULT_STALL_TIMEOUT, Worker, WorkerStats, run_worker
 
 __all__ = [
     "CrawlOptions",
     "CrawlResult",
     "crawl_fetch_settings",
-    "release_dead_claims",
     "run_crawl",
 ]
 
@@ -64,13 +67,25 @@ class CrawlOptions:
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
 
-    def scraper_settings(self) -> WebScraperSettings:
+    def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
+        """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
+        its delay, per-host concurrency and robots obedience are stored with the crawl."""
         depth = {} if self.max_depth is None else {"max_depth": self.max_depth}
+        chosen = (
+            {}
+            if fetch is None
+            else {
+                "delay": fetch.min_delay,
+                "per_host_concurrency": fetch.per_host_concurrency,
+                "obey_robots": fetch.obey_robots,
+            }
+        )
         return WebScraperSettings(
             url=self.url,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
             **depth,
+            **chosen,
         )
 
 
@@ -111,22 +126,25 @@ def run_crawl(
     policy: QueuePolicy | None = None,
     stats_interval: float = 10.0,
     tty: bool | None = None,
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+    worker_name: str | None = None,
 ) -> CrawlResult:
-    """Seed (idempotently) and drain the crawl; SIGINT/SIGTERM stop it, to be resumed later."""
+    """Seed (idempotently) and drain the crawl; SIGINT/SIGTERM stop it, to be resumed later.
+
+    The worker first releases what dead workers held (a killed earlier run of this crawl,
+    once ``stall_timeout`` passed), then drains; ``worker_name`` is its owner id's host part.
+    """
     started = time.monotonic()
-    spec = CrawlSpec.from_settings(options.scraper_settings())  # ConfigError before any work
+    seed_settings = options.scraper_settings(fetch_settings)
+    spec = CrawlSpec.from_settings(seed_settings)  # ConfigError before any work
     WebScraper.configure(fetch_settings)
     try:
-        [seeded] = run_start_actions(WebScraper, db, options.scraper_settings())
+        [seeded] = run_start_actions(WebScraper, db, seed_settings)
         if not seeded.ok:
             raise HaystackError(f"could not seed the crawl: {seeded.error}")
-        registered = WebScraper.register(db)
         root_id = db.run_read(store.find_item_id, uri=spec.url)
         if root_id is None:  # pragma: no cover - the seed just stored it
             raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
-        released = db.run(release_dead_claims, engine_id=registered.engine_id)
-        if released:
-            log.info("released %d event(s) held by crawls that are gone", released)
         worker = Worker(
             db,
             SqlQueue(db, policy),
@@ -134,6 +152,8 @@ def run_crawl(
             concurrency=options.concurrency,
             drain=True,
             claim_batch=options.concurrency * 2,
+            stall_timeout=stall_timeout,
+            host=worker_name,
         )
         stats = run_worker(worker, stats_interval=stats_interval, tty=tty)
     finally:
@@ -153,49 +173,3 @@ def count_crawl_pages(conn: Connection, *, root_id: int) -> int:
         .where(root.c.itemData == CRAWL_ROOT, root.c.itemDataValue == str(root_id))
     )
     return int(conn.execute(query).scalar_one())
-
-
-def release_dead_claims(conn: Connection, *, engine_id: int) -> int:
-    """Release pending events of ``engine_id`` leased by processes of this host that are gone.
-
-    A worker's owner is ``host:pid:token``; a pid that no longer exists cannot finish its
-    claims, so waiting out their lease (minutes) would only stall the resumed crawl.
-    """
-    e = item_events.c
-    owners = conn.execute(
-        select(e.itemEventClaimedBy)
-        .where(
-            e.engineId == engine_id, e.itemEventDate.is_(None), e.itemEventClaimedBy.is_not(None)
-        )
-        .distinct()
-    ).scalars()
-    dead = [owner for owner in owners if _gone(owner)]
-    if not dead:
-        return 0
-    result = conn.execute(
-        update(item_events)
-        .where(e.engineId == engine_id, e.itemEventDate.is_(None), e.itemEventClaimedBy.in_(dead))
-        .values(itemEventClaimedBy=None, itemEventLeaseUntil=None)
-    )
-    return int(result.rowcount)
-
-
-def _gone(owner: str) -> bool:
-    """Whether ``owner`` (see ``worker.default_owner``) was a process of this host now gone."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():  # host, pid, token
-        return False
-    host, pid = parts[0], int(parts[1])
-    here = socket.gethostname()
-    # default_owner keeps the last CLAIM_OWNER_MAX characters: a long hostname loses its head.
-    if host != here and not (len(owner) == CLAIM_OWNER_MAX and here.endswith(host)):
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False

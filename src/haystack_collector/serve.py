@@ -159,6 +159,8 @@ async def _serve(settings: Settings, db: Database, *, host: str, port: int, work
                 scheduler=Scheduler(db),
                 schedule_every=SCHEDULE_EVERY_S,
                 config_every=CONFIG_CHECK_EVERY,
+                stall_timeout=settings.worker_stall_timeout,
+                host=settings.worker_name,
             ),
             JobRunner(db, engines, roots=PathRoots.of(settings)),
         ]

@@ -12,6 +12,12 @@ of events a second. Failed jobs are retried at once (backoff, then dead letters)
 Delivery is at least once: a worker killed before its finishes were flushed leaves those
 events leased, and they run again when the lease runs out. Actions must be idempotent.
 
+Crash recovery: every worker heartbeats (its Workers row) and, at start and with each
+heartbeat, releases the claims of workers that missed theirs for ``stall_timeout`` seconds
+(``store.workers.release_dead_workers``), wherever they ran: a killed worker's events run
+again within seconds, not after their lease. Heartbeats come at least three times per stall
+timeout. The lease stays the guard against a worker that is alive but hung.
+
 Stopping: ``stop()`` (SIGINT/SIGTERM in the CLI) stops claiming, hands buffered jobs back,
 lets running jobs finish for ``grace`` seconds, then cancels and releases the rest, flushes
 the finishes and returns. A second ``stop()`` cancels running jobs at once. A cancelled sync
@@ -32,8 +38,10 @@ ignored the same way):
 * ``DefaultDelay``: seconds between two requests to one host, for every fetcher of this
   process (``FetchingEngine.override_delay``); it replaces ``HAYSTACK_DOWNLOAD_DELAY``.
 
-``drain``: return once a claim finds nothing and no job is running. Events whose
-``run_after`` lies in the future (retries waiting out their backoff) are not waited for. With
+``drain``: return once a claim finds nothing, no job is running and no other running worker
+holds a claim (it may queue follow-ups, or die and have its claims released after the stall
+timeout). Events whose ``run_after`` lies in the future (retries waiting out their backoff)
+are not waited for. With
 ``jobs_outstanding`` (a job runner's ``outstanding``), a drain also waits for the API jobs
 (engine starts) still queued or running: they queue events. The count is taken before each
 claim, so events a job queued before it ended are always seen by a later claim.
@@ -53,6 +61,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -76,13 +85,15 @@ from haystack_collector.queue import Job, Outcome, WorkQueue
 from haystack_collector.scheduler import Scheduler
 from haystack_collector.store.workers import (
     WORKER_RETENTION,
+    claims_of_running_workers,
     heartbeat_worker,
     merge_hosts,
     prune_workers,
     register_worker,
+    release_dead_workers,
 )
 
-__all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
+__all__ = ["DEFAULT_STALL_TIMEOUT", "Worker", "WorkerStats", "default_owner", "run_worker"]
 
 log = get_logger("haystack.worker")
 
@@ -90,6 +101,9 @@ log = get_logger("haystack.worker")
 DISABLED_CHECK_EVERY = 5.0
 # How often a worker refreshes its Workers row (health, hosts and the dashboard read it).
 HEARTBEAT_EVERY = 5.0
+# Seconds without a heartbeat after which a worker is dead and its claims are released
+# (HAYSTACK_WORKER_STALL_TIMEOUT).
+DEFAULT_STALL_TIMEOUT = 30.0
 # How often a worker that follows the Config table reads it again, in seconds.
 CONFIG_CHECK_EVERY = 5.0
 # The Config rows such a worker follows (see the module docstring).
@@ -99,9 +113,11 @@ DEFAULT_DELAY = "DefaultDelay"
 PRUNE_WORKERS_EVERY = 3600.0
 
 
-def default_owner() -> str:
-    """hostname:pid:random, unique per worker run even when a pid is reused."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[-CLAIM_OWNER_MAX:]
+def default_owner(name: str | None = None) -> str:
+    """name:pid:random, unique per worker run even when a pid is reused; ``name`` defaults to
+    the host name (HAYSTACK_WORKER_NAME sets it)."""
+    host = name or socket.gethostname()
+    return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"[-CLAIM_OWNER_MAX:]
 
 
 @dataclass
@@ -185,14 +201,19 @@ class Worker:
         prune_every: float = PRUNE_WORKERS_EVERY,
         jobs_outstanding: Callable[[], int] | None = None,
         config_every: float | None = None,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+        host: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if stall_timeout <= 0:
+            raise ValueError("stall_timeout must be positive")
         self.db = db
         self.queue = queue
         self.engines = list(engines)
         self.concurrency = concurrency
-        self.owner = owner or default_owner()
+        self.host = host or socket.gethostname()
+        self.owner = owner or default_owner(host)
         self.drain = drain
         self.claim_batch = max(claim_batch or concurrency, 1)
         self.idle_sleep = idle_sleep
@@ -202,7 +223,9 @@ class Worker:
         self.scheduler = scheduler
         self.schedule_every = schedule_every
         self.on_job = on_job
-        self.heartbeat_every = heartbeat_every
+        self.stall_timeout = stall_timeout
+        # Three beats per stall timeout: one late beat never makes a live worker look dead.
+        self.heartbeat_every = min(heartbeat_every, stall_timeout / 3)
         self.prune_every = prune_every
         self._pruned_at: float | None = None
         self.jobs_outstanding = jobs_outstanding
@@ -257,6 +280,7 @@ class Worker:
         if self.config_every is not None:
             await self._follow_config()  # before the first claim: a cap applies at once
         await asyncio.to_thread(self._heartbeat, None)
+        await asyncio.to_thread(self._release_dead)
         self._idle.set()
         self._consumers = [
             asyncio.create_task(self._consume(index)) for index in range(self.concurrency)
@@ -307,7 +331,7 @@ class Worker:
                     self._buffer.put_nowait(job)
                 if claimed:
                     continue
-                if self.drain and idle and not jobs_left:
+                if self.drain and idle and not jobs_left and not await self._held_elsewhere():
                     log.info("drained: nothing left to claim")
                     return
             # Buffer full, or nothing due: wait for a consumer to take or end a job (drain),
@@ -315,6 +339,21 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.idle_sleep)
+
+    async def _held_elsewhere(self) -> bool:
+        """Whether other running workers hold claims (a drain waits for them); a dead one's
+        are released here as soon as it is judged dead. An outage counts as no, as a failed
+        claim does: the drain ends, and what is left waits for the next worker."""
+        if await asyncio.to_thread(self._release_dead):
+            return True  # claimable now
+        try:
+            held = await asyncio.to_thread(
+                self.db.run_read, claims_of_running_workers, other_than=self.owner
+            )
+        except Exception:
+            log.exception("counting other workers' claims failed")
+            return False
+        return held > 0
 
     def _claim_room(self) -> int:
         """The claimed jobs to keep at hand: ``claim_batch``, scaled down with the limit."""
@@ -541,7 +580,29 @@ class Worker:
             await asyncio.sleep(self.heartbeat_every)
             # The stats are gathered here, on the loop: each engine's fetcher belongs to it.
             await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
+            if await asyncio.to_thread(self._release_dead):
+                self._wake.set()  # claimable now
             await asyncio.to_thread(self._prune)
+
+    def _release_dead(self) -> int:
+        """Release the claims of workers dead for ``stall_timeout``; returns how many events
+        (run in a thread: it does not touch the loop). An outage only logs."""
+        try:
+            released = self.db.run(
+                release_dead_workers,
+                stall_timeout=timedelta(seconds=self.stall_timeout),
+                alive=self.owner,
+            )
+        except Exception:
+            log.exception("releasing dead workers' claims failed")
+            return 0
+        for owner in released.owners:
+            log.warning(
+                "worker %s missed its heartbeats for %gs: it is dead", owner, self.stall_timeout
+            )
+        if released.events:
+            log.warning("released %d event(s) dead workers held", released.events)
+        return released.events
 
     def _prune(self) -> None:
         """Every ``prune_every`` seconds, delete long-gone workers' rows; an outage only logs."""
@@ -584,7 +645,7 @@ class Worker:
             self.db.run(
                 register_worker,
                 owner=self.owner,
-                host=socket.gethostname(),
+                host=self.host,
                 pid=os.getpid(),
                 engines=[engine.name for engine in self.engines],
             )

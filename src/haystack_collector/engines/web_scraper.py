@@ -19,6 +19,12 @@ URL first seen beyond the depth limit (stored as a bare link target) is still cr
 shallower page links to it later. ``Depth`` is the depth at which a page was first queued;
 with concurrency 1 the queue is FIFO, so that is the shortest-path depth.
 
+The crawl's own politeness choices (delay, per-host concurrency, robots) are stored with its
+limits. Whoever runs its pages (the ``haystack crawl`` that started it, a later one, any
+``haystack worker``) fetches them with those: the base fetch settings with the crawl's
+overrides (``crawl_fetcher``). A crawl stored without them (older rows, or started without
+choosing) fetches with the worker's own settings.
+
 Fetch failures are stored, not retried by the queue: the fetcher already retried network
 errors and 5xx with backoff, a 404/500 is a fact about the site worth recording (``Error``,
 ``StatusCode``), and a queue retry would sit out a 30 s+ backoff that ``--drain`` does not wait
@@ -30,8 +36,10 @@ requested; storing "circuit open" as its content would lose it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,7 +60,7 @@ from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
-from haystack_collector.fetch import CIRCUIT_OPEN, FetchResult
+from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult, FetchSettings
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.store import ItemRecord, LinkSpec
@@ -103,16 +111,24 @@ class WebScraperSettings(BaseModel):
     max_depth: int = Field(default_factory=lambda: engine_defaults().web_scraper_depth, ge=0)
     max_pages: int = Field(default=1000, ge=1)
     allowed_domains: list[str] = Field(default_factory=list)
+    # The crawl's own fetch choices, kept with it; unset: the worker's fetch settings.
+    delay: float | None = Field(default=None, ge=0)
+    per_host_concurrency: int | None = Field(default=None, ge=1, le=100)
+    obey_robots: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CrawlSpec:
-    """A crawl's limits as stored on its root item; ``hosts`` are the in-scope hosts."""
+    """A crawl's limits and fetch choices as stored on its root item; ``hosts`` are the
+    in-scope hosts. A fetch choice None is the fetching worker's own setting."""
 
     url: str
     max_depth: int
     max_pages: int
     hosts: frozenset[str]
+    delay: float | None = None
+    per_host_concurrency: int | None = None
+    obey_robots: bool | None = None
 
     @classmethod
     def from_settings(cls, settings: WebScraperSettings) -> CrawlSpec:
@@ -120,7 +136,15 @@ class CrawlSpec:
         if url is None or not url.startswith(("http://", "https://")):
             raise ConfigError(f"not an http(s) URL to crawl: {settings.url!r}", setting="url")
         hosts = {host_of(url), *(d.strip().lower() for d in settings.allowed_domains if d.strip())}
-        return cls(url, settings.max_depth, settings.max_pages, frozenset(hosts))
+        return cls(
+            url,
+            settings.max_depth,
+            settings.max_pages,
+            frozenset(hosts),
+            settings.delay,
+            settings.per_host_concurrency,
+            settings.obey_robots,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -128,16 +152,35 @@ class CrawlSpec:
             "max_depth": self.max_depth,
             "max_pages": self.max_pages,
             "hosts": sorted(self.hosts),
+            **self.fetch_overrides(),
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CrawlSpec:
+        """Read a stored spec; one stored before crawls kept fetch choices has none."""
+        delay, per_host, robots = (
+            raw.get("min_delay"),
+            raw.get("per_host_concurrency"),
+            raw.get("obey_robots"),
+        )
         return cls(
             str(raw["url"]),
             int(raw["max_depth"]),
             int(raw["max_pages"]),
             frozenset(str(h) for h in raw["hosts"]),
+            None if delay is None else float(delay),
+            None if per_host is None else int(per_host),
+            None if robots is None else bool(robots),
         )
+
+    def fetch_overrides(self) -> dict[str, Any]:
+        """The crawl's own choices, as ``FetchSettings`` fields (only those it made)."""
+        chosen = {
+            "min_delay": self.delay,
+            "per_host_concurrency": self.per_host_concurrency,
+            "obey_robots": self.obey_robots,
+        }
+        return {name: value for name, value in chosen.items() if value is not None}
 
     def in_scope(self, url: str) -> bool:
         """``same_site`` for canonical URLs, with the allowed hosts canonicalized once."""
@@ -186,11 +229,39 @@ class WebScraper(FetchingEngine):
 
     # Crawl limits by root item id: they never change during a run, so read them once.
     _specs: ClassVar[dict[int, CrawlSpec]] = {}
+    # Fetchers of crawls whose own fetch choices differ from this process's, per loop.
+    _crawl_fetchers: ClassVar[
+        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[FetchSettings, Fetcher]]
+    ] = weakref.WeakKeyDictionary()
 
     @classmethod
     async def close_resources(cls) -> None:
         cls._specs.clear()
+        for fetcher in cls._crawl_fetchers.pop(asyncio.get_running_loop(), {}).values():
+            await fetcher.aclose()
         await super().close_resources()
+
+    @classmethod
+    def crawl_fetcher(cls, spec: CrawlSpec) -> Fetcher:
+        """The fetcher for a page of the crawl ``spec``: this process's fetch settings with the
+        crawl's own choices (``CrawlSpec.fetch_overrides``).
+
+        The shared fetcher when they change nothing; otherwise one fetcher per distinct
+        settings on the running loop (its own per-host slots, so two crawls of one host with
+        different delays each keep theirs).
+        """
+        shared = cls.fetcher()
+        overrides = spec.fetch_overrides()
+        if not overrides:
+            return shared
+        settings = dataclasses.replace(shared.settings, **overrides)
+        if settings == shared.settings:
+            return shared
+        fetchers = cls._crawl_fetchers.setdefault(asyncio.get_running_loop(), {})
+        fetcher = fetchers.get(settings)
+        if fetcher is None:
+            fetcher = fetchers[settings] = Fetcher(settings)
+        return fetcher
 
     @start_action(SEED_ACTION, description="Store the start URL and queue its crawl")
     def seed(self, ctx: ActionContext) -> None:
@@ -204,27 +275,36 @@ class WebScraper(FetchingEngine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        result = await self._fetch(job.uri)
+        # Read before the fetch, which the crawl's own choices steer; store_page reuses it.
+        position = await asyncio.to_thread(
+            ctx.db.run_read, crawl_position, item_id=job.item_id, specs=self._specs
+        )
+        result = await self._fetch(job.uri, self.crawl_fetcher(position.spec))
         stored = await asyncio.to_thread(
-            self._store, ctx, job, result, datetime.now(UTC).replace(microsecond=0)
+            self._store, ctx, job, result, datetime.now(UTC).replace(microsecond=0), position
         )
         ctx.items_stored += 1 + stored.enqueued
         ctx.events_enqueued += stored.enqueued
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
-    async def _fetch(self, url: str) -> FetchResult:
+    async def _fetch(self, url: str, fetcher: Fetcher) -> FetchResult:
         """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
 
         A page the breaker refused was never requested, so it is not a fact about the site to
         store: after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
         """
-        result = await self.fetcher().fetch(url)
+        result = await fetcher.fetch(url)
         if result.error == CIRCUIT_OPEN:
             raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
         return result
 
     def _store(
-        self, ctx: ActionContext, job: Job, result: FetchResult, fetched_at: datetime
+        self,
+        ctx: ActionContext,
+        job: Job,
+        result: FetchResult,
+        fetched_at: datetime,
+        position: CrawlPosition | None = None,
     ) -> StoredPage:
         page = _page_record(result, fetched_at)  # parsing is CPU work: outside the transaction
         stored = ctx.db.run(
@@ -234,6 +314,7 @@ class WebScraper(FetchingEngine):
             job=job,
             page=page,
             specs=self._specs,
+            position=position,
         )
         ctx.event_done = True
         return stored
@@ -314,6 +395,24 @@ def seed_crawl(conn: Connection, *, engine_id: int, action_id: int, spec: CrawlS
     return root_id
 
 
+@dataclass(frozen=True, slots=True)
+class CrawlPosition:
+    """Where a page stands: its depth, its crawl's root item (None: no crawl) and spec."""
+
+    depth: int
+    root: int | None
+    spec: CrawlSpec
+
+
+def crawl_position(conn: Connection, *, item_id: int, specs: dict[int, CrawlSpec]) -> CrawlPosition:
+    """The page's depth and crawl, as queued (they never change once its event exists)."""
+    position = _read_data(conn, item_id, (DEPTH, CRAWL_ROOT))
+    root = position.get(CRAWL_ROOT)
+    if not isinstance(root, int) or isinstance(root, bool):
+        return CrawlPosition(_as_int(position.get(DEPTH), 0), None, _NO_CRAWL)
+    return CrawlPosition(_as_int(position.get(DEPTH), 0), root, _spec(conn, root, specs))
+
+
 def store_page(
     conn: Connection,
     *,
@@ -322,17 +421,18 @@ def store_page(
     job: Job,
     page: _Fetched,
     specs: dict[int, CrawlSpec],
+    position: CrawlPosition | None = None,
 ) -> StoredPage:
     """Store one fetched page, its links and the targets it enqueues, as one transaction.
 
     The job's event is marked done in the same transaction: a page that is stored is never
     fetched again, even when its process dies before the worker's batched finish.
+    ``position`` is the page's ``crawl_position`` when the caller read it already.
     """
     item_id, uri = job.item_id, job.uri
-    position = _read_data(conn, item_id, (DEPTH, CRAWL_ROOT))
-    depth = _as_int(position.get(DEPTH), 0)
-    root = position.get(CRAWL_ROOT)
-    spec = _spec(conn, root, specs) if isinstance(root, int) else _NO_CRAWL
+    if position is None:
+        position = crawl_position(conn, item_id=item_id, specs=specs)
+    depth, root, spec = position.depth, position.root, position.spec
     targets = [url for url in page.links if spec.in_scope(url) and looks_like_trap(url) is None]
     queued: list[str] = []
     if isinstance(root, int) and targets and depth < spec.max_depth:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from haystack_collector.crawl import _gone
 from haystack_collector.db import Database
 from haystack_collector.engines.web_scraper import (
     CrawlSpec,
@@ -20,7 +17,7 @@ from haystack_collector.engines.web_scraper import (
     store_page,
 )
 from haystack_collector.errors import ConfigError
-from haystack_collector.fetch import FetchResult
+from haystack_collector.fetch import FetchResult, FetchSettings
 from haystack_collector.queue import SqlQueue
 from tests.integration.crawl.helpers import crawl_events, link_edges, stored_data
 
@@ -138,10 +135,39 @@ def test_max_pages_caps_what_is_queued(sqlite_db: Database) -> None:
     assert crawl_events(db)["pending"] == 1
 
 
-def test_only_gone_local_processes_lose_their_claims() -> None:
-    here = socket.gethostname()
-    assert not _gone(f"{here}:{os.getpid()}:abcd")
-    assert not _gone(f"{here}:1:abcd")  # init is alive
-    assert not _gone("other-host:999999999:abcd")
-    assert not _gone("garbage")
-    assert _gone(f"{here}:999999999:abcd")
+def test_a_crawl_keeps_its_own_fetch_choices_and_an_old_row_has_none() -> None:
+    chosen = WebScraperSettings(
+        url="http://site.test/", delay=0.25, per_host_concurrency=8, obey_robots=False
+    )
+    spec = CrawlSpec.from_settings(chosen)
+    assert spec.fetch_overrides() == {
+        "min_delay": 0.25,
+        "per_host_concurrency": 8,
+        "obey_robots": False,
+    }
+    assert CrawlSpec.from_json(spec.as_json()) == spec
+    # Stored before crawls kept them: the worker's own settings fetch its pages.
+    old = {"url": "http://site.test/", "max_depth": 3, "max_pages": 10, "hosts": ["site.test"]}
+    assert CrawlSpec.from_json(old).fetch_overrides() == {}
+    unchosen = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/"))
+    assert unchosen.as_json().keys() == old.keys()
+
+
+async def test_a_crawl_fetcher_is_the_shared_one_unless_the_crawl_chose_otherwise() -> None:
+    WebScraper.configure(FetchSettings(min_delay=1.0, per_host_concurrency=2))
+    try:
+        plain = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/"))
+        same = CrawlSpec.from_settings(
+            WebScraperSettings(url="http://site.test/", delay=1.0, per_host_concurrency=2)
+        )
+        fast = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/", delay=0.0))
+        shared = WebScraper.fetcher()
+        assert WebScraper.crawl_fetcher(plain) is shared
+        assert WebScraper.crawl_fetcher(same) is shared
+        own = WebScraper.crawl_fetcher(fast)
+        assert own is not shared
+        assert own.settings == FetchSettings(min_delay=0.0, per_host_concurrency=2)
+        assert WebScraper.crawl_fetcher(fast) is own  # one per distinct settings
+    finally:
+        await WebScraper.close_resources()
+        WebScraper.configure(None)
