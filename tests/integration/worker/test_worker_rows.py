@@ -17,6 +17,8 @@ from haystack_collector.store.workers import (
     register_worker,
 )
 from haystack_collector.worker import Worker
+from tests.integration.worker.test_worker_processes import counts, enqueue_pages
+from tests.worker_engines import Pages
 
 
 def old_worker(db: Database, owner: str, ago: timedelta) -> None:
@@ -69,3 +71,30 @@ async def test_pruning_runs_at_most_once_per_prune_period(db: Database) -> None:
     finally:
         worker.stop()
         await task
+
+
+async def test_a_worker_releases_the_claims_of_one_unseen_for_its_stall_timeout(
+    db: Database,
+) -> None:
+    """The stall timeout decides: at 60 s a 2 s silence is not death; at 1 s it is."""
+    enqueue_pages(db, 4)
+    old_worker(db, "crashed:1:aa", timedelta(0))
+    held = await asyncio.to_thread(SqlQueue(db).claim, owner="crashed:1:aa", limit=4)
+    assert len(held) == 4
+    old_worker(db, "crashed:1:aa", timedelta(seconds=2))  # registered again, seen 2 s ago
+
+    patient = Worker(db, SqlQueue(db), [Pages], stall_timeout=60, idle_sleep=0.02)
+    await run_briefly(patient)
+    assert (await asyncio.to_thread(counts, db))["claimed"] == 4
+
+    quick = Worker(
+        db, SqlQueue(db), [Pages], drain=True, stall_timeout=1, idle_sleep=0.02, finish_flush=0.02
+    )
+    stats = await asyncio.wait_for(quick.run(), 30)
+    assert stats.finished == 4
+    assert await asyncio.to_thread(counts, db) == {
+        "pending": 0,
+        "claimed": 0,
+        "done": 4,
+        "dead": 0,
+    }
