@@ -47,6 +47,7 @@ from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import String, and_, bindparam, null, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -61,6 +62,7 @@ from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult, FetchSettings
+from haystack_collector.fetch.validators import NoValidators
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.store import ItemRecord, LinkSpec
@@ -111,10 +113,12 @@ class WebScraperSettings(BaseModel):
     max_depth: int = Field(default_factory=lambda: engine_defaults().web_scraper_depth, ge=0)
     max_pages: int = Field(default=1000, ge=1)
     allowed_domains: list[str] = Field(default_factory=list)
-    # The crawl's own fetch choices, kept with it; unset: the worker's fetch settings.
-    delay: float | None = Field(default=None, ge=0)
-    per_host_concurrency: int | None = Field(default=None, ge=1, le=100)
-    obey_robots: bool | None = None
+    # The crawl's own fetch choices, kept with it; unset: the worker's fetch settings. Left
+    # out of the schema the UI builds its form from: a checkbox would always send a robots
+    # choice, where unset must stay possible. ``haystack crawl`` and the API set them.
+    delay: SkipJsonSchema[float | None] = Field(default=None, ge=0)
+    per_host_concurrency: SkipJsonSchema[int | None] = Field(default=None, ge=1, le=100)
+    obey_robots: SkipJsonSchema[bool | None] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,19 +252,25 @@ class WebScraper(FetchingEngine):
 
         The shared fetcher when they change nothing; otherwise one fetcher per distinct
         settings on the running loop (its own per-host slots, so two crawls of one host with
-        different delays each keep theirs).
+        different delays each keep theirs). A crawl's delay wins over the Config table's
+        ``DefaultDelay``, which is the worker's default, not the crawl's choice.
         """
         shared = cls.fetcher()
         overrides = spec.fetch_overrides()
         if not overrides:
             return shared
-        settings = dataclasses.replace(shared.settings, **overrides)
-        if settings == shared.settings:
+        # What the shared fetcher does now: a worker's Config DefaultDelay replaces its delay.
+        current = shared.settings
+        if FetchingEngine.delay_override is not None:
+            current = dataclasses.replace(current, min_delay=FetchingEngine.delay_override)
+        settings = dataclasses.replace(current, **overrides)
+        if settings == current:
             return shared
         fetchers = cls._crawl_fetchers.setdefault(asyncio.get_running_loop(), {})
         fetcher = fetchers.get(settings)
         if fetcher is None:
-            fetcher = fetchers[settings] = Fetcher(settings)
+            validators = None if cls.conditional_get else NoValidators()
+            fetcher = fetchers[settings] = Fetcher(settings, validators=validators)
         return fetcher
 
     @start_action(SEED_ACTION, description="Store the start URL and queue its crawl")

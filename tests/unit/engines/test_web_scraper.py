@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from haystack_collector.db import Database
+from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.engines.web_scraper import (
     CrawlSpec,
     WebScraper,
@@ -168,6 +169,11 @@ async def test_a_crawl_fetcher_is_the_shared_one_unless_the_crawl_chose_otherwis
         assert own is not shared
         assert own.settings == FetchSettings(min_delay=0.0, per_host_concurrency=2)
         assert WebScraper.crawl_fetcher(fast) is own  # one per distinct settings
+        # The Config row DefaultDelay replaces the worker's delay, not the crawl's.
+        FetchingEngine.override_delay(0.5)
+        assert WebScraper.crawl_fetcher(plain) is shared
+        assert WebScraper.crawl_fetcher(same).settings.min_delay == 1.0
     finally:
+        FetchingEngine.override_delay(None)
         await WebScraper.close_resources()
         WebScraper.configure(None)
