@@ -341,14 +341,18 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), self.idle_sleep)
 
     async def _held_elsewhere(self) -> bool:
-        """Whether other running workers hold claims (a drain waits for them); a dead one's
-        are released here as soon as it is judged dead. An outage counts as no, as a failed
-        claim does: the drain ends, and what is left waits for the next worker."""
+        """Whether other running workers hold claims of this worker's engines (a drain waits
+        for them: they may queue more work for it); a dead one's are released here as soon as
+        it is judged dead. An outage counts as no, as a failed claim does: the drain ends, and
+        what is left waits for the next worker."""
         if await asyncio.to_thread(self._release_dead):
             return True  # claimable now
         try:
             held = await asyncio.to_thread(
-                self.db.run_read, claims_of_running_workers, other_than=self.owner
+                self.db.run_read,
+                claims_of_running_workers,
+                other_than=self.owner,
+                engine_ids=list(self._slots),  # another engine's work is not this drain's
             )
         except Exception:
             log.exception("counting other workers' claims failed")

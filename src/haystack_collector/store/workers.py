@@ -186,8 +186,11 @@ def release_dead_workers(
     return ReleasedWorkers(dead, int(released.rowcount))
 
 
-def claims_of_running_workers(conn: Connection, *, other_than: str | None = None) -> int:
-    """Pending events leased to workers whose rows say running (``other_than`` excepted).
+def claims_of_running_workers(
+    conn: Connection, *, other_than: str | None = None, engine_ids: Sequence[int] | None = None
+) -> int:
+    """Pending events (of ``engine_ids``, or all) leased to workers whose rows say running,
+    ``other_than`` excepted.
 
     A drain waits for these: their worker either finishes them (and may queue more) or dies
     and has them released after the stall timeout. Leases of owners without a row, and
@@ -208,6 +211,8 @@ def claims_of_running_workers(conn: Connection, *, other_than: str | None = None
     )
     if other_than is not None:
         query = query.where(w.workerOwner != other_than)
+    if engine_ids is not None:
+        query = query.where(e.engineId.in_(list(engine_ids)))
     return int(conn.execute(query).scalar_one())
 
 

@@ -154,6 +154,8 @@ def test_claims_of_running_workers_count_what_a_drain_waits_for(db: Database) ->
 
     assert db.run_read(claims_of_running_workers, other_than="me:1:aa") == 2
     assert db.run_read(claims_of_running_workers) == 3
+    assert db.run_read(claims_of_running_workers, engine_ids=[engine.engine_id]) == 3
+    assert db.run_read(claims_of_running_workers, engine_ids=[engine.engine_id + 1]) == 0
 
 
 def test_heartbeats_are_written_in_the_database_clock(db: Database) -> None:
