@@ -8,9 +8,10 @@ finishes it the same way; running ``haystack crawl`` again stores that run's cho
 
 Crash recovery: the crawl's worker heartbeats like any worker. Killed (``kill -9``, a lost
 machine), it misses its heartbeats, and once ``HAYSTACK_WORKER_STALL_TIMEOUT`` seconds (30)
-passed, the next worker to look (a resumed crawl, ``haystack worker``) judges it dead and
-releases the pages it held: they are fetched again at once, not after their 5-minute lease.
-Only those pages (in flight at the kill) are fetched twice; a stored page never is.
+passed, the next worker to look (a resumed crawl, ``haystack worker``, on any machine) judges
+it dead and releases the pages it held: they are fetched again at once, not after their
+5-minute lease. On the same machine that worker sees at once that the process is gone. Only
+the pages in flight at the kill are fetched twice; a stored page never is.
 
 The summary counts what this invocation did: ``pages`` is the pages fetched and stored by this
 run (an earlier interrupted run's pages are not counted again, so the rate stays honest);

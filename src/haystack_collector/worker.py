@@ -12,11 +12,13 @@ of events a second. Failed jobs are retried at once (backoff, then dead letters)
 Delivery is at least once: a worker killed before its finishes were flushed leaves those
 events leased, and they run again when the lease runs out. Actions must be idempotent.
 
-Crash recovery: every worker heartbeats (its Workers row) and, at start and with each
-heartbeat, releases the claims of workers that missed theirs for ``stall_timeout`` seconds
-(``store.workers.release_dead_workers``), wherever they ran: a killed worker's events run
-again within seconds, not after their lease. Heartbeats come at least three times per stall
-timeout. The lease stays the guard against a worker that is alive but hung.
+Crash recovery: every worker heartbeats (its Workers row) and, at start, with each
+heartbeat and when a drain finds nothing to claim, releases the claims of workers that missed
+theirs for ``stall_timeout`` seconds (``store.workers.release_dead_workers``), wherever they
+ran: a killed worker's events run again within seconds, not after their lease. Heartbeats come
+at least three times per stall timeout. A worker of this machine and pid namespace (its
+heartbeats carry ``process_identity``) whose pid is gone is dead at once. The lease stays the
+guard against a worker that is alive but hung.
 
 Stopping: ``stop()`` (SIGINT/SIGTERM in the CLI) stops claiming, hands buffered jobs back,
 lets running jobs finish for ``grace`` seconds, then cancels and releases the rest, flushes
@@ -62,6 +64,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -91,6 +94,7 @@ from haystack_collector.store.workers import (
     prune_workers,
     register_worker,
     release_dead_workers,
+    running_workers,
 )
 
 __all__ = ["DEFAULT_STALL_TIMEOUT", "Worker", "WorkerStats", "default_owner", "run_worker"]
@@ -111,6 +115,20 @@ MAX_CONCURRENT_JOBS = "MaxConcurrentJobs"
 DEFAULT_DELAY = "DefaultDelay"
 # How often a worker deletes the rows of long-gone workers (store.workers.WORKER_RETENTION).
 PRUNE_WORKERS_EVERY = 3600.0
+
+
+def process_identity() -> dict[str, str] | None:
+    """This machine's boot and this process's pid namespace (Linux; None elsewhere).
+
+    A worker records them with its heartbeats: another worker that shares both can tell
+    from the pid alone that the process is gone, and need not wait for the stall timeout.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        pid_namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return {"boot": boot, "pid_namespace": pid_namespace}
 
 
 def default_owner(name: str | None = None) -> str:
@@ -224,6 +242,7 @@ class Worker:
         self.schedule_every = schedule_every
         self.on_job = on_job
         self.stall_timeout = stall_timeout
+        self.process = process_identity()
         # Three beats per stall timeout: one late beat never makes a live worker look dead.
         self.heartbeat_every = min(heartbeat_every, stall_timeout / 3)
         self.prune_every = prune_every
@@ -280,6 +299,8 @@ class Worker:
         if self.config_every is not None:
             await self._follow_config()  # before the first claim: a cap applies at once
         await asyncio.to_thread(self._heartbeat, None)
+        # At once, not after a period: a worker killed from now on is recognised as gone.
+        await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
         await asyncio.to_thread(self._release_dead)
         self._idle.set()
         self._consumers = [
@@ -592,21 +613,41 @@ class Worker:
         """Release the claims of workers dead for ``stall_timeout``; returns how many events
         (run in a thread: it does not touch the loop). An outage only logs."""
         try:
+            gone = self._gone_here()
             released = self.db.run(
                 release_dead_workers,
                 stall_timeout=timedelta(seconds=self.stall_timeout),
                 alive=self.owner,
+                gone=gone,
             )
         except Exception:
             log.exception("releasing dead workers' claims failed")
             return 0
         for owner in released.owners:
-            log.warning(
-                "worker %s missed its heartbeats for %gs: it is dead", owner, self.stall_timeout
-            )
+            why = "its process is gone" if owner in gone else "it missed its heartbeats"
+            log.warning("worker %s is dead: %s", owner, why)
         if released.events:
             log.warning("released %d event(s) dead workers held", released.events)
         return released.events
+
+    def _gone_here(self) -> list[str]:
+        """Running workers whose process was on this machine, in this pid namespace, and is
+        gone: dead now, whatever their last heartbeat (a killed crawl run again at once)."""
+        if self.process is None:
+            return []
+        gone = []
+        for row in self.db.run_read(running_workers):
+            if row.owner == self.owner or row.pid is None or row.pid == os.getpid():
+                continue
+            if row.stats.get("process") != self.process:
+                continue  # another machine, container or boot: its pid means nothing here
+            try:
+                os.kill(row.pid, 0)
+            except ProcessLookupError:
+                gone.append(row.owner)
+            except PermissionError:  # alive, someone else's
+                continue
+        return gone
 
     def _prune(self) -> None:
         """Every ``prune_every`` seconds, delete long-gone workers' rows; an outage only logs."""
@@ -632,6 +673,7 @@ class Worker:
             "concurrency": self.concurrency,
             "limit": self.limit,
             "hosts": fetch_hosts(self.engines),
+            "process": self.process,
         }
 
     def _heartbeat(self, stats: dict[str, Any] | None, state: str = "running") -> None:

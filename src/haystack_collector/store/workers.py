@@ -147,29 +147,42 @@ class ReleasedWorkers:
     events: int
 
 
+def running_workers(conn: Connection) -> list[WorkerRow]:
+    """The rows of workers that say they are running (alive, or dead and not yet judged)."""
+    query = select(workers).where(workers.c.workerState == "running")
+    return [_row(row) for row in conn.execute(query.order_by(workers.c.workerId))]
+
+
 def release_dead_workers(
-    conn: Connection, *, stall_timeout: timedelta, alive: str | None = None
+    conn: Connection,
+    *,
+    stall_timeout: timedelta,
+    alive: str | None = None,
+    gone: Sequence[str] = (),
 ) -> ReleasedWorkers:
     """Mark running workers unseen for ``stall_timeout`` dead and release their claims.
 
-    ``alive`` is the caller's own owner id, never judged. Each row turns ``dead`` only if it
-    is still stale when updated, so a heartbeat that lands meanwhile keeps its worker; the
-    pending events it claimed lose owner and lease (their attempt stays counted: a page that
-    kills its worker must not be tried forever). Cheap when nobody died: one indexed read.
+    ``alive`` is the caller's own owner id, never judged. ``gone`` are owners the caller
+    knows dead whatever their last heartbeat (their process is gone from its machine). Each
+    row turns ``dead`` only if it is still stale (or gone) when updated, so a heartbeat that
+    lands meanwhile keeps its worker; the pending events it claimed lose owner and lease
+    (their attempt stays counted: a page that kills its worker must not be tried forever).
+    Cheap when nobody died: one indexed read.
     """
     cutoff = database_now(conn) - stall_timeout
     w = workers.c
     stale = select(w.workerOwner).where(w.workerState == "running", w.workerSeen < cutoff)
     if alive is not None:
         stale = stale.where(w.workerOwner != alive)
+    candidates = dict.fromkeys([*conn.execute(stale).scalars(), *gone])
     dead: list[str] = []
-    for owner in list(conn.execute(stale).scalars()):
-        marked = conn.execute(
-            update(workers)
-            .where(w.workerOwner == owner, w.workerState == "running", w.workerSeen < cutoff)
-            .values(workerState="dead")
-        )
-        if marked.rowcount:
+    for owner in candidates:
+        if owner == alive:
+            continue
+        judged = update(workers).where(w.workerOwner == owner, w.workerState == "running")
+        if owner not in gone:
+            judged = judged.where(w.workerSeen < cutoff)
+        if conn.execute(judged.values(workerState="dead")).rowcount:
             dead.append(owner)
     if not dead:
         return ReleasedWorkers([], 0)

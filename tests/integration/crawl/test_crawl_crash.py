@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -20,8 +19,6 @@ from tests.integration.crawl.site import Site, reference_crawl, serve
 CONCURRENCY = 4
 SUMMARY = re.compile(r"^pages=(\d+) seconds=(\d+\.\d+) pages_per_s=(\d+\.\d+)$")
 BACKENDS = [b for b in selected_backends() if b in ("sqlite", "mariadb")]
-# The rerun judges the killed crawl dead after this many seconds (30 by default).
-ENV = {**os.environ, "HAYSTACK_WORKER_STALL_TIMEOUT": "3"}
 
 
 def crawl_command(url: str, base: str) -> list[str]:
@@ -60,12 +57,7 @@ def database_url(tmp_path: Path, backend: str, name: str) -> str:
 
 def start_crawl(url: str, base: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        crawl_command(url, base),
-        cwd=cwd,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        crawl_command(url, base), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -93,7 +85,6 @@ def test_a_killed_crawl_is_finished_by_running_it_again(tmp_path: Path, backend:
             crawl_command(url, base),
             check=False,
             cwd=tmp_path,
-            env=ENV,
             capture_output=True,
             text=True,
             timeout=60,
@@ -147,7 +138,6 @@ def test_ctrl_c_stops_the_crawl_cleanly_and_running_it_again_finishes_it(
             crawl_command(url, base),
             check=False,
             cwd=tmp_path,
-            env=ENV,
             capture_output=True,
             text=True,
             timeout=60,

@@ -4,6 +4,7 @@ long before the killed worker's leases would have run out."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from haystack_collector.db import Database
-from haystack_collector.db.schema import item_events
+from haystack_collector.db.schema import item_events, workers
 from haystack_collector.store.workers import list_workers
 from tests.databases import migrated_database, recreate_server_database
 from tests.integration.worker.test_worker_processes import (
@@ -64,6 +65,19 @@ def held_by(db: Database, prefix: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def as_if_on_another_machine(db: Database, owner_prefix: str) -> None:
+    """Make the killed worker's row say it ran elsewhere: its pid then proves nothing here, and
+    only the stall timeout can tell it is dead (what a worker on another host sees)."""
+    process = {"boot": "another-machine", "pid_namespace": "pid:[1]"}
+    db.run(
+        lambda conn: conn.execute(
+            update(workers)
+            .where(workers.c.workerOwner.startswith(owner_prefix))
+            .values(workerStats=json.dumps({"process": process}))
+        )
+    )
+
+
 @pytest.mark.parametrize("backend", SERVER_BACKENDS)
 def test_a_worker_on_another_host_releases_a_killed_workers_claims_after_the_stall_timeout(
     backend: str,
@@ -83,6 +97,7 @@ def test_a_worker_on_another_host_releases_a_killed_workers_claims_after_the_sta
                 first.kill()
             first.communicate(timeout=10)
         held = held_by(db, "host-a:")
+        as_if_on_another_machine(db, "host-a:")
         assert held > 0, "the killed worker held nothing: nothing to recover"
 
         started = time.monotonic()
