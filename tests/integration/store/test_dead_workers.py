@@ -169,3 +169,20 @@ def test_heartbeats_are_written_in_the_database_clock(db: Database) -> None:
     assert timedelta(0) <= now - seen < timedelta(seconds=5)
     # The database runs on this machine here: its clock and ours agree.
     assert abs(now - datetime.now(UTC).replace(tzinfo=None)) < timedelta(seconds=5)
+
+
+def test_a_worker_known_gone_is_dead_whatever_its_last_heartbeat(db: Database) -> None:
+    engine = db.run(make_engine)
+    queue_events(db, engine, 2)
+    db.run(register_worker, owner="gone:1:aa")
+    db.run(register_worker, owner="me:2:bb")
+    claim(db, engine, "gone:1:aa", 1)
+    mine = claim(db, engine, "me:2:bb", 1)
+
+    released = db.run(
+        release_dead_workers, stall_timeout=STALL, alive="me:2:bb", gone=["gone:1:aa", "me:2:bb"]
+    )
+
+    assert (released.owners, released.events) == (["gone:1:aa"], 1)
+    assert holders(db, mine) == {mine[0]: "me:2:bb"}  # never the caller itself
+    assert states(db) == {"gone:1:aa": "dead", "me:2:bb": "running"}
