@@ -26,6 +26,7 @@ NOT_YET = {"engines/web_scraper.py", "crawl.py"}
 # event the memory queue uses to act when its caller's transaction commits.
 ALLOWED_FROM_SQLALCHEMY = {"Connection", "URL", "make_url", "SQLAlchemyError", "event"}
 EXECUTING = {"execute", "executemany", "exec_driver_sql"}
+SCHEMA = "haystack_collector.db.schema"
 TABLES = {name for name, value in vars(schema).items() if isinstance(value, Table)}
 
 
@@ -35,15 +36,13 @@ def violations(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] == "sqlalchemy":
-                    found.append(f"line {node.lineno}: import {alias.name}")
-                elif alias.name == "haystack_collector.db.schema":
+                if alias.name.split(".")[0] == "sqlalchemy" or alias.name == SCHEMA:
                     found.append(f"line {node.lineno}: import {alias.name}")
         elif isinstance(node, ast.ImportFrom) and node.module is not None:
             names = [alias.name for alias in node.names]
             if node.module.split(".")[0] == "sqlalchemy":
                 bad = [name for name in names if name not in ALLOWED_FROM_SQLALCHEMY]
-            elif node.module == "haystack_collector.db.schema":
+            elif node.module == SCHEMA:
                 bad = [name for name in names if name in TABLES or name == "*"]
             elif node.module == "haystack_collector.db":
                 bad = [name for name in names if name == "schema"]

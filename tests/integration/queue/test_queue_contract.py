@@ -283,12 +283,25 @@ class _RolledBack(Exception):
     pass
 
 
+def _rolled_back(world: QueueWorld, work: Callable[[Connection], int]) -> int:
+    """What ``work`` answered inside a transaction that then failed, and so rolled back."""
+    answers: list[int] = []
+
+    def fail() -> None:
+        with world.transaction() as conn:
+            answers.append(work(conn))
+            raise _RolledBack
+
+    with pytest.raises(_RolledBack):
+        fail()
+    return answers[0]
+
+
 def test_finishing_inside_a_transaction_takes_effect_when_it_commits(world: QueueWorld) -> None:
     world.enqueue(world.new_item(), world.new_item())
     done, kept = world.queue.claim(owner="w", limit=2)
-    with pytest.raises(_RolledBack), world.transaction() as conn:
-        assert world.queue.finish_within(conn, kept) == 1
-        raise _RolledBack  # the caller's work failed: its event stays pending
+    # The caller's work failed: its event stays pending.
+    assert _rolled_back(world, lambda conn: world.queue.finish_within(conn, kept)) == 1
     with world.transaction() as conn:
         assert world.queue.finish_within(conn, done) == 1
     assert not world.queue.finish(done)  # finished with the transaction
@@ -298,9 +311,7 @@ def test_finishing_inside_a_transaction_takes_effect_when_it_commits(world: Queu
 def test_enqueueing_inside_a_transaction_takes_effect_when_it_commits(world: QueueWorld) -> None:
     lost, kept = world.new_item(), world.new_item()
     within = {"engine_id": world.engine_id, "action_id": world.action_id}
-    with pytest.raises(_RolledBack), world.transaction() as conn:
-        assert world.queue.enqueue_within(conn, **within, item_ids=[lost]) == 1
-        raise _RolledBack
+    assert _rolled_back(world, lambda c: world.queue.enqueue_within(c, **within, item_ids=[lost]))
     assert world.queue.claim(owner="w") == []
     with world.transaction() as conn:
         assert world.queue.enqueue_within(conn, **within, item_ids=[kept]) == 1
