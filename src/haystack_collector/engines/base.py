@@ -304,7 +304,7 @@ def run_start_actions(
     go to ``queue`` (a ``SqlQueue`` on ``db`` by default).
     """
     registered = engine.register(db)
-    queue = queue or SqlQueue(db)
+    queue = _queue_of(db, queue)
     return [
         _run(engine, db, registered, spec, settings, queue=queue, job=None)
         for spec in engine.start_actions()
@@ -330,7 +330,7 @@ def run_item_action(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return _run(engine, db, registered, spec, settings, queue=queue or SqlQueue(db), job=job)
+    return _run(engine, db, registered, spec, settings, queue=_queue_of(db, queue), job=job)
 
 
 async def run_item_action_async(
@@ -357,8 +357,12 @@ async def run_item_action_async(
     except Exception as error:
         return _cannot_run(engine, job, started, error)
     return await _run_async(
-        engine, db, registered, spec, settings, queue=queue or SqlQueue(db), job=job
+        engine, db, registered, spec, settings, queue=_queue_of(db, queue), job=job
     )
+
+
+def _queue_of(db: Database, queue: WorkQueue | None) -> WorkQueue:
+    return SqlQueue(db) if queue is None else queue
 
 
 def _item_spec(engine: type[Engine], registered: RegisteredEngine, job: Job) -> ActionSpec:
