@@ -381,3 +381,20 @@ def test_the_memory_queue_runs_the_engine_its_events_never_touching_the_database
     data = stored_data(db)
     for posting in (p for p in POSTINGS if "python" in p.title.lower()):
         assert data[f"{base}/jobs/job.cfm?id={posting.job_id}"]["JobTitle"] == [posting.title]
+
+
+def test_a_worker_on_the_memory_queue_drains_the_engine(
+    db: Database, board: Board, base: str, tmp_path: Path
+) -> None:
+    site = local_site("bctechnology", base, tmp_path)
+    queue = MemoryQueue(db=db)
+    [result] = run_start_actions(Sites, db, {"site": site, "keywords": ["python"]}, queue=queue)
+    assert result.events_enqueued == 3
+    worker = Worker(
+        db, queue, [Sites], concurrency=2, drain=True, idle_sleep=0.05, finish_flush=0.05
+    )
+    stats = asyncio.run(asyncio.wait_for(worker.run(), 60))
+    assert (stats.finished, stats.failed) == (3, 0)
+    assert queue.claim(owner="test") == []
+    assert counts(db)["ItemEvents"] == 0
+    assert sum(1 for uri in stored_data(db) if "/jobs/job.cfm?id=" in uri) == 3
