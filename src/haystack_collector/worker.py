@@ -414,7 +414,9 @@ class Worker:
             logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
         ):
             run = asyncio.create_task(
-                run_item_action_async(slot.engine, self.db, job, registered=slot.registered)
+                run_item_action_async(
+                    slot.engine, self.db, job, registered=slot.registered, queue=self.queue
+                )
             )
             self._runs[job.event_id] = run
             try:

@@ -25,6 +25,9 @@ the queued events of their action. This is the original ``actions()`` dictionary
 its own event loop; the worker uses ``run_item_action_async``, which awaits async actions on
 its loop and runs sync ones in threads. The context's helpers are blocking store calls either
 way.
+
+Engines reach data only through the context: its store helpers, ``ctx.db.run`` with a store
+function, and ``ctx.queue`` (the worker's queue; a ``SqlQueue`` on ``db`` when none is given).
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.logs import get_logger, log_performance, logging_context
-from haystack_collector.queue import Job
-from haystack_collector.store import BatchResult, EventSpec, ItemRecord
+from haystack_collector.queue import Job, SqlQueue, WorkQueue
+from haystack_collector.store import BatchResult, ItemRecord
 
 ActionKind = Literal["start", "item"]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -195,11 +198,11 @@ def _register(conn: Connection, engine: type[Engine]) -> RegisteredEngine:
 
 @dataclass(slots=True)
 class ActionContext:
-    """What an action gets: the database, its ids and settings, a logger, store helpers.
+    """What an action gets: the database, the queue, its ids and settings, a logger, helpers.
 
-    The helpers go through the store only and each is its own committed unit of work, so an
-    action that fails halfway keeps what it stored: handlers must be idempotent anyway (the
-    queue delivers at least once, and ``store_items`` is an upsert).
+    The helpers go through the store and the queue only and each is its own committed unit of
+    work, so an action that fails halfway keeps what it stored: handlers must be idempotent
+    anyway (the queue delivers at least once, and ``store_items`` is an upsert).
     """
 
     db: Database
@@ -207,10 +210,11 @@ class ActionContext:
     action: str
     settings: BaseModel
     log: logging.Logger
+    queue: WorkQueue
     items_stored: int = field(default=0)
     events_enqueued: int = field(default=0)
-    # Set by an item action that marked its own event done in the transaction storing its
-    # results (store.finish_claimed): the worker must not finish it a second time.
+    # Set once an item action finished its own event in the transaction storing its results
+    # (``store_items(..., finish=job)``): the worker must not finish it a second time.
     event_done: bool = field(default=False)
 
     @property
@@ -229,16 +233,25 @@ class ActionContext:
                 f"engine {self.engine.name!r} declares no action {name!r}"
             ) from None
 
-    def store_items(self, records: Sequence[ItemRecord]) -> BatchResult:
-        result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
+    def store_items(
+        self, records: Sequence[ItemRecord], *, finish: Job | None = None
+    ) -> BatchResult:
+        """Store the records (an upsert); with ``finish``, that job's event is finished in the
+        same transaction (``queue.finish_within``), so the results and the finished event
+        commit together, and the worker does not finish it again."""
+        if finish is None:
+            result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
+        else:
+            result = self.db.run(_store_and_finish, self, records=records, job=finish)
+            self.event_done = True
         self.items_stored += len({record.uri for record in records})
         return result
 
     def enqueue(self, action_name: str, item_ids: Sequence[int]) -> int:
         """Queue ``action_name`` of this engine for the items; returns how many are new."""
-        action_id = self.action_id(action_name)
-        events = [EventSpec(self.engine_id, action_id, item_id) for item_id in item_ids]
-        added = self.db.run(store.enqueue_events, events=events)
+        added = self.queue.enqueue(
+            engine_id=self.engine_id, action_id=self.action_id(action_name), item_ids=item_ids
+        )
         self.events_enqueued += added
         return added
 
@@ -249,6 +262,14 @@ class ActionContext:
             engine_id=self.engine_id,
             action_id=self.engine.action_ids.get(self.action),
         )
+
+
+def _store_and_finish(
+    conn: Connection, context: ActionContext, *, records: Sequence[ItemRecord], job: Job
+) -> BatchResult:
+    result = store.store_items(conn, engine_id=context.engine_id, records=records)
+    context.queue.finish_within(conn, job)
+    return result
 
 
 # --- running actions (the worker and the scheduler call these) -----------------------------
@@ -273,15 +294,20 @@ def run_start_actions(
     engine: type[Engine],
     db: Database,
     settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    queue: WorkQueue | None = None,
 ) -> list[ActionResult]:
     """Run each start action of ``engine`` once, in declaration order; one result each.
 
     Invalid settings fail every action (one Status row each) rather than raising, like any
-    other failure: a scheduler firing a bad schedule must not stop.
+    other failure: a scheduler firing a bad schedule must not stop. Events the actions queue
+    go to ``queue`` (a ``SqlQueue`` on ``db`` by default).
     """
     registered = engine.register(db)
+    queue = _queue_of(db, queue)
     return [
-        _run(engine, db, registered, spec, settings, job=None) for spec in engine.start_actions()
+        _run(engine, db, registered, spec, settings, queue=queue, job=None)
+        for spec in engine.start_actions()
     ]
 
 
@@ -290,10 +316,13 @@ def run_item_action(
     db: Database,
     job: Job,
     settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    queue: WorkQueue | None = None,
 ) -> ActionResult:
     """Run the item action of ``engine`` that ``job`` was queued for; never raises an Exception.
 
-    The caller finishes the job on ``ok`` and retries it otherwise.
+    The caller finishes the job on ``ok`` (unless ``event_done``: the action finished it
+    through ``queue``, a ``SqlQueue`` on ``db`` by default) and retries it otherwise.
     """
     started = time.perf_counter()
     try:
@@ -301,7 +330,7 @@ def run_item_action(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return _run(engine, db, registered, spec, settings, job=job)
+    return _run(engine, db, registered, spec, settings, queue=_queue_of(db, queue), job=job)
 
 
 async def run_item_action_async(
@@ -311,6 +340,7 @@ async def run_item_action_async(
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     registered: RegisteredEngine | None = None,
+    queue: WorkQueue | None = None,
 ) -> ActionResult:
     """``run_item_action`` for an event loop: async actions are awaited on the running loop,
     sync ones and every store call run in a thread, so the loop never blocks on them.
@@ -326,7 +356,13 @@ async def run_item_action_async(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return await _run_async(engine, db, registered, spec, settings, job=job)
+    return await _run_async(
+        engine, db, registered, spec, settings, queue=_queue_of(db, queue), job=job
+    )
+
+
+def _queue_of(db: Database, queue: WorkQueue | None) -> WorkQueue:
+    return SqlQueue(db) if queue is None else queue
 
 
 def _item_spec(engine: type[Engine], registered: RegisteredEngine, job: Job) -> ActionSpec:
@@ -352,6 +388,7 @@ def _run(
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
     *,
+    queue: WorkQueue,
     job: Job | None,
 ) -> ActionResult:
     started = time.perf_counter()
@@ -359,7 +396,7 @@ def _run(
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings)
+            context = _context(engine, db, registered, spec, settings, queue=queue)
             outcome = _method(engine, spec, context, job)()
             if inspect.isawaitable(outcome):
                 _run_coroutine(outcome)
@@ -378,6 +415,7 @@ async def _run_async(
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
     *,
+    queue: WorkQueue,
     job: Job | None,
 ) -> ActionResult:
     started = time.perf_counter()
@@ -385,7 +423,7 @@ async def _run_async(
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings)
+            context = _context(engine, db, registered, spec, settings, queue=queue)
             call = _method(engine, spec, context, job)
             # A coroutine function is awaited here; a sync one runs in a thread (a sync
             # method returning an awaitable is awaited too, like _run does).
@@ -425,6 +463,8 @@ def _context(
     registered: RegisteredEngine,
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
+    *,
+    queue: WorkQueue,
 ) -> ActionContext:
     return ActionContext(
         db=db,
@@ -432,6 +472,7 @@ def _context(
         action=spec.name,
         settings=engine.validate_settings(settings),
         log=get_logger(f"haystack.engines.{engine.name}"),
+        queue=queue,
     )
 
 

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import item_data, item_events, item_links, items
-from haystack_collector.engines.base import ActionResult, run_start_actions
+from haystack_collector.engines.base import ActionResult, run_item_action, run_start_actions
 from haystack_collector.engines.sites import Sites
 from haystack_collector.extract.sites import builtin_sites
 from haystack_collector.fetch import FetchSettings
-from haystack_collector.queue import SqlQueue
+from haystack_collector.queue import MemoryQueue, SqlQueue
 from haystack_collector.worker import Worker, WorkerStats
 from tests.integration.crawl.helpers import link_edges, stored_data
 from tests.integration.engines.sites_board import (
@@ -357,3 +357,44 @@ def test_settings_that_name_no_usable_site_fail_the_run_clearly(db: Database) ->
     assert bad_file.error is not None
     assert bad_file.error.startswith("SiteDefinitionError: site definition /nowhere/board.yaml")
     assert all("failed" in message for message in statuses(db))
+
+
+def test_the_memory_queue_runs_the_engine_its_events_never_touching_the_database(
+    db: Database, board: Board, base: str, tmp_path: Path
+) -> None:
+    site = local_site("bctechnology", base, tmp_path)
+    queue = MemoryQueue(db=db)  # items in the database, events in the double
+    [result] = run_start_actions(Sites, db, {"site": site, "keywords": ["python"]}, queue=queue)
+    assert result.ok, result.error
+    assert result.events_enqueued == 3
+    assert counts(db)["ItemEvents"] == 0  # ctx.enqueue went through the queue
+
+    jobs = queue.claim(owner="test", limit=10)
+    assert sorted(job.uri for job in jobs) == [f"{base}/jobs/job.cfm?id={n}" for n in (1, 2, 3)]
+    for job in jobs:
+        done = run_item_action(Sites, db, job, queue=queue)
+        assert done.ok, done.error
+        assert done.event_done  # finished by the action, with its data, through the double
+        assert queue.finish(job) == 0  # so nothing is left for the worker to finish
+    assert queue.claim(owner="test") == []
+    assert counts(db)["ItemEvents"] == 0
+    data = stored_data(db)
+    for posting in (p for p in POSTINGS if "python" in p.title.lower()):
+        assert data[f"{base}/jobs/job.cfm?id={posting.job_id}"]["JobTitle"] == [posting.title]
+
+
+def test_a_worker_on_the_memory_queue_drains_the_engine(
+    db: Database, board: Board, base: str, tmp_path: Path
+) -> None:
+    site = local_site("bctechnology", base, tmp_path)
+    queue = MemoryQueue(db=db)
+    [result] = run_start_actions(Sites, db, {"site": site, "keywords": ["python"]}, queue=queue)
+    assert result.events_enqueued == 3
+    worker = Worker(
+        db, queue, [Sites], concurrency=2, drain=True, idle_sleep=0.05, finish_flush=0.05
+    )
+    stats = asyncio.run(asyncio.wait_for(worker.run(), 60))
+    assert (stats.finished, stats.failed) == (3, 0)
+    assert queue.claim(owner="test") == []
+    assert counts(db)["ItemEvents"] == 0
+    assert sum(1 for uri in stored_data(db) if "/jobs/job.cfm?id=" in uri) == 3
