@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from haystack_collector import store
 from haystack_collector.db import Database
@@ -29,14 +30,20 @@ from haystack_collector.engines.web_scraper import (
 from haystack_collector.errors import HaystackError
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.logs import get_logger
-from haystack_collector.queue import QueuePolicy, SqlQueue
+from haystack_collector.queue import QueuePolicy
+from haystack_collector.runtime import CRAWL, Runtime
 from haystack_collector.store.crawls import count_crawl_pages, release_dead_claims
-from haystack_collector.worker import Worker, WorkerStats, run_worker
+from haystack_collector.worker import WorkerStats
+
+if TYPE_CHECKING:
+    from haystack_collector.settings import Settings
 
 __all__ = [
     "CrawlOptions",
     "CrawlResult",
+    "crawl",
     "crawl_fetch_settings",
+    "crawl_runtime",
     "run_crawl",
 ]
 
@@ -95,6 +102,41 @@ def crawl_fetch_settings(base: FetchSettings, options: CrawlOptions) -> FetchSet
     )
 
 
+def crawl_runtime(
+    db: Database,
+    options: CrawlOptions,
+    fetch_settings: FetchSettings,
+    *,
+    policy: QueuePolicy | None = None,
+    settings: Settings | None = None,
+) -> Runtime:
+    """The runtime of a crawl: a draining worker for ``webScraper`` alone, fetching with
+    ``fetch_settings`` (see ``crawl_fetch_settings``), and no scheduler, job runner or Config
+    following."""
+    if settings is not None:
+        return Runtime.from_settings(
+            settings,
+            db=db,
+            parts=CRAWL,
+            engines=[WebScraper],
+            fetch=fetch_settings,
+            concurrency=options.concurrency,
+            drain=True,
+            policy=policy,
+            claim_batch=options.concurrency * 2,
+        )
+    return Runtime(
+        db,
+        parts=CRAWL,
+        engines=[WebScraper],
+        fetch=fetch_settings,
+        concurrency=options.concurrency,
+        drain=True,
+        policy=policy,
+        claim_batch=options.concurrency * 2,
+    )
+
+
 def run_crawl(
     db: Database,
     options: CrawlOptions,
@@ -105,30 +147,33 @@ def run_crawl(
     tty: bool | None = None,
 ) -> CrawlResult:
     """Seed (idempotently) and drain the crawl; SIGINT/SIGTERM stop it, to be resumed later."""
+    runtime = crawl_runtime(db, options, fetch_settings, policy=policy)
+    return crawl(runtime, options, stats_interval=stats_interval, tty=tty)
+
+
+def crawl(
+    runtime: Runtime,
+    options: CrawlOptions,
+    *,
+    stats_interval: float = 10.0,
+    tty: bool | None = None,
+) -> CrawlResult:
+    """Seed the crawl ``options`` describe and run ``runtime`` (``crawl_runtime``) until drained."""
     started = time.monotonic()
+    db = runtime.db
     spec = CrawlSpec.from_settings(options.scraper_settings())  # ConfigError before any work
-    WebScraper.configure(fetch_settings)
-    try:
-        [seeded] = run_start_actions(WebScraper, db, options.scraper_settings())
-        if not seeded.ok:
-            raise HaystackError(f"could not seed the crawl: {seeded.error}")
-        registered = WebScraper.register(db)
-        root_id = db.run_read(store.find_item_id, uri=spec.url)
-        if root_id is None:  # pragma: no cover - the seed just stored it
-            raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
-        released = db.run(release_dead_claims, engine_id=registered.engine_id)
-        if released:
-            log.info("released %d event(s) held by crawls that are gone", released)
-        worker = Worker(
-            db,
-            SqlQueue(db, policy),
-            [WebScraper],
-            concurrency=options.concurrency,
-            drain=True,
-            claim_batch=options.concurrency * 2,
-        )
-        stats = run_worker(worker, stats_interval=stats_interval, tty=tty)
-    finally:
-        WebScraper.configure(None)  # a later worker in this process reads its own settings
+    [seeded] = run_start_actions(
+        WebScraper, db, options.scraper_settings(), fetchers=runtime.fetchers
+    )
+    if not seeded.ok:
+        raise HaystackError(f"could not seed the crawl: {seeded.error}")
+    registered = WebScraper.register(db)
+    root_id = db.run_read(store.find_item_id, uri=spec.url)
+    if root_id is None:  # pragma: no cover - the seed just stored it
+        raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
+    released = db.run(release_dead_claims, engine_id=registered.engine_id)
+    if released:
+        log.info("released %d event(s) held by crawls that are gone", released)
+    stats = runtime.run(stats_interval=stats_interval, tty=tty)
     total = db.run_read(count_crawl_pages, root_id=root_id)
     return CrawlResult(root_id, stats.finished, time.monotonic() - started, total, stats)

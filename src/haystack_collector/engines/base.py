@@ -46,7 +46,9 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.engines.fetchers import EngineFetch, Fetchers
 from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.logs import get_logger, log_performance, logging_context
 from haystack_collector.queue import Job
 from haystack_collector.store import BatchResult, EventSpec, ItemRecord
@@ -212,6 +214,8 @@ class ActionContext:
     # Set by an item action that marked its own event done in the transaction storing its
     # results (store.finish_claimed): the worker must not finish it a second time.
     event_done: bool = field(default=False)
+    # The process's fetchers as this engine sees them (handed down by the runtime).
+    fetch: EngineFetch = field(default_factory=lambda: Fetchers().for_engine(""))
 
     @property
     def engine_id(self) -> int:
@@ -228,6 +232,20 @@ class ActionContext:
             raise NotFoundError(
                 f"engine {self.engine.name!r} declares no action {name!r}"
             ) from None
+
+    @property
+    def fetch_settings(self) -> FetchSettings:
+        """The engine's fetch settings (the runtime's, Config's DefaultDelay applied)."""
+        return self.fetch.settings
+
+    def fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        """The running loop's shared Fetcher of this engine: of ``settings`` when given (say
+        ``dataclasses.replace(ctx.fetch_settings, min_delay=0)``), else the engine's."""
+        return self.fetch.fetcher(settings)
+
+    def new_fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        """A Fetcher owned by the caller (``async with``), for work on a loop of its own."""
+        return self.fetch.new_fetcher(settings)
 
     def store_items(self, records: Sequence[ItemRecord]) -> BatchResult:
         result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
@@ -273,15 +291,20 @@ def run_start_actions(
     engine: type[Engine],
     db: Database,
     settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    fetchers: Fetchers | None = None,
 ) -> list[ActionResult]:
     """Run each start action of ``engine`` once, in declaration order; one result each.
 
     Invalid settings fail every action (one Status row each) rather than raising, like any
-    other failure: a scheduler firing a bad schedule must not stop.
+    other failure: a scheduler firing a bad schedule must not stop. ``fetchers`` are the
+    runtime's (None: fetchers of the default ``FetchSettings``).
     """
     registered = engine.register(db)
+    fetchers = fetchers if fetchers is not None else Fetchers()
     return [
-        _run(engine, db, registered, spec, settings, job=None) for spec in engine.start_actions()
+        _run(engine, db, registered, spec, settings, job=None, fetchers=fetchers)
+        for spec in engine.start_actions()
     ]
 
 
@@ -290,6 +313,8 @@ def run_item_action(
     db: Database,
     job: Job,
     settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    fetchers: Fetchers | None = None,
 ) -> ActionResult:
     """Run the item action of ``engine`` that ``job`` was queued for; never raises an Exception.
 
@@ -301,7 +326,8 @@ def run_item_action(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return _run(engine, db, registered, spec, settings, job=job)
+    fetchers = fetchers if fetchers is not None else Fetchers()
+    return _run(engine, db, registered, spec, settings, job=job, fetchers=fetchers)
 
 
 async def run_item_action_async(
@@ -311,11 +337,14 @@ async def run_item_action_async(
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     registered: RegisteredEngine | None = None,
+    fetchers: Fetchers | None = None,
 ) -> ActionResult:
     """``run_item_action`` for an event loop: async actions are awaited on the running loop,
     sync ones and every store call run in a thread, so the loop never blocks on them.
 
     ``registered`` (from ``engine.register(db)``) spares a worker one catalog upsert per job.
+    ``fetchers``: the worker's, which it closes as it stops; without them the action gets
+    fetchers of the default settings, closed when it ends.
     The context's helpers are still blocking store calls: an async action calling them holds
     the loop for that long. Never raises an Exception; cancellation propagates (no Status row).
     """
@@ -326,7 +355,13 @@ async def run_item_action_async(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return await _run_async(engine, db, registered, spec, settings, job=job)
+    if fetchers is not None:
+        return await _run_async(engine, db, registered, spec, settings, job=job, fetchers=fetchers)
+    own = Fetchers()
+    try:
+        return await _run_async(engine, db, registered, spec, settings, job=job, fetchers=own)
+    finally:
+        await own.aclose()
 
 
 def _item_spec(engine: type[Engine], registered: RegisteredEngine, job: Job) -> ActionSpec:
@@ -353,16 +388,18 @@ def _run(
     settings: Mapping[str, Any] | BaseModel | None,
     *,
     job: Job | None,
+    fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings)
+            context = _context(engine, db, registered, spec, settings, fetchers=fetchers)
             outcome = _method(engine, spec, context, job)()
             if inspect.isawaitable(outcome):
-                _run_coroutine(outcome)
+                # The action's loop ends with it: so do the fetchers it used there.
+                _run_coroutine(outcome, fetchers.aclose)
         except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
             error = _failed(failure)
         result = _result(engine, spec, started, context, error=error, job=job)
@@ -379,13 +416,14 @@ async def _run_async(
     settings: Mapping[str, Any] | BaseModel | None,
     *,
     job: Job | None,
+    fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings)
+            context = _context(engine, db, registered, spec, settings, fetchers=fetchers)
             call = _method(engine, spec, context, job)
             # A coroutine function is awaited here; a sync one runs in a thread (a sync
             # method returning an awaitable is awaited too, like _run does).
@@ -425,13 +463,18 @@ def _context(
     registered: RegisteredEngine,
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
+    *,
+    fetchers: Fetchers,
 ) -> ActionContext:
+    # False for engines that must read every body (see FetchingEngine.conditional_get).
+    conditional_get = bool(getattr(engine, "conditional_get", True))
     return ActionContext(
         db=db,
         engine=registered,
         action=spec.name,
         settings=engine.validate_settings(settings),
         log=get_logger(f"haystack.engines.{engine.name}"),
+        fetch=fetchers.for_engine(engine.name, conditional_get=conditional_get),
     )
 
 
@@ -479,11 +522,18 @@ def _result(
     )
 
 
-def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
-    """Run an async action to completion from sync code, even inside a running event loop."""
+def _run_coroutine(
+    awaitable: Awaitable[Any], cleanup: Callable[[], Awaitable[None]] | None = None
+) -> Any:
+    """Run an async action to completion from sync code, even inside a running event loop;
+    ``cleanup`` runs on the same loop after it, however it ended."""
 
     async def wait() -> Any:
-        return await awaitable
+        try:
+            return await awaitable
+        finally:
+            if cleanup is not None:
+                await cleanup()
 
     try:
         asyncio.get_running_loop()
