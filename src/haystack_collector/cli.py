@@ -40,7 +40,7 @@ from haystack_collector.memory import limit_malloc_arenas
 
 # Each command imports what it needs when it runs: `haystack --version`, `--help` and the
 # commands that never serve the API (crawl, worker) start without the database layer, the
-# engines or the API stack (see tests/unit/test_cli_imports.py).
+# engines or the API stack (tests/unit/test_cli_imports.py, tests/e2e/test_cli_imports.py).
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlalchemy.engine import URL

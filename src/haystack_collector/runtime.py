@@ -210,8 +210,8 @@ class Runtime:
 
 
 def _scheduler(runtime: Runtime) -> Scheduler | None:
-    if not (runtime.parts.scheduler and runtime.parts.worker):
-        return None  # fired by the worker's loop: nothing would tick it
+    if not (runtime.parts.scheduler and runtime.parts.worker and runtime.engines):
+        return None  # fired by the worker's loop: without a worker nothing would tick it
     from haystack_collector.scheduler import Scheduler  # noqa: PLC0415
 
     return Scheduler(runtime.db, fetchers=runtime.fetchers)
