@@ -15,21 +15,14 @@ of the crawl stored so far.
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 import time
 from dataclasses import dataclass
-
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import aliased
+from typing import TYPE_CHECKING
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.db.schema import CLAIM_OWNER_MAX, item_data, item_events
 from haystack_collector.engines.base import run_start_actions
 from haystack_collector.engines.web_scraper import (
-    CRAWL_ROOT,
     CrawlSpec,
     WebScraper,
     WebScraperSettings,
@@ -37,14 +30,20 @@ from haystack_collector.engines.web_scraper import (
 from haystack_collector.errors import HaystackError
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.logs import get_logger
-from haystack_collector.queue import QueuePolicy, SqlQueue
-from haystack_collector.worker import Worker, WorkerStats, run_worker
+from haystack_collector.queue import QueuePolicy
+from haystack_collector.runtime import CRAWL, Runtime
+from haystack_collector.store.crawls import count_crawl_pages, release_dead_claims
+from haystack_collector.worker import WorkerStats
+
+if TYPE_CHECKING:
+    from haystack_collector.settings import Settings
 
 __all__ = [
     "CrawlOptions",
     "CrawlResult",
+    "crawl",
     "crawl_fetch_settings",
-    "release_dead_claims",
+    "crawl_runtime",
     "run_crawl",
 ]
 
@@ -103,6 +102,41 @@ def crawl_fetch_settings(base: FetchSettings, options: CrawlOptions) -> FetchSet
     )
 
 
+def crawl_runtime(
+    db: Database,
+    options: CrawlOptions,
+    fetch_settings: FetchSettings,
+    *,
+    policy: QueuePolicy | None = None,
+    settings: Settings | None = None,
+) -> Runtime:
+    """The runtime of a crawl: a draining worker for ``webScraper`` alone, fetching with
+    ``fetch_settings`` (see ``crawl_fetch_settings``), and no scheduler, job runner or Config
+    following."""
+    if settings is not None:
+        return Runtime.from_settings(
+            settings,
+            db=db,
+            parts=CRAWL,
+            engines=[WebScraper],
+            fetch=fetch_settings,
+            concurrency=options.concurrency,
+            drain=True,
+            policy=policy,
+            claim_batch=options.concurrency * 2,
+        )
+    return Runtime(
+        db,
+        parts=CRAWL,
+        engines=[WebScraper],
+        fetch=fetch_settings,
+        concurrency=options.concurrency,
+        drain=True,
+        policy=policy,
+        claim_batch=options.concurrency * 2,
+    )
+
+
 def run_crawl(
     db: Database,
     options: CrawlOptions,
@@ -113,89 +147,33 @@ def run_crawl(
     tty: bool | None = None,
 ) -> CrawlResult:
     """Seed (idempotently) and drain the crawl; SIGINT/SIGTERM stop it, to be resumed later."""
+    runtime = crawl_runtime(db, options, fetch_settings, policy=policy)
+    return crawl(runtime, options, stats_interval=stats_interval, tty=tty)
+
+
+def crawl(
+    runtime: Runtime,
+    options: CrawlOptions,
+    *,
+    stats_interval: float = 10.0,
+    tty: bool | None = None,
+) -> CrawlResult:
+    """Seed the crawl ``options`` describe and run ``runtime`` (``crawl_runtime``) until drained."""
     started = time.monotonic()
+    db = runtime.db
     spec = CrawlSpec.from_settings(options.scraper_settings())  # ConfigError before any work
-    WebScraper.configure(fetch_settings)
-    try:
-        [seeded] = run_start_actions(WebScraper, db, options.scraper_settings())
-        if not seeded.ok:
-            raise HaystackError(f"could not seed the crawl: {seeded.error}")
-        registered = WebScraper.register(db)
-        root_id = db.run_read(store.find_item_id, uri=spec.url)
-        if root_id is None:  # pragma: no cover - the seed just stored it
-            raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
-        released = db.run(release_dead_claims, engine_id=registered.engine_id)
-        if released:
-            log.info("released %d event(s) held by crawls that are gone", released)
-        worker = Worker(
-            db,
-            SqlQueue(db, policy),
-            [WebScraper],
-            concurrency=options.concurrency,
-            drain=True,
-            claim_batch=options.concurrency * 2,
-        )
-        stats = run_worker(worker, stats_interval=stats_interval, tty=tty)
-    finally:
-        WebScraper.configure(None)  # a later worker in this process reads its own settings
+    [seeded] = run_start_actions(
+        WebScraper, db, options.scraper_settings(), fetchers=runtime.fetchers
+    )
+    if not seeded.ok:
+        raise HaystackError(f"could not seed the crawl: {seeded.error}")
+    registered = WebScraper.register(db)
+    root_id = db.run_read(store.find_item_id, uri=spec.url)
+    if root_id is None:  # pragma: no cover - the seed just stored it
+        raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
+    released = db.run(release_dead_claims, engine_id=registered.engine_id)
+    if released:
+        log.info("released %d event(s) held by crawls that are gone", released)
+    stats = runtime.run(stats_interval=stats_interval, tty=tty)
     total = db.run_read(count_crawl_pages, root_id=root_id)
     return CrawlResult(root_id, stats.finished, time.monotonic() - started, total, stats)
-
-
-def count_crawl_pages(conn: Connection, *, root_id: int) -> int:
-    """Pages of the crawl rooted at ``root_id`` that were fetched (have ``FetchedAt``)."""
-    root = aliased(item_data)
-    fetched = aliased(item_data)
-    query = (
-        select(func.count(func.distinct(root.c.itemId)))
-        .select_from(root)
-        .join(fetched, and_(fetched.c.itemId == root.c.itemId, fetched.c.itemData == "FetchedAt"))
-        .where(root.c.itemData == CRAWL_ROOT, root.c.itemDataValue == str(root_id))
-    )
-    return int(conn.execute(query).scalar_one())
-
-
-def release_dead_claims(conn: Connection, *, engine_id: int) -> int:
-    """Release pending events of ``engine_id`` leased by processes of this host that are gone.
-
-    A worker's owner is ``host:pid:token``; a pid that no longer exists cannot finish its
-    claims, so waiting out their lease (minutes) would only stall the resumed crawl.
-    """
-    e = item_events.c
-    owners = conn.execute(
-        select(e.itemEventClaimedBy)
-        .where(
-            e.engineId == engine_id, e.itemEventDate.is_(None), e.itemEventClaimedBy.is_not(None)
-        )
-        .distinct()
-    ).scalars()
-    dead = [owner for owner in owners if _gone(owner)]
-    if not dead:
-        return 0
-    result = conn.execute(
-        update(item_events)
-        .where(e.engineId == engine_id, e.itemEventDate.is_(None), e.itemEventClaimedBy.in_(dead))
-        .values(itemEventClaimedBy=None, itemEventLeaseUntil=None)
-    )
-    return int(result.rowcount)
-
-
-def _gone(owner: str) -> bool:
-    """Whether ``owner`` (see ``worker.default_owner``) was a process of this host now gone."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():  # host, pid, token
-        return False
-    host, pid = parts[0], int(parts[1])
-    here = socket.gethostname()
-    # default_owner keeps the last CLAIM_OWNER_MAX characters: a long hostname loses its head.
-    if host != here and not (len(owner) == CLAIM_OWNER_MAX and here.endswith(host)):
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False

@@ -49,7 +49,9 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.engines.fetchers import EngineFetch, Fetchers
 from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.logs import get_logger, log_performance, logging_context
 from haystack_collector.queue import Job, SqlQueue, WorkQueue
 from haystack_collector.store import BatchResult, ItemRecord
@@ -216,6 +218,8 @@ class ActionContext:
     # Set once an item action finished its own event in the transaction storing its results
     # (``store_items(..., finish=job)``): the worker must not finish it a second time.
     event_done: bool = field(default=False)
+    # The process's fetchers as this engine sees them (handed down by the runtime).
+    fetch: EngineFetch = field(default_factory=lambda: Fetchers().for_engine(""))
 
     @property
     def engine_id(self) -> int:
@@ -232,6 +236,20 @@ class ActionContext:
             raise NotFoundError(
                 f"engine {self.engine.name!r} declares no action {name!r}"
             ) from None
+
+    @property
+    def fetch_settings(self) -> FetchSettings:
+        """The engine's fetch settings (the runtime's, Config's DefaultDelay applied)."""
+        return self.fetch.settings
+
+    def fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        """The running loop's shared Fetcher of this engine: of ``settings`` when given (say
+        ``dataclasses.replace(ctx.fetch_settings, min_delay=0)``), else the engine's."""
+        return self.fetch.fetcher(settings)
+
+    def new_fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        """A Fetcher owned by the caller (``async with``), for work on a loop of its own."""
+        return self.fetch.new_fetcher(settings)
 
     def store_items(
         self, records: Sequence[ItemRecord], *, finish: Job | None = None
@@ -296,17 +314,20 @@ def run_start_actions(
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     queue: WorkQueue | None = None,
+    fetchers: Fetchers | None = None,
 ) -> list[ActionResult]:
     """Run each start action of ``engine`` once, in declaration order; one result each.
 
     Invalid settings fail every action (one Status row each) rather than raising, like any
     other failure: a scheduler firing a bad schedule must not stop. Events the actions queue
-    go to ``queue`` (a ``SqlQueue`` on ``db`` by default).
+    go to ``queue`` (a ``SqlQueue`` on ``db`` by default); ``fetchers`` are the runtime's
+    (None: fetchers of the default ``FetchSettings``).
     """
     registered = engine.register(db)
     queue = _queue_of(db, queue)
+    fetchers = fetchers if fetchers is not None else Fetchers()
     return [
-        _run(engine, db, registered, spec, settings, queue=queue, job=None)
+        _run(engine, db, registered, spec, settings, queue=queue, job=None, fetchers=fetchers)
         for spec in engine.start_actions()
     ]
 
@@ -318,6 +339,7 @@ def run_item_action(
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     queue: WorkQueue | None = None,
+    fetchers: Fetchers | None = None,
 ) -> ActionResult:
     """Run the item action of ``engine`` that ``job`` was queued for; never raises an Exception.
 
@@ -330,7 +352,17 @@ def run_item_action(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return _run(engine, db, registered, spec, settings, queue=_queue_of(db, queue), job=job)
+    fetchers = fetchers if fetchers is not None else Fetchers()
+    return _run(
+        engine,
+        db,
+        registered,
+        spec,
+        settings,
+        queue=_queue_of(db, queue),
+        job=job,
+        fetchers=fetchers,
+    )
 
 
 async def run_item_action_async(
@@ -341,11 +373,14 @@ async def run_item_action_async(
     *,
     registered: RegisteredEngine | None = None,
     queue: WorkQueue | None = None,
+    fetchers: Fetchers | None = None,
 ) -> ActionResult:
     """``run_item_action`` for an event loop: async actions are awaited on the running loop,
     sync ones and every store call run in a thread, so the loop never blocks on them.
 
     ``registered`` (from ``engine.register(db)``) spares a worker one catalog upsert per job.
+    ``fetchers``: the worker's, which it closes as it stops; without them the action gets
+    fetchers of the default settings, closed when it ends.
     The context's helpers are still blocking store calls: an async action calling them holds
     the loop for that long. Never raises an Exception; cancellation propagates (no Status row).
     """
@@ -356,9 +391,18 @@ async def run_item_action_async(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return await _run_async(
-        engine, db, registered, spec, settings, queue=_queue_of(db, queue), job=job
-    )
+    queue = _queue_of(db, queue)
+    if fetchers is not None:
+        return await _run_async(
+            engine, db, registered, spec, settings, queue=queue, job=job, fetchers=fetchers
+        )
+    own = Fetchers()
+    try:
+        return await _run_async(
+            engine, db, registered, spec, settings, queue=queue, job=job, fetchers=own
+        )
+    finally:
+        await own.aclose()
 
 
 def _queue_of(db: Database, queue: WorkQueue | None) -> WorkQueue:
@@ -390,16 +434,20 @@ def _run(
     *,
     queue: WorkQueue,
     job: Job | None,
+    fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings, queue=queue)
+            context = _context(
+                engine, db, registered, spec, settings, queue=queue, fetchers=fetchers
+            )
             outcome = _method(engine, spec, context, job)()
             if inspect.isawaitable(outcome):
-                _run_coroutine(outcome)
+                # The action's loop ends with it: so do the fetchers it used there.
+                _run_coroutine(outcome, fetchers.aclose)
         except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
             error = _failed(failure)
         result = _result(engine, spec, started, context, error=error, job=job)
@@ -417,13 +465,16 @@ async def _run_async(
     *,
     queue: WorkQueue,
     job: Job | None,
+    fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings, queue=queue)
+            context = _context(
+                engine, db, registered, spec, settings, queue=queue, fetchers=fetchers
+            )
             call = _method(engine, spec, context, job)
             # A coroutine function is awaited here; a sync one runs in a thread (a sync
             # method returning an awaitable is awaited too, like _run does).
@@ -465,7 +516,10 @@ def _context(
     settings: Mapping[str, Any] | BaseModel | None,
     *,
     queue: WorkQueue,
+    fetchers: Fetchers,
 ) -> ActionContext:
+    # False for engines that must read every body (see FetchingEngine.conditional_get).
+    conditional_get = bool(getattr(engine, "conditional_get", True))
     return ActionContext(
         db=db,
         engine=registered,
@@ -473,6 +527,7 @@ def _context(
         settings=engine.validate_settings(settings),
         log=get_logger(f"haystack.engines.{engine.name}"),
         queue=queue,
+        fetch=fetchers.for_engine(engine.name, conditional_get=conditional_get),
     )
 
 
@@ -520,11 +575,18 @@ def _result(
     )
 
 
-def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
-    """Run an async action to completion from sync code, even inside a running event loop."""
+def _run_coroutine(
+    awaitable: Awaitable[Any], cleanup: Callable[[], Awaitable[None]] | None = None
+) -> Any:
+    """Run an async action to completion from sync code, even inside a running event loop;
+    ``cleanup`` runs on the same loop after it, however it ended."""
 
     async def wait() -> Any:
-        return await awaitable
+        try:
+            return await awaitable
+        finally:
+            if cleanup is not None:
+                await cleanup()
 
     try:
         asyncio.get_running_loop()

@@ -274,7 +274,7 @@ class Craigslist(FetchingEngine):
                 f"nothing to search: no city in the settings and no {KEYWORD!r} on {ENGINE_URI}",
                 setting="city",
             )
-        async with self.new_fetcher() as fetcher:
+        async with ctx.new_fetcher() as fetcher:
             for keyword in keywords:
                 await self._search_one(ctx, fetcher, keyword, settings, base_url)
         # Runs write no Status row of their own (status_per_run); a search is worth one.
@@ -368,7 +368,7 @@ class Craigslist(FetchingEngine):
                 "FetchedAt": fetched_at,
             }
         else:
-            result = await self.fetcher().fetch(url)
+            result = await ctx.fetcher().fetch(url)
             data = posting_data(result, known, fetched_at)
         # The posting and its finished event commit together (the worker does not finish it).
         await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)

@@ -113,7 +113,7 @@ class Rss(FetchingEngine):
     @item_action(FETCH_ACTION, description="Fetch a feed and store its new entries")
     async def fetch_feed(self, ctx: ActionContext, job: Job) -> None:
         known = await asyncio.to_thread(ctx.db.run_read, _validators, item_id=job.item_id)
-        result = await self.fetcher().fetch(job.uri, etag=known[0], last_modified=known[1])
+        result = await ctx.fetcher().fetch(job.uri, etag=known[0], last_modified=known[1])
         checked = datetime.now(UTC).replace(microsecond=0)
         await asyncio.to_thread(self._store, ctx, job, result, checked)
 

@@ -164,7 +164,7 @@ class Sites(FetchingEngine):
         keywords = [k.strip() for k in settings.keywords if k.strip()]
         tally = _Tally()
         # A run of its own loop (the CLI, a schedule): its own client, closed when it ends.
-        async with self.new_fetcher() as fetcher:
+        async with ctx.new_fetcher() as fetcher:
             for keyword, request in await self._starts(ctx, fetcher, defn, keywords, tally):
                 await self._walk(ctx, fetcher, defn, (keyword, request), settings.max_pages, tally)
         searched = f" for {', '.join(map(repr, keywords))}" if keywords else ""
@@ -283,7 +283,7 @@ class Sites(FetchingEngine):
     async def detail(self, ctx: ActionContext, job: Job) -> None:
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await self.fetcher().fetch(job.uri)
+        result = await ctx.fetcher().fetch(job.uri)
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
         page: DetailPage | None = None

@@ -204,7 +204,7 @@ class WebScraper(FetchingEngine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        result = await self._fetch(job.uri)
+        result = await self._fetch(ctx, job.uri)
         stored = await asyncio.to_thread(
             self._store, ctx, job, result, datetime.now(UTC).replace(microsecond=0)
         )
@@ -212,13 +212,13 @@ class WebScraper(FetchingEngine):
         ctx.events_enqueued += stored.enqueued
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
-    async def _fetch(self, url: str) -> FetchResult:
+    async def _fetch(self, ctx: ActionContext, url: str) -> FetchResult:
         """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
 
         A page the breaker refused was never requested, so it is not a fact about the site to
         store: after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
         """
-        result = await self.fetcher().fetch(url)
+        result = await ctx.fetcher().fetch(url)
         if result.error == CIRCUIT_OPEN:
             raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
         return result

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from haystack_collector.crawl import _gone
 from haystack_collector.db import Database
 from haystack_collector.engines.web_scraper import (
     CrawlSpec,
@@ -136,12 +133,3 @@ def test_max_pages_caps_what_is_queued(sqlite_db: Database) -> None:
     )
     assert stored.enqueued == 1
     assert crawl_events(db)["pending"] == 1
-
-
-def test_only_gone_local_processes_lose_their_claims() -> None:
-    here = socket.gethostname()
-    assert not _gone(f"{here}:{os.getpid()}:abcd")
-    assert not _gone(f"{here}:1:abcd")  # init is alive
-    assert not _gone("other-host:999999999:abcd")
-    assert not _gone("garbage")
-    assert _gone(f"{here}:999999999:abcd")
