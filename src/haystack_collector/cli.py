@@ -17,28 +17,16 @@ import json as jsonlib
 import logging
 import os
 import stat
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
 
 from haystack_collector import __version__
 from haystack_collector.api.tokens_cli import make_token_app
-from haystack_collector.crawl import CrawlOptions, crawl_fetch_settings, run_crawl
-from haystack_collector.db import Database, map_db_error, migrate
-from haystack_collector.engines.base import ActionResult, Engine, run_start_actions
-from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
-from haystack_collector.engines.registry import all_engines, get_engine
-from haystack_collector.engines.web_scraper import CrawlSpec
 from haystack_collector.errors import (
     ConfigError,
     DatabaseConnectionError,
@@ -47,31 +35,19 @@ from haystack_collector.errors import (
     HaystackError,
     NotFoundError,
 )
-from haystack_collector.extract.kinds import extract as extract_records
-from haystack_collector.extract.records import to_json, to_jsonable
-from haystack_collector.jobs import JobRunner
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
-from haystack_collector.paths import PathRoots
-from haystack_collector.queue import QueuePolicy, SqlQueue
-from haystack_collector.scheduler import Scheduler, schedule_engine
-from haystack_collector.serve import serve as serve_api
-from haystack_collector.settings import Settings, load_settings
-from haystack_collector.store import all_config, event_counts, list_engines, set_config
-from haystack_collector.store.admin import table_counts
-from haystack_collector.store.job_postings import list_jobs
-from haystack_collector.store.jobs import job_counts
-from haystack_collector.store.schedules import (
-    MISSED_POLICIES,
-    MissedPolicy,
-    get_schedule,
-    list_schedules,
-    remove_schedule,
-    set_schedule_enabled,
-    validate_timing,
-)
-from haystack_collector.store.workers import recent_workers
-from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker, run_worker
+
+# Each command imports what it needs when it runs: `haystack --version`, `--help` and the
+# commands that never serve the API (crawl, worker) start without the database layer, the
+# engines or the API stack (tests/unit/test_cli_imports.py, tests/e2e/test_cli_imports.py).
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from sqlalchemy.engine import URL
+
+    from haystack_collector.db import Database, migrate
+    from haystack_collector.engines.base import ActionResult, Engine
+    from haystack_collector.settings import Settings
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
@@ -99,6 +75,8 @@ app = typer.Typer(
     add_completion=False,
     # Rich tracebacks with locals would print URLs and passwords held in variables.
     pretty_exceptions_show_locals=False,
+    # Plain help: typer's rich formatter alone costs a third of the 0.3 s `--help` budget.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Inspect and upgrade the database schema.", no_args_is_help=True)
 config_app = typer.Typer(
@@ -157,6 +135,12 @@ def _state(ctx: typer.Context) -> _State:
 
 def _settings(ctx: typer.Context) -> Settings:
     """Load the settings on first use, so `--help` works even when a setting is broken."""
+    from haystack_collector.engines.defaults import (  # noqa: PLC0415
+        EngineDefaults,
+        configure_defaults,
+    )
+    from haystack_collector.settings import load_settings  # noqa: PLC0415
+
     state = _state(ctx)
     if state.settings is None:
         try:
@@ -243,6 +227,10 @@ def _check_reachable(settings: Settings) -> None:
 
 
 def _open(settings: Settings, url: URL) -> Database:
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from haystack_collector.db import Database  # noqa: PLC0415
+
     try:
         return Database.from_settings(
             settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
@@ -272,7 +260,14 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
             command(*args, **kwargs)
         except HaystackError as error:
             _fail(error, kwargs.get("ctx"))
-        except SQLAlchemyError as error:  # migrations run outside Database's error mapping
+        except Exception as error:
+            # Migrations run outside Database's error mapping. Only a command that loaded
+            # SQLAlchemy can raise its errors: it is not imported just to check.
+            sa_exc = sys.modules.get("sqlalchemy.exc")
+            if sa_exc is None or not isinstance(error, sa_exc.SQLAlchemyError):
+                raise
+            from haystack_collector.db import map_db_error  # noqa: PLC0415
+
             _fail(map_db_error(error), kwargs.get("ctx"))
 
     return wrapper
@@ -303,6 +298,8 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 def _ready_database(ctx: typer.Context) -> Database:
     """The database with an up-to-date schema; only SQLite is migrated without being asked."""
+    from haystack_collector.db import migrate  # noqa: PLC0415
+
     db = _database(ctx)
     current = migrate.status(db)
     if current.up_to_date:
@@ -324,6 +321,8 @@ def _not_ready_reason(current: migrate.MigrationStatus) -> str:
 
 
 def _upgrade_lines(before: migrate.MigrationStatus, after: migrate.MigrationStatus) -> list[str]:
+    from haystack_collector.db import migrate  # noqa: PLC0415
+
     lines = []
     if before.legacy_unversioned:
         lines.append(
@@ -405,6 +404,8 @@ def _root(
 @_reports_errors
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations; an existing Peregrin database is adopted in place first."""
+    from haystack_collector.db import migrate  # noqa: PLC0415
+
     db = _database(ctx)
     before = migrate.status(db)
     after = migrate.upgrade(db)
@@ -419,6 +420,8 @@ def db_status(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Exit code 0 when the schema is up to date, 1 when an upgrade is pending (or on failure).
     """
+    from haystack_collector.db import migrate  # noqa: PLC0415
+
     settings = _settings(ctx)
     current = migrate.status(_database(ctx))
     if json_output:
@@ -451,6 +454,8 @@ def config_get(
     ctx: typer.Context, key: Annotated[str, typer.Argument(metavar="KEY", help="Config name.")]
 ) -> None:
     """Print a config value (exit 1 when the key does not exist)."""
+    from haystack_collector.store import all_config  # noqa: PLC0415
+
     with _ready_database(ctx).read() as conn:
         values = all_config(conn)
     if key not in values:
@@ -466,6 +471,8 @@ def config_set(
     value: Annotated[str, typer.Argument(metavar="VALUE", help="New value.")],
 ) -> None:
     """Set a config value; a change is recorded as a Status row."""
+    from haystack_collector.store import set_config  # noqa: PLC0415
+
     with _ready_database(ctx).transaction() as conn:
         changed = set_config(conn, name=key, value=value)
     typer.echo(f"{key}={value}" + ("" if changed else " (unchanged)"))
@@ -475,6 +482,8 @@ def config_set(
 @_reports_errors
 def config_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Print every config key as KEY=VALUE, sorted by name."""
+    from haystack_collector.store import all_config  # noqa: PLC0415
+
     with _ready_database(ctx).read() as conn:
         values = all_config(conn)
     if json_output:
@@ -488,6 +497,13 @@ def config_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 
 def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
+    from haystack_collector.db import migrate  # noqa: PLC0415
+    from haystack_collector.store import event_counts  # noqa: PLC0415
+    from haystack_collector.store.admin import table_counts  # noqa: PLC0415
+    from haystack_collector.store.jobs import job_counts  # noqa: PLC0415
+    from haystack_collector.store.schedules import list_schedules  # noqa: PLC0415
+    from haystack_collector.store.workers import recent_workers  # noqa: PLC0415
+
     health = db.health_check()
     if not health.ok:
         raise DatabaseConnectionError(health.error or "the database did not answer")
@@ -528,6 +544,10 @@ def _workers_line(workers: list[dict[str, Any]]) -> str:
 
 
 def _print_status(summary: dict[str, Any]) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
     overview = Table(title=f"Haystack {summary['version']}", show_header=False)
     overview.add_column(style="bold")
     overview.add_column()
@@ -578,6 +598,8 @@ def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
 @_reports_errors
 def init(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Create or upgrade the schema on any database, then print the status."""
+    from haystack_collector.db import migrate  # noqa: PLC0415
+
     db = _database(ctx)
     before = migrate.status(db)
     after = migrate.ensure_schema(db)
@@ -615,6 +637,9 @@ def run(
     A SQLite database (the default ./haystack.db) is created and migrated on first use; a MariaDB
     or PostgreSQL database must be upgraded with `haystack db upgrade` first.
     """
+    from haystack_collector.engines.base import run_start_actions  # noqa: PLC0415
+    from haystack_collector.runtime import RUN, Runtime  # noqa: PLC0415
+
     if engine is None:
         if set_values or no_drain:
             raise ConfigError("--set and --no-drain need an ENGINE")
@@ -628,26 +653,23 @@ def run(
         return
     engine_class = _known_engine(engine)
     settings = _engine_settings(engine_class, set_values)
-    db = _ready_database(ctx)
-    results = run_start_actions(engine_class, db, settings)
+    runtime = Runtime.from_settings(
+        _settings(ctx),
+        db=_ready_database(ctx),
+        parts=replace(RUN, worker=not no_drain),
+        engines=[engine_class],
+        concurrency=concurrency,
+        drain=True,
+    )
+    results = run_start_actions(engine_class, runtime.db, settings, fetchers=runtime.fetchers)
     failed = [result for result in results if not result.ok]
     if not json_output:
         for result in results:
             typer.echo(_action_line(result))
     stats: dict[str, Any] | None = None
-    if not no_drain:
-        the_worker = Worker(
-            db,
-            SqlQueue(db, QueuePolicy()),
-            [engine_class],
-            concurrency=concurrency or _settings(ctx).worker_concurrency,
-            drain=True,
-            scheduler=None,
-            config_every=CONFIG_CHECK_EVERY,
-            stall_timeout=_settings(ctx).worker_stall_timeout,
-            host=_settings(ctx).worker_name,
-        )
-        done = run_worker(the_worker)
+    if runtime.worker is not None:
+        the_worker = runtime.worker
+        done = runtime.run()
         stats = {"owner": the_worker.owner, **done.as_dict()}
         if not json_output:
             typer.echo(f"worker {the_worker.owner} done: {done.line()}")
@@ -667,6 +689,8 @@ def run(
 
 def _known_engine(name: str) -> type[Engine]:
     """The engine named ``name``; an unknown name is a usage error (exit 2)."""
+    from haystack_collector.engines.registry import get_engine  # noqa: PLC0415
+
     try:
         return get_engine(name)
     except NotFoundError as error:
@@ -729,6 +753,9 @@ def _action_line(result: ActionResult) -> str:
 @_reports_errors
 def engines_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Every engine installed (built in or by entry point), its actions and database state."""
+    from haystack_collector.engines.registry import all_engines  # noqa: PLC0415
+    from haystack_collector.store import list_engines  # noqa: PLC0415
+
     found = all_engines()
     with _ready_database(ctx).read() as conn:
         rows = list_engines(conn)
@@ -779,6 +806,13 @@ def jobs_list(
     json_output: JsonOption = False,
 ) -> None:
     """The newest job postings from every source, one line per job however many boards list it."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from haystack_collector.extract.records import to_jsonable  # noqa: PLC0415
+    from haystack_collector.store.job_postings import list_jobs  # noqa: PLC0415
+
     found = _ready_database(ctx).run_read(list_jobs, source=source, limit=limit)
     if json_output:
         _print_json({"jobs": [to_jsonable(job) for job in found]})
@@ -826,6 +860,15 @@ def schedule_add(
     disabled: Annotated[bool, typer.Option("--disabled", help="Store it disabled.")] = False,
 ) -> None:
     """Run ENGINE's start actions every SECONDS seconds or on a cron expression."""
+    from haystack_collector.scheduler import schedule_engine  # noqa: PLC0415
+    from haystack_collector.store.schedules import (  # noqa: PLC0415
+        MISSED_POLICIES,
+        MissedPolicy,
+        get_schedule,
+        list_schedules,
+        validate_timing,
+    )
+
     if missed not in MISSED_POLICIES:
         raise ConfigError(f"--missed must be one of {', '.join(MISSED_POLICIES)}, not {missed!r}")
     policy: MissedPolicy = "once" if missed == "once" else "skip"
@@ -862,6 +905,13 @@ def schedule_add(
 @_reports_errors
 def schedule_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Every schedule: engine, timing, next and last run, enabled, missed-run policy."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from haystack_collector.store import list_engines  # noqa: PLC0415
+    from haystack_collector.store.schedules import list_schedules  # noqa: PLC0415
+
     with _ready_database(ctx).read() as conn:
         names = {row.engine_id: row.name for row in list_engines(conn)}
         rows = list_schedules(conn)
@@ -909,6 +959,8 @@ ScheduleName = Annotated[str, typer.Argument(metavar="NAME", help="The schedule'
 @_reports_errors
 def schedule_remove(ctx: typer.Context, name: ScheduleName) -> None:
     """Delete a schedule (exit 1 when there is none of that name)."""
+    from haystack_collector.store.schedules import remove_schedule  # noqa: PLC0415
+
     _ready_database(ctx).run(remove_schedule, name=name)
     typer.echo(f"schedule {name!r} removed")
 
@@ -917,6 +969,8 @@ def schedule_remove(ctx: typer.Context, name: ScheduleName) -> None:
 @_reports_errors
 def schedule_enable(ctx: typer.Context, name: ScheduleName) -> None:
     """Enable a schedule; runs missed while it was disabled follow its missed policy."""
+    from haystack_collector.store.schedules import set_schedule_enabled  # noqa: PLC0415
+
     _ready_database(ctx).run(set_schedule_enabled, name=name, enabled=True)
     typer.echo(f"schedule {name!r} enabled")
 
@@ -925,14 +979,13 @@ def schedule_enable(ctx: typer.Context, name: ScheduleName) -> None:
 @_reports_errors
 def schedule_disable(ctx: typer.Context, name: ScheduleName) -> None:
     """Disable a schedule without deleting it."""
+    from haystack_collector.store.schedules import set_schedule_enabled  # noqa: PLC0415
+
     _ready_database(ctx).run(set_schedule_enabled, name=name, enabled=False)
     typer.echo(f"schedule {name!r} disabled")
 
 
 # --- worker --------------------------------------------------------------------------------
-
-# How often a worker runs the scheduler's tick: schedules fire while workers run.
-SCHEDULER_EVERY_S = 5.0
 
 
 @app.command()
@@ -988,28 +1041,26 @@ def worker(
     jobs at once, never more than -c) and DefaultDelay (seconds between requests to a host,
     instead of HAYSTACK_DOWNLOAD_DELAY); empty rows change nothing.
     """
+    from haystack_collector.engines.registry import all_engines, get_engine  # noqa: PLC0415
+    from haystack_collector.runtime import WORKER, Runtime  # noqa: PLC0415
+
     db = _ready_database(ctx)
     engines = [get_engine(name) for name in engine] if engine else all_engines()
-    policy = QueuePolicy() if lease is None else QueuePolicy(lease=timedelta(seconds=lease))
     # Jobs queued through the API (start an engine, run an action) run beside the item actions;
     # a drain waits for them too, and for the events they queue.
-    runner = JobRunner(db, engines, roots=PathRoots.of(_settings(ctx)))
-    the_worker = Worker(
-        db,
-        SqlQueue(db, policy),
-        engines,
-        concurrency=concurrency or _settings(ctx).worker_concurrency,
+    runtime = Runtime.from_settings(
+        _settings(ctx),
+        db=db,
+        parts=replace(WORKER, scheduler=not no_scheduler),
+        engines=engines,
+        concurrency=concurrency,
         drain=drain,
+        lease=lease,
         grace=grace,
-        scheduler=None if no_scheduler else Scheduler(db),
-        schedule_every=SCHEDULER_EVERY_S,
-        jobs_outstanding=runner.outstanding if drain else None,
-        config_every=CONFIG_CHECK_EVERY,
-        stall_timeout=_settings(ctx).worker_stall_timeout,
-        host=_settings(ctx).worker_name,
     )
-    with runner.running_in_thread():
-        stats = run_worker(the_worker, stats_interval=stats_interval)
+    stats = runtime.run(stats_interval=stats_interval)
+    the_worker = runtime.worker
+    assert the_worker is not None  # every engine was asked for: the worker is on
     if json_output:
         _print_json({"owner": the_worker.owner, **stats.as_dict()})
     else:
@@ -1077,6 +1128,14 @@ def crawl(
     the same command again (or `haystack worker --drain`), without fetching stored pages
     again. The last stdout line is `pages=<n> seconds=<s> pages_per_s=<r>` for this run.
     """
+    from haystack_collector.crawl import (  # noqa: PLC0415
+        CrawlOptions,
+        crawl_fetch_settings,
+        crawl_runtime,
+    )
+    from haystack_collector.crawl import crawl as run_runtime_crawl  # noqa: PLC0415
+    from haystack_collector.engines.web_scraper import CrawlSpec  # noqa: PLC0415
+
     settings = _settings(ctx)
     options = CrawlOptions(
         url=url,
@@ -1088,14 +1147,13 @@ def crawl(
         obey_robots=not ignore_robots,
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
-    result = run_crawl(
+    runtime = crawl_runtime(
         _ready_database(ctx),
         options,
         crawl_fetch_settings(settings.fetch_settings(), options),
-        stats_interval=stats_interval,
-        stall_timeout=settings.worker_stall_timeout,
-        worker_name=settings.worker_name,
+        settings=settings,
     )
+    result = run_runtime_crawl(runtime, options, stats_interval=stats_interval)
     if result.total_pages != result.pages:
         _note(f"crawl item {result.root_id}: {result.total_pages} pages stored in all runs")
     typer.echo(result.line())
@@ -1132,6 +1190,8 @@ def serve(
     With --api-processes N, N processes answer API requests on the one port (one per core
     serves the most); only the first collects. SIGINT/SIGTERM stop everything cleanly (exit 0).
     """
+    from haystack_collector.serve import serve as serve_api  # noqa: PLC0415
+
     settings = _settings(ctx)
     if api_processes is not None:
         settings = settings.model_copy(update={"api_processes": api_processes})
@@ -1167,6 +1227,9 @@ def extract(
     that is not of KIND at all says why on stderr). An unreadable file or an unknown kind is
     one `error:` line and exit 2.
     """
+    from haystack_collector.extract.kinds import extract as extract_records  # noqa: PLC0415
+    from haystack_collector.extract.records import to_json  # noqa: PLC0415
+
     data = _read_regular_file(file)
     try:
         found = extract_records(kind, data, base_url=base_url)

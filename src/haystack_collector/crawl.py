@@ -24,17 +24,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-
-from sqlalchemy import and_, func, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import aliased
+from typing import TYPE_CHECKING
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.db.schema import item_data
 from haystack_collector.engines.base import run_start_actions
 from haystack_collector.engines.web_scraper import (
-    CRAWL_ROOT,
     CrawlSpec,
     WebScraper,
     WebScraperSettings,
@@ -42,13 +37,20 @@ from haystack_collector.engines.web_scraper import (
 from haystack_collector.errors import HaystackError
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.logs import get_logger
-from haystack_collector.queue import QueuePolicy, SqlQueue
-from haystack_collector.worker import DEFAULT_STALL_TIMEOUT, Worker, WorkerStats, run_worker
+from haystack_collector.queue import QueuePolicy
+from haystack_collector.runtime import CRAWL, Runtime
+from haystack_collector.store.crawls import count_crawl_pages
+from haystack_collector.worker import WorkerStats
+
+if TYPE_CHECKING:
+    from haystack_collector.settings import Settings
 
 __all__ = [
     "CrawlOptions",
     "CrawlResult",
+    "crawl",
     "crawl_fetch_settings",
+    "crawl_runtime",
     "run_crawl",
 ]
 
@@ -119,6 +121,41 @@ def crawl_fetch_settings(base: FetchSettings, options: CrawlOptions) -> FetchSet
     )
 
 
+def crawl_runtime(
+    db: Database,
+    options: CrawlOptions,
+    fetch_settings: FetchSettings,
+    *,
+    policy: QueuePolicy | None = None,
+    settings: Settings | None = None,
+) -> Runtime:
+    """The runtime of a crawl: a draining worker for ``webScraper`` alone, fetching with
+    ``fetch_settings`` (see ``crawl_fetch_settings``), and no scheduler, job runner or Config
+    following."""
+    if settings is not None:
+        return Runtime.from_settings(
+            settings,
+            db=db,
+            parts=CRAWL,
+            engines=[WebScraper],
+            fetch=fetch_settings,
+            concurrency=options.concurrency,
+            drain=True,
+            policy=policy,
+            claim_batch=options.concurrency * 2,
+        )
+    return Runtime(
+        db,
+        parts=CRAWL,
+        engines=[WebScraper],
+        fetch=fetch_settings,
+        concurrency=options.concurrency,
+        drain=True,
+        policy=policy,
+        claim_batch=options.concurrency * 2,
+    )
+
+
 def run_crawl(
     db: Database,
     options: CrawlOptions,
@@ -127,50 +164,32 @@ def run_crawl(
     policy: QueuePolicy | None = None,
     stats_interval: float = 10.0,
     tty: bool | None = None,
-    stall_timeout: float = DEFAULT_STALL_TIMEOUT,
-    worker_name: str | None = None,
 ) -> CrawlResult:
-    """Seed (idempotently) and drain the crawl; SIGINT/SIGTERM stop it, to be resumed later.
+    """Seed (idempotently) and drain the crawl; SIGINT/SIGTERM stop it, to be resumed later."""
+    runtime = crawl_runtime(db, options, fetch_settings, policy=policy)
+    return crawl(runtime, options, stats_interval=stats_interval, tty=tty)
 
-    The worker first releases what dead workers held (a killed earlier run of this crawl,
-    once ``stall_timeout`` passed), then drains; ``worker_name`` is its owner id's host part.
-    """
+
+def crawl(
+    runtime: Runtime,
+    options: CrawlOptions,
+    *,
+    stats_interval: float = 10.0,
+    tty: bool | None = None,
+) -> CrawlResult:
+    """Seed the crawl ``options`` describe and run ``runtime`` (``crawl_runtime``) until drained."""
     started = time.monotonic()
-    seed_settings = options.scraper_settings(fetch_settings)
+    db = runtime.db
+    # The crawl's delay, per-host concurrency and robots choice are stored with it.
+    seed_settings = options.scraper_settings(runtime.fetch_settings)
     spec = CrawlSpec.from_settings(seed_settings)  # ConfigError before any work
-    WebScraper.configure(fetch_settings)
-    try:
-        [seeded] = run_start_actions(WebScraper, db, seed_settings)
-        if not seeded.ok:
-            raise HaystackError(f"could not seed the crawl: {seeded.error}")
-        root_id = db.run_read(store.find_item_id, uri=spec.url)
-        if root_id is None:  # pragma: no cover - the seed just stored it
-            raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
-        worker = Worker(
-            db,
-            SqlQueue(db, policy),
-            [WebScraper],
-            concurrency=options.concurrency,
-            drain=True,
-            claim_batch=options.concurrency * 2,
-            stall_timeout=stall_timeout,
-            host=worker_name,
-        )
-        stats = run_worker(worker, stats_interval=stats_interval, tty=tty)
-    finally:
-        WebScraper.configure(None)  # a later worker in this process reads its own settings
+    [seeded] = run_start_actions(WebScraper, db, seed_settings, fetchers=runtime.fetchers)
+    if not seeded.ok:
+        raise HaystackError(f"could not seed the crawl: {seeded.error}")
+    root_id = db.run_read(store.find_item_id, uri=spec.url)
+    if root_id is None:  # pragma: no cover - the seed just stored it
+        raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
+    # The worker releases first what dead workers held (a killed earlier run of this crawl).
+    stats = runtime.run(stats_interval=stats_interval, tty=tty)
     total = db.run_read(count_crawl_pages, root_id=root_id)
     return CrawlResult(root_id, stats.finished, time.monotonic() - started, total, stats)
-
-
-def count_crawl_pages(conn: Connection, *, root_id: int) -> int:
-    """Pages of the crawl rooted at ``root_id`` that were fetched (have ``FetchedAt``)."""
-    root = aliased(item_data)
-    fetched = aliased(item_data)
-    query = (
-        select(func.count(func.distinct(root.c.itemId)))
-        .select_from(root)
-        .join(fetched, and_(fetched.c.itemId == root.c.itemId, fetched.c.itemData == "FetchedAt"))
-        .where(root.c.itemData == CRAWL_ROOT, root.c.itemDataValue == str(root_id))
-    )
-    return int(conn.execute(query).scalar_one())

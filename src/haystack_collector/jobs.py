@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from haystack_collector import metrics
 from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionResult, ActionSpec, Engine, run_start_actions
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import API, origin_scope
@@ -70,14 +71,15 @@ def run_job_actions(
     *,
     action: str | None,
     settings: Mapping[str, Any] | BaseModel,
+    fetchers: Fetchers | None = None,
 ) -> list[ActionResult]:
     """Run every start action of ``engine`` (``action`` None) or the start action named."""
     if action is None:
-        return run_start_actions(engine, db, settings)
+        return run_start_actions(engine, db, settings, fetchers=fetchers)
     spec = engine.actions().get(action)
     if spec is None or spec.kind != "start":
         raise NotFoundError(f"engine {engine.name!r} has no start action {action!r}")
-    return run_start_actions(_only(engine, spec), db, settings)
+    return run_start_actions(_only(engine, spec), db, settings, fetchers=fetchers)
 
 
 def confined_job_settings(
@@ -111,6 +113,7 @@ class JobRunner:
         lease: timedelta = DEFAULT_LEASE,
         grace: float = 10.0,
         roots: PathRoots | None = None,
+        fetchers: Fetchers | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -119,6 +122,7 @@ class JobRunner:
         # so a symlink swapped in meanwhile cannot lead it out (None: the environment's).
         self.roots = roots if roots is not None else PathRoots.of(load_settings())
         self.engines = list(engines)
+        self.fetchers = fetchers  # the runtime's; None: the default fetch settings
         self.owner = owner or default_owner()
         self.concurrency = concurrency
         self.poll = poll
@@ -264,7 +268,12 @@ class JobRunner:
             try:
                 settings = confined_job_settings(engine, job.settings, self.roots)
                 results = await asyncio.to_thread(
-                    run_job_actions, engine, self.db, action=job.action, settings=settings
+                    run_job_actions,
+                    engine,
+                    self.db,
+                    action=job.action,
+                    settings=settings,
+                    fetchers=self.fetchers,
                 )
             except Exception as error:  # e.g. the database is gone: the job fails, not the runner
                 log.exception("job %d could not run", job.job_id)

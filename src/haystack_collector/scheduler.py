@@ -36,6 +36,7 @@ from typing import Any
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine, run_start_actions
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.registry import get_engine
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
@@ -111,8 +112,9 @@ def schedule_engine(
     )
 
 
-def run_schedule(db: Database) -> FireCallback:
-    """The usual fire callback: run the schedule's engine's start actions with its settings."""
+def run_schedule(db: Database, fetchers: Fetchers | None = None) -> FireCallback:
+    """The usual fire callback: run the schedule's engine's start actions with its settings
+    (fetching with ``fetchers``, the runtime's)."""
 
     def fire(schedule: ScheduleRow, due: datetime) -> None:
         row = db.run_read(store.get_engine, engine_id=schedule.engine_id)
@@ -125,7 +127,7 @@ def run_schedule(db: Database) -> FireCallback:
         installed = engine.register(db).engine_id
         if row.disabled or db.run_read(store.is_engine_disabled, engine_id=installed):
             raise RunSkipped(f"engine {row.name!r} is disabled")
-        for result in run_start_actions(engine, db, schedule.settings):
+        for result in run_start_actions(engine, db, schedule.settings, fetchers=fetchers):
             if not result.ok:
                 log.warning(
                     "schedule %s: %s failed: %s", schedule.name, result.action, result.error
@@ -230,9 +232,10 @@ class Scheduler:
         *,
         fire: FireCallback | None = None,
         owner: str | None = None,
+        fetchers: Fetchers | None = None,
     ) -> None:
         self.db = db
-        self.fire = fire or run_schedule(db)
+        self.fire = fire or run_schedule(db, fetchers)
         self.owner = owner or default_owner()
 
     def run_once(self, now: datetime | None = None) -> list[FiredRun]:

@@ -1,10 +1,10 @@
 """``haystack serve``: the API and UI, with an embedded worker, scheduler and job runner.
 
 Everything shares one process and one event loop: uvicorn's server is a task next to the
-Worker (all engines, firing due schedules) and the JobRunner. SIGINT/SIGTERM stop all three
-cleanly (the server closes its connections, the worker and the runner hand back what they
-have not finished) and ``serve`` returns, so the command exits 0; a second signal cancels
-running jobs at once.
+runtime's parts (runtime.py): the Worker (all engines, firing due schedules) and the JobRunner.
+SIGINT/SIGTERM stop all three cleanly (the server closes its connections, the worker and the
+runner hand back what they have not finished) and ``serve`` returns, so the command exits 0; a
+second signal cancels running jobs at once.
 
 With ``api_processes`` N > 1, this process binds the port and starts N - 1 more processes
 (``multiprocessing`` spawn) that answer API requests on the same listening socket, the kernel
@@ -35,22 +35,17 @@ from haystack_collector.api.app import create_app
 from haystack_collector.api.routes.stream import stop_streams
 from haystack_collector.db import Database
 from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
-from haystack_collector.engines.registry import all_engines
 from haystack_collector.errors import HaystackError
 from haystack_collector.jobs import JobRunner
 from haystack_collector.logs import get_logger, setup_logging
-from haystack_collector.paths import PathRoots
-from haystack_collector.queue import SqlQueue
-from haystack_collector.scheduler import Scheduler
+from haystack_collector.runtime import API_ONLY, SERVE, Runtime
 from haystack_collector.settings import Settings
-from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker
+from haystack_collector.worker import Worker
 
 __all__ = ["serve"]
 
 log = get_logger("haystack.serve")
 
-# How often the embedded worker fires due schedules, in seconds (as `haystack worker` does).
-SCHEDULE_EVERY_S = 5.0
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -109,14 +104,12 @@ def serve(
     """
     # The address served is one of the Host names the API answers (guards.allowed_host_names).
     settings = settings.model_copy(update={"api_host": host})
-    database = db if db is not None else Database.from_settings(settings)
     configure_defaults(EngineDefaults.of(settings))
     try:
-        asyncio.run(_serve(settings, database, host=host, port=port, worker=worker))
+        with Runtime.from_settings(settings, db=db, parts=SERVE if worker else API_ONLY) as runtime:
+            asyncio.run(_serve(settings, runtime, host=host, port=port))
     finally:
         configure_defaults(None)
-        if db is None:
-            database.dispose()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -135,35 +128,17 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(settings: Settings, db: Database, *, host: str, port: int, worker: bool) -> None:
+async def _serve(settings: Settings, runtime: Runtime, *, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     # Store calls run in threads: room for the worker's jobs, the job runner and requests.
     loop.set_default_executor(
-        ThreadPoolExecutor(
-            max_workers=settings.worker_concurrency + 16, thread_name_prefix="haystack"
-        )
+        ThreadPoolExecutor(max_workers=runtime.threads, thread_name_prefix="haystack")
     )
-    app = create_app(settings, db)
+    app = create_app(settings, runtime.db)
     server = _Server(app, settings, host, port)
     sock = _listen(host, port) if settings.api_processes > 1 else None
     helpers = None if sock is None else _ApiProcesses(settings, sock, settings.api_processes - 1)
-    workers: list[Worker | JobRunner] = []
-    if worker:
-        engines = all_engines()
-        workers = [
-            Worker(
-                db,
-                SqlQueue(db),
-                engines,
-                concurrency=settings.worker_concurrency,
-                scheduler=Scheduler(db),
-                schedule_every=SCHEDULE_EVERY_S,
-                config_every=CONFIG_CHECK_EVERY,
-                stall_timeout=settings.worker_stall_timeout,
-                host=settings.worker_name,
-            ),
-            JobRunner(db, engines, roots=PathRoots.of(settings)),
-        ]
+    workers: list[Worker | JobRunner] = runtime.services()
 
     def stop() -> None:
         server.stop()
@@ -276,12 +251,9 @@ def serve_api_process(
     # The console only: several processes rotating one log file would race each other.
     for handler in setup_logging(settings.log_level, None, settings.log_json).handlers:
         handler.setLevel(console_level)
-    db = Database.from_settings(settings)
     configure_defaults(EngineDefaults.of(settings))  # the engine settings it validates
-    try:
-        asyncio.run(_serve_api(settings, db, sock, parent))
-    finally:
-        db.dispose()
+    with Runtime.from_settings(settings, parts=API_ONLY) as runtime:
+        asyncio.run(_serve_api(settings, runtime.db, sock, parent))
 
 
 async def _serve_api(settings: Settings, db: Database, sock: socket.socket, parent: int) -> None:

@@ -38,7 +38,8 @@ ignored the same way):
   its ``concurrency``. Lowered, consumers above it stop taking jobs once their current job
   ends (nothing running is cancelled); raised, they take jobs again.
 * ``DefaultDelay``: seconds between two requests to one host, for every fetcher of this
-  process (``FetchingEngine.override_delay``); it replaces ``HAYSTACK_DOWNLOAD_DELAY``.
+  worker's ``fetchers`` built from the runtime's settings (``Fetchers.set_delay``); it
+  replaces ``HAYSTACK_DOWNLOAD_DELAY``. A stopped worker hands its fetchers back without it.
 
 ``drain``: return once a claim finds nothing, no job is running and no other running worker
 holds a claim (it may queue follow-ups, or die and have its claims released after the stall
@@ -66,7 +67,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from rich.console import Console
 from rich.live import Live
@@ -81,7 +81,7 @@ from haystack_collector.engines.base import (
     RegisteredEngine,
     run_item_action_async,
 )
-from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
@@ -90,7 +90,6 @@ from haystack_collector.store.workers import (
     WORKER_RETENTION,
     claims_of_running_workers,
     heartbeat_worker,
-    merge_hosts,
     prune_workers,
     register_worker,
     release_dead_workers,
@@ -219,6 +218,7 @@ class Worker:
         prune_every: float = PRUNE_WORKERS_EVERY,
         jobs_outstanding: Callable[[], int] | None = None,
         config_every: float | None = None,
+        fetchers: Fetchers | None = None,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         host: str | None = None,
     ) -> None:
@@ -249,6 +249,8 @@ class Worker:
         self._pruned_at: float | None = None
         self.jobs_outstanding = jobs_outstanding
         self.config_every = config_every
+        # What the engines fetch with (the runtime's); closed on this loop as the worker stops.
+        self.fetchers = fetchers if fetchers is not None else Fetchers()
         # Jobs run at once: ``concurrency`` unless MaxConcurrentJobs says fewer.
         self.limit = concurrency
         self._limit_changed = asyncio.Condition()
@@ -319,8 +321,9 @@ class Worker:
         finally:
             await self._wind_down(helpers)
             await self._close_engines()
+            await self.fetchers.aclose()
             if self.config_every is not None:
-                FetchingEngine.override_delay(None)  # later fetchers here read their settings
+                self.fetchers.set_delay(None)  # later users of these fetchers read their settings
         return self.stats
 
     async def _close_engines(self) -> None:
@@ -478,7 +481,14 @@ class Worker:
             logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
         ):
             run = asyncio.create_task(
-                run_item_action_async(slot.engine, self.db, job, registered=slot.registered)
+                run_item_action_async(
+                    slot.engine,
+                    self.db,
+                    job,
+                    registered=slot.registered,
+                    queue=self.queue,
+                    fetchers=self.fetchers,
+                )
             )
             self._runs[job.event_id] = run
             try:
@@ -672,7 +682,7 @@ class Worker:
             **self.stats.as_dict(),
             "concurrency": self.concurrency,
             "limit": self.limit,
-            "hosts": fetch_hosts(self.engines),
+            "hosts": self.fetchers.hosts(),
             "process": self.process,
         }
 
@@ -723,10 +733,10 @@ class Worker:
                 self._limit_changed.notify_all()
             self._wake.set()  # the claim loop may keep more (or fewer) jobs at hand
         delay = self._config_number(config, DEFAULT_DELAY, _seconds)
-        if delay != FetchingEngine.delay_override:
+        if delay != self.fetchers.delay:
             shown = "the settings' delay" if delay is None else f"{delay:g}s"
             log.info("%s: %s between requests to a host", DEFAULT_DELAY, shown)
-            FetchingEngine.override_delay(delay)
+            self.fetchers.set_delay(delay)
 
     def _config_number(
         self, config: Mapping[str, str | None], name: str, parse: Callable[[str], float | None]
@@ -748,30 +758,6 @@ class Worker:
             except Exception:  # a database outage must not end the worker
                 log.exception("scheduler tick failed")
             await asyncio.sleep(self.schedule_every)
-
-
-def fetch_hosts(engines: Sequence[type[Engine]]) -> dict[str, dict[str, Any]]:
-    """Per-host fetch state of the fetchers ``engines`` hold on the running loop.
-
-    Engines keep their fetcher per event loop in a ``_fetchers`` mapping (see WebScraper);
-    one without, or without a fetcher yet, contributes nothing. Never creates a fetcher.
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return {}
-    snapshots = []
-    for engine in engines:
-        fetchers: Any = getattr(engine, "_fetchers", None)
-        fetcher = fetchers.get(loop) if isinstance(fetchers, Mapping | WeakKeyDictionary) else None
-        hosts = getattr(fetcher, "hosts", None)
-        if not callable(hosts):
-            continue
-        try:
-            snapshots.append(hosts())
-        except Exception:  # host stats are a nicety: never let them stop a heartbeat
-            log.exception("reading the fetch state of %s failed", engine.name)
-    return merge_hosts(*snapshots)
 
 
 def _positive_int(text: str) -> float | None:
@@ -804,22 +790,32 @@ PROGRESS_REFRESH_S = 0.5
 
 
 def run_worker(
-    worker: Worker, *, stats_interval: float = 10.0, tty: bool | None = None
+    worker: Worker,
+    *,
+    stats_interval: float = 10.0,
+    tty: bool | None = None,
+    threads: int | None = None,
 ) -> WorkerStats:
     """Run ``worker`` on a new event loop with SIGINT/SIGTERM wired to ``stop()``.
 
     Progress goes to stderr: a live line on a terminal, a stats line every
-    ``stats_interval`` seconds otherwise.
+    ``stats_interval`` seconds otherwise. ``threads``: the loop's executor (default: one per
+    job plus 8 for the helpers; ``Runtime.threads``).
     """
     interactive = sys.stderr.isatty() if tty is None else tty
-    return asyncio.run(_main(worker, stats_interval=stats_interval, interactive=interactive))
+    size = threads if threads is not None else worker.concurrency + 8
+    return asyncio.run(
+        _main(worker, stats_interval=stats_interval, interactive=interactive, threads=size)
+    )
 
 
-async def _main(worker: Worker, *, stats_interval: float, interactive: bool) -> WorkerStats:
+async def _main(
+    worker: Worker, *, stats_interval: float, interactive: bool, threads: int
+) -> WorkerStats:
     loop = asyncio.get_running_loop()
     # Every store call runs in a thread: size the pool for all tasks plus the helpers.
     loop.set_default_executor(
-        ThreadPoolExecutor(max_workers=worker.concurrency + 8, thread_name_prefix="haystack")
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="haystack")
     )
     signals = (signal.SIGINT, signal.SIGTERM)
     for number in signals:

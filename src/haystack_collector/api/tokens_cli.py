@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError, HaystackError
 from haystack_collector.logs import redact
-from haystack_collector.store.tokens import create_token, list_tokens, revoke_token
+
+if TYPE_CHECKING:
+    from haystack_collector.db import Database
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -41,6 +42,8 @@ def make_token_app(get_db: Callable[[typer.Context], Database]) -> typer.Typer:
     def create(ctx: typer.Context, name: NameArgument) -> None:
         """Mint a token and print it (the last word of the output); it is shown only once."""
         try:
+            from haystack_collector.store.tokens import create_token  # noqa: PLC0415
+
             secret = get_db(ctx).run(create_token, name=name)
         except HaystackError as error:
             _fail(error)
@@ -53,6 +56,8 @@ def make_token_app(get_db: Callable[[typer.Context], Database]) -> typer.Typer:
     ) -> None:
         """List tokens: name, created, last used, revoked (never the secrets)."""
         try:
+            from haystack_collector.store.tokens import list_tokens  # noqa: PLC0415
+
             tokens = get_db(ctx).run_read(list_tokens)
         except HaystackError as error:
             _fail(error)
@@ -82,6 +87,8 @@ def make_token_app(get_db: Callable[[typer.Context], Database]) -> typer.Typer:
     def revoke(ctx: typer.Context, name: NameArgument) -> None:
         """Revoke a token: it stops authenticating at once."""
         try:
+            from haystack_collector.store.tokens import revoke_token  # noqa: PLC0415
+
             changed = get_db(ctx).run(revoke_token, name=name)
         except HaystackError as error:
             _fail(error)

@@ -25,6 +25,9 @@ the queued events of their action. This is the original ``actions()`` dictionary
 its own event loop; the worker uses ``run_item_action_async``, which awaits async actions on
 its loop and runs sync ones in threads. The context's helpers are blocking store calls either
 way.
+
+Engines reach data only through the context: its store helpers, ``ctx.db.run`` with a store
+function, and ``ctx.queue`` (the worker's queue; a ``SqlQueue`` on ``db`` when none is given).
 """
 
 from __future__ import annotations
@@ -46,10 +49,12 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.engines.fetchers import EngineFetch, Fetchers
 from haystack_collector.errors import ConfigError, NotFoundError
+from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.logs import get_logger, log_performance, logging_context
-from haystack_collector.queue import Job
-from haystack_collector.store import BatchResult, EventSpec, ItemRecord
+from haystack_collector.queue import Job, SqlQueue, WorkQueue
+from haystack_collector.store import BatchResult, ItemRecord
 
 ActionKind = Literal["start", "item"]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -195,11 +200,11 @@ def _register(conn: Connection, engine: type[Engine]) -> RegisteredEngine:
 
 @dataclass(slots=True)
 class ActionContext:
-    """What an action gets: the database, its ids and settings, a logger, store helpers.
+    """What an action gets: the database, the queue, its ids and settings, a logger, helpers.
 
-    The helpers go through the store only and each is its own committed unit of work, so an
-    action that fails halfway keeps what it stored: handlers must be idempotent anyway (the
-    queue delivers at least once, and ``store_items`` is an upsert).
+    The helpers go through the store and the queue only and each is its own committed unit of
+    work, so an action that fails halfway keeps what it stored: handlers must be idempotent
+    anyway (the queue delivers at least once, and ``store_items`` is an upsert).
     """
 
     db: Database
@@ -207,11 +212,14 @@ class ActionContext:
     action: str
     settings: BaseModel
     log: logging.Logger
+    queue: WorkQueue
     items_stored: int = field(default=0)
     events_enqueued: int = field(default=0)
-    # Set by an item action that marked its own event done in the transaction storing its
-    # results (store.finish_claimed): the worker must not finish it a second time.
+    # Set once an item action finished its own event in the transaction storing its results
+    # (``store_items(..., finish=job)``): the worker must not finish it a second time.
     event_done: bool = field(default=False)
+    # The process's fetchers as this engine sees them (handed down by the runtime).
+    fetch: EngineFetch = field(default_factory=lambda: Fetchers().for_engine(""))
 
     @property
     def engine_id(self) -> int:
@@ -229,16 +237,39 @@ class ActionContext:
                 f"engine {self.engine.name!r} declares no action {name!r}"
             ) from None
 
-    def store_items(self, records: Sequence[ItemRecord]) -> BatchResult:
-        result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
+    @property
+    def fetch_settings(self) -> FetchSettings:
+        """The engine's fetch settings (the runtime's, Config's DefaultDelay applied)."""
+        return self.fetch.settings
+
+    def fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        """The running loop's shared Fetcher of this engine: of ``settings`` when given (say
+        ``dataclasses.replace(ctx.fetch_settings, min_delay=0)``), else the engine's."""
+        return self.fetch.fetcher(settings)
+
+    def new_fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        """A Fetcher owned by the caller (``async with``), for work on a loop of its own."""
+        return self.fetch.new_fetcher(settings)
+
+    def store_items(
+        self, records: Sequence[ItemRecord], *, finish: Job | None = None
+    ) -> BatchResult:
+        """Store the records (an upsert); with ``finish``, that job's event is finished in the
+        same transaction (``queue.finish_within``), so the results and the finished event
+        commit together, and the worker does not finish it again."""
+        if finish is None:
+            result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
+        else:
+            result = self.db.run(_store_and_finish, self, records=records, job=finish)
+            self.event_done = True
         self.items_stored += len({record.uri for record in records})
         return result
 
     def enqueue(self, action_name: str, item_ids: Sequence[int]) -> int:
         """Queue ``action_name`` of this engine for the items; returns how many are new."""
-        action_id = self.action_id(action_name)
-        events = [EventSpec(self.engine_id, action_id, item_id) for item_id in item_ids]
-        added = self.db.run(store.enqueue_events, events=events)
+        added = self.queue.enqueue(
+            engine_id=self.engine_id, action_id=self.action_id(action_name), item_ids=item_ids
+        )
         self.events_enqueued += added
         return added
 
@@ -249,6 +280,14 @@ class ActionContext:
             engine_id=self.engine_id,
             action_id=self.engine.action_ids.get(self.action),
         )
+
+
+def _store_and_finish(
+    conn: Connection, context: ActionContext, *, records: Sequence[ItemRecord], job: Job
+) -> BatchResult:
+    result = store.store_items(conn, engine_id=context.engine_id, records=records)
+    context.queue.finish_within(conn, job)
+    return result
 
 
 # --- running actions (the worker and the scheduler call these) -----------------------------
@@ -273,15 +312,23 @@ def run_start_actions(
     engine: type[Engine],
     db: Database,
     settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    queue: WorkQueue | None = None,
+    fetchers: Fetchers | None = None,
 ) -> list[ActionResult]:
     """Run each start action of ``engine`` once, in declaration order; one result each.
 
     Invalid settings fail every action (one Status row each) rather than raising, like any
-    other failure: a scheduler firing a bad schedule must not stop.
+    other failure: a scheduler firing a bad schedule must not stop. Events the actions queue
+    go to ``queue`` (a ``SqlQueue`` on ``db`` by default); ``fetchers`` are the runtime's
+    (None: fetchers of the default ``FetchSettings``).
     """
     registered = engine.register(db)
+    queue = _queue_of(db, queue)
+    fetchers = fetchers if fetchers is not None else Fetchers()
     return [
-        _run(engine, db, registered, spec, settings, job=None) for spec in engine.start_actions()
+        _run(engine, db, registered, spec, settings, queue=queue, job=None, fetchers=fetchers)
+        for spec in engine.start_actions()
     ]
 
 
@@ -290,10 +337,14 @@ def run_item_action(
     db: Database,
     job: Job,
     settings: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    queue: WorkQueue | None = None,
+    fetchers: Fetchers | None = None,
 ) -> ActionResult:
     """Run the item action of ``engine`` that ``job`` was queued for; never raises an Exception.
 
-    The caller finishes the job on ``ok`` and retries it otherwise.
+    The caller finishes the job on ``ok`` (unless ``event_done``: the action finished it
+    through ``queue``, a ``SqlQueue`` on ``db`` by default) and retries it otherwise.
     """
     started = time.perf_counter()
     try:
@@ -301,7 +352,17 @@ def run_item_action(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return _run(engine, db, registered, spec, settings, job=job)
+    fetchers = fetchers if fetchers is not None else Fetchers()
+    return _run(
+        engine,
+        db,
+        registered,
+        spec,
+        settings,
+        queue=_queue_of(db, queue),
+        job=job,
+        fetchers=fetchers,
+    )
 
 
 async def run_item_action_async(
@@ -311,11 +372,15 @@ async def run_item_action_async(
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     registered: RegisteredEngine | None = None,
+    queue: WorkQueue | None = None,
+    fetchers: Fetchers | None = None,
 ) -> ActionResult:
     """``run_item_action`` for an event loop: async actions are awaited on the running loop,
     sync ones and every store call run in a thread, so the loop never blocks on them.
 
     ``registered`` (from ``engine.register(db)``) spares a worker one catalog upsert per job.
+    ``fetchers``: the worker's, which it closes as it stops; without them the action gets
+    fetchers of the default settings, closed when it ends.
     The context's helpers are still blocking store calls: an async action calling them holds
     the loop for that long. Never raises an Exception; cancellation propagates (no Status row).
     """
@@ -326,7 +391,22 @@ async def run_item_action_async(
         spec = _item_spec(engine, registered, job)
     except Exception as error:
         return _cannot_run(engine, job, started, error)
-    return await _run_async(engine, db, registered, spec, settings, job=job)
+    queue = _queue_of(db, queue)
+    if fetchers is not None:
+        return await _run_async(
+            engine, db, registered, spec, settings, queue=queue, job=job, fetchers=fetchers
+        )
+    own = Fetchers()
+    try:
+        return await _run_async(
+            engine, db, registered, spec, settings, queue=queue, job=job, fetchers=own
+        )
+    finally:
+        await own.aclose()
+
+
+def _queue_of(db: Database, queue: WorkQueue | None) -> WorkQueue:
+    return SqlQueue(db) if queue is None else queue
 
 
 def _item_spec(engine: type[Engine], registered: RegisteredEngine, job: Job) -> ActionSpec:
@@ -352,17 +432,22 @@ def _run(
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
     *,
+    queue: WorkQueue,
     job: Job | None,
+    fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings)
+            context = _context(
+                engine, db, registered, spec, settings, queue=queue, fetchers=fetchers
+            )
             outcome = _method(engine, spec, context, job)()
             if inspect.isawaitable(outcome):
-                _run_coroutine(outcome)
+                # The action's loop ends with it: so do the fetchers it used there.
+                _run_coroutine(outcome, fetchers.aclose)
         except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
             error = _failed(failure)
         result = _result(engine, spec, started, context, error=error, job=job)
@@ -378,14 +463,18 @@ async def _run_async(
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
     *,
+    queue: WorkQueue,
     job: Job | None,
+    fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
     with _action_logging(engine, spec, job), _timed(engine, spec):
         try:
-            context = _context(engine, db, registered, spec, settings)
+            context = _context(
+                engine, db, registered, spec, settings, queue=queue, fetchers=fetchers
+            )
             call = _method(engine, spec, context, job)
             # A coroutine function is awaited here; a sync one runs in a thread (a sync
             # method returning an awaitable is awaited too, like _run does).
@@ -425,13 +514,20 @@ def _context(
     registered: RegisteredEngine,
     spec: ActionSpec,
     settings: Mapping[str, Any] | BaseModel | None,
+    *,
+    queue: WorkQueue,
+    fetchers: Fetchers,
 ) -> ActionContext:
+    # False for engines that must read every body (see FetchingEngine.conditional_get).
+    conditional_get = bool(getattr(engine, "conditional_get", True))
     return ActionContext(
         db=db,
         engine=registered,
         action=spec.name,
         settings=engine.validate_settings(settings),
         log=get_logger(f"haystack.engines.{engine.name}"),
+        queue=queue,
+        fetch=fetchers.for_engine(engine.name, conditional_get=conditional_get),
     )
 
 
@@ -479,11 +575,18 @@ def _result(
     )
 
 
-def _run_coroutine(awaitable: Awaitable[Any]) -> Any:
-    """Run an async action to completion from sync code, even inside a running event loop."""
+def _run_coroutine(
+    awaitable: Awaitable[Any], cleanup: Callable[[], Awaitable[None]] | None = None
+) -> Any:
+    """Run an async action to completion from sync code, even inside a running event loop;
+    ``cleanup`` runs on the same loop after it, however it ended."""
 
     async def wait() -> Any:
-        return await awaitable
+        try:
+            return await awaitable
+        finally:
+            if cleanup is not None:
+                await cleanup()
 
     try:
         asyncio.get_running_loop()

@@ -52,8 +52,8 @@ from haystack_collector.extract.craigslist import (
 from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import Fetcher, FetchResult
-from haystack_collector.queue import Job
-from haystack_collector.store import FETCHED, EventSpec, ItemRecord, LinkSpec
+from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize
 
@@ -274,7 +274,7 @@ class Craigslist(FetchingEngine):
                 f"nothing to search: no city in the settings and no {KEYWORD!r} on {ENGINE_URI}",
                 setting="city",
             )
-        async with self.new_fetcher() as fetcher:
+        async with ctx.new_fetcher() as fetcher:
             for keyword in keywords:
                 await self._search_one(ctx, fetcher, keyword, settings, base_url)
         # Runs write no Status row of their own (status_per_run); a search is worth one.
@@ -333,6 +333,7 @@ class Craigslist(FetchingEngine):
                 added = await asyncio.to_thread(
                     ctx.db.run,
                     store_listings,
+                    queue=ctx.queue,
                     engine_id=ctx.engine_id,
                     action_id=action_id,
                     search_uri=search_url,
@@ -367,13 +368,10 @@ class Craigslist(FetchingEngine):
                 "FetchedAt": fetched_at,
             }
         else:
-            result = await self.fetcher().fetch(url)
+            result = await ctx.fetcher().fetch(url)
             data = posting_data(result, known, fetched_at)
-        await asyncio.to_thread(
-            ctx.db.run, store_posting, engine_id=ctx.engine_id, job=job, data=data
-        )
-        ctx.items_stored += 1
-        ctx.event_done = True
+        # The posting and its finished event commit together (the worker does not finish it).
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
 
 
 @dataclass(slots=True)
@@ -523,6 +521,7 @@ def _listing_posted(value: datetime | date | None) -> datetime | date | None:
 def store_listings(
     conn: Connection,
     *,
+    queue: WorkQueue,
     engine_id: int,
     action_id: int,
     search_uri: str,
@@ -567,20 +566,12 @@ def store_listings(
     ]
     if fresh:
         store.store_items(conn, engine_id=engine_id, records=fresh)
-    events = [EventSpec(engine_id, action_id, result.item_ids[listing.uri]) for listing in listings]
-    return store.enqueue_events(conn, events=events)
-
-
-def store_posting(
-    conn: Connection,
-    *,
-    engine_id: int,
-    job: Job,
-    data: Mapping[str, ItemValue | Sequence[ItemValue]],
-) -> None:
-    """Store a posting's data and finish its event in the same transaction."""
-    store.store_items(conn, engine_id=engine_id, records=[ItemRecord(uri=job.uri, data=data)])
-    store.finish_claimed(conn, event_ids=[job.event_id])
+    return queue.enqueue_within(
+        conn,
+        engine_id=engine_id,
+        action_id=action_id,
+        item_ids=[result.item_ids[listing.uri] for listing in listings],
+    )
 
 
 def _item_values(conn: Connection, *, item_id: int) -> dict[str, ItemValue]:

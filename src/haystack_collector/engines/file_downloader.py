@@ -14,7 +14,7 @@ link. A file whose bytes were already stored points at the first file (``LocalPa
 ``FilesKept``, or ``StatusCode``/``Error`` when the page itself could not be fetched.
 
 Settings, most specific first: the page item's ``DownloadSettings`` (JSON, written by the start
-action ``downloadSeed``), then ``configure(settings=...)``, then the action's settings. Remote
+action ``downloadSeed``), then the action's settings. Remote
 failures are stored, not retried by the queue (the fetcher already retried); database errors
 fail the job and the queue retries it. Files go to ``folder``: empty, the downloads folder
 (``HAYSTACK_DOWNLOADS_DIR``); relative, a folder in the data folder. ``downloadVideo`` hands
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Connection
@@ -43,7 +43,7 @@ from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import extract_page
-from haystack_collector.fetch import FetchResult, FetchSettings
+from haystack_collector.fetch import FetchResult
 from haystack_collector.fetch.download import FILE_MODE, Download
 from haystack_collector.files import INERT_SUFFIX, file_class, file_hashes, is_loaded_name
 from haystack_collector.origin import from_api
@@ -117,17 +117,6 @@ class FileDownloader(FetchingEngine):
 
     # A page is read for its links every time: a 304 (no body, no links) would hide its files.
     conditional_get = False
-    download_settings: ClassVar[FileDownloaderSettings | None] = None
-
-    @classmethod
-    def configure(
-        cls,
-        fetch_settings: FetchSettings | None,
-        settings: FileDownloaderSettings | None = None,
-    ) -> None:
-        """Fetch with these settings and download with these (fetchers built keep theirs)."""
-        super().configure(fetch_settings)
-        cls.download_settings = settings
 
     @start_action("downloadSeed", description="Queue the pages in settings.urls for downloads")
     def seed(self, ctx: ActionContext) -> None:
@@ -183,7 +172,7 @@ class FileDownloader(FetchingEngine):
     async def _download_linked(self, ctx: ActionContext, job: Job) -> None:
         settings = await asyncio.to_thread(self._settings, ctx, job)
         allowed = [c for c in ACTION_CLASSES[ctx.action] if c in settings.classes]
-        fetcher = self.fetcher()
+        fetcher = ctx.fetcher()
         page = await fetcher.fetch(job.uri)
         try:
             targets = _targets(page, allowed)
@@ -220,8 +209,6 @@ class FileDownloader(FetchingEngine):
                 folder = confine_path(str(stored.target_folder()), roots, setting="folder")
                 return stored.model_copy(update={"folder": str(folder)})
             return stored
-        if self.download_settings is not None:
-            return self.download_settings
         assert isinstance(ctx.settings, FileDownloaderSettings)
         return ctx.settings
 

@@ -30,17 +30,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
-from haystack_collector.db.schema import item_data, items
+from haystack_collector import store
+from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionContext, Engine, start_action
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.errors import ConfigError
 from haystack_collector.files import extension_of, file_hashes
 from haystack_collector.paths import EscapesRoots, ServerPath
 from haystack_collector.store import ItemRecord
-from haystack_collector.store.values import ItemValue, decode
+from haystack_collector.store.values import ItemValue
 
 __all__ = ["FileScanner", "FileScannerSettings", "ScanCounts", "Seen", "walk"]
 
@@ -109,7 +108,7 @@ class FileScanner(Engine):
         roots = _roots(settings.folders)
         for root in roots:
             counts = ScanCounts()
-            previous = ctx.db.run_read(previous_state, engine_id=ctx.engine_id, root=root)
+            previous = previous_state(ctx.db, engine_id=ctx.engine_id, root=root)
             batch: list[ItemRecord] = []
             for seen in walk(root, settings.exclude, settings.follow_symlinks, counts):
                 uri = seen.path.as_uri()
@@ -218,24 +217,7 @@ def _record(
     return ItemRecord(uri=uri, data=data)
 
 
-def previous_state(conn: Connection, *, engine_id: int, root: Path) -> dict[str, dict[str, Any]]:
+def previous_state(db: Database, *, engine_id: int, root: Path) -> dict[str, dict[str, Any]]:
     """What the last scans stored under ``root``: the state keys of each file item by URI."""
     prefix = root.as_uri().rstrip("/") + "/"
-    query = (
-        select(
-            items.c.ItemURI,
-            item_data.c.itemData,
-            item_data.c.itemDataValue,
-            item_data.c.itemDataType,
-        )
-        .join(item_data, item_data.c.itemId == items.c.itemId)
-        .where(
-            items.c.EngineId == engine_id,
-            items.c.ItemURI.startswith(prefix, autoescape=True),
-            item_data.c.itemData.in_(_STATE_KEYS),
-        )
-    )
-    found: dict[str, dict[str, Any]] = {}
-    for uri, key, text, tag in conn.execute(query):
-        found.setdefault(str(uri), {})[str(key)] = decode(text, tag)
-    return found
+    return db.run_read(store.values_under, engine_id=engine_id, prefix=prefix, keys=_STATE_KEYS)

@@ -33,11 +33,10 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from haystack_collector import store
-from haystack_collector.db.schema import URI_MAX, item_links, items
+from haystack_collector.db.schema import URI_MAX
 from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.rss import (
@@ -45,7 +44,7 @@ from haystack_collector.engines.rss import (
     FOLLOW_ACTION,
     Data,
     contained,
-    follow_events,
+    enqueue_follow_ups,
     resolve_follow_action,
 )
 from haystack_collector.errors import ConfigError
@@ -56,9 +55,8 @@ from haystack_collector.extract.bookmarks import (
 )
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.paths import ServerPath
-from haystack_collector.queue import Job
-from haystack_collector.store import FETCHED, EventSpec, ItemRecord, ItemValue, LinkSpec
-from haystack_collector.store._sql import uri_hash
+from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.store import FETCHED, ItemRecord, ItemValue, LinkSpec
 
 __all__ = [
     "PROCESS_ACTION",
@@ -113,6 +111,7 @@ class HaystackFolder(Engine):
         files = list(_files(folder.resolve()))
         queued = ctx.db.run(
             queue_changed_files,
+            queue=ctx.queue,
             engine_id=ctx.engine_id,
             action_id=ctx.action_id(PROCESS_ACTION),
             files=files,
@@ -127,7 +126,9 @@ class HaystackFolder(Engine):
     def process(self, ctx: ActionContext, job: Job) -> None:
         limit = ctx.db.run_read(store.get_item_value, item_id=job.item_id, key=_MAX_BYTES)
         read = read_file(job.uri, max_bytes=limit if isinstance(limit, int) else None)
-        stored = ctx.db.run(store_file, engine_id=ctx.engine_id, job=job, read=read)
+        stored = ctx.db.run(
+            store_file, queue=ctx.queue, engine_id=ctx.engine_id, job=job, read=read
+        )
         ctx.items_stored += 1 + stored
         if read.error is not None:
             ctx.log.warning("%s: %s", job.uri, read.error)
@@ -167,6 +168,7 @@ def _mtime(seconds: float) -> datetime:
 def queue_changed_files(
     conn: Connection,
     *,
+    queue: WorkQueue,
     engine_id: int,
     action_id: int,
     files: Sequence[_Stat],
@@ -189,8 +191,13 @@ def queue_changed_files(
             for stat in changed
         ],
     )
-    events = [EventSpec(engine_id, action_id, result.item_ids[stat.uri]) for stat in changed]
-    store.enqueue_events(conn, events=events, reopen=True)
+    queue.enqueue_within(
+        conn,
+        engine_id=engine_id,
+        action_id=action_id,
+        item_ids=[result.item_ids[stat.uri] for stat in changed],
+        reopen=True,
+    )
     return len(changed)
 
 
@@ -255,7 +262,9 @@ def _web_bookmarks(bookmarks: Sequence[Bookmark]) -> list[Bookmark]:
 # --- the transaction ----------------------------------------------------------------------
 
 
-def store_file(conn: Connection, *, engine_id: int, job: Job, read: FileRead) -> int:
+def store_file(
+    conn: Connection, *, queue: WorkQueue, engine_id: int, job: Job, read: FileRead
+) -> int:
     """Store one processed file and its URLs; returns how many URLs were stored."""
     file_id = job.item_id
     if read.sha256 is None:  # unreadable: no size or time, so the next scan retries it
@@ -289,12 +298,14 @@ def store_file(conn: Connection, *, engine_id: int, job: Job, read: FileRead) ->
         ),
     ]
     result = store.store_items(conn, engine_id=engine_id, records=records)
-    _unlink_gone(conn, file_id, [uri for uri in before if uri not in set(urls)])
+    # The file's ``contains`` links to URLs it no longer holds go.
+    kept = set(urls)
+    store.unlink(
+        conn, left_id=file_id, link_type=CONTAINS, uris=[uri for uri in before if uri not in kept]
+    )
     new = [result.item_ids[url] for url in urls if url not in before]
     follow = store.get_item_value(conn, item_id=file_id, key=FOLLOW_ACTION)
-    events = follow_events(conn, follow_action=follow, item_ids=new) if new else []
-    if events:
-        store.enqueue_events(conn, events=events)
+    enqueue_follow_ups(conn, queue, follow_action=follow, item_ids=new)
     return len(urls)
 
 
@@ -312,18 +323,3 @@ def _bookmark_data(bookmark: Bookmark) -> Data:
     if bookmark.description:
         data["Description"] = bookmark.description
     return data
-
-
-def _unlink_gone(conn: Connection, file_id: int, uris: Sequence[str]) -> None:
-    """Drop the file's ``contains`` links to URLs it no longer holds."""
-    if not uris:
-        return
-    link_type = store.get_link_type_id(conn, name=CONTAINS)
-    gone = select(items.c.itemId).where(items.c.ItemURIHash.in_([uri_hash(u) for u in uris]))
-    conn.execute(
-        delete(item_links).where(
-            item_links.c.itemId_left == file_id,
-            item_links.c.linkTypeId == link_type,
-            item_links.c.itemId_right.in_(gone),
-        )
-    )

@@ -28,20 +28,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from haystack_collector import store
-from haystack_collector.db.schema import URI_MAX, item_data, item_links, items
+from haystack_collector.db.schema import URI_MAX
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
-from haystack_collector.queue import Job
-from haystack_collector.store import FETCHED, EventSpec, ItemRecord, ItemValue, LinkSpec
-from haystack_collector.store.values import decode
+from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.store import FETCHED, ItemRecord, ItemValue, LinkSpec
 
 __all__ = [
     "FETCH_ACTION",
@@ -50,7 +48,7 @@ __all__ = [
     "Rss",
     "RssSettings",
     "contained",
-    "follow_events",
+    "enqueue_follow_ups",
     "parse_follow_action",
     "queue_feeds",
     "resolve_follow_action",
@@ -102,6 +100,7 @@ class Rss(FetchingEngine):
             ctx.db.run_read(resolve_follow_action, spec=follow)  # fail now, not per fetch
         queued = ctx.db.run(
             queue_feeds,
+            queue=ctx.queue,
             engine_id=ctx.engine_id,
             action_id=ctx.action_id(FETCH_ACTION),
             feeds=feeds,
@@ -114,13 +113,15 @@ class Rss(FetchingEngine):
     @item_action(FETCH_ACTION, description="Fetch a feed and store its new entries")
     async def fetch_feed(self, ctx: ActionContext, job: Job) -> None:
         known = await asyncio.to_thread(ctx.db.run_read, _validators, item_id=job.item_id)
-        result = await self.fetcher().fetch(job.uri, etag=known[0], last_modified=known[1])
+        result = await ctx.fetcher().fetch(job.uri, etag=known[0], last_modified=known[1])
         checked = datetime.now(UTC).replace(microsecond=0)
         await asyncio.to_thread(self._store, ctx, job, result, checked)
 
     def _store(self, ctx: ActionContext, job: Job, result: FetchResult, checked: datetime) -> None:
         update = _update(result, checked)  # parsing is CPU work: off the loop, outside the txn
-        new = ctx.db.run(store_feed, engine_id=ctx.engine_id, job=job, update=update)
+        new = ctx.db.run(
+            store_feed, queue=ctx.queue, engine_id=ctx.engine_id, job=job, update=update
+        )
         ctx.items_stored += 1 + len(update.entries)
         ctx.events_enqueued += new
 
@@ -165,39 +166,18 @@ def resolve_follow_action(conn: Connection, *, spec: str) -> tuple[int, int]:
 
 def contained(conn: Connection, *, item_id: int, key: str | None = None) -> dict[str, ItemValue]:
     """The URIs ``item_id`` links ``contains``, each with its first value of ``key``."""
-    link_type = store.get_link_type_id(conn, name=CONTAINS)
-    query = (
-        select(items.c.ItemURI)
-        .join(item_links, item_links.c.itemId_right == items.c.itemId)
-        .where(item_links.c.itemId_left == item_id, item_links.c.linkTypeId == link_type)
-    )
-    found: dict[str, ItemValue] = {str(uri): None for uri in conn.execute(query).scalars()}
-    if key is not None:
-        values = (
-            select(items.c.ItemURI, item_data.c.itemDataValue, item_data.c.itemDataType)
-            .join(item_links, item_links.c.itemId_right == items.c.itemId)
-            .join(item_data, item_data.c.itemId == items.c.itemId)
-            .where(
-                item_links.c.itemId_left == item_id,
-                item_links.c.linkTypeId == link_type,
-                item_data.c.itemData == key,
-            )
-            .order_by(item_data.c.itemDataSeq)
-        )
-        for uri, text, tag in conn.execute(values):
-            if found.get(str(uri)) is None:
-                found[str(uri)] = decode(text, tag)
-    return found
+    return store.linked_values(conn, item_id=item_id, link_type=CONTAINS, key=key)
 
 
-def follow_events(
-    conn: Connection, *, follow_action: ItemValue, item_ids: Iterable[int]
-) -> list[EventSpec]:
-    """The follow-up events for ``item_ids`` (none when no follow action is set)."""
-    if not isinstance(follow_action, str) or not follow_action:
-        return []
+def enqueue_follow_ups(
+    conn: Connection, queue: WorkQueue, *, follow_action: ItemValue, item_ids: Sequence[int]
+) -> int:
+    """Queue the follow-up action for ``item_ids`` in the caller's transaction (none when no
+    follow action is set); returns how many events are new."""
+    if not item_ids or not isinstance(follow_action, str) or not follow_action:
+        return 0
     engine_id, action_id = resolve_follow_action(conn, spec=follow_action)
-    return [EventSpec(engine_id, action_id, item_id) for item_id in item_ids]
+    return queue.enqueue_within(conn, engine_id=engine_id, action_id=action_id, item_ids=item_ids)
 
 
 # --- the transactions ---------------------------------------------------------------------
@@ -206,6 +186,7 @@ def follow_events(
 def queue_feeds(
     conn: Connection,
     *,
+    queue: WorkQueue,
     engine_id: int,
     action_id: int,
     feeds: Sequence[str],
@@ -218,9 +199,14 @@ def queue_feeds(
         engine_id=engine_id,
         records=[ItemRecord(uri=url, data={FOLLOW_ACTION: follow}) for url in feeds],
     )
-    events = [EventSpec(engine_id, action_id, result.item_ids[url]) for url in feeds]
     # reopen: a feed fetched before is due again; one being fetched right now is left alone.
-    return store.enqueue_events(conn, events=events, reopen=True)
+    return queue.enqueue_within(
+        conn,
+        engine_id=engine_id,
+        action_id=action_id,
+        item_ids=[result.item_ids[url] for url in feeds],
+        reopen=True,
+    )
 
 
 def _validators(conn: Connection, *, item_id: int) -> tuple[str | None, str | None]:
@@ -278,7 +264,9 @@ def _info_data(info: FeedInfo) -> Data:
     }
 
 
-def store_feed(conn: Connection, *, engine_id: int, job: Job, update: FeedUpdate) -> int:
+def store_feed(
+    conn: Connection, *, queue: WorkQueue, engine_id: int, job: Job, update: FeedUpdate
+) -> int:
     """Store one fetch of a feed as one transaction; returns the follow-up events added."""
     feed_id = job.item_id
     # An entry pointing back at the feed would overwrite the feed's own data in the batch.
@@ -311,8 +299,7 @@ def store_feed(conn: Connection, *, engine_id: int, job: Job, update: FeedUpdate
         return 0
     follow = store.get_item_value(conn, item_id=feed_id, key=FOLLOW_ACTION)
     followed = [result.item_ids[uri] for uri in new if uri.lower().startswith(_WEB)]
-    events = follow_events(conn, follow_action=follow, item_ids=followed)
-    return store.enqueue_events(conn, events=events) if events else 0
+    return enqueue_follow_ups(conn, queue, follow_action=follow, item_ids=followed)
 
 
 def _distinct(entries: Iterable[FeedEntry]) -> dict[str, FeedEntry]:

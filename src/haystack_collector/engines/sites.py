@@ -22,11 +22,9 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import quote_plus, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from haystack_collector import store
-from haystack_collector.db.schema import item_data, item_events, items
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
@@ -51,10 +49,9 @@ from haystack_collector.extract.sites import (
 from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.paths import PathSetting, ServerPath
-from haystack_collector.queue import Job
+from haystack_collector.queue import Job, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
-from haystack_collector.store._sql import chunks, uri_hash
-from haystack_collector.store.values import ItemValue, decode
+from haystack_collector.store.values import ItemValue
 
 __all__ = [
     "DETAIL_ACTION",
@@ -167,7 +164,7 @@ class Sites(FetchingEngine):
         keywords = [k.strip() for k in settings.keywords if k.strip()]
         tally = _Tally()
         # A run of its own loop (the CLI, a schedule): its own client, closed when it ends.
-        async with self.new_fetcher() as fetcher:
+        async with ctx.new_fetcher() as fetcher:
             for keyword, request in await self._starts(ctx, fetcher, defn, keywords, tally):
                 await self._walk(ctx, fetcher, defn, (keyword, request), settings.max_pages, tally)
         searched = f" for {', '.join(map(repr, keywords))}" if keywords else ""
@@ -268,6 +265,7 @@ class Sites(FetchingEngine):
         action_id = ctx.action_id(DETAIL_ACTION) if defn.detail is not None else None
         queued = ctx.db.run(
             store_listing,
+            queue=ctx.queue,
             engine_id=ctx.engine_id,
             detail_action_id=action_id,
             defn=defn,
@@ -285,7 +283,7 @@ class Sites(FetchingEngine):
     async def detail(self, ctx: ActionContext, job: Job) -> None:
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await self.fetcher().fetch(job.uri)
+        result = await ctx.fetcher().fetch(job.uri)
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
         page: DetailPage | None = None
@@ -304,11 +302,8 @@ class Sites(FetchingEngine):
                 data |= _record_data(defn, fields)
         else:
             ctx.log.warning("site %s: detail page %s: %s", defn.name, job.uri, error)
-        await asyncio.to_thread(
-            ctx.db.run, store_detail, engine_id=ctx.engine_id, job=job, data=data
-        )
-        ctx.items_stored += 1
-        ctx.event_done = True
+        # The data and the finished event commit together (the worker does not finish it).
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
 
     def _definition(self, stored: Mapping[str, list[ItemValue]]) -> SiteDefinition:
         """The definition a listing item was found with (its file, else the shipped one)."""
@@ -430,6 +425,7 @@ def _listing_uri(page_uri: str, index: int) -> str:
 def store_listing(
     conn: Connection,
     *,
+    queue: WorkQueue,
     engine_id: int,
     detail_action_id: int | None,
     defn: SiteDefinition,
@@ -443,26 +439,27 @@ def store_listing(
     does not show, such as those its detail page added.
     """
     uris = [record.url or _listing_uri(page_uri, n) for n, record in enumerate(page.records, 1)]
-    known = _stored_fields(conn, defn, uris)
+    known = store.values_by_uri(conn, uris=uris, keys=_field_names(defn))
     records = []
+    detailed: list[str] = []
     for uri, record in zip(uris, page.records, strict=True):
         fields = merge_fields(_fields(defn, known.get(uri, {})), record.fields)
-        wants_detail = record.url is not None and detail_action_id is not None
-        events = [detail_action_id] if wants_detail and detail_action_id is not None else []
+        if record.url is not None:
+            detailed.append(uri)
         # A listing is content in itself; its detail page, when fetched, states the outcome.
         data = _record_data(defn, fields)
-        records.append(ItemRecord(uri=uri, data=data, events=events, state=FETCHED))
+        records.append(ItemRecord(uri=uri, data=data, state=FETCHED))
     links = [LinkSpec(uri, "contains") for uri in dict.fromkeys(uris)]
     records.insert(0, ItemRecord(uri=page_uri, data=page_data, links=links))
-    before = _with_event(conn, engine_id, detail_action_id, uris)
-    store.store_items(conn, engine_id=engine_id, records=records)
-    return _with_event(conn, engine_id, detail_action_id, uris) - before
-
-
-def store_detail(conn: Connection, *, engine_id: int, job: Job, data: Mapping[str, Any]) -> None:
-    """Store a detail page's data and finish its event, as one transaction."""
-    store.store_items(conn, engine_id=engine_id, records=[ItemRecord(uri=job.uri, data=data)])
-    store.finish_claimed(conn, event_ids=[job.event_id])
+    result = store.store_items(conn, engine_id=engine_id, records=records)
+    if detail_action_id is None or not detailed:
+        return 0
+    return queue.enqueue_within(
+        conn,
+        engine_id=engine_id,
+        action_id=detail_action_id,
+        item_ids=[result.item_ids[uri] for uri in dict.fromkeys(detailed)],
+    )
 
 
 def _item_data(conn: Connection, *, item_id: int) -> dict[str, list[ItemValue]]:
@@ -470,41 +467,3 @@ def _item_data(conn: Connection, *, item_id: int) -> dict[str, list[ItemValue]]:
     for row in store.get_item_data_all(conn, item_id=item_id):
         found.setdefault(row.key, []).append(row.value)
     return found
-
-
-def _stored_fields(
-    conn: Connection, defn: SiteDefinition, uris: Sequence[str]
-) -> dict[str, dict[str, list[ItemValue]]]:
-    """The definition's fields already stored on the items of ``uris`` (one query a chunk)."""
-    found: dict[str, dict[str, list[ItemValue]]] = {}
-    keys = _field_names(defn)
-    d, i = item_data.c, items.c
-    for part in chunks(list(dict.fromkeys(uri_hash(uri) for uri in uris))):
-        query = (
-            select(i.ItemURI, d.itemData, d.itemDataValue, d.itemDataType)
-            .join(item_data, d.itemId == i.itemId)
-            .where(i.ItemURIHash.in_(part), d.itemData.in_(keys))
-            .order_by(d.itemId, d.itemData, d.itemDataSeq, d.ItemDataId)
-        )
-        for uri, key, text, tag in conn.execute(query):
-            found.setdefault(uri, {}).setdefault(key, []).append(decode(text, tag))
-    return found
-
-
-def _with_event(
-    conn: Connection, engine_id: int, action_id: int | None, uris: Sequence[str]
-) -> int:
-    """How many items of ``uris`` have a ``detail`` event of this engine (in any state)."""
-    if action_id is None or not uris:
-        return 0
-    e, i = item_events.c, items.c
-    total = 0
-    for part in chunks(list(dict.fromkeys(uri_hash(uri) for uri in uris))):
-        query = (
-            select(func.count())
-            .select_from(item_events)
-            .join(items, i.itemId == e.itemId)
-            .where(i.ItemURIHash.in_(part), e.engineId == engine_id, e.actionId == action_id)
-        )
-        total += int(conn.execute(query).scalar() or 0)
-    return total

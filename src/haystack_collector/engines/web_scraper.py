@@ -39,7 +39,6 @@ import asyncio
 import dataclasses
 import functools
 import hashlib
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,12 +56,12 @@ from haystack_collector import store
 from haystack_collector.db.schema import item_data, item_events, items
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
+from haystack_collector.engines.fetchers import EngineFetch
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
-from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult, FetchSettings
-from haystack_collector.fetch.validators import NoValidators
+from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.store import ItemRecord, LinkSpec
@@ -233,45 +232,29 @@ class WebScraper(FetchingEngine):
 
     # Crawl limits by root item id: they never change during a run, so read them once.
     _specs: ClassVar[dict[int, CrawlSpec]] = {}
-    # Fetchers of crawls whose own fetch choices differ from this process's, per loop.
-    _crawl_fetchers: ClassVar[
-        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[FetchSettings, Fetcher]]
-    ] = weakref.WeakKeyDictionary()
 
     @classmethod
     async def close_resources(cls) -> None:
         cls._specs.clear()
-        for fetcher in cls._crawl_fetchers.pop(asyncio.get_running_loop(), {}).values():
-            await fetcher.aclose()
         await super().close_resources()
 
-    @classmethod
-    def crawl_fetcher(cls, spec: CrawlSpec) -> Fetcher:
-        """The fetcher for a page of the crawl ``spec``: this process's fetch settings with the
+    @staticmethod
+    def crawl_fetcher(fetch: EngineFetch, spec: CrawlSpec) -> Fetcher:
+        """The fetcher for a page of the crawl ``spec``: the engine's fetch settings with the
         crawl's own choices (``CrawlSpec.fetch_overrides``).
 
-        The shared fetcher when they change nothing; otherwise one fetcher per distinct
-        settings on the running loop (its own per-host slots, so two crawls of one host with
+        ``fetch`` is the action's (``ctx.fetch``). The engine's shared fetcher when they change
+        nothing; otherwise the loop's fetcher of
+        exactly those settings (its own per-host slots, so two crawls of one host with
         different delays each keep theirs). A crawl's delay wins over the Config table's
         ``DefaultDelay``, which is the worker's default, not the crawl's choice.
         """
-        shared = cls.fetcher()
         overrides = spec.fetch_overrides()
         if not overrides:
-            return shared
-        # What the shared fetcher does now: a worker's Config DefaultDelay replaces its delay.
-        current = shared.settings
-        if FetchingEngine.delay_override is not None:
-            current = dataclasses.replace(current, min_delay=FetchingEngine.delay_override)
+            return fetch.fetcher()
+        current = fetch.settings  # DefaultDelay applied
         settings = dataclasses.replace(current, **overrides)
-        if settings == current:
-            return shared
-        fetchers = cls._crawl_fetchers.setdefault(asyncio.get_running_loop(), {})
-        fetcher = fetchers.get(settings)
-        if fetcher is None:
-            validators = None if cls.conditional_get else NoValidators()
-            fetcher = fetchers[settings] = Fetcher(settings, validators=validators)
-        return fetcher
+        return fetch.fetcher() if settings == current else fetch.fetcher(settings)
 
     @start_action(SEED_ACTION, description="Store the start URL and queue its crawl")
     def seed(self, ctx: ActionContext) -> None:
@@ -289,7 +272,7 @@ class WebScraper(FetchingEngine):
         position = await asyncio.to_thread(
             ctx.db.run_read, crawl_position, item_id=job.item_id, specs=self._specs
         )
-        result = await self._fetch(job.uri, self.crawl_fetcher(position.spec))
+        result = await self._fetch(job.uri, self.crawl_fetcher(ctx.fetch, position.spec))
         stored = await asyncio.to_thread(
             self._store, ctx, job, result, datetime.now(UTC).replace(microsecond=0), position
         )

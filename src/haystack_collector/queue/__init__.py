@@ -1,7 +1,9 @@
 """The work queue: ItemEvents handed to workers with leases, retries and dead letters.
 
-It exposes only enqueue / claim / finish / retry (and release, for a worker shutting down);
-``SqlQueue`` runs on the database, ``MemoryQueue`` is its in-memory double for unit tests.
+It exposes only enqueue / claim / finish / retry (and release, for a worker shutting down),
+plus ``enqueue_within`` / ``finish_within``, which join the caller's transaction so that what an
+action stores and its queue changes commit together. ``SqlQueue`` runs on the database,
+``MemoryQueue`` is its in-memory double for unit tests (of workers, and of engines).
 """
 
 from __future__ import annotations

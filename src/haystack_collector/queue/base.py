@@ -1,4 +1,10 @@
-"""The work queue's interface: enqueue, claim, finish, retry (and release on shutdown)."""
+"""The work queue's interface: enqueue, claim, finish, retry (and release on shutdown).
+
+``enqueue_within`` and ``finish_within`` take part in the caller's own transaction: an action
+that stores its results and finishes its event (or queues follow-up events) on one connection
+commits both together or neither, so a kill between the two can neither lose the follow-ups
+nor finish an event whose results were never stored.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy.engine import Connection
 
 from haystack_collector.resilience import RetryPolicy, backoff_delay
 
@@ -69,6 +77,20 @@ class WorkQueue(Protocol):
         """Queue the action for each item; returns how many events are new."""
         ...
 
+    def enqueue_within(
+        self,
+        conn: Connection,
+        *,
+        engine_id: int,
+        action_id: int,
+        item_ids: Sequence[int],
+        run_after: datetime | None = None,
+        reopen: bool = False,
+    ) -> int:
+        """``enqueue`` inside the caller's transaction on ``conn``: the events exist only if it
+        commits. The items may be ones stored earlier in that same transaction."""
+        ...
+
     def claim(
         self,
         *,
@@ -86,6 +108,11 @@ class WorkQueue(Protocol):
         Several at once share one commit: a worker finishing what completed since its last
         round spends one round trip, not one per job.
         """
+        ...
+
+    def finish_within(self, conn: Connection, *jobs: Job) -> int:
+        """``finish`` inside the caller's transaction on ``conn``: what the action stored there
+        and its finished event commit together (or roll back together)."""
         ...
 
     def retry(self, job: Job, *, error: str) -> Outcome:

@@ -1,4 +1,4 @@
-"""An in-memory work queue with the SQL queue's behaviour, for unit tests of workers."""
+"""An in-memory work queue with the SQL queue's behaviour, for unit tests of workers and engines."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection
+
+from haystack_collector import store
+from haystack_collector.db import Database
 from haystack_collector.errors import IntegrityViolation
 from haystack_collector.origin import current_origin
 from haystack_collector.queue.base import Job, Outcome, QueuePolicy
@@ -29,9 +34,12 @@ class _Event:
 
 
 class MemoryQueue:
-    """The work queue in a dict: same contract as SqlQueue, no database.
+    """The work queue in a dict: same contract as SqlQueue, events kept in memory.
 
-    Items must be known (``items[item_id] = uri``), as the SQL queue's foreign keys demand.
+    Items must be known, as the SQL queue's foreign keys demand: set ``items[item_id] = uri``,
+    or give the ``db`` an engine under test stores its items in (they are looked up there).
+    The ``*_within`` operations take effect when the caller's transaction commits, as the SQL
+    queue's do (just before the database's own commit: a commit that then fails is not undone).
     """
 
     def __init__(
@@ -39,9 +47,11 @@ class MemoryQueue:
         policy: QueuePolicy | None = None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        db: Database | None = None,
     ) -> None:
         self.policy = policy or QueuePolicy()
         self.items: dict[int, str] = {}
+        self.db = db
         self.paused = False
         self._clock = clock
         self._events: dict[tuple[int, int, int], _Event] = {}
@@ -56,6 +66,7 @@ class MemoryQueue:
         run_after: datetime | None = None,
         reopen: bool = False,
     ) -> int:
+        self._learn(item_ids)
         with self._lock:
             missing = [item_id for item_id in item_ids if item_id not in self.items]
             if missing:
@@ -84,6 +95,36 @@ class MemoryQueue:
                         origin=origin,
                     )
             return added
+
+    def enqueue_within(
+        self,
+        conn: Connection,
+        *,
+        engine_id: int,
+        action_id: int,
+        item_ids: Sequence[int],
+        run_after: datetime | None = None,
+        reopen: bool = False,
+    ) -> int:
+        # Items stored earlier in the caller's transaction are visible on its connection only.
+        self._learn(item_ids, conn)
+        with self._lock:
+            missing = [item_id for item_id in item_ids if item_id not in self.items]
+            if missing:
+                raise IntegrityViolation(f"no item {missing[0]}")
+            new = {i for i in item_ids if (engine_id, action_id, i) not in self._events}
+
+        def on_commit(_conn: Connection) -> None:
+            self.enqueue(
+                engine_id=engine_id,
+                action_id=action_id,
+                item_ids=item_ids,
+                run_after=run_after,
+                reopen=reopen,
+            )
+
+        sa_event.listen(conn, "commit", on_commit, once=True)
+        return len(new)
 
     def claim(
         self,
@@ -125,6 +166,16 @@ class MemoryQueue:
                     finished += 1
         return finished
 
+    def finish_within(self, conn: Connection, *jobs: Job) -> int:
+        with self._lock:
+            pending = sum(1 for job in jobs if not self._settled(self._find(job)))
+
+        def on_commit(_conn: Connection) -> None:
+            self.finish(*jobs)
+
+        sa_event.listen(conn, "commit", on_commit, once=True)
+        return pending
+
     def retry(self, job: Job, *, error: str) -> Outcome:
         now = self._clock()
         with self._lock:
@@ -150,6 +201,25 @@ class MemoryQueue:
     def last_error(self, job: Job) -> str | None:
         """The error a failed job left behind (the SQL queue keeps it in itemEventLastError)."""
         return self._find(job).last_error
+
+    def _learn(self, item_ids: Sequence[int], conn: Connection | None = None) -> None:
+        """Look up in the database the items not known yet (when there is one to ask)."""
+        unknown = [item_id for item_id in item_ids if item_id not in self.items]
+        if not unknown or (conn is None and self.db is None):
+            return
+        for item_id in unknown:
+            if conn is not None:
+                item = store.get_item(conn, item_id=item_id)
+            else:
+                assert self.db is not None
+                item = self.db.run_read(store.get_item, item_id=item_id)
+            if item is not None:
+                with self._lock:
+                    self.items[item_id] = item.uri
+
+    @staticmethod
+    def _settled(event: _Event) -> bool:
+        return event.done is not None or event.dead is not None
 
     @staticmethod
     def _claimable(event: _Event, now: datetime) -> bool:

@@ -31,8 +31,27 @@ class SqlQueue:
         run_after: datetime | None = None,
         reopen: bool = False,
     ) -> int:
+        return self.db.run(
+            self.enqueue_within,
+            engine_id=engine_id,
+            action_id=action_id,
+            item_ids=item_ids,
+            run_after=run_after,
+            reopen=reopen,
+        )
+
+    def enqueue_within(
+        self,
+        conn: Connection,
+        *,
+        engine_id: int,
+        action_id: int,
+        item_ids: Sequence[int],
+        run_after: datetime | None = None,
+        reopen: bool = False,
+    ) -> int:
         events = [EventSpec(engine_id, action_id, item_id, run_after) for item_id in item_ids]
-        return self.db.run(store.enqueue_events, events=events, reopen=reopen)
+        return store.enqueue_events(conn, events=events, reopen=reopen)
 
     def claim(
         self,
@@ -55,7 +74,12 @@ class SqlQueue:
     def finish(self, *jobs: Job) -> int:
         if not jobs:
             return 0
-        return self.db.run(store.finish_claimed, event_ids=[job.event_id for job in jobs])
+        return self.db.run(self.finish_within, *jobs)
+
+    def finish_within(self, conn: Connection, *jobs: Job) -> int:
+        if not jobs:
+            return 0
+        return store.finish_claimed(conn, event_ids=[job.event_id for job in jobs])
 
     def retry(self, job: Job, *, error: str) -> Outcome:
         dead = job.attempts >= self.policy.max_attempts

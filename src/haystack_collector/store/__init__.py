@@ -37,6 +37,7 @@ from haystack_collector.store.events import (
     pending_items,
     release_claimed,
 )
+from haystack_collector.store.graph import linked_values, unlink, values_by_uri, values_under
 from haystack_collector.store.item_state import (
     FAILED,
     FETCHED,
@@ -117,6 +118,7 @@ __all__ = [
     "get_links",
     "get_or_create_item",
     "is_engine_disabled",
+    "linked_values",
     "list_engine_actions",
     "list_engines",
     "pending_items",
@@ -131,4 +133,7 @@ __all__ = [
     "set_engine_disabled",
     "set_item_data",
     "store_items",
+    "unlink",
+    "values_by_uri",
+    "values_under",
 ]

@@ -346,6 +346,29 @@ def update_record(conn: Connection, *, table: str, record_id: int, values: dict[
         raise NotFoundError(f"{table} has no record {record_id}")
 
 
+def table_page(
+    conn: Connection, *, table: str, limit: int = 50, offset: int = 0, search: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """``table_rows`` and the ``table_count`` of the same search, as one read."""
+    rows = table_rows(conn, table=table, limit=limit, offset=offset, search=search)
+    return rows, table_count(conn, table=table, search=search)
+
+
+def create_and_get_record(
+    conn: Connection, *, table: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    """``create_record``, answered with the row as stored (its new primary key included)."""
+    return get_record(conn, table=table, record_id=create_record(conn, table=table, values=values))
+
+
+def update_and_get_record(
+    conn: Connection, *, table: str, record_id: int, values: dict[str, Any]
+) -> dict[str, Any]:
+    """``update_record``, answered with the row as stored."""
+    update_record(conn, table=table, record_id=record_id, values=values)
+    return get_record(conn, table=table, record_id=record_id)
+
+
 def delete_record(conn: Connection, *, table: str, record_id: int) -> None:
     """Delete a row; deleting an item also deletes its data, events and links."""
     known = known_table(table)

@@ -27,6 +27,7 @@ from haystack_collector.store._sql import (
     to_db,
     utcnow,
 )
+from haystack_collector.store.catalog import get_engine_id
 from haystack_collector.store.item_state import FAILED, FETCHED, QUEUED, settle_queued
 
 
@@ -435,6 +436,38 @@ def list_events(
     if after_id is not None:
         query = query.where(e.ItemEventId > after_id)
     return [_event_row(row, now) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A page of the queue view and the counts of the engine's (or every) events by state."""
+
+    events: list[EventRow]
+    counts: dict[str, int]
+    more: bool  # another page follows: pass the last event's id as ``after_id``
+
+
+def event_page(
+    conn: Connection,
+    *,
+    state: str,
+    engine: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> EventPage:
+    """``list_events`` of the engine named ``engine`` (any, when None), with the counts, as
+    one read; NotFoundError for an unknown engine name."""
+    engine_id = None
+    if engine is not None:
+        engine_id = get_engine_id(conn, name=engine)
+        if engine_id is None:
+            raise NotFoundError(f"no engine named {engine!r}")
+    rows = list_events(conn, state=state, engine_id=engine_id, after_id=after_id, limit=limit + 1)
+    return EventPage(
+        events=rows[:limit],
+        counts=event_counts(conn, engine_id=engine_id),
+        more=len(rows) > limit,
+    )
 
 
 def get_event(conn: Connection, *, event_id: int) -> EventRow:

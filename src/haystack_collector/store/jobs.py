@@ -28,8 +28,9 @@ from haystack_collector.db.schema import (
 )
 from haystack_collector.errors import NotFoundError
 from haystack_collector.store._sql import check_length, from_db, utcnow
+from haystack_collector.store.catalog import set_engine_disabled
 from haystack_collector.store.events import event_counts
-from haystack_collector.store.status import StatusRow, recent_status
+from haystack_collector.store.status import StatusRow, add_status, recent_status
 
 CORRELATION_ID_MAX = 64
 # States a job never leaves.
@@ -263,6 +264,21 @@ def cancel_jobs(conn: Connection, *, engine_id: int, reason: str = "engine stopp
     return result.rowcount
 
 
+def stop_engine(conn: Connection, *, engine_id: int, message: str) -> int:
+    """Disable the engine and cancel its queued and running jobs, with a Status line saying
+    ``message`` and how many; returns how many were cancelled."""
+    set_engine_disabled(conn, engine_id=engine_id, disabled=True)
+    cancelled = cancel_jobs(conn, engine_id=engine_id)
+    add_status(conn, message=f"{message}; {cancelled} job(s) cancelled", engine_id=engine_id)
+    return cancelled
+
+
+def set_engine_enabled(conn: Connection, *, engine_id: int, enabled: bool, message: str) -> None:
+    """Enable or pause the engine (its events and jobs wait), with a Status line."""
+    set_engine_disabled(conn, engine_id=engine_id, disabled=not enabled)
+    add_status(conn, message=message, engine_id=engine_id)
+
+
 def get_job(conn: Connection, *, job_id: int) -> JobRow:
     row = conn.execute(select(jobs).where(jobs.c.jobId == job_id)).first()
     if row is None:
@@ -298,6 +314,26 @@ def list_jobs(
         query = query.where(jobs.c.jobState == state)
     rows = conn.execute(query.order_by(jobs.c.jobId.desc()).limit(limit))
     return [_job_row(row) for row in rows]
+
+
+def active_and_recent_jobs(
+    conn: Connection, *, ended_within: timedelta, limit: int = 500
+) -> list[tuple[JobRow, str | None]]:
+    """Jobs queued or running and those that ended within ``ended_within``, oldest first,
+    each with its engine's name (None when the engine row is gone)."""
+    query = (
+        select(jobs, engines.c.EngineName)
+        .outerjoin(engines, engines.c.EngineId == jobs.c.engineId)
+        .where(
+            or_(
+                jobs.c.jobState.in_(("queued", "running")),
+                jobs.c.jobFinished >= utcnow() - ended_within,
+            )
+        )
+        .order_by(jobs.c.jobId)
+        .limit(limit)
+    )
+    return [(_job_row(row), row.EngineName) for row in conn.execute(query)]
 
 
 def _job_row(row: Row[Any]) -> JobRow:

@@ -16,6 +16,7 @@ from haystack_collector.db.schema import (
     engines,
     status,
 )
+from haystack_collector.errors import NotFoundError
 from haystack_collector.masking import mask_text, mask_value
 from haystack_collector.store._sql import (
     check_length,
@@ -97,6 +98,57 @@ def recent_status(
         )
         for row in rows
     ]
+
+
+def status_log(
+    conn: Connection,
+    *,
+    limit: int = 50,
+    engine: str | None = None,
+    action: str | None = None,
+    after_id: int | None = None,
+) -> list[StatusRow]:
+    """Status rows with their engine's and action's names, filtered by those names: newest
+    first, or oldest first after ``after_id`` (what a stream needs). An unknown engine or
+    action name is NotFoundError."""
+    query = (
+        select(status, engines.c.EngineName, actions.c.actionName)
+        .outerjoin(engines, engines.c.EngineId == status.c.engineId)
+        .outerjoin(actions, actions.c.actionId == status.c.actionId)
+    )
+    if engine is not None:
+        ids = conn.execute(select(engines.c.EngineId).where(engines.c.EngineName == engine))
+        engine_ids = list(ids.scalars())  # every version of the engine
+        if not engine_ids:
+            raise NotFoundError(f"no engine named {engine!r}")
+        query = query.where(status.c.engineId.in_(engine_ids))
+    if action is not None:
+        action_id = get_action_id(conn, name=action)
+        if action_id is None:
+            raise NotFoundError(f"no action named {action!r}")
+        query = query.where(status.c.actionId == action_id)
+    if after_id is None:
+        query = query.order_by(status.c.statusId.desc())
+    else:
+        query = query.where(status.c.statusId > after_id).order_by(status.c.statusId)
+    return [
+        StatusRow(
+            status_id=row.statusId,
+            engine_id=row.engineId,
+            action_id=row.actionId,
+            message=row.StatusMessage or "",
+            date=from_db(row.StatusDate),
+            engine=row.EngineName,
+            action=row.actionName,
+        )
+        for row in conn.execute(query.limit(limit))
+    ]
+
+
+def last_status_id(conn: Connection) -> int:
+    """The newest Status row's id (0 when there is none)."""
+    newest = conn.execute(select(status.c.statusId).order_by(status.c.statusId.desc()).limit(1))
+    return int(newest.scalar() or 0)
 
 
 def get_config(conn: Connection, *, name: str, default: str | None = None) -> str | None:

@@ -1,47 +1,15 @@
-"""The dashboard's items-per-day chart: a count query and a self-contained SVG drawing."""
+"""The dashboard's items-per-day chart: a self-contained SVG drawing of the store's counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from xml.sax.saxutils import escape
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
+from haystack_collector.store.counts import DayCount, items_per_day
 
-from haystack_collector.db.schema import items
+__all__ = ["HEIGHT", "WIDTH", "DayCount", "bar_chart_svg", "items_per_day"]
 
 WIDTH, HEIGHT = 640, 180
 _TOP, _BOTTOM, _LEFT, _RIGHT = 16, 28, 44, 8
-
-
-@dataclass(frozen=True, slots=True)
-class DayCount:
-    day: date
-    count: int
-
-
-def items_per_day(conn: Connection, *, days: int, today: date) -> list[DayCount]:
-    """New items per calendar day (UTC) over the last ``days`` days, zero-filled, oldest first."""
-    first = today - timedelta(days=days - 1)
-    # date() exists on SQLite (as text), MariaDB and PostgreSQL (as a date).
-    day = func.date(items.c.itemCreated)
-    rows = conn.execute(
-        select(day, func.count())
-        .where(items.c.itemCreated >= datetime.combine(first, datetime.min.time()))
-        .group_by(day)
-    )
-    counts = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
-    for value, count in rows:
-        if isinstance(value, datetime):
-            parsed = value.date()
-        elif isinstance(value, date):
-            parsed = value
-        else:
-            parsed = date.fromisoformat(str(value))
-        if parsed in counts:
-            counts[parsed] = int(count)
-    return [DayCount(key, count) for key, count in counts.items()]
 
 
 # Presentation attributes, not a <style> element: the page's Content-Security-Policy

@@ -18,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 
 from haystack_collector import __version__
 from haystack_collector.api.deps import DbDep, ReadAccess
-from haystack_collector.ui.charts import bar_chart_svg, items_per_day
+from haystack_collector.store.counts import items_per_day
+from haystack_collector.ui.charts import bar_chart_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)  # autoescape is on for .html

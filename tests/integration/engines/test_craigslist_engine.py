@@ -16,6 +16,7 @@ from haystack_collector.db import Database
 from haystack_collector.db.schema import item_links, items, link_types
 from haystack_collector.engines.base import ActionResult, run_start_actions
 from haystack_collector.engines.craigslist import ENGINE_URI, KEYWORD, Craigslist
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.queue import SqlQueue
 from haystack_collector.store import ItemRecord
@@ -25,6 +26,8 @@ from tests.integration.engines.cl_site import ClSite, real, serve
 
 # No politeness delay between local requests; retries of a 500 wait milliseconds.
 FAST = FetchSettings(min_delay=0.0, jitter=0.0, retry_initial=0.01, retry_maximum=0.02)
+# What the engine fetches with: the runtime's fetchers, as a worker hands them down.
+FETCHERS = Fetchers(FAST)
 
 MILWAUKEE_SEARCH = "craigslist_search/cl2026_milwaukee_apa_wauwatosa_staticresults.html"
 MILWAUKEE_POSTING = "craigslist_posting/cl2026_milwaukee_apa_7936415355.html"
@@ -35,13 +38,6 @@ DELETED = "craigslist_posting/cl_deleted_by_author.html"
 OTHER_POSTING = "craigslist_posting/cl2023_posting_no_price.html"
 
 FIRST, DELETED_ID, MISSING_ID, BROKEN_ID = "7936415355", "7936415958", "7936415882", "7936415660"
-
-
-@pytest.fixture(autouse=True)
-def fast_fetches() -> Iterator[None]:
-    Craigslist.configure(FAST)
-    yield
-    Craigslist.configure(None)
 
 
 @pytest.fixture
@@ -62,13 +58,13 @@ def base(site: ClSite) -> Iterator[str]:
 
 
 def search(db: Database, **settings: Any) -> ActionResult:
-    [result] = run_start_actions(Craigslist, db, settings)
+    [result] = run_start_actions(Craigslist, db, settings, fetchers=FETCHERS)
     assert result.ok, result.error
     return result
 
 
 def drain(db: Database) -> WorkerStats:
-    worker = Worker(db, SqlQueue(db), [Craigslist], concurrency=4, drain=True)
+    worker = Worker(db, SqlQueue(db), [Craigslist], concurrency=4, drain=True, fetchers=FETCHERS)
     return run_worker(worker, stats_interval=60, tty=False)
 
 
@@ -296,6 +292,6 @@ def test_an_unreachable_site_is_recorded_on_the_search_item(sqlite_db: Database)
 
 
 def test_nothing_to_search_fails_the_action_with_a_clear_error(sqlite_db: Database) -> None:
-    [result] = run_start_actions(Craigslist, sqlite_db, {})
+    [result] = run_start_actions(Craigslist, sqlite_db, {}, fetchers=FETCHERS)
     assert not result.ok
     assert "nothing to search" in (result.error or "")

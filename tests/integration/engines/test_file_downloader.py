@@ -24,6 +24,7 @@ import pytest
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines import run_start_actions
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.file_downloader import (
     YT_DLP_MISSING,
     FileDownloader,
@@ -37,6 +38,8 @@ from tests.http_server import serve_http
 from tests.integration.crawl.helpers import link_edges, stored_data
 
 FAST = FetchSettings(min_delay=0.0, jitter=0.0, retry_initial=0.01, retry_maximum=0.02)
+# What the engine fetches with: the runtime's fetchers, as a worker hands them down.
+FETCHERS = Fetchers(FAST)
 MAX_BYTES = 50_000
 
 
@@ -239,15 +242,6 @@ def base(site: FileSite) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(autouse=True)
-def fast_fetcher() -> Iterator[None]:
-    FileDownloader.configure(FAST)
-    try:
-        yield
-    finally:
-        FileDownloader.configure(None)
-
-
 def download(
     db: Database, base: str, folder: Path | None, action: str = "downloadAll", **extra: Any
 ) -> None:
@@ -257,7 +251,7 @@ def download(
     if folder is not None:
         settings["folder"] = str(folder)
     settings.setdefault("max_bytes", MAX_BYTES)
-    [seeded] = run_start_actions(FileDownloader, db, settings)
+    [seeded] = run_start_actions(FileDownloader, db, settings, fetchers=FETCHERS)
     assert seeded.ok, seeded.error
     worker = Worker(
         db,
@@ -267,6 +261,7 @@ def download(
         drain=True,
         idle_sleep=0.05,
         finish_flush=0.05,
+        fetchers=FETCHERS,
     )
     asyncio.run(asyncio.wait_for(worker.run(), 60))
 
@@ -433,10 +428,16 @@ def test_allowed_classes_narrow_download_all(
 def test_a_page_that_cannot_be_fetched_is_recorded(db: Database, base: str, tmp_path: Path) -> None:
     folder = tmp_path / "none"
     settings = {"urls": [base + "/nowhere"], "action": "downloadAll", "folder": str(folder)}
-    [seeded] = run_start_actions(FileDownloader, db, settings)
+    [seeded] = run_start_actions(FileDownloader, db, settings, fetchers=FETCHERS)
     assert seeded.ok
     worker = Worker(
-        db, SqlQueue(db), [FileDownloader], drain=True, idle_sleep=0.05, finish_flush=0.05
+        db,
+        SqlQueue(db),
+        [FileDownloader],
+        drain=True,
+        idle_sleep=0.05,
+        finish_flush=0.05,
+        fetchers=FETCHERS,
     )
     asyncio.run(asyncio.wait_for(worker.run(), 30))
     page = stored_data(db)[base + "/nowhere"]
@@ -458,10 +459,12 @@ def test_download_video_says_yt_dlp_is_not_installed(
 
 
 def test_bad_seed_settings_fail_clearly(db: Database) -> None:
-    [result] = run_start_actions(FileDownloader, db, {"urls": ["http://x.test/"], "action": "nope"})
+    [result] = run_start_actions(
+        FileDownloader, db, {"urls": ["http://x.test/"], "action": "nope"}, fetchers=FETCHERS
+    )
     assert not result.ok
     assert result.error == "ConfigError: no download action 'nope'"
-    [result] = run_start_actions(FileDownloader, db, {"max_bytes": 0})
+    [result] = run_start_actions(FileDownloader, db, {"max_bytes": 0}, fetchers=FETCHERS)
     assert not result.ok
     assert "max_bytes" in (result.error or "")
 
@@ -484,7 +487,9 @@ def test_two_actions_on_one_page_in_one_worker_both_read_its_links(
 ) -> None:
     folder = tmp_path / "both"
     settings = {"urls": [base + "/page"], "action": "downloadDocuments", "folder": str(folder)}
-    [seeded] = run_start_actions(FileDownloader, db, settings | {"max_bytes": MAX_BYTES})
+    [seeded] = run_start_actions(
+        FileDownloader, db, settings | {"max_bytes": MAX_BYTES}, fetchers=FETCHERS
+    )
     assert seeded.ok
     registered = FileDownloader.register(db)
     page_id = db.run_read(store.find_item_id, uri=base + "/page")
@@ -499,6 +504,7 @@ def test_two_actions_on_one_page_in_one_worker_both_read_its_links(
         drain=True,
         idle_sleep=0.05,
         finish_flush=0.05,
+        fetchers=FETCHERS,
     )
     asyncio.run(asyncio.wait_for(worker.run(), 60))
     # The page carries an ETag, yet the second action fetched it whole: a 304 has no links.

@@ -18,6 +18,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import item_events, items
 from haystack_collector.engines import run_start_actions
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.rss import FETCH_ACTION, Rss
 from haystack_collector.engines.web_scraper import CRAWL_ACTION, WebScraper
 from haystack_collector.extract.feed import extract_feed
@@ -29,6 +30,8 @@ from tests.http_server import serve_http
 from tests.integration.crawl.helpers import link_edges, stored_data
 
 FAST = FetchSettings(min_delay=0.0, jitter=0.0, retry_attempts=2, retry_initial=0.01)
+# What the engine fetches with: the runtime's fetchers, as a worker hands them down.
+FETCHERS = Fetchers(FAST)
 FOLLOW = "webScraper:WebCrawler"
 
 
@@ -96,20 +99,25 @@ def feeds() -> FeedServer:
 
 @pytest.fixture
 def base(feeds: FeedServer) -> Iterator[str]:
-    Rss.configure(FAST)
-    try:
-        with serve(feeds) as url:
-            yield url
-    finally:
-        Rss.configure(None)
+    with serve(feeds) as url:
+        yield url
 
 
 def poll(db: Database, urls: list[str], follow: str | None = FOLLOW) -> None:
     """One scheduled run: the start action, then a worker drains the fetches."""
-    [result] = run_start_actions(Rss, db, {"feeds": urls, "follow_action": follow})
+    [result] = run_start_actions(
+        Rss, db, {"feeds": urls, "follow_action": follow}, fetchers=FETCHERS
+    )
     assert result.ok, result.error
     worker = Worker(
-        db, SqlQueue(db), [Rss], concurrency=3, drain=True, idle_sleep=0.05, finish_flush=0.05
+        db,
+        SqlQueue(db),
+        [Rss],
+        concurrency=3,
+        drain=True,
+        idle_sleep=0.05,
+        finish_flush=0.05,
+        fetchers=FETCHERS,
     )
     stats = asyncio.run(asyncio.wait_for(worker.run(), 60))
     assert stats.failed == 0
@@ -328,7 +336,7 @@ def test_bad_settings_fail_the_poll_and_queue_nothing(
     WebScraper.register(db)
     chosen: dict[str, object] = {"feeds": [base + "/guardian.rss"], **settings}
 
-    [result] = run_start_actions(Rss, db, chosen)
+    [result] = run_start_actions(Rss, db, chosen, fetchers=FETCHERS)
 
     assert not result.ok
     assert error in (result.error or "")

@@ -15,11 +15,12 @@ from sqlalchemy import func, select
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import item_data, item_events, item_links, items
-from haystack_collector.engines.base import ActionResult, run_start_actions
+from haystack_collector.engines.base import ActionResult, run_item_action, run_start_actions
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.sites import Sites
 from haystack_collector.extract.sites import builtin_sites
 from haystack_collector.fetch import FetchSettings
-from haystack_collector.queue import SqlQueue
+from haystack_collector.queue import MemoryQueue, SqlQueue
 from haystack_collector.worker import Worker, WorkerStats
 from tests.integration.crawl.helpers import link_edges, stored_data
 from tests.integration.engines.sites_board import (
@@ -34,17 +35,12 @@ from tests.integration.engines.sites_board import (
 FAST = FetchSettings(
     min_delay=0.0, jitter=0.0, per_host_concurrency=8, retry_initial=0.01, retry_maximum=0.02
 )
+# What the engine fetches with: the runtime's fetchers, as a worker hands them down.
+FETCHERS = Fetchers(FAST)
 REAL_HOSTS = {
     "bctechnology": "https://www.bctechnology.com",
     "realpython": "https://realpython.github.io",
 }
-
-
-@pytest.fixture(autouse=True)
-def fast_fetches() -> Iterator[None]:
-    Sites.configure(FAST)
-    yield
-    Sites.configure(None)
 
 
 @pytest.fixture
@@ -70,14 +66,21 @@ def local_site(name: str, base: str, folder: Path) -> str:
 
 
 def search(db: Database, **settings: Any) -> ActionResult:
-    [result] = run_start_actions(Sites, db, settings)
+    [result] = run_start_actions(Sites, db, settings, fetchers=FETCHERS)
     assert result.ok, result.error
     return result
 
 
 def drain(db: Database) -> WorkerStats:
     worker = Worker(
-        db, SqlQueue(db), [Sites], concurrency=4, drain=True, idle_sleep=0.05, finish_flush=0.05
+        db,
+        SqlQueue(db),
+        [Sites],
+        concurrency=4,
+        drain=True,
+        idle_sleep=0.05,
+        finish_flush=0.05,
+        fetchers=FETCHERS,
     )
     stats = asyncio.run(asyncio.wait_for(worker.run(), 60))
     failures = [message for message in statuses(db) if " failed in " in message]
@@ -259,7 +262,9 @@ def test_an_unreachable_search_page_fails_the_run_and_stores_the_error(
 ) -> None:
     path = Path(local_site("bctechnology", base, tmp_path))
     path.write_text(path.read_text().replace("search.cfm", "gone.cfm"), encoding="utf-8")
-    [result] = run_start_actions(Sites, db, {"site": str(path), "keywords": ["python"]})
+    [result] = run_start_actions(
+        Sites, db, {"site": str(path), "keywords": ["python"]}, fetchers=FETCHERS
+    )
     assert not result.ok
     assert result.error == (
         f"NetworkError: site 'bctechnology': the search form page {base}/jobs/gone.cfm: HTTP 404"
@@ -344,16 +349,57 @@ def test_a_results_page_that_cannot_be_fetched_stores_the_error(
 
 
 def test_settings_that_name_no_usable_site_fail_the_run_clearly(db: Database) -> None:
-    [missing] = run_start_actions(Sites, db, {})
+    [missing] = run_start_actions(Sites, db, {}, fetchers=FETCHERS)
     assert missing.error == "ConfigError: no site given: name a shipped site or a definition file"
-    [unknown] = run_start_actions(Sites, db, {"site": "monster"})
+    [unknown] = run_start_actions(Sites, db, {"site": "monster"}, fetchers=FETCHERS)
     assert unknown.error == (
         "ConfigError: no site definition named 'monster';"
         " shipped: bctechnology, indeed, realpython, weworkremotely"
     )
-    [no_keywords] = run_start_actions(Sites, db, {"site": "indeed"})
+    [no_keywords] = run_start_actions(Sites, db, {"site": "indeed"}, fetchers=FETCHERS)
     assert no_keywords.error == "ConfigError: site 'indeed' searches by keyword: give keywords"
-    [bad_file] = run_start_actions(Sites, db, {"site": "/nowhere/board.yaml"})
+    [bad_file] = run_start_actions(Sites, db, {"site": "/nowhere/board.yaml"}, fetchers=FETCHERS)
     assert bad_file.error is not None
     assert bad_file.error.startswith("SiteDefinitionError: site definition /nowhere/board.yaml")
     assert all("failed" in message for message in statuses(db))
+
+
+def test_the_memory_queue_runs_the_engine_its_events_never_touching_the_database(
+    db: Database, board: Board, base: str, tmp_path: Path
+) -> None:
+    site = local_site("bctechnology", base, tmp_path)
+    queue = MemoryQueue(db=db)  # items in the database, events in the double
+    [result] = run_start_actions(Sites, db, {"site": site, "keywords": ["python"]}, queue=queue)
+    assert result.ok, result.error
+    assert result.events_enqueued == 3
+    assert counts(db)["ItemEvents"] == 0  # ctx.enqueue went through the queue
+
+    jobs = queue.claim(owner="test", limit=10)
+    assert sorted(job.uri for job in jobs) == [f"{base}/jobs/job.cfm?id={n}" for n in (1, 2, 3)]
+    for job in jobs:
+        done = run_item_action(Sites, db, job, queue=queue)
+        assert done.ok, done.error
+        assert done.event_done  # finished by the action, with its data, through the double
+        assert queue.finish(job) == 0  # so nothing is left for the worker to finish
+    assert queue.claim(owner="test") == []
+    assert counts(db)["ItemEvents"] == 0
+    data = stored_data(db)
+    for posting in (p for p in POSTINGS if "python" in p.title.lower()):
+        assert data[f"{base}/jobs/job.cfm?id={posting.job_id}"]["JobTitle"] == [posting.title]
+
+
+def test_a_worker_on_the_memory_queue_drains_the_engine(
+    db: Database, board: Board, base: str, tmp_path: Path
+) -> None:
+    site = local_site("bctechnology", base, tmp_path)
+    queue = MemoryQueue(db=db)
+    [result] = run_start_actions(Sites, db, {"site": site, "keywords": ["python"]}, queue=queue)
+    assert result.events_enqueued == 3
+    worker = Worker(
+        db, queue, [Sites], concurrency=2, drain=True, idle_sleep=0.05, finish_flush=0.05
+    )
+    stats = asyncio.run(asyncio.wait_for(worker.run(), 60))
+    assert (stats.finished, stats.failed) == (3, 0)
+    assert queue.claim(owner="test") == []
+    assert counts(db)["ItemEvents"] == 0
+    assert sum(1 for uri in stored_data(db) if "/jobs/job.cfm?id=" in uri) == 3

@@ -25,6 +25,7 @@ from haystack_collector.db import Database
 from haystack_collector.db.schema import item_events
 from haystack_collector.engines import Engine
 from haystack_collector.engines.base import run_start_actions
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.file_downloader import FileDownloader
 from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.web_scraper import WebScraper
@@ -42,6 +43,7 @@ from tests.integration.api.items_fixtures import Api, api_for
 ENGINES: list[type[Engine]] = [WebScraper, Rss, FileDownloader]
 # How ``haystack serve`` fetches: its own work may go private, API work may not.
 SERVE_FETCH = FetchSettings(allow_private=True, obey_robots=False, min_delay=0.0, jitter=0.0)
+FETCHERS = Fetchers(SERVE_FETCH)  # the runtime's, handed to the worker and the runner
 
 
 @pytest.fixture
@@ -52,15 +54,6 @@ def loopback_plays_public(monkeypatch: pytest.MonkeyPatch) -> None:
         return None if str(ip) == "127.0.0.1" else real(ip)
 
     monkeypatch.setattr(ssrf, "forbidden_reason", forbidden)
-
-
-@pytest.fixture(autouse=True)
-def _serve_fetch_settings() -> Iterator[None]:
-    for engine in ENGINES:
-        engine.configure(SERVE_FETCH)  # type: ignore[attr-defined]
-    yield
-    for engine in ENGINES:
-        engine.configure(None)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -156,7 +149,9 @@ def drain(db: Database, roots: Path | None = None, timeout: float = 30.0) -> Non
     folder = roots or Path.cwd()
 
     async def main() -> None:
-        runner = JobRunner(db, ENGINES, poll=0.05, roots=PathRoots((folder,), folder, folder))
+        runner = JobRunner(
+            db, ENGINES, poll=0.05, roots=PathRoots((folder,), folder, folder), fetchers=FETCHERS
+        )
         worker = Worker(
             db,
             SqlQueue(db),
@@ -164,6 +159,7 @@ def drain(db: Database, roots: Path | None = None, timeout: float = 30.0) -> Non
             drain=True,
             idle_sleep=0.05,
             jobs_outstanding=runner.outstanding,
+            fetchers=FETCHERS,
         )
         jobs = asyncio.create_task(runner.run())
         try:
@@ -245,7 +241,9 @@ def test_the_same_work_from_the_command_line_reaches_it(
     for each in ENGINES:  # as a worker would have: rss resolves its follow action by name
         each.register(db)
     chosen = next(each for each in ENGINES if each.name == engine)
-    run_start_actions(chosen, db, filled(settings, public=public, folder=str(tmp_path)))
+    run_start_actions(
+        chosen, db, filled(settings, public=public, folder=str(tmp_path)), fetchers=FETCHERS
+    )
     drain(db)
 
     assert internal.hits == [path]

@@ -17,7 +17,7 @@ from haystack_collector.engines import craigslist, rss, run_start_actions, web_s
 from haystack_collector.engines.file_scanner import FileScanner
 from haystack_collector.extract.craigslist import SearchResult
 from haystack_collector.fetch import FetchResult
-from haystack_collector.queue import Job
+from haystack_collector.queue import Job, SqlQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.item_state import outcome_state
 from tests.factories import make_engine, make_uri
@@ -218,18 +218,26 @@ def test_a_feed_is_fetched_or_failed_and_its_entries_are_fetched(db: Database) -
     with db.transaction() as conn:
         engine_id = store.register_engine(conn, name=rss.Rss.name, version="1.0")
         action_id = store.register_action(conn, name=rss.FETCH_ACTION)
+        queue = SqlQueue(db)
         rss.queue_feeds(
-            conn, engine_id=engine_id, action_id=action_id, feeds=[feed], follow_action=None
+            conn,
+            queue=queue,
+            engine_id=engine_id,
+            action_id=action_id,
+            feeds=[feed],
+            follow_action=None,
         )
         assert state_of(conn, feed) == "queued"
         feed_id = store.find_item_id(conn, uri=feed)
         assert feed_id is not None
         fresh = FetchResult(feed, 200, body=FEED, content_type="application/rss+xml")
         job = claim(conn, feed_id, engine_id, action_id)
-        rss.store_feed(conn, engine_id=engine_id, job=job, update=rss._update(fresh, NOW))
+        update = rss._update(fresh, NOW)
+        rss.store_feed(conn, queue=queue, engine_id=engine_id, job=job, update=update)
         assert [state_of(conn, uri) for uri in (feed, "https://news.test/1")] == ["fetched"] * 2
         broken = FetchResult(feed, 500, content_type="text/html")
-        rss.store_feed(conn, engine_id=engine_id, job=job, update=rss._update(broken, NOW))
+        update = rss._update(broken, NOW)
+        rss.store_feed(conn, queue=queue, engine_id=engine_id, job=job, update=update)
         assert state_of(conn, feed) == "failed"
         assert state_of(conn, "https://news.test/2") == "fetched"
 
@@ -242,8 +250,10 @@ def test_craigslist_listings_are_fetched_and_an_expired_posting_is_gone(db: Data
         action_id = store.register_action(conn, name=craigslist.EXTRACT_ACTION)
         row = SearchResult(post_id, "Flat", url, None, None, "Mission", False)
         listing = craigslist._Listing(craigslist.posting_uri(url, post_id) or "", row, None, "apa")
+        queue = SqlQueue(db)
         craigslist.store_listings(
             conn,
+            queue=queue,
             engine_id=engine_id,
             action_id=action_id,
             search_uri=make_uri("https://sfbay.craigslist.org/search"),
@@ -254,7 +264,9 @@ def test_craigslist_listings_are_fetched_and_an_expired_posting_is_gone(db: Data
         assert item_id is not None
         data = craigslist.posting_data(FetchResult(url, 404, content_type="text/html"), {}, NOW)
         job = claim(conn, item_id, engine_id, action_id)
-        craigslist.store_posting(conn, engine_id=engine_id, job=job, data=data)
+        # What the extractor's ctx.store_items(..., finish=job) does in one transaction.
+        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(uri=job.uri, data=data)])
+        queue.finish_within(conn, job)
         assert state_of(conn, listing.uri) == "gone"
 
 

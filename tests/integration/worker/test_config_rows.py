@@ -16,6 +16,7 @@ import pytest
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines import ActionContext, Engine, item_action
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.queue import Job, SqlQueue
@@ -61,7 +62,7 @@ class Fetches(FetchingEngine):
 
     @item_action("fetch")
     async def fetch(self, ctx: ActionContext, job: Job) -> None:
-        result = await self.fetcher().fetch(job.uri)
+        result = await ctx.fetcher().fetch(job.uri)
         assert result.status == 200, result.error
 
 
@@ -88,8 +89,6 @@ def api(db: Database) -> Iterator[Api]:
     Paced.running = Paced.peak = Paced.cancelled = 0
     with api_for(db) as api:
         yield api
-    FetchingEngine.override_delay(None)
-    Fetches.configure(None)
 
 
 def set_config(api: Api, name: str, value: str) -> None:
@@ -191,14 +190,20 @@ def test_max_concurrent_jobs_applies_from_the_start_and_never_raises_concurrency
 def test_default_delay_edited_in_the_api_spaces_a_running_workers_requests(api: Api) -> None:
     db = api.db
     set_config(api, DEFAULT_DELAY, "")
-    # Without the row: no delay at all (the environment's HAYSTACK_DOWNLOAD_DELAY, here 0).
-    Fetches.configure(FetchSettings(min_delay=0.0, jitter=0.0, obey_robots=False))
+    # Without the row: no delay at all (the runtime's fetch settings, here 0).
+    fetchers = Fetchers(FetchSettings(min_delay=0.0, jitter=0.0, obey_robots=False))
     arrivals: list[float] = []
 
     with serve_http(_Recorder, arrivals=arrivals) as base:
         queue(db, Fetches, "fetch", [f"{base}/page/{i}" for i in range(400)])
         the_worker = Worker(
-            db, SqlQueue(db), [Fetches], concurrency=1, idle_sleep=0.05, config_every=0.2
+            db,
+            SqlQueue(db),
+            [Fetches],
+            concurrency=1,
+            idle_sleep=0.05,
+            config_every=0.2,
+            fetchers=fetchers,
         )
 
         def gaps_after(start: float) -> list[float]:
@@ -211,16 +216,14 @@ def test_default_delay_edited_in_the_api_spaces_a_running_workers_requests(api: 
             assert max(gaps_after(0.0)) < 0.3
 
             await asyncio.to_thread(set_config, api, DEFAULT_DELAY, "0.4")
-            await until(
-                lambda: FetchingEngine.delay_override == 0.4, "the worker to read it", timeout=2
-            )
+            await until(lambda: fetchers.delay == 0.4, "the worker to read it", timeout=2)
             seen = time.monotonic()
             # The request already waiting for its turn keeps it; every later one waits 0.4 s.
             await until(lambda: len(gaps_after(seen)) >= 4, "four spaced requests", timeout=5)
             assert min(gaps_after(seen)[1:]) > 0.3  # arrivals, not starts: a little jitter
 
             await asyncio.to_thread(set_config, api, DEFAULT_DELAY, "")
-            await until(lambda: FetchingEngine.delay_override is None, "the reset", timeout=2)
+            await until(lambda: fetchers.delay is None, "the reset", timeout=2)
             cleared = time.monotonic()
             await until(lambda: len(gaps_after(cleared)) >= 10, "fast requests", timeout=5)
             assert max(gaps_after(cleared)[1:]) < 0.3  # again after the turn already taken
@@ -230,4 +233,4 @@ def test_default_delay_edited_in_the_api_spaces_a_running_workers_requests(api: 
 
         asyncio.run(scenario())
 
-    assert FetchingEngine.delay_override is None  # a stopped worker leaves no override behind
+    assert fetchers.delay is None  # a stopped worker leaves no override behind

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from haystack_collector.db import Database
-from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.web_scraper import (
     CrawlSpec,
     WebScraper,
@@ -155,25 +155,24 @@ def test_a_crawl_keeps_its_own_fetch_choices_and_an_old_row_has_none() -> None:
 
 
 async def test_a_crawl_fetcher_is_the_shared_one_unless_the_crawl_chose_otherwise() -> None:
-    WebScraper.configure(FetchSettings(min_delay=1.0, per_host_concurrency=2))
+    fetchers = Fetchers(FetchSettings(min_delay=1.0, per_host_concurrency=2))
+    fetch = fetchers.for_engine(WebScraper.name)
     try:
         plain = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/"))
         same = CrawlSpec.from_settings(
             WebScraperSettings(url="http://site.test/", delay=1.0, per_host_concurrency=2)
         )
         fast = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/", delay=0.0))
-        shared = WebScraper.fetcher()
-        assert WebScraper.crawl_fetcher(plain) is shared
-        assert WebScraper.crawl_fetcher(same) is shared
-        own = WebScraper.crawl_fetcher(fast)
+        shared = fetch.fetcher()
+        assert WebScraper.crawl_fetcher(fetch, plain) is shared
+        assert WebScraper.crawl_fetcher(fetch, same) is shared
+        own = WebScraper.crawl_fetcher(fetch, fast)
         assert own is not shared
         assert own.settings == FetchSettings(min_delay=0.0, per_host_concurrency=2)
-        assert WebScraper.crawl_fetcher(fast) is own  # one per distinct settings
+        assert WebScraper.crawl_fetcher(fetch, fast) is own  # one per distinct settings
         # The Config row DefaultDelay replaces the worker's delay, not the crawl's.
-        FetchingEngine.override_delay(0.5)
-        assert WebScraper.crawl_fetcher(plain) is shared
-        assert WebScraper.crawl_fetcher(same).settings.min_delay == 1.0
+        fetchers.set_delay(0.5)
+        assert WebScraper.crawl_fetcher(fetch, plain) is shared
+        assert WebScraper.crawl_fetcher(fetch, same).settings.min_delay == 1.0
     finally:
-        FetchingEngine.override_delay(None)
-        await WebScraper.close_resources()
-        WebScraper.configure(None)
+        await fetchers.aclose()

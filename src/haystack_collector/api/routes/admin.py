@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel
-from sqlalchemy.engine import Connection
 
 from haystack_collector.api.deps import DbDep, WriteAccess
 from haystack_collector.api.models import WRITE_ERRORS
@@ -92,17 +91,12 @@ def table_data(
 ) -> TableDataOut:
     """A page of rows in key order; ``search`` is plain text (``%`` and ``_`` are literal)."""
 
-    def read(conn: Connection) -> TableDataOut:
-        rows = [
-            _aware(row)
-            for row in admin.table_rows(
-                conn, table=table, limit=limit, offset=offset, search=search
-            )
-        ]
-        total = admin.table_count(conn, table=table, search=search)
-        return TableDataOut(table=table, rows=rows, total=total, limit=limit, offset=offset)
-
-    return db.run_read(read)
+    rows, total = db.run_read(
+        admin.table_page, table=table, limit=limit, offset=offset, search=search
+    )
+    return TableDataOut(
+        table=table, rows=[_aware(row) for row in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/tables/{table}/records/{record_id}", response_model=Record)
@@ -114,11 +108,7 @@ def get_record(_token: WriteAccess, db: DbDep, table: TablePath, record_id: Reco
 def create_record(_token: WriteAccess, db: DbDep, table: TablePath, values: Values) -> Record:
     """Insert a row; the answer is the row as stored (with its new primary key)."""
 
-    def create(conn: Connection) -> Record:
-        record_id = admin.create_record(conn, table=table, values=values)
-        return _aware(admin.get_record(conn, table=table, record_id=record_id))
-
-    return db.run(create)
+    return _aware(db.run(admin.create_and_get_record, table=table, values=values))
 
 
 @router.put("/tables/{table}/records/{record_id}", response_model=Record)
@@ -127,11 +117,9 @@ def update_record(
 ) -> Record:
     """Change the given columns of a row; the answer is the row as stored."""
 
-    def change(conn: Connection) -> Record:
-        admin.update_record(conn, table=table, record_id=record_id, values=values)
-        return _aware(admin.get_record(conn, table=table, record_id=record_id))
-
-    return db.run(change)
+    return _aware(
+        db.run(admin.update_and_get_record, table=table, record_id=record_id, values=values)
+    )
 
 
 @router.delete(

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
@@ -124,7 +123,9 @@ def stop(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
     engine = get_engine(name)
     engine_id = engine.register(db).engine_id
     cancelled = db.run(
-        _stop, engine_id=engine_id, message=f"engine {engine.name} stopped by {principal.name}"
+        job_store.stop_engine,
+        engine_id=engine_id,
+        message=f"engine {engine.name} stopped by {principal.name}",
     )
     return EngineState(name=engine.name, enabled=False, cancelled_jobs=cancelled)
 
@@ -141,22 +142,14 @@ def disable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
     return _set_enabled(db, get_engine(name), enabled=False, by=principal.name)
 
 
-def _stop(conn: Connection, *, engine_id: int, message: str) -> int:
-    store.set_engine_disabled(conn, engine_id=engine_id, disabled=True)
-    cancelled = job_store.cancel_jobs(conn, engine_id=engine_id)
-    store.add_status(conn, message=f"{message}; {cancelled} job(s) cancelled", engine_id=engine_id)
-    return cancelled
-
-
 def _set_enabled(db: Database, engine: type[Engine], *, enabled: bool, by: str) -> EngineState:
     engine_id = engine.register(db).engine_id
-    with db.transaction() as conn:
-        store.set_engine_disabled(conn, engine_id=engine_id, disabled=not enabled)
-        store.add_status(
-            conn,
-            message=f"engine {engine.name} {'enabled' if enabled else 'disabled'} by {by}",
-            engine_id=engine_id,
-        )
+    db.run(
+        job_store.set_engine_enabled,
+        engine_id=engine_id,
+        enabled=enabled,
+        message=f"engine {engine.name} {'enabled' if enabled else 'disabled'} by {by}",
+    )
     return EngineState(name=engine.name, enabled=enabled)
 
 

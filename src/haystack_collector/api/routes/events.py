@@ -6,18 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
-from sqlalchemy.engine import Connection
 
 from haystack_collector.api.deps import DbDep, ReadAccess, WriteAccess
 from haystack_collector.api.models import WRITE_ERRORS, EventCounts, EventOut
-from haystack_collector.errors import NotFoundError
-from haystack_collector.store.catalog import get_engine_id
 from haystack_collector.store.events import (
     EventState,
     discard_dead_event,
-    event_counts,
+    event_page,
     get_event,
-    list_events,
     retry_dead_event,
 )
 
@@ -47,24 +43,12 @@ def events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> EventPage:
     """Events in a state, oldest first; dead ones carry their last error."""
-
-    def read(conn: Connection) -> EventPage:
-        engine_id = None
-        if engine is not None:
-            engine_id = get_engine_id(conn, name=engine)
-            if engine_id is None:
-                raise NotFoundError(f"no engine named {engine!r}")
-        rows = list_events(conn, state=state, engine_id=engine_id, after_id=after, limit=limit + 1)
-        counts = event_counts(conn, engine_id=engine_id)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return EventPage(
-            events=[_out(row) for row in rows],
-            counts=EventCounts(**counts),
-            next=rows[-1].event_id if more and rows else None,
-        )
-
-    return db.run_read(read)
+    page = db.run_read(event_page, state=state, engine=engine, after_id=after, limit=limit)
+    return EventPage(
+        events=[_out(row) for row in page.events],
+        counts=EventCounts(**page.counts),
+        next=page.events[-1].event_id if page.more and page.events else None,
+    )
 
 
 @router.get("/{event_id}", response_model=EventOut)

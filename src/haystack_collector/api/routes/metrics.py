@@ -15,30 +15,18 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 
 from haystack_collector.api.deps import DbDep, ReadAccess
 from haystack_collector.api.models import error_responses
 from haystack_collector.db import Database
-from haystack_collector.db.schema import items
 from haystack_collector.errors import HaystackError
 from haystack_collector.logs import get_logger
-from haystack_collector.store.events import event_counts
-from haystack_collector.store.workers import current_hosts, recent_workers
+from haystack_collector.store.counts import metrics_snapshot
 
 router = APIRouter(tags=["metrics"], responses=error_responses(401, 429))
 log = get_logger("haystack.api.metrics")
 
 BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
-
-
-def _snapshot(conn: Connection) -> tuple[dict[str, int], int, int, dict[str, str]]:
-    counts = event_counts(conn)
-    item_count = int(conn.execute(select(func.count()).select_from(items)).scalar() or 0)
-    workers = sum(1 for w in recent_workers(conn) if w.state == "running")
-    breakers = {host: str(info.get("breaker")) for host, info in current_hosts(conn).items()}
-    return counts, item_count, workers, breakers
 
 
 class DatabaseCollector(Collector):
@@ -56,7 +44,7 @@ class DatabaseCollector(Collector):
         ):
             yield GaugeMetricFamily(name, doc, value=float(value))
         try:
-            counts, item_count, workers, breakers = self.db.run_read(_snapshot)
+            snapshot = self.db.run_read(metrics_snapshot)
         except HaystackError as error:
             log.warning("metrics: database figures unavailable: %s", error)
             yield GaugeMetricFamily("haystack_database_up", "Whether the database answered.", 0.0)
@@ -66,18 +54,20 @@ class DatabaseCollector(Collector):
             "haystack_queue_events", "Item events by queue state.", labels=["state"]
         )
         for state in ("pending", "claimed", "dead", "done"):
-            queue.add_metric([state], float(counts.get(state, 0)))
+            queue.add_metric([state], float(snapshot.events.get(state, 0)))
         yield queue
-        yield GaugeMetricFamily("haystack_items", "Items in the database.", float(item_count))
+        yield GaugeMetricFamily("haystack_items", "Items in the database.", float(snapshot.items))
         yield GaugeMetricFamily(
-            "haystack_workers_running", "Workers seen in the last minute.", float(workers)
+            "haystack_workers_running",
+            "Workers seen in the last minute.",
+            float(snapshot.workers_running),
         )
         breaker = GaugeMetricFamily(
             "haystack_breaker_state",
             "Per-host circuit breaker: 0 closed, 1 half open, 2 open.",
             labels=["host"],
         )
-        for host, state in sorted(breakers.items()):
+        for host, state in sorted(snapshot.breakers.items()):
             breaker.add_metric([host], BREAKER_VALUES.get(state, 0.0))
         yield breaker
 

@@ -1,7 +1,7 @@
 """``GET /api/status``: recent Status rows, newest first, filtered by engine and action.
 
-``status_rows`` also serves the live stream (``routes/stream.py``), which asks for the rows
-after the last id it sent.
+``store.status_log`` also serves the live stream (``routes/stream.py``), which asks for the
+rows after the last id it sent; ``status_out`` shapes them for both.
 """
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from haystack_collector.api.deps import DbDep, ReadAccess
 from haystack_collector.api.models import StatusOut, error_responses
-from haystack_collector.db.schema import actions, engines, status
-from haystack_collector.errors import NotFoundError
 from haystack_collector.masking import mask_text
-from haystack_collector.store._sql import from_db
+from haystack_collector.store.status import StatusRow, status_log
 
 router = APIRouter(
     prefix="/api/status", tags=["status"], responses=error_responses(401, 404, 422, 429, 503)
@@ -31,57 +27,21 @@ class StatusPage(BaseModel):
     status: list[StatusOut]
 
 
-def status_rows(
-    conn: Connection,
-    *,
-    limit: int = 50,
-    engine: str | None = None,
-    action: str | None = None,
-    after_id: int | None = None,
-) -> list[StatusOut]:
-    """Status rows with their engine and action names: newest first, or oldest first after
-    ``after_id`` (what a stream needs). An unknown engine or action name is NotFoundError."""
-    query = (
-        select(status, engines.c.EngineName, actions.c.actionName)
-        .outerjoin(engines, engines.c.EngineId == status.c.engineId)
-        .outerjoin(actions, actions.c.actionId == status.c.actionId)
-    )
-    if engine is not None:
-        ids = conn.execute(select(engines.c.EngineId).where(engines.c.EngineName == engine))
-        engine_ids = list(ids.scalars())
-        if not engine_ids:
-            raise NotFoundError(f"no engine named {engine!r}")
-        query = query.where(status.c.engineId.in_(engine_ids))
-    if action is not None:
-        action_id = conn.execute(
-            select(actions.c.actionId).where(actions.c.actionName == action)
-        ).scalar()
-        if action_id is None:
-            raise NotFoundError(f"no action named {action!r}")
-        query = query.where(status.c.actionId == action_id)
-    if after_id is None:
-        query = query.order_by(status.c.statusId.desc())
-    else:
-        query = query.where(status.c.statusId > after_id).order_by(status.c.statusId)
+def status_out(rows: list[StatusRow]) -> list[StatusOut]:
+    """Status rows (``store.status_log``) as the API shows them."""
     return [
         StatusOut(
-            status_id=row.statusId,
-            engine_id=row.engineId,
-            engine=row.EngineName,
-            action_id=row.actionId,
-            action=row.actionName,
+            status_id=row.status_id,
+            engine_id=row.engine_id,
+            engine=row.engine,
+            action_id=row.action_id,
+            action=row.action,
             # Masked again on the way out: rows written before masking, or by other tools.
-            message=mask_text(row.StatusMessage or ""),
-            date=from_db(row.StatusDate),
+            message=mask_text(row.message),
+            date=row.date,
         )
-        for row in conn.execute(query.limit(limit))
+        for row in rows
     ]
-
-
-def last_status_id(conn: Connection) -> int:
-    """The newest Status row's id (0 when there is none)."""
-    newest = conn.execute(select(status.c.statusId).order_by(status.c.statusId.desc()).limit(1))
-    return int(newest.scalar() or 0)
 
 
 @router.get("", response_model=StatusPage)
@@ -93,5 +53,5 @@ def recent_status(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> StatusPage:
     """The newest Status rows (the activity log), newest first."""
-    rows = db.run_read(status_rows, limit=limit, engine=engine, action=action)
-    return StatusPage(status=rows)
+    rows = db.run_read(status_log, limit=limit, engine=engine, action=action)
+    return StatusPage(status=status_out(rows))

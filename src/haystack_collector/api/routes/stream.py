@@ -21,19 +21,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import or_, select
-from sqlalchemy.engine import Connection
 from starlette.types import Receive, Scope, Send
 
 from haystack_collector.api.deps import DbDep, Principal, ReadAccess
 from haystack_collector.api.models import READ_ERRORS
-from haystack_collector.api.routes.status import last_status_id, status_rows
+from haystack_collector.api.routes.status import status_out
 from haystack_collector.db import Database
-from haystack_collector.db.schema import engines, jobs
 from haystack_collector.errors import HaystackError
 from haystack_collector.logs import get_logger
 from haystack_collector.metrics import API_STREAMS
-from haystack_collector.store._sql import from_db, utcnow
+from haystack_collector.store.jobs import JobRow, active_and_recent_jobs
+from haystack_collector.store.status import last_status_id, status_log
 
 router = APIRouter(prefix="/api/stream", tags=["stream"], responses=READ_ERRORS)
 log = get_logger("haystack.api.stream")
@@ -43,7 +41,6 @@ HEARTBEAT_SECONDS = 15.0
 MAX_AGE_SECONDS = 600.0
 RECONNECT_MS = 1000
 STATUS_BATCH = 200
-ACTIVE_JOB_STATES = ("queued", "running")
 # Jobs that ended this recently are still reported, so their last change is never missed.
 RECENT_JOBS = timedelta(minutes=5)
 # A Last-Event-ID the stream resumes after: a Status id, as the ids it sends are.
@@ -143,47 +140,26 @@ def streams_stopping(app: Any) -> bool:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    aware = from_db(moment)
-    return aware.isoformat() if aware else None
+    return moment.isoformat() if moment else None  # the store's datetimes are aware (UTC)
 
 
-def job_snapshot(conn: Connection) -> dict[int, dict[str, Any]]:
-    """Active jobs and those finished in the last few minutes, by id."""
-    j = jobs.c
-    rows = conn.execute(
-        select(
-            j.jobId,
-            j.engineId,
-            engines.c.EngineName,
-            j.jobAction,
-            j.jobState,
-            j.jobCreated,
-            j.jobStarted,
-            j.jobFinished,
-            j.jobItemsStored,
-            j.jobEventsEnqueued,
-            j.jobError,
-        )
-        .outerjoin(engines, engines.c.EngineId == j.engineId)
-        .where(or_(j.jobState.in_(ACTIVE_JOB_STATES), j.jobFinished >= utcnow() - RECENT_JOBS))
-        .order_by(j.jobId)
-        .limit(500)
-    )
+def job_snapshot(found: list[tuple[JobRow, str | None]]) -> dict[int, dict[str, Any]]:
+    """The jobs ``store.jobs.active_and_recent_jobs`` found, as the stream sends them, by id."""
     return {
-        row.jobId: {
-            "job_id": row.jobId,
-            "engine_id": row.engineId,
-            "engine": row.EngineName,
-            "action": row.jobAction,
-            "state": row.jobState,
-            "created": _iso(row.jobCreated),
-            "started": _iso(row.jobStarted),
-            "finished": _iso(row.jobFinished),
-            "items_stored": int(row.jobItemsStored or 0),
-            "events_enqueued": int(row.jobEventsEnqueued or 0),
-            "error": row.jobError,
+        job.job_id: {
+            "job_id": job.job_id,
+            "engine_id": job.engine_id,
+            "engine": engine,
+            "action": job.action,
+            "state": job.state,
+            "created": _iso(job.created),
+            "started": _iso(job.started),
+            "finished": _iso(job.finished),
+            "items_stored": job.items_stored,
+            "events_enqueued": job.events_enqueued,
+            "error": job.error,
         }
-        for row in rows
+        for job, engine in found
     }
 
 
@@ -224,12 +200,13 @@ async def _events(
     ):
         out: list[str] = []
         try:
-            rows = await _read(db, status_rows, after_id=last_id, limit=STATUS_BATCH)
-            for row in rows:
+            rows = await _read(db, status_log, after_id=last_id, limit=STATUS_BATCH)
+            for row in status_out(rows):
                 last_id = row.status_id
                 out.append(sse("status", row.model_dump(mode="json"), event_id=row.status_id))
             if with_jobs:
-                current = await _read(db, job_snapshot)
+                jobs = await _read(db, active_and_recent_jobs, ended_within=RECENT_JOBS)
+                current = job_snapshot(jobs)
                 out += [sse("job", job) for i, job in current.items() if seen_jobs.get(i) != job]
                 seen_jobs = current
             if down:
