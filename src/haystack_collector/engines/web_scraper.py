@@ -274,10 +274,18 @@ def _is_html(content_type: str | None) -> bool:
 
 
 def _followable(page: Page) -> list[str]:
-    """Distinct link targets in document order, unless the page says nofollow."""
+    """Distinct targets in document order, unless the page says nofollow.
+
+    Besides its links, a page leads to the documents its frames and iframes show and to the
+    target of its meta refresh: a frameset page has no other way to its content.
+    """
     if page.robots_nofollow:
         return []
-    return list(dict.fromkeys(link.url for link in page.links))
+    urls = [link.url for link in page.links]
+    urls.extend(page.frames)
+    if page.meta_refresh is not None:
+        urls.append(page.meta_refresh)
+    return list(dict.fromkeys(urls))
 
 
 def _image(image: Image) -> dict[str, Any]:
