@@ -31,7 +31,7 @@ from haystack_collector.fetch.decode import decode_body
 from haystack_collector.fetch.download import Download, DownloadTools, download_file
 from haystack_collector.fetch.failures import FetchFailure, Throttled, parse_retry_after
 from haystack_collector.fetch.hosts import HostSlots
-from haystack_collector.fetch.policy import check_url, host_key, log_result
+from haystack_collector.fetch.policy import check_url, host_key, log_result, parse_url
 from haystack_collector.fetch.result import FetchResult
 from haystack_collector.fetch.robots import RobotsCache
 from haystack_collector.fetch.settings import FetchSettings
@@ -244,7 +244,7 @@ class Fetcher:
         s = self.settings
         refusal = await check_url(url, allow_private=self._allow_private(), resolver=self._resolver)
         # robots.txt itself is always fetchable, whatever it says.
-        if refusal is not None or not s.obey_robots or httpx.URL(url).path == "/robots.txt":
+        if refusal is not None or not s.obey_robots or parse_url(url).path == "/robots.txt":
             return refusal
         rules = await self._robots.rules(url)
         delay = rules.crawl_delay(s.robots_agent)
