@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import re
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -56,18 +56,19 @@ class _Inflate:
         self._z = zlib.decompressobj(wbits)
         self._started = False
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decoded pieces of ``data``, each made only when the one before was checked."""
         try:
-            out = [self._z.decompress(data, _STEP)]
+            piece = self._z.decompress(data, _STEP)
         except zlib.error:
             if self._started or not self._raw_fallback:
                 raise
             self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # a raw deflate stream
-            out = [self._z.decompress(data, _STEP)]
+            piece = self._z.decompress(data, _STEP)
         self._started = True
+        yield piece
         while self._z.unconsumed_tail:
-            out.append(self._z.decompress(self._z.unconsumed_tail, _STEP))
-        return out
+            yield self._z.decompress(self._z.unconsumed_tail, _STEP)
 
     def flush(self) -> bytes:
         return self._z.flush()
@@ -79,11 +80,17 @@ def _decoders(content_encoding: str | None) -> list[_Inflate]:
     return [_Inflate(c) for c in reversed(codings) if c in ("gzip", "x-gzip", "deflate")]
 
 
-def _decode(decoders: list[_Inflate], data: bytes) -> list[bytes]:
-    parts = [data]
+def _decode(decoders: list[_Inflate], data: bytes) -> Iterator[bytes]:
+    parts: Iterable[bytes] = (data,)
     for decoder in decoders:
-        parts = [out for part in parts if part for out in decoder.feed(part)]
-    return parts
+        parts = _through(decoder, parts)
+    yield from parts
+
+
+def _through(decoder: _Inflate, parts: Iterable[bytes]) -> Iterator[bytes]:
+    for part in parts:
+        if part:
+            yield from decoder.feed(part)
 
 
 class AioWire:
