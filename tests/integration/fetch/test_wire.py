@@ -61,8 +61,9 @@ async def test_corrupt_gzip_raises_as_on_the_httpx_path() -> None:
     async with RawServer({"/": bad}) as server, fetcher() as f:
         with pytest.raises(httpx.DecodingError):
             await f.fetch(server.url("/"))
-    answer = httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=corrupt)
-    transport = httpx.MockTransport(lambda request: answer)
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=corrupt)
+    )
     async with Fetcher(FetchSettings(obey_robots=False), transport=transport) as f:
         with pytest.raises(httpx.DecodingError):
             await f.fetch("http://site.test/")
