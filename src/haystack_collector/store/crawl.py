@@ -28,7 +28,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import String, and_, bindparam, null, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.expression import BindParameter, ClauseElement
 
 from haystack_collector.db.schema import item_data, item_events, items
 from haystack_collector.store._sql import CHUNK, _positional, chunks, param_converter, uri_hash
@@ -133,22 +133,29 @@ def store_pages(
     fetched again, even when its process dies before the worker's batched finish. Pages are
     decided in order, so a target two of them link to is queued once, by the first.
     """
-    records: list[ItemRecord] = []
-    stored: list[StoredPage] = []
-    queued_here: set[str] = set()
+    positions = _positions(conn, [page.item_id for page in pages])
+    plans: list[tuple[PageWrite, int, int | None, list[str], list[str]]] = []
+    wanted: dict[int, dict[str, None]] = {}  # by root: the targets to decide, in order
     for page in pages:
-        position = read_data(conn, page.item_id, (DEPTH, CRAWL_ROOT))
-        depth = _as_int(position.get(DEPTH), 0)
-        root = position.get(CRAWL_ROOT)
+        depth, root = positions.get(page.item_id, (0, None))
         targets: list[str] = []
-        queued: list[str] = []
-        if isinstance(root, int) and not isinstance(root, bool):
+        fresh: list[str] = []
+        if root is not None:
             spec = _scope(conn, root, scopes)
             targets = [u for u in page.links if spec.in_scope(u) and looks_like_trap(u) is None]
-            fresh = [u for u in targets if u not in queued_here and u != page.uri]
-            if fresh and depth < spec.max_depth:
-                queued = _claim_budget(conn, engine_id, action_id, root, spec, fresh)
-                queued_here.update(queued)
+            if depth < spec.max_depth:
+                fresh = [u for u in targets if u != page.uri]
+                wanted.setdefault(root, {}).update(dict.fromkeys(fresh))
+        plans.append((page, depth, root, targets, fresh))
+    # Roots in one order, so two transactions never wait for each other's counter locks.
+    rooms = {
+        root: _room(conn, engine_id, action_id, root, scopes, urls)
+        for root, urls in sorted(wanted.items())
+    }
+    records: list[ItemRecord] = []
+    stored: list[StoredPage] = []
+    for page, depth, root, targets, fresh in plans:
+        queued = rooms[root].take(fresh) if root is not None and fresh else []
         records.append(
             ItemRecord(uri=page.uri, data=page.data, links=[LinkSpec(url) for url in targets])
         )
@@ -157,36 +164,75 @@ def store_pages(
             for url in queued
         )
         stored.append(StoredPage(depth, len(targets), len(queued)))
+    for root, room in rooms.items():
+        room.save(conn, root)
     store_items(conn, engine_id=engine_id, records=records)
     finish_events(conn, [page.event_id for page in pages])
     return stored
 
 
-def _claim_budget(  # noqa: PLR0917 - a private helper of store_pages
+@dataclass(slots=True)
+class _Room:
+    """A crawl's page budget in this transaction: what is left, and what is already queued."""
+
+    counter: bool  # the root has its CrawlEnqueued row (a crawl seeded by seed_crawl)
+    enqueued: int
+    left: int
+    taken: set[str]  # queued before (in any state) or by an earlier page of this batch
+    chosen: int = 0
+
+    def take(self, urls: list[str]) -> list[str]:
+        chosen = [url for url in urls if url not in self.taken][: max(self.left, 0)]
+        self.taken.update(chosen)
+        self.left -= len(chosen)
+        self.chosen += len(chosen)
+        return chosen
+
+    def save(self, conn: Connection, root: int) -> None:
+        if self.counter and self.chosen:
+            text, tag = encode(self.enqueued + self.chosen)
+            params = {"root": root, "key": CRAWL_ENQUEUED, "value": text, "tag": tag}
+            _execute(conn, "set_counter", params)
+
+
+def _room(  # noqa: PLR0917 - a private helper of store_pages
     conn: Connection,
     engine_id: int,
     action_id: int,
     root: int,
-    spec: CrawlScope,
-    targets: list[str],
-) -> list[str]:
-    """Which targets to enqueue: not queued yet, within max pages; advances the counter.
-
-    Locks the root's counter row first, so this crawl's page transactions decide one at a
-    time (see the module docstring).
-    """
+    scopes: Scopes,
+    urls: Mapping[str, None],
+) -> _Room:
+    """Lock the root's counter (see the module docstring) and read what is queued already."""
     row = _execute(conn, "lock_counter", {"root": root, "key": CRAWL_ENQUEUED}).first()
     enqueued = _as_int(None if row is None else decode(row[0], row[1]), 1)
-    room = spec.max_pages - enqueued
-    if room <= 0:
-        return []
-    already = _queued(conn, engine_id, action_id, targets)
-    chosen = [url for url in targets if uri_hash(url) not in already][:room]
-    if chosen and row is not None:
-        text, tag = encode(enqueued + len(chosen))
-        params = {"root": root, "key": CRAWL_ENQUEUED, "value": text, "tag": tag}
-        _execute(conn, "set_counter", params)
-    return chosen
+    left = _scope(conn, root, scopes).max_pages - enqueued
+    already = _queued(conn, engine_id, action_id, urls) if left > 0 else set()
+    taken = {url for url in urls if uri_hash(url) in already}
+    return _Room(row is not None, enqueued, left, taken)
+
+
+def _positions(conn: Connection, item_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+    """Each item's ``Depth`` (the smallest) and ``CrawlRoot`` (None: a page of no crawl)."""
+    found: dict[int, dict[str, ItemValue]] = {}
+    for part in chunks(list(item_ids), _POSITION_SHAPES[-1]):
+        size = next(n for n in _POSITION_SHAPES if n >= len(part))
+        part.extend([part[-1]] * (size - len(part)))
+        params: dict[str, Any] = {f"i{n}": item for n, item in enumerate(part)}
+        params |= {"depth": DEPTH, "root": CRAWL_ROOT}
+        for item, key, text, tag in _execute(conn, f"positions_{size}", params):
+            value, seen = decode(text, tag), found.setdefault(item, {})
+            if key not in seen or (key == DEPTH and _as_int(value, 0) < _as_int(seen[key], 0)):
+                seen[key] = value
+    positions: dict[int, tuple[int, int | None]] = {}
+    for item, seen in found.items():
+        root = seen.get(CRAWL_ROOT)
+        crawl = root if isinstance(root, int) and not isinstance(root, bool) else None
+        positions[item] = (_as_int(seen.get(DEPTH), 0), crawl)
+    return positions
+
+
+_POSITION_SHAPES = (1, 8, 64)
 
 
 def _queued(conn: Connection, engine_id: int, action_id: int, urls: Iterable[str]) -> set[str]:
@@ -250,6 +296,15 @@ def _statement(name: str) -> ClauseElement:
         return (
             select(d.itemData, d.itemDataValue, d.itemDataType)
             .where(d.itemId == bindparam("item"), d.itemData.in_(keys))
+            .order_by(d.itemDataSeq, d.ItemDataId)
+        )
+    if name.startswith("positions_"):
+        ids: list[BindParameter[Any]] = [
+            bindparam(f"i{n}") for n in range(int(name.removeprefix("positions_")))
+        ]
+        return (
+            select(d.itemId, d.itemData, d.itemDataValue, d.itemDataType)
+            .where(d.itemId.in_(ids), d.itemData.in_([bindparam("depth"), bindparam("root")]))
             .order_by(d.itemDataSeq, d.ItemDataId)
         )
     counter = and_(d.itemId == bindparam("root"), d.itemData == bindparam("key"))
