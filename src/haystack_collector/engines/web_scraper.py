@@ -200,7 +200,9 @@ class WebScraper(FetchingEngine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        result = await self._fetch(job.uri)
+        result = await self.fetcher().fetch(job.uri)
+        if result.error == CIRCUIT_OPEN:  # the retry loop is paid for only when it is needed
+            result = await self._fetch(job.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
         if len(result.body) > PARSE_ON_LOOP_BYTES:
@@ -222,13 +224,14 @@ class WebScraper(FetchingEngine):
         return writer
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
-    async def _fetch(self, url: str) -> FetchResult:
+    async def _fetch(self, url: str, first: list[FetchResult]) -> FetchResult:
         """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
 
-        A page the breaker refused was never requested, so it is not a fact about the site to
-        store: after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
+        ``first`` holds the first attempt's result when the caller already made it. A page the
+        breaker refused was never requested, so it is not a fact about the site to store:
+        after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
         """
-        result = await self.fetcher().fetch(url)
+        result = first.pop() if first else await self.fetcher().fetch(url)
         if result.error == CIRCUIT_OPEN:
             raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
         return result
