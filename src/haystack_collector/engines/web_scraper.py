@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, FetchResult
+from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.store import crawl as crawl_store
@@ -172,6 +174,9 @@ class WebScraper(FetchingEngine):
     description = "Depth-limited web crawl: pages, titles, links, images and forms"
     Settings = WebScraperSettings
     status_per_run = False  # a Status row per page would double the crawl's writes
+    # A crawl fetches each page once per run: remembering every page's ETag would only grow
+    # (and a 304 has no body to follow links from).
+    conditional_get = False
 
     # Crawl limits by root item id: they never change during a run, so read them once.
     _specs: ClassVar[dict[int, CrawlSpec]] = {}
@@ -265,6 +270,7 @@ class _PageWriter:
         self.key = (db, engine_id, action_id)
         self._scopes = scopes
         self._pending: list[tuple[PageWrite, asyncio.Future[StoredPage]]] = []
+        self._trim = HeapTrimmer()
         self._task: asyncio.Task[None] | None = None
 
     async def write(self, page: PageWrite) -> StoredPage:
@@ -301,13 +307,15 @@ class _PageWriter:
 
     def _store(self, pages: list[PageWrite]) -> list[StoredPage]:
         db, engine_id, action_id = self.key
-        return db.run(
+        stored = db.run(
             crawl_store.store_pages,
             engine_id=engine_id,
             action_id=action_id,
             pages=pages,
             scopes=self._scopes,
         )
+        self._trim(time.monotonic())  # the pages' parse trees are gone: give their heap back
+        return stored
 
 
 def _settle(
