@@ -251,17 +251,27 @@ def export_haystack_pages(database_url: str, out: Path) -> str:
     )
 
 
-def fresh_database(database_url: str | None, folder: Path) -> str:
-    """The run's database: a new SQLite file, or the given server database emptied first."""
+def fresh_database(database_url: str | None, folder: Path, python: Path) -> str:
+    """The run's database: a new SQLite file, or the given server database emptied and migrated.
+
+    ``haystack crawl`` creates a SQLite file's schema itself; a server database it expects
+    migrated (``haystack db upgrade``), outside the measured run.
+    """
     if database_url is None:
         return f"sqlite:///{folder / 'crawl.db'}"
     engine = create_engine(database_url)
     try:
         meta = MetaData()
         meta.reflect(engine)
-        meta.drop_all(engine)  # the crawl creates its schema again
+        meta.drop_all(engine)
     finally:
         engine.dispose()
+    subprocess.run(
+        [python, "-m", "haystack_collector", "--database-url", database_url, "db", "upgrade"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=str(HAYSTACK_SRC)),
+    )
     return database_url
 
 
@@ -729,7 +739,7 @@ def bench_site(args: argparse.Namespace, site: Site, crawlers: list[str], work: 
                 cmd = wget_cmd(site, folder, urls)
             else:
                 urls = folder / "haystack-pages.txt"
-                database_url = fresh_database(args.database_url, folder)
+                database_url = fresh_database(args.database_url, folder, args.haystack_python)
                 cmd = haystack_cmd(args, site, database_url)
             run = run_crawler(name, cmd, folder, urls, truth, args.rss_sample, database_url)
             print_run(f"{site.name} {label} {name}", run)
