@@ -54,7 +54,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -73,13 +73,15 @@ from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
-from haystack_collector.scheduler import Scheduler
 from haystack_collector.store.workers import (
     WORKER_RETENTION,
     heartbeat_worker,
     prune_workers,
     register_worker,
 )
+
+if TYPE_CHECKING:  # the scheduler (croniter, the engine registry) only where one runs
+    from haystack_collector.scheduler import Scheduler
 
 __all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
 
