@@ -287,8 +287,7 @@ class JobRunner:
             duration = time.perf_counter() - started
             # Not recorded: cancelled (or taken over) while it ran; its outcome was dropped.
             state = ("failed" if failure else "done") if recorded else "cancelled"
-            metrics.JOB_DURATION.labels(engine=engine.name, state=state).observe(duration)
-            metrics.ITEMS_STORED.labels(engine=engine.name).inc(items)
+            metrics.observe_job(engine=engine.name, state=state, seconds=duration, items=items)
             if recorded:
                 self.stats.items_stored += items
                 if failure:

@@ -66,7 +66,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -85,7 +85,6 @@ from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
-from haystack_collector.scheduler import Scheduler
 from haystack_collector.store.workers import (
     WORKER_RETENTION,
     claims_of_running_workers,
@@ -95,6 +94,9 @@ from haystack_collector.store.workers import (
     release_dead_workers,
     running_workers,
 )
+
+if TYPE_CHECKING:  # the scheduler (croniter, the engine registry) only where one runs
+    from haystack_collector.scheduler import Scheduler
 
 __all__ = ["DEFAULT_STALL_TIMEOUT", "Worker", "WorkerStats", "default_owner", "run_worker"]
 

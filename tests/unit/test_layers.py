@@ -18,9 +18,6 @@ from haystack_collector.db import schema
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "haystack_collector"
 LAYERS = ("store", "db")  # where SQL belongs
-# TODO(lead): remove once the web scraper's and the crawl's SQL have moved into store/
-# (branches "perf" and "runtime").
-NOT_YET = {"engines/web_scraper.py"}
 
 # What may come from SQLAlchemy outside the layers: types, URLs, errors, and the connection
 # event the memory queue uses to act when its caller's transaction commits.
@@ -59,7 +56,6 @@ def outside_the_layers() -> list[Path]:
         path
         for path in sorted(PACKAGE.rglob("*.py"))
         if path.relative_to(PACKAGE).parts[0] not in LAYERS
-        and path.relative_to(PACKAGE).as_posix() not in NOT_YET
     ]
 
 
@@ -78,11 +74,6 @@ def test_no_module_outside_store_and_db_builds_or_runs_sql() -> None:
         if (problems := violations(path.read_text(encoding="utf-8")))
     }
     assert found == {}
-
-
-def test_the_allowance_names_files_that_still_exist() -> None:
-    # A stale entry would let a new file of that name through unchecked.
-    assert all((PACKAGE / name).is_file() for name in NOT_YET)
 
 
 @pytest.mark.parametrize(

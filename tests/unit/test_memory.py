@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from haystack_collector.memory import limit_malloc_arenas
+from haystack_collector.memory import HeapTrimmer, limit_malloc_arenas
 
 PROBE = "from haystack_collector.memory import limit_malloc_arenas; print(limit_malloc_arenas())"
 
@@ -25,3 +25,13 @@ def test_the_arena_cap_applies_on_glibc() -> None:
 def test_an_operator_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_the_heap_is_trimmed_at_most_once_per_interval() -> None:
+    trim = HeapTrimmer(every=1.0)
+    junk = [bytes(1000) for _ in range(10_000)]  # freed heap for malloc_trim to hand back
+    del junk
+    assert trim(100.0)
+    assert not trim(100.5)
+    assert trim(101.0)

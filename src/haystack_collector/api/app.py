@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from haystack_collector import __version__
+from haystack_collector import metrics as metrics_module
 from haystack_collector.api import deps, errors, middleware
 from haystack_collector.api.models import ErrorOut, error_responses
 from haystack_collector.api.routes import (
@@ -36,6 +37,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    metrics_module.enable()  # this process answers /metrics: keep the counters from now on
     app.state.read_lane = deps.ReadLane.for_database(settings, db)
     errors.install(app)
     middleware.install(app, settings)

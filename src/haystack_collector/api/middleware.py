@@ -23,10 +23,10 @@ from fastapi import FastAPI, routing
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from haystack_collector import metrics
 from haystack_collector.api import guards
 from haystack_collector.api.guards import json_answer
 from haystack_collector.logs import correlation_scope, get_logger
-from haystack_collector.metrics import API_REQUEST_SECONDS
 from haystack_collector.resilience import LimiterRegistry
 from haystack_collector.settings import Settings
 from haystack_collector.store.tokens import hash_secret
@@ -107,11 +107,12 @@ class CorrelationMiddleware:
 def _observe(scope: Scope, status: int, seconds: float) -> None:
     # The route's template, not the path: /api/items/{item_id} is one series, not millions.
     route = getattr(scope.get("route"), "path", None)
-    API_REQUEST_SECONDS.labels(
+    metrics.observe_request(
         method=str(scope.get("method", "")),
         route=route if isinstance(route, str) else "unmatched",
-        status=str(status),
-    ).observe(seconds)
+        status=status,
+        seconds=seconds,
+    )
 
 
 class AllowHeaderMiddleware:

@@ -3,21 +3,18 @@
 The start action ``seed`` stores the start URL as the crawl's root item (Depth 0) with the
 crawl's limits (ItemData ``CrawlSettings``, JSON) and a counter of the pages enqueued so far
 (``CrawlEnqueued``), and queues its ``WebCrawler`` event. Each ``WebCrawler`` event fetches one
-page and stores, in ONE transaction: the page's data, ``references`` links to every in-scope
-link target, and the items and events of the targets it enqueues (with their ``Depth`` and
-``CrawlRoot``). So the frontier is nothing but pending ItemEvents: a crawl killed in any way
-resumes from the database, and a page whose event is done is never fetched again.
+page; storing it writes, in one transaction: the page's data, ``references`` links to every
+in-scope link target, the items and events of the targets it enqueues (with their ``Depth`` and
+``CrawlRoot``), and the page's own event marked done. So the frontier is nothing but pending
+ItemEvents: a crawl killed in any way resumes from the database, and a page whose event is done
+is never fetched again. The transactions, and how they keep max pages exact and "new target"
+race-free with a lock on the root's counter, are in ``store.crawl``.
 
-Max pages is exact, also with many workers: the transaction that enqueues pages first locks
-the root's ``CrawlEnqueued`` row (``SELECT ... FOR UPDATE``; SQLite has a single writer), so
-concurrent pages of one crawl decide "is this target already queued" and spend the page budget
-one after another. That lock also makes "new target" race-free (two pages discovering the same
-URL never both enqueue it). It is held for one short transaction, never during a fetch.
-
-A target is queued when it has no ``WebCrawler`` event yet, not merely when its item is new: a
-URL first seen beyond the depth limit (stored as a bare link target) is still crawled when a
-shallower page links to it later. ``Depth`` is the depth at which a page was first queued;
-with concurrency 1 the queue is FIFO, so that is the shortest-path depth.
+Pages are stored by a group commit (``_PageWriter``, one per event loop): pages that finish
+while a batch is being written go together into the next transaction, so a busy crawl pays for
+one commit per batch instead of one per page, and an idle one waits for nobody. Each crawl
+action returns only once its page has committed. A kill loses at most the batch in flight,
+whose events are still pending and are fetched again.
 
 The crawl's own politeness choices (delay, per-host concurrency, robots) are stored with its
 limits. Whoever runs its pages (the ``haystack crawl`` that started it, a later one, any
@@ -39,21 +36,19 @@ import asyncio
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import String, and_, bindparam, null, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
 
-from haystack_collector import store
-from haystack_collector.db.schema import item_data, item_events, items
+from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetchers import EngineFetch
@@ -62,22 +57,27 @@ from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
+from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
-from haystack_collector.store import ItemRecord, LinkSpec
-from haystack_collector.store._sql import (
-    CHUNK,
-    _positional,
-    chunks,
-    param_converter,
-    uri_hash,
-    utcnow,
+from haystack_collector.store import crawl as crawl_store
+from haystack_collector.store.crawl import (
+    CRAWL_ENQUEUED,
+    CRAWL_ROOT,
+    CRAWL_SETTINGS,
+    DEPTH,
+    PageWrite,
+    StoredPage,
 )
-from haystack_collector.store.values import ItemValue, decode, encode
-from haystack_collector.urls import canonicalize, host_of, looks_like_trap
+from haystack_collector.store.values import ItemValue
+from haystack_collector.urls import canonicalize, host_of
 
 __all__ = [
     "CRAWL_ACTION",
+    "CRAWL_ENQUEUED",
+    "CRAWL_ROOT",
+    "CRAWL_SETTINGS",
+    "DEPTH",
     "CrawlSpec",
     "WebScraper",
     "WebScraperSettings",
@@ -86,11 +86,11 @@ __all__ = [
 CRAWL_ACTION = "WebCrawler"
 SEED_ACTION = "WebScraperSeed"
 
-# ItemData keys the crawl itself relies on.
-DEPTH = "Depth"
-CRAWL_ROOT = "CrawlRoot"
-CRAWL_SETTINGS = "CrawlSettings"
-CRAWL_ENQUEUED = "CrawlEnqueued"
+# At most this many pages go into one store transaction.
+WRITE_BATCH = 64
+# A page up to this size is parsed on the event loop (a thread hop costs more than parsing
+# it); a bigger one in a thread, so the loop's other fetches and heartbeats go on.
+PARSE_ON_LOOP_BYTES = 256 * 1024
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # How often one page waits for its host's open circuit breaker before the queue takes over.
@@ -212,15 +212,6 @@ class _Fetched:
     links: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredPage:
-    """What storing one page did."""
-
-    depth: int
-    linked: int
-    enqueued: int
-
-
 class WebScraper(FetchingEngine):
     """Crawl a site from a start URL, storing every page, its title, links, images and forms."""
 
@@ -229,12 +220,22 @@ class WebScraper(FetchingEngine):
     description = "Depth-limited web crawl: pages, titles, links, images and forms"
     Settings = WebScraperSettings
     status_per_run = False  # a Status row per page would double the crawl's writes
+    # A crawl fetches each page once per run: remembering every page's ETag would only grow
+    # (and a 304 has no body to follow links from).
+    conditional_get = False
 
     # Crawl limits by root item id: they never change during a run, so read them once.
     _specs: ClassVar[dict[int, CrawlSpec]] = {}
+    # The group commit of each event loop the engine runs on (see the module docstring).
+    _writers: ClassVar[WeakKeyDictionary[asyncio.AbstractEventLoop, _PageWriter]] = (
+        WeakKeyDictionary()
+    )
 
     @classmethod
     async def close_resources(cls) -> None:
+        writer = cls._writers.pop(asyncio.get_running_loop(), None)
+        if writer is not None:
+            await writer.drained()
         cls._specs.clear()
         await super().close_resources()
 
@@ -268,49 +269,166 @@ class WebScraper(FetchingEngine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        # Read before the fetch, which the crawl's own choices steer; store_page reuses it.
-        position = await asyncio.to_thread(
-            ctx.db.run_read, crawl_position, item_id=job.item_id, specs=self._specs
+        # The page's crawl, read before the fetch: its own choices decide how it is fetched.
+        scope = await asyncio.to_thread(
+            ctx.db.run_read,
+            crawl_store.page_scope,
+            item_id=job.item_id,
+            scopes=_Scopes(self._specs),
         )
-        result = await self._fetch(job.uri, self.crawl_fetcher(ctx.fetch, position.spec))
-        stored = await asyncio.to_thread(
-            self._store, ctx, job, result, datetime.now(UTC).replace(microsecond=0), position
+        fetcher = self.crawl_fetcher(
+            ctx.fetch, scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
         )
+        result = await fetcher.fetch(job.uri)
+        if result.error == CIRCUIT_OPEN:  # the retry loop is paid for only when it is needed
+            result = await self._fetch(fetcher, job.uri, [result])
+        fetched_at = datetime.now(UTC).replace(microsecond=0)
+        # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
+        if len(result.body) > PARSE_ON_LOOP_BYTES:
+            page = await asyncio.to_thread(_page_record, result, fetched_at)
+        else:
+            page = _page_record(result, fetched_at)
+        write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
+        stored = await self._writer(ctx).write(write)
+        ctx.event_done = True
         ctx.items_stored += 1 + stored.enqueued
         ctx.events_enqueued += stored.enqueued
 
+    def _writer(self, ctx: ActionContext) -> _PageWriter:
+        loop = asyncio.get_running_loop()
+        key = (ctx.db, ctx.engine_id, ctx.action_id(CRAWL_ACTION))
+        writer = self._writers.get(loop)
+        if writer is None or writer.key != key:
+            writer = self._writers[loop] = _PageWriter(*key, _Scopes(self._specs))
+        return writer
+
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
-    async def _fetch(self, url: str, fetcher: Fetcher) -> FetchResult:
+    async def _fetch(self, fetcher: Fetcher, url: str, first: list[FetchResult]) -> FetchResult:
         """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
 
-        A page the breaker refused was never requested, so it is not a fact about the site to
-        store: after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
+        ``first`` holds the first attempt's result when the caller already made it. A page the
+        breaker refused was never requested, so it is not a fact about the site to store:
+        after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
         """
-        result = await fetcher.fetch(url)
+        result = first.pop() if first else await fetcher.fetch(url)
         if result.error == CIRCUIT_OPEN:
             raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
         return result
 
-    def _store(
-        self,
-        ctx: ActionContext,
-        job: Job,
-        result: FetchResult,
-        fetched_at: datetime,
-        position: CrawlPosition | None = None,
-    ) -> StoredPage:
-        page = _page_record(result, fetched_at)  # parsing is CPU work: outside the transaction
-        stored = ctx.db.run(
-            store_page,
-            engine_id=ctx.engine_id,
-            action_id=ctx.action_id(CRAWL_ACTION),
-            job=job,
-            page=page,
-            specs=self._specs,
-            position=position,
+
+@dataclass(slots=True)
+class _Scopes:
+    """``store.crawl.Scopes`` over the engine's cache of parsed crawl limits."""
+
+    specs: dict[int, CrawlSpec]
+
+    def get(self, root: int) -> CrawlSpec | None:
+        return self.specs.get(root)
+
+    def parse(self, root: int, raw: ItemValue) -> CrawlSpec:
+        spec = CrawlSpec.from_json(raw) if isinstance(raw, dict) else _NO_CRAWL
+        self.specs[root] = spec
+        return spec
+
+
+class _PageWriter:
+    """Group commit: stores the pages of one event loop's crawl actions, many per transaction.
+
+    ``write`` queues a page and waits until its transaction committed. One batch is written at
+    a time, in a thread; pages arriving meanwhile form the next batch. A batch that fails is
+    written again page by page, so one bad page fails only its own action (the queue retries
+    it) and not the pages that shared its transaction.
+    """
+
+    def __init__(self, db: Database, engine_id: int, action_id: int, scopes: _Scopes) -> None:
+        self.key = (db, engine_id, action_id)
+        self._scopes = scopes
+        self._pending: list[tuple[PageWrite, asyncio.Future[StoredPage]]] = []
+        self._trim = HeapTrimmer()
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, page: PageWrite) -> StoredPage:
+        future: asyncio.Future[StoredPage] = asyncio.get_running_loop().create_future()
+        self._pending.append((page, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def drained(self) -> None:
+        """Wait until every page queued so far is written."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:WRITE_BATCH], self._pending[WRITE_BATCH:]
+            try:
+                stored = await asyncio.to_thread(self._store, [page for page, _ in batch])
+            except Exception as error:  # handed to the actions, page by page
+                if len(batch) == 1:
+                    _settle(batch[0][1], error=error)
+                    continue
+                for page, future in batch:  # find the page that fails; store the others
+                    try:
+                        [alone] = await asyncio.to_thread(self._store, [page])
+                    except Exception as single:  # its action raises it
+                        _settle(future, error=single)
+                    else:
+                        _settle(future, alone)
+                continue
+            for (_, future), one in zip(batch, stored, strict=True):
+                _settle(future, one)
+
+    def _store(self, pages: list[PageWrite]) -> list[StoredPage]:
+        db, engine_id, action_id = self.key
+        stored = db.run(
+            crawl_store.store_pages,
+            engine_id=engine_id,
+            action_id=action_id,
+            pages=pages,
+            scopes=self._scopes,
         )
-        ctx.event_done = True
+        self._trim(time.monotonic())  # the pages' parse trees are gone: give their heap back
         return stored
+
+
+def _settle(
+    future: asyncio.Future[StoredPage],
+    result: StoredPage | None = None,
+    *,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():  # its action was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
+
+
+def seed_crawl(conn: Connection, *, engine_id: int, action_id: int, spec: CrawlSpec) -> int:
+    """Store the root item with the crawl's limits and queue it (``store.crawl.seed_crawl``)."""
+    return crawl_store.seed_crawl(
+        conn, engine_id=engine_id, action_id=action_id, url=spec.url, settings=spec.as_json()
+    )
+
+
+def store_page(
+    conn: Connection,
+    *,
+    engine_id: int,
+    action_id: int,
+    job: Job,
+    page: _Fetched,
+    specs: dict[int, CrawlSpec],
+) -> StoredPage:
+    """Store one fetched page as its own transaction (``store.crawl.store_pages``)."""
+    write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
+    [stored] = crawl_store.store_pages(
+        conn, engine_id=engine_id, action_id=action_id, pages=[write], scopes=_Scopes(specs)
+    )
+    return stored
 
 
 # --- from a response to what is stored ----------------------------------------------------
@@ -348,10 +466,18 @@ def _is_html(content_type: str | None) -> bool:
 
 
 def _followable(page: Page) -> list[str]:
-    """Distinct link targets in document order, unless the page says nofollow."""
+    """Distinct targets in document order, unless the page says nofollow.
+
+    Besides its links, a page leads to the documents its frames and iframes show and to the
+    target of its meta refresh: a frameset page has no other way to its content.
+    """
     if page.robots_nofollow:
         return []
-    return list(dict.fromkeys(link.url for link in page.links))
+    urls = [link.url for link in page.links]
+    urls.extend(page.frames)
+    if page.meta_refresh is not None:
+        urls.append(page.meta_refresh)
+    return list(dict.fromkeys(urls))
 
 
 def _image(image: Image) -> dict[str, Any]:
@@ -365,212 +491,3 @@ def _form(form: Form) -> dict[str, Any]:
         "method": form.method,
         "fields": [{"name": f.name, "type": f.type, "default": f.default} for f in form.fields],
     }
-
-
-# --- the transactions ---------------------------------------------------------------------
-
-
-def seed_crawl(conn: Connection, *, engine_id: int, action_id: int, spec: CrawlSpec) -> int:
-    """Store the root item with the limits and queue it; idempotent (a rerun resumes)."""
-    result = store.store_items(
-        conn,
-        engine_id=engine_id,
-        records=[ItemRecord(uri=spec.url, data={DEPTH: 0}, events=[action_id])],
-    )
-    root_id = result.item_ids[spec.url]
-    data: dict[str, ItemValue | Sequence[ItemValue]] = {
-        CRAWL_ROOT: root_id,
-        CRAWL_SETTINGS: spec.as_json(),
-    }
-    if _read_data(conn, root_id, (CRAWL_ENQUEUED,)).get(CRAWL_ENQUEUED) is None:
-        data[CRAWL_ENQUEUED] = 1  # the root itself; kept as it is when the crawl resumes
-    store.store_items(conn, engine_id=engine_id, records=[ItemRecord(uri=spec.url, data=data)])
-    return root_id
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlPosition:
-    """Where a page stands: its depth, its crawl's root item (None: no crawl) and spec."""
-
-    depth: int
-    root: int | None
-    spec: CrawlSpec
-
-
-def crawl_position(conn: Connection, *, item_id: int, specs: dict[int, CrawlSpec]) -> CrawlPosition:
-    """The page's depth and crawl, as queued (they never change once its event exists)."""
-    position = _read_data(conn, item_id, (DEPTH, CRAWL_ROOT))
-    root = position.get(CRAWL_ROOT)
-    if not isinstance(root, int) or isinstance(root, bool):
-        return CrawlPosition(_as_int(position.get(DEPTH), 0), None, _NO_CRAWL)
-    return CrawlPosition(_as_int(position.get(DEPTH), 0), root, _spec(conn, root, specs))
-
-
-def store_page(
-    conn: Connection,
-    *,
-    engine_id: int,
-    action_id: int,
-    job: Job,
-    page: _Fetched,
-    specs: dict[int, CrawlSpec],
-    position: CrawlPosition | None = None,
-) -> StoredPage:
-    """Store one fetched page, its links and the targets it enqueues, as one transaction.
-
-    The job's event is marked done in the same transaction: a page that is stored is never
-    fetched again, even when its process dies before the worker's batched finish.
-    ``position`` is the page's ``crawl_position`` when the caller read it already.
-    """
-    item_id, uri = job.item_id, job.uri
-    if position is None:
-        position = crawl_position(conn, item_id=item_id, specs=specs)
-    depth, root, spec = position.depth, position.root, position.spec
-    targets = [url for url in page.links if spec.in_scope(url) and looks_like_trap(url) is None]
-    queued: list[str] = []
-    if isinstance(root, int) and targets and depth < spec.max_depth:
-        queued = _claim_budget(conn, engine_id, action_id, root, spec, targets)
-    records = [
-        ItemRecord(uri=uri, data=page.data, links=[LinkSpec(url) for url in targets]),
-        *(
-            ItemRecord(uri=url, data={DEPTH: depth + 1, CRAWL_ROOT: root}, events=[action_id])
-            for url in queued
-            if url != uri
-        ),
-    ]
-    store.store_items(conn, engine_id=engine_id, records=records)
-    finish_event(conn, job.event_id)
-    return StoredPage(depth, len(targets), len(records) - 1)
-
-
-def _claim_budget(  # noqa: PLR0917 - a private helper of store_page
-    conn: Connection,
-    engine_id: int,
-    action_id: int,
-    root: int,
-    spec: CrawlSpec,
-    targets: list[str],
-) -> list[str]:
-    """Which targets to enqueue: not queued yet, within max pages; advances the counter.
-
-    Locks the root's counter row first, so this crawl's page transactions decide one at a
-    time (see the module docstring).
-    """
-    row = _execute(conn, "lock_counter", {"root": root, "key": CRAWL_ENQUEUED}).first()
-    enqueued = _as_int(None if row is None else decode(row[0], row[1]), 1)
-    room = spec.max_pages - enqueued
-    if room <= 0:
-        return []
-    already = _queued(conn, engine_id, action_id, targets)
-    chosen = [url for url in targets if uri_hash(url) not in already][:room]
-    if chosen and row is not None:
-        text, tag = encode(enqueued + len(chosen))
-        params = {"root": root, "key": CRAWL_ENQUEUED, "value": text, "tag": tag}
-        _execute(conn, "set_counter", params)
-    return chosen
-
-
-def _queued(conn: Connection, engine_id: int, action_id: int, urls: Iterable[str]) -> set[str]:
-    """URI hashes among ``urls`` whose item already has a WebCrawler event (in any state)."""
-    found: set[str] = set()
-    for part in chunks([uri_hash(url) for url in urls], CHUNK):
-        part.extend([part[-1]] * (CHUNK - len(part)))  # one statement shape: padded
-        params: dict[str, Any] = {f"h{i}": digest for i, digest in enumerate(part)}
-        params |= {"engine": engine_id, "action": action_id}
-        found.update(str(digest) for (digest,) in _execute(conn, "queued", params))
-    return found
-
-
-def finish_event(conn: Connection, event_id: int) -> None:
-    """``store.finish_claimed`` for one event, as one cached statement."""
-    now = param_converter(conn, item_events.c.itemEventDate)(utcnow())
-    _execute(conn, "finish", {"event": event_id, "now": now})
-
-
-def _spec(conn: Connection, root: int, specs: dict[int, CrawlSpec]) -> CrawlSpec:
-    spec = specs.get(root)
-    if spec is None:
-        raw = _read_data(conn, root, (CRAWL_SETTINGS,)).get(CRAWL_SETTINGS)
-        spec = CrawlSpec.from_json(raw) if isinstance(raw, dict) else _NO_CRAWL
-        specs[root] = spec
-    return spec
-
-
-def _read_data(conn: Connection, item_id: int, keys: Sequence[str]) -> dict[str, ItemValue]:
-    """The first value of each of ``keys`` an item has (the smallest for ``Depth``)."""
-    params: dict[str, Any] = {"item": item_id, **{f"k{i}": key for i, key in enumerate(keys)}}
-    found: dict[str, ItemValue] = {}
-    for key, text, tag in _execute(conn, f"read_{len(keys)}", params):
-        value = decode(text, tag)
-        if key not in found or (key == DEPTH and _as_int(value, 0) < _as_int(found[key], 0)):
-            found[key] = value
-    return found
-
-
-# --- statements compiled once per dialect -------------------------------------------------
-# Building and compiling a Core statement costs more than SQLite takes to run it; on the
-# per-page path the SQL text is built once and sent to the driver as it is (like find_ids).
-
-
-def _statement(name: str) -> ClauseElement:
-    d, e, i = item_data.c, item_events.c, items.c
-    if name.startswith("read_"):
-        keys = [bindparam(f"k{n}", type_=String) for n in range(int(name.removeprefix("read_")))]
-        return (
-            select(d.itemData, d.itemDataValue, d.itemDataType)
-            .where(d.itemId == bindparam("item"), d.itemData.in_(keys))
-            .order_by(d.itemDataSeq, d.ItemDataId)
-        )
-    counter = and_(d.itemId == bindparam("root"), d.itemData == bindparam("key"))
-    if name == "lock_counter":
-        return select(d.itemDataValue, d.itemDataType).where(counter).with_for_update()
-    if name == "set_counter":
-        return (
-            update(item_data)
-            .where(counter)
-            .values(itemDataValue=bindparam("value"), itemDataType=bindparam("tag"))
-        )
-    if name == "queued":
-        return (
-            select(i.ItemURIHash)
-            .join(item_events, e.itemId == i.itemId)
-            .where(
-                i.ItemURIHash.in_([bindparam(f"h{n}") for n in range(CHUNK)]),
-                e.engineId == bindparam("engine"),
-                e.actionId == bindparam("action"),
-            )
-        )
-    if name == "finish":
-        return (
-            update(item_events)
-            .where(
-                e.ItemEventId == bindparam("event"),
-                e.itemEventDate.is_(None),
-                e.itemEventDeadDate.is_(None),
-            )
-            .values(
-                itemEventDate=bindparam("now"),
-                itemEventClaimedBy=null(),
-                itemEventLeaseUntil=null(),
-            )
-        )
-    raise KeyError(name)
-
-
-_compiled: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
-
-
-def _execute(
-    conn: Connection, name: str, params: Mapping[str, Any]
-) -> Any:  # a CursorResult; Any, as its rows' shape depends on ``name``
-    cached = _compiled.get((conn.dialect.name, name))
-    if cached is None:
-        compiled = cast(SQLCompiler, _statement(name).compile(dialect=_positional(conn.dialect)))
-        cached = (str(compiled), tuple(compiled.positiontup or ()))
-        _compiled[(conn.dialect.name, name)] = cached
-    sql, order = cached
-    return conn.exec_driver_sql(sql, tuple(params[key] for key in order))
-
-
-def _as_int(value: ItemValue, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default

@@ -1,4 +1,4 @@
-"""Generic page extraction: title, links, images, forms and crawl directives from one HTML page.
+"""Generic page extraction: title, links, frames, images, forms and crawl directives from one page.
 
 Pure and synchronous (bytes or str in, frozen records out) because it runs on the crawl's hot
 path: one lexbor parse, one CSS pass in document order, and Python work only on the elements
@@ -18,7 +18,7 @@ from haystack_collector.urls import canonicalize
 __all__ = ["Field", "Form", "Image", "Link", "Page", "extract_page"]
 
 # Everything the extractor reads, in one selector so lexbor walks the tree once.
-_SELECTOR = "title, a[href], area[href], img, form, link[rel][href], meta"
+_SELECTOR = "title, a[href], area[href], frame[src], iframe[src], img, form, link[rel][href], meta"
 _FIELD_SELECTOR = "input, select, textarea, button"
 _FORM_METHODS = frozenset({"GET", "POST", "DIALOG"})
 # "5; url='/next'", "0;URL=/next", "3, /next": the forms browsers accept; no delay, no refresh.
@@ -71,6 +71,8 @@ class Page:
     links: list[Link] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
     forms: list[Form] = field(default_factory=list)
+    # <frame src> and <iframe src>: documents the page shows, in document order, once each.
+    frames: list[str] = field(default_factory=list)
     meta_refresh: str | None = None
     canonical: str | None = None
     robots_noindex: bool = False
@@ -146,6 +148,7 @@ class _PageBuilder:
         "canonical",
         "document_url",
         "forms",
+        "frames",
         "images",
         "links",
         "meta_refresh",
@@ -167,6 +170,7 @@ class _PageBuilder:
         self.seen: set[str] = set()
         self.images: list[Image] = []
         self.forms: list[Form] = []
+        self.frames: list[str] = []
         self.meta_refresh: str | None = None
         self.canonical: str | None = None
         self.noindex = False
@@ -194,6 +198,11 @@ class _PageBuilder:
             if url is not None:
                 width, height = _dimension(attrs.get("width")), _dimension(attrs.get("height"))
                 self.images.append(Image(url, attrs.get("alt"), width, height))
+        elif tag == "frame" or tag == "iframe":  # noqa: PLR1714 - as in extract_page
+            src = (attrs.get("src") or "").strip()
+            url = canonicalize(src, self.base) if src and not src.startswith("#") else None
+            if url is not None and url not in self.frames:
+                self.frames.append(url)
         elif tag == "form":
             self.forms.append(_form(node, self.document_url, self.base))
         elif tag == "meta":
@@ -222,6 +231,7 @@ class _PageBuilder:
             links=self.links,
             images=self.images,
             forms=self.forms,
+            frames=self.frames,
             meta_refresh=self.meta_refresh,
             canonical=self.canonical,
             robots_noindex=self.noindex,

@@ -18,9 +18,38 @@ class BodyRead:
     bomb: bool = False  # the decompression guard fired: the content is not worth keeping
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    """The body limits of ``FetchSettings``, checked after every chunk by either HTTP path."""
+
+    max_body: int
+    max_decoded: int
+    ratio: float
+    ratio_after: int
+
+    @classmethod
+    def of(cls, s: FetchSettings) -> Limits:
+        return cls(
+            s.max_body_bytes, s.max_decoded_bytes, s.max_decompression_ratio, s.ratio_check_after
+        )
+
+    def check(self, chunks: list[bytes], decoded: int, wire: int) -> BodyRead | None:
+        """Where to stop, given the bytes read so far; None: read on."""
+        if decoded > self.ratio_after and decoded > self.ratio * max(wire, 1):
+            return BodyRead(b"", f"decompression ratio above {self.ratio:g}", True)
+        if decoded > self.max_decoded:
+            data = b"".join(chunks)[: self.max_decoded]
+            return BodyRead(data, f"decoded body over max_decoded_bytes ({self.max_decoded})")
+        if wire > self.max_body:
+            # Identity bodies: wire == decoded, so this also bounds what we keep.
+            data = b"".join(chunks)[: self.max_body]
+            return BodyRead(data, f"body over max_body_bytes ({self.max_body})")
+        return None
+
+
 async def read_body(response: httpx.Response, settings: FetchSettings) -> BodyRead:
     """Stream a response's decoded body, stopping as soon as a limit is crossed."""
-    s = settings
+    limits = Limits.of(settings)
     chunks: list[bytes] = []
     decoded = 0
     encoded = response.headers.get("content-encoding", "identity").lower() not in ("", "identity")
@@ -34,13 +63,7 @@ async def read_body(response: httpx.Response, settings: FetchSettings) -> BodyRe
             if encoded
             else max(response.num_bytes_downloaded, decoded)
         )
-        if decoded > s.ratio_check_after and decoded > s.max_decompression_ratio * max(wire, 1):
-            return BodyRead(b"", f"decompression ratio above {s.max_decompression_ratio:g}", True)
-        if decoded > s.max_decoded_bytes:
-            data = b"".join(chunks)[: s.max_decoded_bytes]
-            return BodyRead(data, f"decoded body over max_decoded_bytes ({s.max_decoded_bytes})")
-        if wire > s.max_body_bytes:
-            # Identity bodies: wire == decoded, so this also bounds what we keep.
-            data = b"".join(chunks)[: s.max_body_bytes]
-            return BodyRead(data, f"body over max_body_bytes ({s.max_body_bytes})")
+        stop = limits.check(chunks, decoded, wire)
+        if stop is not None:
+            return stop
     return BodyRead(b"".join(chunks))

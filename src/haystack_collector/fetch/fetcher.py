@@ -1,4 +1,8 @@
-"""The polite fetcher: one keep-alive httpx client, per-host slots, robots, retries, limits.
+"""The polite fetcher: keep-alive connections, per-host slots, robots, retries, limits.
+
+Requests go out on aiohttp (``wire.AioWire``, far less CPU per request), except where httpx's
+transport is needed: an injected transport (the unit tests' seam) and API-origin work under
+the SSRF guard (``GuardedTransport``). File downloads stream through httpx too.
 
 Error policy: ``fetch`` never raises for anything the remote side or the URL can cause (bad
 scheme, blocked address, robots, timeouts, resets, 5xx after retries, open circuit, limits);
@@ -27,7 +31,7 @@ from haystack_collector.fetch.decode import decode_body
 from haystack_collector.fetch.download import Download, DownloadTools, download_file
 from haystack_collector.fetch.failures import FetchFailure, Throttled, parse_retry_after
 from haystack_collector.fetch.hosts import HostSlots
-from haystack_collector.fetch.policy import check_url, host_key, log_result
+from haystack_collector.fetch.policy import check_url, host_key, log_result, parse_url
 from haystack_collector.fetch.result import FetchResult
 from haystack_collector.fetch.robots import RobotsCache
 from haystack_collector.fetch.settings import FetchSettings
@@ -38,6 +42,7 @@ from haystack_collector.fetch.ssrf import (
     system_resolver,
 )
 from haystack_collector.fetch.validators import DictValidatorCache, ValidatorCache, Validators
+from haystack_collector.fetch.wire import AioWire, WireResponse
 from haystack_collector.origin import from_api
 from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
 
@@ -77,6 +82,7 @@ class Fetcher:
         s = self.settings = settings or FetchSettings()
         self._transport, self._resolver = transport, resolver
         self._clients: dict[bool, httpx.AsyncClient] = {}  # by "may reach private addresses"
+        self._wire = AioWire(s, clock) if transport is None else None
         self._sleep, self._clock, self._rand = sleep, clock, rand
         self.validators: ValidatorCache = validators or DictValidatorCache()
         self._breakers = breakers or BreakerRegistry(
@@ -104,11 +110,17 @@ class Fetcher:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+        if self._wire is not None:
+            await self._wire.aclose()
 
     def _allow_private(self) -> bool:
         """Whether the work running now may reach private addresses (see the class doc)."""
         s = self.settings
         return s.api_allow_private if from_api() else s.allow_private
+
+    def _aio(self) -> AioWire | None:
+        """The aiohttp wire, unless the work running now needs httpx (see the module doc)."""
+        return self._wire if self._allow_private() else None
 
     def _client(self) -> httpx.AsyncClient:
         """The client for the work running now: a guarded one unless it may go private."""
@@ -232,7 +244,7 @@ class Fetcher:
         s = self.settings
         refusal = await check_url(url, allow_private=self._allow_private(), resolver=self._resolver)
         # robots.txt itself is always fetchable, whatever it says.
-        if refusal is not None or not s.obey_robots or httpx.URL(url).path == "/robots.txt":
+        if refusal is not None or not s.obey_robots or parse_url(url).path == "/robots.txt":
             return refusal
         rules = await self._robots.rules(url)
         delay = rules.crawl_delay(s.robots_agent)
@@ -277,56 +289,63 @@ class Fetcher:
         self, url: str, validators: Validators | None, post: _Post | None = None
     ) -> FetchResult:
         """One attempt; raises FetchFailure/Throttled for what is worth retrying."""
-        s, host, client = self.settings, host_key(url), self._client()
+        s, host = self.settings, host_key(url)
         headers: dict[str, str] = {}
         if validators is not None and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators is not None and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        if post is None:
-            request = client.build_request("GET", url, headers=headers)
-        else:
-            request = client.build_request("POST", url, headers=headers, data=post.fields)
+        method, form = ("GET", None) if post is None else ("POST", post.fields)
         async with self._slots.slot(host):
             started = self._clock()
-            latency: float | None = None
             try:
                 # The read timeout bounds each socket read; this bounds a body that trickles.
                 async with asyncio.timeout(s.total_timeout):
-                    response = await client.send(request, stream=True)
-                    latency = self._clock() - started
-                    try:
-                        read = await read_body(response, s)
-                    finally:
-                        await response.aclose()
+                    answer = await self._exchange(method, url, headers, form)
             except (TimeoutError, httpx.TimeoutException) as exc:
                 self._slots.observe(host, self._clock() - started, ok=False)
                 raise FetchFailure(f"timeout ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
                 self._slots.observe(host, self._clock() - started, ok=False)
                 raise FetchFailure(f"connection error ({type(exc).__name__}: {exc})") from exc
-            status = response.status_code
-            self._slots.observe(host, latency, ok=status < 500 and status != 429)
-        result = self._result(response, read.data)
+            status, read = answer.status, answer.read
+            self._slots.observe(host, answer.latency, ok=status < 500 and status != 429)
+        result = self._result(answer, read.data)
         result.truncated, result.reason = read.reason is not None, read.reason
         if read.bomb:
             result.error = f"decompression bomb: {read.reason}"
         if status in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(answer.headers.get("retry-after"))
             raise Throttled(f"HTTP {status}", retry_after=retry_after, result=result)
         if status in (500, 502, 504):
             raise FetchFailure(f"HTTP {status}", result=result)
         result.not_modified = status == 304
         return result
 
-    def _result(self, response: httpx.Response, body: bytes) -> FetchResult:
-        content_type = response.headers.get("content-type")
+    async def _exchange(
+        self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
+    ) -> WireResponse:
+        """One request and its body, on aiohttp or httpx (see the module docstring)."""
+        wire = self._aio()
+        if wire is not None:
+            return await wire.send(method, url, headers, form)
+        client = self._client()
+        request = client.build_request(method, url, headers=headers, data=form)
+        started = self._clock()
+        response = await client.send(request, stream=True)
+        latency = self._clock() - started
+        try:
+            read = await read_body(response, self.settings)
+        finally:
+            await response.aclose()
+        return WireResponse(
+            str(response.url), response.status_code, response.headers, read, latency
+        )
+
+    def _result(self, answer: WireResponse, body: bytes) -> FetchResult:
+        content_type = answer.headers.get("content-type")
         result = FetchResult(
-            str(response.url),
-            response.status_code,
-            response.headers,
-            body,
-            content_type=content_type,
+            answer.url, answer.status, answer.headers, body, content_type=content_type
         )
         # Detecting the charset of a PDF or an image is slow and meaningless.
         if body and (content_type is None or any(t in content_type.lower() for t in _TEXTUAL)):
@@ -335,7 +354,7 @@ class Fetcher:
 
     async def _fetch_robots(self, url: str) -> tuple[int | None, bytes]:
         """robots.txt for RobotsCache: up to 5 redirects, each hop checked, one attempt."""
-        s, current, client = self.settings, url, self._client()
+        s, current = self.settings, url
         try:
             for _ in range(6):
                 refusal = await check_url(
@@ -344,15 +363,10 @@ class Fetcher:
                 if refusal is not None:
                     return None, b""
                 async with self._slots.slot(host_key(current)), asyncio.timeout(s.total_timeout):
-                    request = client.build_request("GET", current)
-                    response = await client.send(request, stream=True)
-                    try:
-                        read = await read_body(response, s)
-                    finally:
-                        await response.aclose()
-                location = response.headers.get("location")
-                if response.status_code not in REDIRECTS or not location:
-                    return response.status_code, read.data
+                    answer = await self._exchange("GET", current, {}, None)
+                location = answer.headers.get("location")
+                if answer.status not in REDIRECTS or not location:
+                    return answer.status, answer.read.data
                 current = str(httpx.URL(current).join(location))
         except (TimeoutError, httpx.HTTPError, BlockedAddress):
             return None, b""

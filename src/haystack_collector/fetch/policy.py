@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import httpx
@@ -15,10 +16,15 @@ ALLOWED_SCHEMES = frozenset({"http", "https"})
 log = get_logger("haystack.fetch")
 
 
+@functools.lru_cache(maxsize=1024)
+def parse_url(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, remembered: one fetch checks and keys the same URL several times."""
+    return httpx.URL(url)
+
+
 def host_key(url: str) -> str:
     """The politeness key: host, plus the port when it is not the scheme's default."""
-    parsed = httpx.URL(url)
-    return parsed.netloc.decode("ascii").lower()
+    return parse_url(url).netloc.decode("ascii").lower()
 
 
 async def check_url(
@@ -26,7 +32,7 @@ async def check_url(
 ) -> str | None:
     """Why ``url`` must not be requested (bad URL, scheme, non-public address), or None."""
     try:
-        parsed = httpx.URL(url)
+        parsed = parse_url(url)
     except httpx.InvalidURL as exc:
         return f"invalid URL: {exc}"
     if parsed.scheme not in ALLOWED_SCHEMES:

@@ -65,7 +65,12 @@ class RobotsCache:
 
     async def rules(self, url: str) -> RobotsRules:
         key = robots_url(url)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        cached = self._rules.get(key)
+        if cached is not None and cached.expires > self._clock():
+            return cached  # every fetch asks: no lock (and no new Lock) while the rules hold
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
         async with lock:
             cached = self._rules.get(key)
             if cached is None or cached.expires <= self._clock():

@@ -59,6 +59,30 @@ def test_spellings_of_one_url_become_one_link() -> None:
     assert page.data["Title"] == "Spellings"
 
 
+def test_frames_iframes_areas_and_meta_refresh_are_followed() -> None:
+    frameset = """<html><head><title>Frames</title>
+<meta http-equiv="refresh" content="0; url=moved.html"></head>
+<frameset cols="20%,80%"><frame src="toc.html"><frame src="main.html"></frameset></html>"""
+    assert _page_record(html("http://site.test/f/", frameset), NOW).links == [
+        "http://site.test/f/toc.html",
+        "http://site.test/f/main.html",
+        "http://site.test/f/moved.html",
+    ]
+    body = """<a href="a.html">a</a><iframe src="embed.html"></iframe>
+<map><area href="a.html"><area href="b.html"></map><iframe src="a.html"></iframe>"""
+    assert _page_record(html("http://site.test/", body), NOW).links == [
+        "http://site.test/a.html",
+        "http://site.test/b.html",
+        "http://site.test/embed.html",
+    ]
+
+
+def test_nofollow_covers_frames_and_meta_refresh() -> None:
+    body = """<meta name="robots" content="nofollow"><meta http-equiv="refresh" content="0; url=x">
+<iframe src="embed.html"></iframe>"""
+    assert _page_record(html("http://site.test/", body), NOW).links == []
+
+
 def test_non_html_is_stored_but_not_parsed() -> None:
     page = _page_record(html("http://site.test/f.pdf", SAME_PAGE, "application/pdf"), NOW)
     assert page.links == []

@@ -196,6 +196,35 @@ def test_links_are_resolved_in_document_order() -> None:
     ]
 
 
+def test_frames_are_listed_once_in_document_order() -> None:
+    result = page(
+        '<frameset><frame src="toc.html" name="toc"><frame src=" main.html#top ">'
+        '<frame src="toc.html"><frame><frame src="#x"><frame src="javascript:void(0)"></frameset>'
+    )
+    assert result.frames == [
+        "https://example.com/dir/toc.html",
+        "https://example.com/dir/main.html",
+    ]
+    assert result.links == []  # a frame is no hyperlink: it has no text, and it is shown in place
+
+
+def test_iframes_are_frames() -> None:
+    result = page(
+        '<p><a href="a.html">A</a><iframe src="//video.example.org/embed/1"></iframe>'
+        '<iframe src="a.html"></iframe><iframe></iframe></p>'
+    )
+    assert result.frames == ["https://video.example.org/embed/1", "https://example.com/dir/a.html"]
+    assert result.links == [Link("https://example.com/dir/a.html", "A")]
+
+
+def test_frames_resolve_against_base_href() -> None:
+    result = page(
+        '<head><base href="https://example.com/docs/"></head>'
+        '<frameset><frame src="body.html"></frameset>'
+    )
+    assert result.frames == ["https://example.com/docs/body.html"]
+
+
 def test_links_that_are_not_pages_are_skipped() -> None:
     result = page(
         '<a href="#top">top</a><a href="  #x">x</a><a href="javascript:void(0)">js</a>'

@@ -29,7 +29,7 @@ from haystack_collector.api.routes.status import status_out
 from haystack_collector.db import Database
 from haystack_collector.errors import HaystackError
 from haystack_collector.logs import get_logger
-from haystack_collector.metrics import API_STREAMS
+from haystack_collector.metrics import stream_closed, stream_opened
 from haystack_collector.store.jobs import JobRow, active_and_recent_jobs
 from haystack_collector.store.status import last_status_id, status_log
 
@@ -177,12 +177,12 @@ async def events(
     request: Request, db: Database, *, after: int, timing: StreamTiming, with_jobs: bool
 ) -> AsyncIterator[str]:
     """The event stream of one connection, until the client goes away."""
-    API_STREAMS.inc()
+    stream_opened()
     try:
         async for chunk in _events(request, db, after=after, timing=timing, with_jobs=with_jobs):
             yield chunk
     finally:  # the client went away (the response task was cancelled) or the server stops
-        API_STREAMS.dec()
+        stream_closed()
 
 
 async def _events(
