@@ -1004,7 +1004,8 @@ def worker(
             "--drain",
             help=(
                 "Exit once nothing is due and nothing runs: no queued event and no job queued"
-                " through the API (an engine start) is left, and none is running. Events due"
+                " through the API (an engine start) is left, and none is running here or held"
+                " by another running worker. Events due"
                 " later (retries in backoff) and jobs of disabled engines are not awaited."
             ),
         ),
@@ -1034,6 +1035,8 @@ def worker(
     database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
     A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
     cancels them. Either way what is held is released and the exit code is 0.
+    A worker killed outright is judged dead by the others once it missed its heartbeats for
+    HAYSTACK_WORKER_STALL_TIMEOUT seconds (30): they release what it held and run it.
     Every few seconds the worker reads the Config rows MaxConcurrentJobs (at most this many
     jobs at once, never more than -c) and DefaultDelay (seconds between requests to a host,
     instead of HAYSTACK_DOWNLOAD_DELAY); empty rows change nothing.

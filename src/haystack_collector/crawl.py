@@ -2,9 +2,16 @@
 
 Everything the crawl knows lives in the database (see ``engines.web_scraper``), so running the
 same command again after a crash resumes it: the seed is idempotent, done events are not run
-again, pending ones are. Events a killed crawl on this machine still held (their lease would
-keep them for minutes) are released first when their process is gone; ``haystack worker
---drain`` finishes them too, once their lease runs out.
+again, pending ones are. The crawl's choices (depth and page limits, domains, delay, per-host
+concurrency, robots) are stored with it, so ``haystack worker --drain`` (on any machine)
+finishes it the same way; running ``haystack crawl`` again stores that run's choices.
+
+Crash recovery: the crawl's worker heartbeats like any worker. Killed (``kill -9``, a lost
+machine), it misses its heartbeats, and once ``HAYSTACK_WORKER_STALL_TIMEOUT`` seconds (30)
+passed, the next worker to look (a resumed crawl, ``haystack worker``, on any machine) judges
+it dead and releases the pages it held: they are fetched again at once, not after their
+5-minute lease. On the same machine that worker sees at once that the process is gone. Only
+the pages in flight at the kill are fetched twice; a stored page never is.
 
 The summary counts what this invocation did: ``pages`` is the pages fetched and stored by this
 run (an earlier interrupted run's pages are not counted again, so the rate stays honest);
@@ -32,7 +39,7 @@ from haystack_collector.fetch import FetchSettings
 from haystack_collector.logs import get_logger
 from haystack_collector.queue import QueuePolicy
 from haystack_collector.runtime import CRAWL, Runtime
-from haystack_collector.store.crawls import count_crawl_pages, release_dead_claims
+from haystack_collector.store.crawls import count_crawl_pages
 from haystack_collector.worker import WorkerStats
 
 if TYPE_CHECKING:
@@ -63,13 +70,25 @@ class CrawlOptions:
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
 
-    def scraper_settings(self) -> WebScraperSettings:
+    def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
+        """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
+        its delay, per-host concurrency and robots obedience are stored with the crawl."""
         depth = {} if self.max_depth is None else {"max_depth": self.max_depth}
+        chosen = (
+            {}
+            if fetch is None
+            else {
+                "delay": fetch.min_delay,
+                "per_host_concurrency": fetch.per_host_concurrency,
+                "obey_robots": fetch.obey_robots,
+            }
+        )
         return WebScraperSettings(
             url=self.url,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
             **depth,
+            **chosen,
         )
 
 
@@ -161,19 +180,16 @@ def crawl(
     """Seed the crawl ``options`` describe and run ``runtime`` (``crawl_runtime``) until drained."""
     started = time.monotonic()
     db = runtime.db
-    spec = CrawlSpec.from_settings(options.scraper_settings())  # ConfigError before any work
-    [seeded] = run_start_actions(
-        WebScraper, db, options.scraper_settings(), fetchers=runtime.fetchers
-    )
+    # The crawl's delay, per-host concurrency and robots choice are stored with it.
+    seed_settings = options.scraper_settings(runtime.fetch_settings)
+    spec = CrawlSpec.from_settings(seed_settings)  # ConfigError before any work
+    [seeded] = run_start_actions(WebScraper, db, seed_settings, fetchers=runtime.fetchers)
     if not seeded.ok:
         raise HaystackError(f"could not seed the crawl: {seeded.error}")
-    registered = WebScraper.register(db)
     root_id = db.run_read(store.find_item_id, uri=spec.url)
     if root_id is None:  # pragma: no cover - the seed just stored it
         raise HaystackError(f"the crawl's start item {spec.url!r} is missing")
-    released = db.run(release_dead_claims, engine_id=registered.engine_id)
-    if released:
-        log.info("released %d event(s) held by crawls that are gone", released)
+    # The worker releases first what dead workers held (a killed earlier run of this crawl).
     stats = runtime.run(stats_interval=stats_interval, tty=tty)
     total = db.run_read(count_crawl_pages, root_id=root_id)
     return CrawlResult(root_id, stats.finished, time.monotonic() - started, total, stats)

@@ -230,9 +230,14 @@ def _job_runner(runtime: Runtime) -> JobRunner | None:
 def _worker(runtime: Runtime) -> Worker | None:
     if not runtime.parts.worker or not runtime.engines:
         return None
-    from haystack_collector.worker import CONFIG_CHECK_EVERY, Worker  # noqa: PLC0415
+    from haystack_collector.worker import (  # noqa: PLC0415
+        CONFIG_CHECK_EVERY,
+        DEFAULT_STALL_TIMEOUT,
+        Worker,
+    )
 
     runner = runtime.job_runner
+    settings = runtime.settings
     return Worker(
         runtime.db,
         runtime.queue,
@@ -247,6 +252,9 @@ def _worker(runtime: Runtime) -> Worker | None:
         jobs_outstanding=runner.outstanding if runtime.drain and runner is not None else None,
         config_every=CONFIG_CHECK_EVERY if runtime.parts.follow_config else None,
         fetchers=runtime.fetchers,
+        # Crash recovery: when other workers count this one dead, and its owner id's name.
+        stall_timeout=DEFAULT_STALL_TIMEOUT if settings is None else settings.worker_stall_timeout,
+        host=None if settings is None else settings.worker_name,
     )
 
 

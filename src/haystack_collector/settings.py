@@ -115,6 +115,16 @@ class Settings(BaseSettings):
     web_scraper_depth: int = Field(
         default=3, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
     )
+    # Seconds a worker may miss its heartbeats before any other worker judges it dead and
+    # releases its claims (crash recovery; see worker.py). The same on every worker.
+    worker_stall_timeout: float = Field(
+        default=30.0, ge=1.0, le=3600.0, validation_alias=_env("WORKER_STALL_TIMEOUT")
+    )
+    # The host part of a worker's owner id (name:pid:token) and of its Workers row; default:
+    # the machine's host name. Lets containers sharing a host name tell their workers apart.
+    worker_name: str | None = Field(
+        default=None, min_length=1, max_length=100, validation_alias=_env("WORKER_NAME")
+    )
 
     # The fetcher (see fetch/settings.py for what each does and the rest of its knobs).
     user_agent: str | None = Field(default=None, validation_alias=_env("USER_AGENT"))

@@ -12,6 +12,14 @@ of events a second. Failed jobs are retried at once (backoff, then dead letters)
 Delivery is at least once: a worker killed before its finishes were flushed leaves those
 events leased, and they run again when the lease runs out. Actions must be idempotent.
 
+Crash recovery: every worker heartbeats (its Workers row) and, at start, with each
+heartbeat and when a drain finds nothing to claim, releases the claims of workers that missed
+theirs for ``stall_timeout`` seconds (``store.workers.release_dead_workers``), wherever they
+ran: a killed worker's events run again within seconds, not after their lease. Heartbeats come
+at least three times per stall timeout. A worker of this machine and pid namespace (its
+heartbeats carry ``process_identity``) whose pid is gone is dead at once. The lease stays the
+guard against a worker that is alive but hung.
+
 Stopping: ``stop()`` (SIGINT/SIGTERM in the CLI) stops claiming, hands buffered jobs back,
 lets running jobs finish for ``grace`` seconds, then cancels and releases the rest, flushes
 the finishes and returns. A second ``stop()`` cancels running jobs at once. A cancelled sync
@@ -33,8 +41,10 @@ ignored the same way):
   worker's ``fetchers`` built from the runtime's settings (``Fetchers.set_delay``); it
   replaces ``HAYSTACK_DOWNLOAD_DELAY``. A stopped worker hands its fetchers back without it.
 
-``drain``: return once a claim finds nothing and no job is running. Events whose
-``run_after`` lies in the future (retries waiting out their backoff) are not waited for. With
+``drain``: return once a claim finds nothing, no job is running and no other running worker
+holds a claim (it may queue follow-ups, or die and have its claims released after the stall
+timeout). Events whose ``run_after`` lies in the future (retries waiting out their backoff)
+are not waited for. With
 ``jobs_outstanding`` (a job runner's ``outstanding``), a drain also waits for the API jobs
 (engine starts) still queued or running: they queue events. The count is taken before each
 claim, so events a job queued before it ended are always seen by a later claim.
@@ -54,6 +64,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -75,15 +87,18 @@ from haystack_collector.origin import origin_scope
 from haystack_collector.queue import Job, Outcome, WorkQueue
 from haystack_collector.store.workers import (
     WORKER_RETENTION,
+    claims_of_running_workers,
     heartbeat_worker,
     prune_workers,
     register_worker,
+    release_dead_workers,
+    running_workers,
 )
 
 if TYPE_CHECKING:  # the scheduler (croniter, the engine registry) only where one runs
     from haystack_collector.scheduler import Scheduler
 
-__all__ = ["Worker", "WorkerStats", "default_owner", "run_worker"]
+__all__ = ["DEFAULT_STALL_TIMEOUT", "Worker", "WorkerStats", "default_owner", "run_worker"]
 
 log = get_logger("haystack.worker")
 
@@ -91,6 +106,9 @@ log = get_logger("haystack.worker")
 DISABLED_CHECK_EVERY = 5.0
 # How often a worker refreshes its Workers row (health, hosts and the dashboard read it).
 HEARTBEAT_EVERY = 5.0
+# Seconds without a heartbeat after which a worker is dead and its claims are released
+# (HAYSTACK_WORKER_STALL_TIMEOUT).
+DEFAULT_STALL_TIMEOUT = 30.0
 # How often a worker that follows the Config table reads it again, in seconds.
 CONFIG_CHECK_EVERY = 5.0
 # The Config rows such a worker follows (see the module docstring).
@@ -100,9 +118,25 @@ DEFAULT_DELAY = "DefaultDelay"
 PRUNE_WORKERS_EVERY = 3600.0
 
 
-def default_owner() -> str:
-    """hostname:pid:random, unique per worker run even when a pid is reused."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[-CLAIM_OWNER_MAX:]
+def process_identity() -> dict[str, str] | None:
+    """This machine's boot and this process's pid namespace (Linux; None elsewhere).
+
+    A worker records them with its heartbeats: another worker that shares both can tell
+    from the pid alone that the process is gone, and need not wait for the stall timeout.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        pid_namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return {"boot": boot, "pid_namespace": pid_namespace}
+
+
+def default_owner(name: str | None = None) -> str:
+    """name:pid:random, unique per worker run even when a pid is reused; ``name`` defaults to
+    the host name (HAYSTACK_WORKER_NAME sets it)."""
+    host = name or socket.gethostname()
+    return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"[-CLAIM_OWNER_MAX:]
 
 
 @dataclass
@@ -187,14 +221,19 @@ class Worker:
         jobs_outstanding: Callable[[], int] | None = None,
         config_every: float | None = None,
         fetchers: Fetchers | None = None,
+        stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+        host: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if stall_timeout <= 0:
+            raise ValueError("stall_timeout must be positive")
         self.db = db
         self.queue = queue
         self.engines = list(engines)
         self.concurrency = concurrency
-        self.owner = owner or default_owner()
+        self.host = host or socket.gethostname()
+        self.owner = owner or default_owner(host)
         self.drain = drain
         self.claim_batch = max(claim_batch or concurrency, 1)
         self.idle_sleep = idle_sleep
@@ -204,7 +243,10 @@ class Worker:
         self.scheduler = scheduler
         self.schedule_every = schedule_every
         self.on_job = on_job
-        self.heartbeat_every = heartbeat_every
+        self.stall_timeout = stall_timeout
+        self.process = process_identity()
+        # Three beats per stall timeout: one late beat never makes a live worker look dead.
+        self.heartbeat_every = min(heartbeat_every, stall_timeout / 3)
         self.prune_every = prune_every
         self._pruned_at: float | None = None
         self.jobs_outstanding = jobs_outstanding
@@ -261,6 +303,9 @@ class Worker:
         if self.config_every is not None:
             await self._follow_config()  # before the first claim: a cap applies at once
         await asyncio.to_thread(self._heartbeat, None)
+        # At once, not after a period: a worker killed from now on is recognised as gone.
+        await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
+        await asyncio.to_thread(self._release_dead)
         self._idle.set()
         self._consumers = [
             asyncio.create_task(self._consume(index)) for index in range(self.concurrency)
@@ -312,7 +357,7 @@ class Worker:
                     self._buffer.put_nowait(job)
                 if claimed:
                     continue
-                if self.drain and idle and not jobs_left:
+                if self.drain and idle and not jobs_left and not await self._held_elsewhere():
                     log.info("drained: nothing left to claim")
                     return
             # Buffer full, or nothing due: wait for a consumer to take or end a job (drain),
@@ -320,6 +365,25 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.idle_sleep)
+
+    async def _held_elsewhere(self) -> bool:
+        """Whether other running workers hold claims of this worker's engines (a drain waits
+        for them: they may queue more work for it); a dead one's are released here as soon as
+        it is judged dead. An outage counts as no, as a failed claim does: the drain ends, and
+        what is left waits for the next worker."""
+        if await asyncio.to_thread(self._release_dead):
+            return True  # claimable now
+        try:
+            held = await asyncio.to_thread(
+                self.db.run_read,
+                claims_of_running_workers,
+                other_than=self.owner,
+                engine_ids=list(self._slots),  # another engine's work is not this drain's
+            )
+        except Exception:
+            log.exception("counting other workers' claims failed")
+            return False
+        return held > 0
 
     def _claim_room(self) -> int:
         """The claimed jobs to keep at hand: ``claim_batch``, scaled down with the limit."""
@@ -553,7 +617,49 @@ class Worker:
             await asyncio.sleep(self.heartbeat_every)
             # The stats are gathered here, on the loop: each engine's fetcher belongs to it.
             await asyncio.to_thread(self._heartbeat, self._heartbeat_stats())
+            if await asyncio.to_thread(self._release_dead):
+                self._wake.set()  # claimable now
             await asyncio.to_thread(self._prune)
+
+    def _release_dead(self) -> int:
+        """Release the claims of workers dead for ``stall_timeout``; returns how many events
+        (run in a thread: it does not touch the loop). An outage only logs."""
+        try:
+            gone = self._gone_here()
+            released = self.db.run(
+                release_dead_workers,
+                stall_timeout=timedelta(seconds=self.stall_timeout),
+                alive=self.owner,
+                gone=gone,
+            )
+        except Exception:
+            log.exception("releasing dead workers' claims failed")
+            return 0
+        for owner in released.owners:
+            why = "its process is gone" if owner in gone else "it missed its heartbeats"
+            log.warning("worker %s is dead: %s", owner, why)
+        if released.events:
+            log.warning("released %d event(s) dead workers held", released.events)
+        return released.events
+
+    def _gone_here(self) -> list[str]:
+        """Running workers whose process was on this machine, in this pid namespace, and is
+        gone: dead now, whatever their last heartbeat (a killed crawl run again at once)."""
+        if self.process is None:
+            return []
+        gone = []
+        for row in self.db.run_read(running_workers):
+            if row.owner == self.owner or row.pid is None or row.pid == os.getpid():
+                continue
+            if row.stats.get("process") != self.process:
+                continue  # another machine, container or boot: its pid means nothing here
+            try:
+                os.kill(row.pid, 0)
+            except ProcessLookupError:
+                gone.append(row.owner)
+            except PermissionError:  # alive, someone else's
+                continue
+        return gone
 
     def _prune(self) -> None:
         """Every ``prune_every`` seconds, delete long-gone workers' rows; an outage only logs."""
@@ -579,6 +685,7 @@ class Worker:
             "concurrency": self.concurrency,
             "limit": self.limit,
             "hosts": self.fetchers.hosts(),
+            "process": self.process,
         }
 
     def _heartbeat(self, stats: dict[str, Any] | None, state: str = "running") -> None:
@@ -596,7 +703,7 @@ class Worker:
             self.db.run(
                 register_worker,
                 owner=self.owner,
-                host=socket.gethostname(),
+                host=self.host,
                 pid=os.getpid(),
                 engines=[engine.name for engine in self.engines],
             )

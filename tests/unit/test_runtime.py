@@ -28,6 +28,8 @@ def settings(tmp_path: Path) -> Settings:
         download_delay=0.25,
         per_host_concurrency=3,
         obey_robots=False,
+        worker_stall_timeout=6,
+        worker_name="rack-7",
     )
 
 
@@ -81,6 +83,10 @@ def test_the_settings_reach_every_part(settings: Settings, db: Database) -> None
     assert worker.scheduler is scheduler
     assert worker.jobs_outstanding == runner.outstanding  # a drain waits for API jobs too
     assert runtime.threads == 7 + 8
+    # Crash recovery: when the others count this worker dead, and the name in its owner id.
+    assert worker.stall_timeout == 6  # worker_stall_timeout
+    assert worker.heartbeat_every == 2  # three beats per stall timeout
+    assert worker.owner.startswith("rack-7:")  # worker_name
 
 
 def test_a_commands_choices_win_over_the_settings(settings: Settings, db: Database) -> None:

@@ -221,3 +221,19 @@ def test_the_fetcher_is_polite_by_default() -> None:
     assert fetch.obey_robots
     assert fetch.min_delay >= 1.0
     assert fetch.user_agent.startswith("Haystack/")
+
+
+def test_crash_recovery_settings_default_to_30_seconds_and_the_host_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert settings.worker_stall_timeout == 30.0
+    assert settings.worker_name is None
+    monkeypatch.setenv("HAYSTACK_WORKER_STALL_TIMEOUT", "3")
+    monkeypatch.setenv("HAYSTACK_WORKER_NAME", "rack-7")
+    settings = load_settings()
+    assert settings.worker_stall_timeout == 3.0
+    assert settings.worker_name == "rack-7"
+    monkeypatch.setenv("HAYSTACK_WORKER_STALL_TIMEOUT", "0.5")  # below a heartbeat's reach
+    with pytest.raises(ConfigError, match="worker_stall_timeout"):
+        load_settings()

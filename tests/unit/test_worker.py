@@ -179,3 +179,14 @@ async def test_second_stop_cancels_and_releases_running_jobs() -> None:
     assert stats.finished == 0
     assert stats.released == 3  # two cancelled, one buffered
     assert pending(queue) == 4
+
+
+def test_a_worker_beats_three_times_per_stall_timeout_and_names_itself() -> None:
+    db = cast(Database, FakeDatabase())
+    quick = Worker(db, MemoryQueue(), [], stall_timeout=3.0, host="rack-7")
+    assert quick.heartbeat_every == 1.0
+    assert quick.owner.startswith("rack-7:")
+    assert quick.host == "rack-7"
+    assert Worker(db, MemoryQueue(), []).heartbeat_every == 5.0  # the default 30 s allows 5
+    with pytest.raises(ValueError, match="stall_timeout"):
+        Worker(db, MemoryQueue(), [], stall_timeout=0)

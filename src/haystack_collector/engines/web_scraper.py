@@ -16,6 +16,12 @@ one commit per batch instead of one per page, and an idle one waits for nobody. 
 action returns only once its page has committed. A kill loses at most the batch in flight,
 whose events are still pending and are fetched again.
 
+The crawl's own politeness choices (delay, per-host concurrency, robots) are stored with its
+limits. Whoever runs its pages (the ``haystack crawl`` that started it, a later one, any
+``haystack worker``) fetches them with those: the base fetch settings with the crawl's
+overrides (``crawl_fetcher``). A crawl stored without them (older rows, or started without
+choosing) fetches with the worker's own settings.
+
 Fetch failures are stored, not retried by the queue: the fetcher already retried network
 errors and 5xx with backoff, a 404/500 is a fact about the site worth recording (``Error``,
 ``StatusCode``), and a queue retry would sit out a 30 s+ backoff that ``--drain`` does not wait
@@ -27,6 +33,7 @@ requested; storing "circuit open" as its content would lose it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import time
@@ -38,16 +45,18 @@ from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
+from haystack_collector.engines.fetchers import EngineFetch
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
-from haystack_collector.fetch import CIRCUIT_OPEN, FetchResult
+from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
@@ -103,16 +112,26 @@ class WebScraperSettings(BaseModel):
     max_depth: int = Field(default_factory=lambda: engine_defaults().web_scraper_depth, ge=0)
     max_pages: int = Field(default=1000, ge=1)
     allowed_domains: list[str] = Field(default_factory=list)
+    # The crawl's own fetch choices, kept with it; unset: the worker's fetch settings. Left
+    # out of the schema the UI builds its form from: a checkbox would always send a robots
+    # choice, where unset must stay possible. ``haystack crawl`` and the API set them.
+    delay: SkipJsonSchema[float | None] = Field(default=None, ge=0)
+    per_host_concurrency: SkipJsonSchema[int | None] = Field(default=None, ge=1, le=100)
+    obey_robots: SkipJsonSchema[bool | None] = None
 
 
 @dataclass(frozen=True, slots=True)
 class CrawlSpec:
-    """A crawl's limits as stored on its root item; ``hosts`` are the in-scope hosts."""
+    """A crawl's limits and fetch choices as stored on its root item; ``hosts`` are the
+    in-scope hosts. A fetch choice None is the fetching worker's own setting."""
 
     url: str
     max_depth: int
     max_pages: int
     hosts: frozenset[str]
+    delay: float | None = None
+    per_host_concurrency: int | None = None
+    obey_robots: bool | None = None
 
     @classmethod
     def from_settings(cls, settings: WebScraperSettings) -> CrawlSpec:
@@ -120,7 +139,15 @@ class CrawlSpec:
         if url is None or not url.startswith(("http://", "https://")):
             raise ConfigError(f"not an http(s) URL to crawl: {settings.url!r}", setting="url")
         hosts = {host_of(url), *(d.strip().lower() for d in settings.allowed_domains if d.strip())}
-        return cls(url, settings.max_depth, settings.max_pages, frozenset(hosts))
+        return cls(
+            url,
+            settings.max_depth,
+            settings.max_pages,
+            frozenset(hosts),
+            settings.delay,
+            settings.per_host_concurrency,
+            settings.obey_robots,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -128,16 +155,35 @@ class CrawlSpec:
             "max_depth": self.max_depth,
             "max_pages": self.max_pages,
             "hosts": sorted(self.hosts),
+            **self.fetch_overrides(),
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CrawlSpec:
+        """Read a stored spec; one stored before crawls kept fetch choices has none."""
+        delay, per_host, robots = (
+            raw.get("min_delay"),
+            raw.get("per_host_concurrency"),
+            raw.get("obey_robots"),
+        )
         return cls(
             str(raw["url"]),
             int(raw["max_depth"]),
             int(raw["max_pages"]),
             frozenset(str(h) for h in raw["hosts"]),
+            None if delay is None else float(delay),
+            None if per_host is None else int(per_host),
+            None if robots is None else bool(robots),
         )
+
+    def fetch_overrides(self) -> dict[str, Any]:
+        """The crawl's own choices, as ``FetchSettings`` fields (only those it made)."""
+        chosen = {
+            "min_delay": self.delay,
+            "per_host_concurrency": self.per_host_concurrency,
+            "obey_robots": self.obey_robots,
+        }
+        return {name: value for name, value in chosen.items() if value is not None}
 
     def in_scope(self, url: str) -> bool:
         """``same_site`` for canonical URLs, with the allowed hosts canonicalized once."""
@@ -193,6 +239,24 @@ class WebScraper(FetchingEngine):
         cls._specs.clear()
         await super().close_resources()
 
+    @staticmethod
+    def crawl_fetcher(fetch: EngineFetch, spec: CrawlSpec) -> Fetcher:
+        """The fetcher for a page of the crawl ``spec``: the engine's fetch settings with the
+        crawl's own choices (``CrawlSpec.fetch_overrides``).
+
+        ``fetch`` is the action's (``ctx.fetch``). The engine's shared fetcher when they change
+        nothing; otherwise the loop's fetcher of
+        exactly those settings (its own per-host slots, so two crawls of one host with
+        different delays each keep theirs). A crawl's delay wins over the Config table's
+        ``DefaultDelay``, which is the worker's default, not the crawl's choice.
+        """
+        overrides = spec.fetch_overrides()
+        if not overrides:
+            return fetch.fetcher()
+        current = fetch.settings  # DefaultDelay applied
+        settings = dataclasses.replace(current, **overrides)
+        return fetch.fetcher() if settings == current else fetch.fetcher(settings)
+
     @start_action(SEED_ACTION, description="Store the start URL and queue its crawl")
     def seed(self, ctx: ActionContext) -> None:
         assert isinstance(ctx.settings, WebScraperSettings)
@@ -205,9 +269,19 @@ class WebScraper(FetchingEngine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        result = await ctx.fetcher().fetch(job.uri)
+        # The page's crawl, read before the fetch: its own choices decide how it is fetched.
+        scope = await asyncio.to_thread(
+            ctx.db.run_read,
+            crawl_store.page_scope,
+            item_id=job.item_id,
+            scopes=_Scopes(self._specs),
+        )
+        fetcher = self.crawl_fetcher(
+            ctx.fetch, scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
+        )
+        result = await fetcher.fetch(job.uri)
         if result.error == CIRCUIT_OPEN:  # the retry loop is paid for only when it is needed
-            result = await self._fetch(ctx, job.uri, [result])
+            result = await self._fetch(fetcher, job.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
         if len(result.body) > PARSE_ON_LOOP_BYTES:
@@ -229,14 +303,14 @@ class WebScraper(FetchingEngine):
         return writer
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
-    async def _fetch(self, ctx: ActionContext, url: str, first: list[FetchResult]) -> FetchResult:
+    async def _fetch(self, fetcher: Fetcher, url: str, first: list[FetchResult]) -> FetchResult:
         """Fetch ``url``; when its host's breaker is open, wait for it to admit a probe.
 
         ``first`` holds the first attempt's result when the caller already made it. A page the
         breaker refused was never requested, so it is not a fact about the site to store:
         after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
         """
-        result = first.pop() if first else await ctx.fetcher().fetch(url)
+        result = first.pop() if first else await fetcher.fetch(url)
         if result.error == CIRCUIT_OPEN:
             raise CircuitOpenError(f"fetch:{host_of(url)}", retry_after=result.retry_after or 0)
         return result

@@ -265,6 +265,14 @@ def finish_events(conn: Connection, event_ids: Sequence[int]) -> None:
     _execute_many(conn, "finish", [{"event": event_id, "now": now} for event_id in event_ids])
 
 
+def page_scope(conn: Connection, *, item_id: int, scopes: Scopes) -> CrawlScope | None:
+    """The crawl a page belongs to (None: a page of no crawl), read before it is fetched: the
+    crawl's own fetch choices decide how (see ``WebScraper.crawl_fetcher``)."""
+    position = _positions(conn, [item_id]).get(item_id)
+    root = None if position is None else position[1]
+    return None if root is None else _scope(conn, root, scopes)
+
+
 def _scope(conn: Connection, root: int, scopes: Scopes) -> CrawlScope:
     spec = scopes.get(root)
     if spec is None:

@@ -1,8 +1,17 @@
-"""Worker heartbeats: each worker's row in Workers, for /health, /api/hosts and the dashboard.
+"""Worker heartbeats: each worker's row in Workers, for crash recovery, /health, /api/hosts
+and the dashboard.
 
 A worker registers when it starts, refreshes ``workerSeen`` and its counters every few
 seconds, and marks itself stopped on a clean exit. A worker that died leaves a row whose
 ``workerSeen`` simply stops moving; readers judge liveness by that, not by the state.
+
+Crash recovery (``release_dead_workers``): a running worker not seen for a stall timeout is
+dead. Any other worker, on any host, marks its row ``dead`` and releases the events it still
+held, so they run again at once instead of after their lease. ``workerSeen`` is written and
+compared in the database's clock (``database_now``), so hosts whose clocks disagree still agree
+on who is dead. Claims of an owner without a row (a worker that never registered) are left to
+their lease. A dead worker that comes back turns its row ``running`` again with its next
+heartbeat; what it then finishes is already done or done twice idempotently.
 """
 
 from __future__ import annotations
@@ -13,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Row
 
-from haystack_collector.db.schema import CLAIM_OWNER_MAX, workers
+from haystack_collector.db.schema import CLAIM_OWNER_MAX, item_events, workers
 from haystack_collector.store._sql import check_length, from_db, to_db, utcnow
 
-WORKER_STATES = ("running", "stopped")
+# "dead": judged dead by another worker (see release_dead_workers), its claims released.
+WORKER_STATES = ("running", "stopped", "dead")
 # Rows of workers not seen for this long are deleted by the running workers' heartbeats; a
 # row is only history by then (readers treat a worker unseen for a minute as gone).
 WORKER_RETENTION = timedelta(days=7)
@@ -61,7 +71,7 @@ def register_worker(
 ) -> int:
     """Record a starting worker (or restart the row of the same owner); returns its id."""
     check_length("worker owner", owner, CLAIM_OWNER_MAX)
-    now = utcnow()
+    now = database_now(conn)
     values: dict[str, Any] = {
         "workerHost": host[:255] if host else host,
         "workerPid": pid,
@@ -101,7 +111,7 @@ def heartbeat_worker(
         update(workers)
         .where(workers.c.workerOwner == owner)
         .values(
-            workerSeen=utcnow(),
+            workerSeen=database_now(conn),
             workerFinished=finished,
             workerFailed=failed,
             workerStats=_stats_json(stats),
@@ -109,6 +119,114 @@ def heartbeat_worker(
         )
     )
     return bool(result.rowcount)
+
+
+def database_now(conn: Connection) -> datetime:
+    """Now in the database's clock, as a naive UTC column value.
+
+    Heartbeats are written and judged in this one clock, so a worker on a host whose clock is
+    off is neither declared dead early nor kept alive late. SQLite has no server: its file is
+    shared by processes of one host, whose clock this is. Sessions run in UTC (db.database).
+    """
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        moment = conn.execute(select(func.utc_timestamp(6))).scalar_one()
+    elif dialect == "postgresql":
+        moment = conn.execute(select(func.timezone("UTC", func.clock_timestamp()))).scalar_one()
+    else:
+        return utcnow()
+    assert isinstance(moment, datetime)
+    return to_db(moment) or moment
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedWorkers:
+    """What ``release_dead_workers`` did: the owners judged dead, the events released."""
+
+    owners: list[str]
+    events: int
+
+
+def running_workers(conn: Connection) -> list[WorkerRow]:
+    """The rows of workers that say they are running (alive, or dead and not yet judged)."""
+    query = select(workers).where(workers.c.workerState == "running")
+    return [_row(row) for row in conn.execute(query.order_by(workers.c.workerId))]
+
+
+def release_dead_workers(
+    conn: Connection,
+    *,
+    stall_timeout: timedelta,
+    alive: str | None = None,
+    gone: Sequence[str] = (),
+) -> ReleasedWorkers:
+    """Mark running workers unseen for ``stall_timeout`` dead and release their claims.
+
+    ``alive`` is the caller's own owner id, never judged. ``gone`` are owners the caller
+    knows dead whatever their last heartbeat (their process is gone from its machine). Each
+    row turns ``dead`` only if it is still stale (or gone) when updated, so a heartbeat that
+    lands meanwhile keeps its worker; the pending events it claimed lose owner and lease
+    (their attempt stays counted: a page that kills its worker must not be tried forever).
+    Cheap when nobody died: one indexed read.
+    """
+    cutoff = database_now(conn) - stall_timeout
+    w = workers.c
+    stale = select(w.workerOwner).where(w.workerState == "running", w.workerSeen < cutoff)
+    if alive is not None:
+        stale = stale.where(w.workerOwner != alive)
+    candidates = dict.fromkeys([*conn.execute(stale).scalars(), *gone])
+    dead: list[str] = []
+    for owner in candidates:
+        if owner == alive:
+            continue
+        judged = update(workers).where(w.workerOwner == owner, w.workerState == "running")
+        if owner not in gone:
+            judged = judged.where(w.workerSeen < cutoff)
+        if conn.execute(judged.values(workerState="dead")).rowcount:
+            dead.append(owner)
+    if not dead:
+        return ReleasedWorkers([], 0)
+    e = item_events.c
+    released = conn.execute(
+        update(item_events)
+        .where(
+            e.itemEventClaimedBy.in_(dead),
+            e.itemEventDate.is_(None),
+            e.itemEventDeadDate.is_(None),
+        )
+        .values(itemEventClaimedBy=None, itemEventLeaseUntil=None)
+    )
+    return ReleasedWorkers(dead, int(released.rowcount))
+
+
+def claims_of_running_workers(
+    conn: Connection, *, other_than: str | None = None, engine_ids: Sequence[int] | None = None
+) -> int:
+    """Pending events (of ``engine_ids``, or all) leased to workers whose rows say running,
+    ``other_than`` excepted.
+
+    A drain waits for these: their worker either finishes them (and may queue more) or dies
+    and has them released after the stall timeout. Leases of owners without a row, and
+    expired leases, are not counted (the former are left to their lease, the latter are
+    claimable).
+    """
+    e, w = item_events.c, workers.c
+    query = (
+        select(func.count())
+        .select_from(item_events)
+        .join(workers, w.workerOwner == e.itemEventClaimedBy)
+        .where(
+            e.itemEventDate.is_(None),
+            e.itemEventDeadDate.is_(None),
+            e.itemEventLeaseUntil > utcnow(),
+            w.workerState == "running",
+        )
+    )
+    if other_than is not None:
+        query = query.where(w.workerOwner != other_than)
+    if engine_ids is not None:
+        query = query.where(e.engineId.in_(list(engine_ids)))
+    return int(conn.execute(query).scalar_one())
 
 
 def _row(row: Row[Any]) -> WorkerRow:
@@ -148,7 +266,7 @@ def list_workers(
 def prune_workers(conn: Connection, *, seen_before: datetime | None = None) -> int:
     """Delete the rows of workers not seen since ``seen_before`` (default: ``WORKER_RETENTION``
     ago); returns how many."""
-    cutoff = utcnow() - WORKER_RETENTION if seen_before is None else to_db(seen_before)
+    cutoff = database_now(conn) - WORKER_RETENTION if seen_before is None else to_db(seen_before)
     result = conn.execute(workers.delete().where(workers.c.workerSeen < cutoff))
     return int(result.rowcount)
 
@@ -218,7 +336,7 @@ RECENTLY = timedelta(seconds=60)
 
 def recent_workers(conn: Connection, *, within: timedelta = RECENTLY) -> list[WorkerRow]:
     """Workers seen within ``within`` (running or just stopped)."""
-    return list_workers(conn, seen_since=from_db(utcnow() - within))
+    return list_workers(conn, seen_since=from_db(database_now(conn) - within))
 
 
 def current_hosts(conn: Connection, *, within: timedelta = RECENTLY) -> dict[str, dict[str, Any]]:

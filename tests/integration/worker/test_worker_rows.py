@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -13,10 +16,13 @@ from haystack_collector.queue import SqlQueue
 from haystack_collector.store._sql import utcnow
 from haystack_collector.store.workers import (
     WORKER_RETENTION,
+    heartbeat_worker,
     list_workers,
     register_worker,
 )
-from haystack_collector.worker import Worker
+from haystack_collector.worker import Worker, process_identity
+from tests.integration.worker.test_worker_processes import counts, enqueue_pages
+from tests.worker_engines import Pages
 
 
 def old_worker(db: Database, owner: str, ago: timedelta) -> None:
@@ -69,3 +75,60 @@ async def test_pruning_runs_at_most_once_per_prune_period(db: Database) -> None:
     finally:
         worker.stop()
         await task
+
+
+async def test_a_worker_releases_the_claims_of_one_unseen_for_its_stall_timeout(
+    db: Database,
+) -> None:
+    """The stall timeout decides: at 60 s a 2 s silence is not death; at 1 s it is."""
+    enqueue_pages(db, 4)
+    old_worker(db, "crashed:1:aa", timedelta(0))
+    held = await asyncio.to_thread(SqlQueue(db).claim, owner="crashed:1:aa", limit=4)
+    assert len(held) == 4
+    old_worker(db, "crashed:1:aa", timedelta(seconds=2))  # registered again, seen 2 s ago
+
+    patient = Worker(db, SqlQueue(db), [Pages], stall_timeout=60, idle_sleep=0.02)
+    await run_briefly(patient)
+    assert (await asyncio.to_thread(counts, db))["claimed"] == 4
+
+    quick = Worker(
+        db, SqlQueue(db), [Pages], drain=True, stall_timeout=1, idle_sleep=0.02, finish_flush=0.02
+    )
+    stats = await asyncio.wait_for(quick.run(), 30)
+    assert stats.finished == 4
+    assert await asyncio.to_thread(counts, db) == {
+        "pending": 0,
+        "claimed": 0,
+        "done": 4,
+        "dead": 0,
+    }
+
+
+async def test_a_worker_whose_process_is_gone_from_this_machine_is_dead_at_once(
+    db: Database,
+) -> None:
+    """Same boot and pid namespace, no such pid: dead now, the stall timeout (an hour here)
+    does not matter. A pid from another namespace, or a live one, proves nothing."""
+    here = process_identity()
+    assert here is not None, "Linux records its boot and pid namespace"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child.kill()
+    child.wait()
+    elsewhere = {**here, "pid_namespace": "pid:[1]"}
+    rows = {"gone:1:aa": (child.pid, here), "other:2:bb": (child.pid, elsewhere)}
+    rows["alive:3:cc"] = (os.getppid(), here)
+    enqueue_pages(db, len(rows))
+    for owner, (pid, process) in rows.items():
+        db.run(register_worker, owner=owner, pid=pid)
+        db.run(heartbeat_worker, owner=owner, finished=0, failed=0, stats={"process": process})
+        assert len(await asyncio.to_thread(SqlQueue(db).claim, owner=owner, limit=1)) == 1
+
+    await run_briefly(Worker(db, SqlQueue(db), [], idle_sleep=0.02, stall_timeout=3600))
+
+    states = {row.owner: row.state for row in await asyncio.to_thread(db.run_read, list_workers)}
+    assert {owner: states[owner] for owner in rows} == {
+        "gone:1:aa": "dead",
+        "other:2:bb": "running",
+        "alive:3:cc": "running",
+    }
+    assert (await asyncio.to_thread(counts, db))["claimed"] == 2  # the gone one's is free

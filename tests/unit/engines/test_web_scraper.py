@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from haystack_collector.db import Database
+from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.web_scraper import (
     CrawlSpec,
     WebScraper,
@@ -17,7 +18,7 @@ from haystack_collector.engines.web_scraper import (
     store_page,
 )
 from haystack_collector.errors import ConfigError
-from haystack_collector.fetch import FetchResult
+from haystack_collector.fetch import FetchResult, FetchSettings
 from haystack_collector.queue import SqlQueue
 from tests.integration.crawl.helpers import crawl_events, link_edges, stored_data
 
@@ -157,3 +158,45 @@ def test_max_pages_caps_what_is_queued(sqlite_db: Database) -> None:
     )
     assert stored.enqueued == 1
     assert crawl_events(db)["pending"] == 1
+
+
+def test_a_crawl_keeps_its_own_fetch_choices_and_an_old_row_has_none() -> None:
+    chosen = WebScraperSettings(
+        url="http://site.test/", delay=0.25, per_host_concurrency=8, obey_robots=False
+    )
+    spec = CrawlSpec.from_settings(chosen)
+    assert spec.fetch_overrides() == {
+        "min_delay": 0.25,
+        "per_host_concurrency": 8,
+        "obey_robots": False,
+    }
+    assert CrawlSpec.from_json(spec.as_json()) == spec
+    # Stored before crawls kept them: the worker's own settings fetch its pages.
+    old = {"url": "http://site.test/", "max_depth": 3, "max_pages": 10, "hosts": ["site.test"]}
+    assert CrawlSpec.from_json(old).fetch_overrides() == {}
+    unchosen = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/"))
+    assert unchosen.as_json().keys() == old.keys()
+
+
+async def test_a_crawl_fetcher_is_the_shared_one_unless_the_crawl_chose_otherwise() -> None:
+    fetchers = Fetchers(FetchSettings(min_delay=1.0, per_host_concurrency=2))
+    fetch = fetchers.for_engine(WebScraper.name)
+    try:
+        plain = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/"))
+        same = CrawlSpec.from_settings(
+            WebScraperSettings(url="http://site.test/", delay=1.0, per_host_concurrency=2)
+        )
+        fast = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/", delay=0.0))
+        shared = fetch.fetcher()
+        assert WebScraper.crawl_fetcher(fetch, plain) is shared
+        assert WebScraper.crawl_fetcher(fetch, same) is shared
+        own = WebScraper.crawl_fetcher(fetch, fast)
+        assert own is not shared
+        assert own.settings == FetchSettings(min_delay=0.0, per_host_concurrency=2)
+        assert WebScraper.crawl_fetcher(fetch, fast) is own  # one per distinct settings
+        # The Config row DefaultDelay replaces the worker's delay, not the crawl's.
+        fetchers.set_delay(0.5)
+        assert WebScraper.crawl_fetcher(fetch, plain) is shared
+        assert WebScraper.crawl_fetcher(fetch, same).settings.min_delay == 1.0
+    finally:
+        await fetchers.aclose()
