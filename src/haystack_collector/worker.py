@@ -345,7 +345,9 @@ class Worker:
     async def _claim_loop(self) -> None:
         while not self._stopping:
             await self._cancel_stopped()
-            room = self._claim_room() - self._buffer.qsize()
+            wanted, held = self._claim_room(), self._buffer.qsize()
+            # Refilled once half is used: one claim of many jobs, not one per job taken.
+            room = wanted - held if held <= wanted // 2 else 0
             if room > 0:
                 # Both taken before the claim: a job running while the claim reads may commit
                 # follow-up events the claim did not see, so only a claim that started with

@@ -135,13 +135,8 @@ class Engine:
     @classmethod
     def actions(cls) -> dict[str, ActionSpec]:
         """Every declared action by name, subclasses overriding their bases."""
-        found: dict[str, ActionSpec] = {}
-        for klass in reversed(cls.__mro__):
-            for attribute in vars(klass).values():
-                spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
-                if isinstance(spec, ActionSpec):
-                    found[spec.name] = spec
-        return found
+        # A copy: the cached mapping serves every job the worker runs.
+        return dict(_declared_actions(cls))  # type: ignore[arg-type]  # classes hash by identity
 
     @classmethod
     def start_actions(cls) -> list[ActionSpec]:
@@ -178,6 +173,18 @@ class Engine:
         if not cls.name:
             raise ConfigError(f"engine class {cls.__qualname__} has no name")
         return db.run(_register, cls)
+
+
+@functools.cache
+def _declared_actions(engine: type[Engine]) -> dict[str, ActionSpec]:
+    # Read from the class once: the worker asks for every job it runs.
+    found: dict[str, ActionSpec] = {}
+    for klass in reversed(engine.__mro__):
+        for attribute in vars(klass).values():
+            spec = getattr(attribute, _SPEC_ATTRIBUTE, None)
+            if isinstance(spec, ActionSpec):
+                found[spec.name] = spec
+    return found
 
 
 def _register(conn: Connection, engine: type[Engine]) -> RegisteredEngine:

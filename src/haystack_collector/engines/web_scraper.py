@@ -91,6 +91,9 @@ WRITE_BATCH = 64
 # A page up to this size is parsed on the event loop (a thread hop costs more than parsing
 # it); a bigger one in a thread, so the loop's other fetches and heartbeats go on.
 PARSE_ON_LOOP_BYTES = 256 * 1024
+# Pages queued by this process whose crawl it remembers until they are claimed; beyond this
+# many the oldest are forgotten (and read from the database when claimed), bounding memory.
+FRONTIER_MEMORY = 50_000
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 # How often one page waits for its host's open circuit breaker before the queue takes over.
@@ -269,13 +272,17 @@ class WebScraper(FetchingEngine):
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
     async def crawl(self, ctx: ActionContext, job: Job) -> None:
-        # The page's crawl, read before the fetch: its own choices decide how it is fetched.
-        scope = await asyncio.to_thread(
-            ctx.db.run_read,
-            crawl_store.page_scope,
-            item_id=job.item_id,
-            scopes=_Scopes(self._specs),
-        )
+        # The page's crawl decides how it is fetched (its own choices). A page this process
+        # queued is known; another's (a resumed crawl, a second worker) is read first.
+        writer = self._writer(ctx)
+        scope: crawl_store.CrawlScope | None = self._specs.get(writer.root_of(job.uri) or 0)
+        if scope is None:
+            scope = await asyncio.to_thread(
+                ctx.db.run_read,
+                crawl_store.page_scope,
+                item_id=job.item_id,
+                scopes=_Scopes(self._specs),
+            )
         fetcher = self.crawl_fetcher(
             ctx.fetch, scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
         )
@@ -289,7 +296,7 @@ class WebScraper(FetchingEngine):
         else:
             page = _page_record(result, fetched_at)
         write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
-        stored = await self._writer(ctx).write(write)
+        stored = await writer.write(write)
         ctx.event_done = True
         ctx.items_stored += 1 + stored.enqueued
         ctx.events_enqueued += stored.enqueued
@@ -344,6 +351,8 @@ class _PageWriter:
         self.key = (db, engine_id, action_id)
         self._scopes = scopes
         self._pending: list[tuple[PageWrite, asyncio.Future[StoredPage]]] = []
+        # The crawl of each page this writer queued, until the page is claimed (the frontier).
+        self._roots: dict[str, int] = {}
         self._trim = HeapTrimmer()
         self._task: asyncio.Task[None] | None = None
 
@@ -353,6 +362,18 @@ class _PageWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return await future
+
+    def root_of(self, uri: str) -> int | None:
+        """The crawl root of a page this writer queued (forgotten once asked), else None."""
+        return self._roots.pop(uri, None)
+
+    def _remember(self, stored: StoredPage) -> None:
+        if stored.root is None:
+            return
+        for uri in stored.queued:
+            if len(self._roots) >= FRONTIER_MEMORY:  # the oldest go: they are read instead
+                del self._roots[next(iter(self._roots))]
+            self._roots[uri] = stored.root
 
     async def drained(self) -> None:
         """Wait until every page queued so far is written."""
@@ -374,9 +395,11 @@ class _PageWriter:
                     except Exception as single:  # its action raises it
                         _settle(future, error=single)
                     else:
+                        self._remember(alone)
                         _settle(future, alone)
                 continue
             for (_, future), one in zip(batch, stored, strict=True):
+                self._remember(one)
                 _settle(future, one)
 
     def _store(self, pages: list[PageWrite]) -> list[StoredPage]:

@@ -97,6 +97,8 @@ class StoredPage:
     depth: int
     linked: int
     enqueued: int
+    root: int | None = None  # the page's crawl
+    queued: tuple[str, ...] = ()  # the targets it enqueued (pages of the same crawl)
 
 
 def seed_crawl(
@@ -163,7 +165,7 @@ def store_pages(
             ItemRecord(uri=url, data={DEPTH: depth + 1, CRAWL_ROOT: root}, events=[action_id])
             for url in queued
         )
-        stored.append(StoredPage(depth, len(targets), len(queued)))
+        stored.append(StoredPage(depth, len(targets), len(queued), root, tuple(queued)))
     for root, room in rooms.items():
         room.save(conn, root)
     store_items(conn, engine_id=engine_id, records=records)
