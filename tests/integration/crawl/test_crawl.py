@@ -6,10 +6,14 @@ import hashlib
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.engine import Connection
 
 from haystack_collector.crawl import CrawlOptions, CrawlResult, crawl_fetch_settings, run_crawl
 from haystack_collector.db import Database
+from haystack_collector.engines import web_scraper
 from haystack_collector.fetch import FetchSettings
+from haystack_collector.store import crawl as crawl_store
+from haystack_collector.store.crawl import StoredPage
 from haystack_collector.urls import looks_like_trap
 from tests.integration.crawl.helpers import crawl_events, link_edges, stored_pages
 from tests.integration.crawl.site import OFFSITE, Site, reference_crawl, serve
@@ -178,3 +182,35 @@ def test_other_hosts_only_with_allow_domain(
         expected.add(f"http://localhost:{port}/p/1")
     assert set(stored_pages(db)) == expected
     assert site.requests["/p/1"] == (1 if allowed else 0)
+
+
+def test_pages_this_process_queued_are_fetched_without_reading_their_crawl(
+    db: Database, site: Site, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The crawl's choices decide each fetch; the page writer remembers the crawl of every
+    # target it queued, so only the start page (queued by the seed) is looked up.
+    reads: list[int] = []
+    real = crawl_store.page_scope
+
+    def counting(conn: Connection, *, item_id: int, scopes: crawl_store.Scopes) -> object:
+        reads.append(item_id)
+        return real(conn, item_id=item_id, scopes=scopes)
+
+    monkeypatch.setattr(crawl_store, "page_scope", counting)
+    result = crawl(db, base, max_depth=4, concurrency=4)
+
+    assert result.pages == len(expected_depths(site, base, 4))
+    assert len(reads) == 1
+
+
+def test_the_remembered_frontier_is_bounded_and_forgets_what_is_claimed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(web_scraper, "FRONTIER_MEMORY", 3)
+    writer = web_scraper._PageWriter(Database("sqlite://"), 1, 1, web_scraper._Scopes({}))
+    writer._remember(StoredPage(0, 4, 4, 7, ("u1", "u2", "u3", "u4")))
+    writer._remember(StoredPage(0, 1, 0, None, ()))  # a page of no crawl queues nothing
+
+    assert writer.root_of("u1") is None  # the oldest went first
+    assert [writer.root_of(uri) for uri in ("u2", "u3", "u4")] == [7, 7, 7]
+    assert writer.root_of("u2") is None  # asked once: the page is claimed

@@ -61,7 +61,10 @@ def test_a_batch_decides_its_pages_in_order(db: Database) -> None:
         store_pages, engine_id=engine_id, action_id=action, pages=pages, scopes=_Scopes({})
     )
     # c is linked by both and queued once, by the first; d only by the second; the trap never.
-    assert stored == [StoredPage(1, 2, 1), StoredPage(1, 2, 1)]
+    assert stored == [
+        StoredPage(1, 2, 1, root, (ROOT + "c",)),
+        StoredPage(1, 2, 1, root, (ROOT + "d",)),
+    ]
     data = stored_data(db)
     assert data[ROOT + "c"] == {"CrawlRoot": [root], "Depth": [2]}
     assert data[ROOT + "d"] == {"CrawlRoot": [root], "Depth": [2]}
