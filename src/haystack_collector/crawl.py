@@ -22,6 +22,7 @@ of the crawl stored so far.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -132,20 +133,10 @@ def crawl_runtime(
     """The runtime of a crawl: a draining worker for ``webScraper`` alone, fetching with
     ``fetch_settings`` (see ``crawl_fetch_settings``), and no scheduler, job runner or Config
     following."""
-    if settings is not None:
-        return Runtime.from_settings(
-            settings,
-            db=db,
-            parts=CRAWL,
-            engines=[WebScraper],
-            fetch=fetch_settings,
-            concurrency=options.concurrency,
-            drain=True,
-            policy=policy,
-            claim_batch=options.concurrency * 2,
-        )
-    return Runtime(
-        db,
+    # From the settings when the command line has them (worker name, stall timeout, threads).
+    build = Runtime if settings is None else functools.partial(Runtime.from_settings, settings)
+    return build(
+        db=db,
         parts=CRAWL,
         engines=[WebScraper],
         fetch=fetch_settings,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Select, select, update
+from sqlalchemy.engine import Connection, Row
 
 from haystack_collector.db.schema import (
     CONFIG_NAME_MAX,
@@ -63,6 +64,27 @@ def add_status(
     return int(result.inserted_primary_key[0])
 
 
+def _with_names() -> Select[Any]:
+    """Status rows with their engine's and action's names (None for neither)."""
+    return (
+        select(status, engines.c.EngineName, actions.c.actionName)
+        .outerjoin(engines, engines.c.EngineId == status.c.engineId)
+        .outerjoin(actions, actions.c.actionId == status.c.actionId)
+    )
+
+
+def _status_row(row: Row[Any]) -> StatusRow:
+    return StatusRow(
+        status_id=row.statusId,
+        engine_id=row.engineId,
+        action_id=row.actionId,
+        message=row.StatusMessage or "",
+        date=from_db(row.StatusDate),
+        engine=row.EngineName,
+        action=row.actionName,
+    )
+
+
 def recent_status(
     conn: Connection,
     *,
@@ -72,11 +94,7 @@ def recent_status(
     action_id: int | None = None,
 ) -> list[StatusRow]:
     """Newest first, with their engine's and action's names."""
-    query = (
-        select(status, engines.c.EngineName, actions.c.actionName)
-        .outerjoin(engines, engines.c.EngineId == status.c.engineId)
-        .outerjoin(actions, actions.c.actionId == status.c.actionId)
-    )
+    query = _with_names()
     if engine_id is not None:
         query = query.where(status.c.engineId == engine_id)
     if action_id is not None:
@@ -86,18 +104,7 @@ def recent_status(
         .limit(limit)
         .offset(offset)
     )
-    return [
-        StatusRow(
-            status_id=row.statusId,
-            engine_id=row.engineId,
-            action_id=row.actionId,
-            message=row.StatusMessage or "",
-            date=from_db(row.StatusDate),
-            engine=row.EngineName,
-            action=row.actionName,
-        )
-        for row in rows
-    ]
+    return [_status_row(row) for row in rows]
 
 
 def status_log(
@@ -111,11 +118,7 @@ def status_log(
     """Status rows with their engine's and action's names, filtered by those names: newest
     first, or oldest first after ``after_id`` (what a stream needs). An unknown engine or
     action name is NotFoundError."""
-    query = (
-        select(status, engines.c.EngineName, actions.c.actionName)
-        .outerjoin(engines, engines.c.EngineId == status.c.engineId)
-        .outerjoin(actions, actions.c.actionId == status.c.actionId)
-    )
+    query = _with_names()
     if engine is not None:
         ids = conn.execute(select(engines.c.EngineId).where(engines.c.EngineName == engine))
         engine_ids = list(ids.scalars())  # every version of the engine
@@ -131,18 +134,7 @@ def status_log(
         query = query.order_by(status.c.statusId.desc())
     else:
         query = query.where(status.c.statusId > after_id).order_by(status.c.statusId)
-    return [
-        StatusRow(
-            status_id=row.statusId,
-            engine_id=row.engineId,
-            action_id=row.actionId,
-            message=row.StatusMessage or "",
-            date=from_db(row.StatusDate),
-            engine=row.EngineName,
-            action=row.actionName,
-        )
-        for row in conn.execute(query.limit(limit))
-    ]
+    return [_status_row(row) for row in conn.execute(query.limit(limit))]
 
 
 def last_status_id(conn: Connection) -> int:

@@ -8,7 +8,6 @@ passed; on this machine, at once, since its process is gone (the stall timeout i
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,13 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from haystack_collector.db import Database
-from haystack_collector.db.schema import items, workers
+from haystack_collector.db.schema import items
 from haystack_collector.store.workers import list_workers
 from haystack_collector.urls import looks_like_trap
 from tests.databases import migrated_database
+from tests.factories import as_if_on_another_machine
 from tests.integration.crawl.helpers import crawl_events, stored_pages
 from tests.integration.crawl.site import Site, reference_crawl, serve
 from tests.integration.crawl.test_crawl_crash import BACKENDS, database_url, wait_for
@@ -48,19 +48,6 @@ def duplicate_uris(db: Database) -> int:
     query = select(items.c.ItemURI).group_by(items.c.ItemURI).having(func.count() > 1)
     with db.read() as conn:
         return len(conn.execute(query).all())
-
-
-def as_if_on_another_machine(db: Database, owner_prefix: str) -> None:
-    """Make the killed worker's row say it ran elsewhere: its pid then proves nothing here, and
-    only the stall timeout can tell it is dead (what a worker on another host sees)."""
-    process = {"boot": "another-machine", "pid_namespace": "pid:[1]"}
-    db.run(
-        lambda conn: conn.execute(
-            update(workers)
-            .where(workers.c.workerOwner.startswith(owner_prefix))
-            .values(workerStats=json.dumps({"process": process}))
-        )
-    )
 
 
 @pytest.mark.parametrize("machine", ["another", "same"])

@@ -4,7 +4,6 @@ long before the killed worker's leases would have run out."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,12 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from haystack_collector.db import Database
-from haystack_collector.db.schema import item_events, workers
+from haystack_collector.db.schema import item_events
 from haystack_collector.store.workers import list_workers
 from tests.databases import migrated_database, recreate_server_database
+from tests.factories import as_if_on_another_machine
 from tests.integration.worker.test_worker_processes import (
     SERVER_BACKENDS,
     counts,
@@ -63,19 +63,6 @@ def held_by(db: Database, prefix: str) -> int:
     )
     with db.read() as conn:
         return int(conn.execute(query).scalar_one())
-
-
-def as_if_on_another_machine(db: Database, owner_prefix: str) -> None:
-    """Make the killed worker's row say it ran elsewhere: its pid then proves nothing here, and
-    only the stall timeout can tell it is dead (what a worker on another host sees)."""
-    process = {"boot": "another-machine", "pid_namespace": "pid:[1]"}
-    db.run(
-        lambda conn: conn.execute(
-            update(workers)
-            .where(workers.c.workerOwner.startswith(owner_prefix))
-            .values(workerStats=json.dumps({"process": process}))
-        )
-    )
 
 
 @pytest.mark.parametrize("backend", SERVER_BACKENDS)

@@ -17,10 +17,10 @@ from haystack_collector import store
 from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
 from haystack_collector.api.models import EventCounts, StatusOut, error_responses
 from haystack_collector.api.routes.jobs import JOB_ERRORS, JobOut, JobQueued, job_out, queue_job
+from haystack_collector.api.routes.status import status_item
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import all_engines, get_engine
-from haystack_collector.masking import mask_text
 from haystack_collector.paths import api_engine_settings
 from haystack_collector.store import jobs as job_store
 from haystack_collector.store.schedules import list_schedules
@@ -197,17 +197,7 @@ def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
             for s in schedules
         ],
         last_job=None if activity.last_job is None else job_out(activity.last_job, engine.name),
-        last_status=None
-        if last is None
-        else StatusOut(
-            status_id=last.status_id,
-            engine_id=last.engine_id,
-            engine=last.engine,
-            action_id=last.action_id,
-            action=last.action,
-            message=mask_text(last.message),
-            date=last.date,
-        ),
+        last_status=None if last is None else status_item(last),
         items=activity.items,
         events=EventCounts(**activity.events),
     )

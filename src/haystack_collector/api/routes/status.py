@@ -29,19 +29,21 @@ class StatusPage(BaseModel):
 
 def status_out(rows: list[StatusRow]) -> list[StatusOut]:
     """Status rows (``store.status_log``) as the API shows them."""
-    return [
-        StatusOut(
-            status_id=row.status_id,
-            engine_id=row.engine_id,
-            engine=row.engine,
-            action_id=row.action_id,
-            action=row.action,
-            # Masked again on the way out: rows written before masking, or by other tools.
-            message=mask_text(row.message),
-            date=row.date,
-        )
-        for row in rows
-    ]
+    return [status_item(row) for row in rows]
+
+
+def status_item(row: StatusRow) -> StatusOut:
+    """One Status row as the API shows it."""
+    return StatusOut(
+        status_id=row.status_id,
+        engine_id=row.engine_id,
+        engine=row.engine,
+        action_id=row.action_id,
+        action=row.action,
+        # Masked again on the way out: rows written before masking, or by other tools.
+        message=mask_text(row.message),
+        date=row.date,
+    )
 
 
 @router.get("", response_model=StatusPage)
