@@ -20,6 +20,7 @@ from haystack_collector.api.routes import (
     items,
     jobs,
     metrics,
+    postings,
     status,
     stream,
 )
@@ -41,7 +42,19 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.read_lane = deps.ReadLane.for_database(settings, db)
     errors.install(app)
     middleware.install(app, settings)
-    for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):
+    for module in (
+        health,
+        metrics,
+        config,
+        engines,
+        items,
+        postings,
+        status,
+        jobs,
+        events,
+        hosts,
+        admin,
+    ):
         app.include_router(module.router)
     app.include_router(stream.router)
     deps.document_read_access(app, settings)

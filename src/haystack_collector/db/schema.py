@@ -301,5 +301,42 @@ workers = Table(
     Index("ix_Workers_seen", "workerSeen"),
 )
 
+# The postings board (store.postings): a job posting is one ``JobFingerprint`` however many
+# items carry it, so its status is kept per fingerprint, apart from the items, and survives
+# their re-extraction. A posting without a row here is "new".
+FINGERPRINT_MAX = 64
+POSTING_STATUS_MAX = 20
+
+posting_status = Table(
+    "PostingStatus",
+    metadata,
+    Column("postingStatusId", Integer, primary_key=True),
+    Column("postingFingerprint", String(FINGERPRINT_MAX), nullable=False),
+    Column("postingStatus", String(POSTING_STATUS_MAX), nullable=False),  # POSTING_STATUSES
+    Column("postingStatusChanged", Timestamp, nullable=False),
+    UniqueConstraint("postingFingerprint", name="uq_PostingStatus_postingFingerprint"),
+    Index("ix_PostingStatus_status", "postingStatus"),
+)
+
+# Every change of a posting's status, with its time, an optional note and who made it.
+posting_history = Table(
+    "PostingHistory",
+    metadata,
+    Column("postingHistoryId", Integer, primary_key=True),
+    Column("postingFingerprint", String(FINGERPRINT_MAX), nullable=False),
+    Column("postingStatus", String(POSTING_STATUS_MAX), nullable=False),
+    Column("postingHistoryDate", Timestamp, nullable=False),
+    Column("postingHistoryNote", Text),
+    Column("postingHistoryBy", String(TOKEN_NAME_MAX)),  # the token's name, or "cli"
+    Index("ix_PostingHistory_fingerprint", "postingFingerprint", "postingHistoryId"),
+)
+
 # Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
-HAYSTACK_TABLES: tuple[Table, ...] = (schedules, api_tokens, jobs, workers)
+HAYSTACK_TABLES: tuple[Table, ...] = (
+    schedules,
+    api_tokens,
+    jobs,
+    workers,
+    posting_status,
+    posting_history,
+)

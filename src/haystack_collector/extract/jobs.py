@@ -1,8 +1,12 @@
 """Normalized job fields: the ItemData keys every job source stores its postings under.
 
-Craigslist, the declarative job boards and any engine a user adds write a posting's job fields
-under these keys, so jobs from all sources can be listed, searched and deduplicated together
-(``job_fingerprint``) whatever markup they came from.
+Craigslist, the declarative job boards, job feeds and any engine a user adds write a posting's
+job fields under these keys, so postings from all sources can be listed, searched and
+deduplicated together (``job_fingerprint``) whatever markup they came from.
+
+The keys keep their ``Job*`` names (``JobTitle``, ``JobFingerprint``...) although the code now
+calls a job posting a *posting*: they are stored data, and databases written by earlier
+versions must read the same.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["JOB_KEYS", "JobFields", "from_item_data", "job_fingerprint"]
+__all__ = ["JOB_KEYS", "JobFields", "compensation_amount", "from_item_data", "job_fingerprint"]
 
 JOB_TITLE = "JobTitle"
 JOB_COMPANY = "JobCompany"
@@ -37,6 +41,19 @@ JOB_KEYS = (
 )
 
 _SPACE = re.compile(r"\s+")
+# An amount: digits with thousands separators ("120,000", "45.000", "1'200") or plain, an
+# optional decimal part and an optional k/m multiplier ("$120k", "1.2M").
+_AMOUNT = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:[,.'\u00a0\u202f]\d{3})+|\d+)(?:[.,](\d{1,2}))?\s*([kKmM])?(?![\w])"
+)
+_RETIREMENT = re.compile(r"\b401\s*\(?k\)?", re.IGNORECASE)  # a 401(k) plan is no amount
+# A rate per period, made yearly: hours and days of a full-time year.
+_PERIODS = (
+    (re.compile(r"(?:/|\bper\s+|\ban\s+|\ba\s+)\s*(?:hour|hr|h)\b|\bhourly\b", re.I), 2080),
+    (re.compile(r"(?:/|\bper\s+|\ba\s+)\s*(?:day)\b|\bdaily\b", re.I), 260),
+    (re.compile(r"(?:/|\bper\s+|\ba\s+)\s*(?:week|wk)\b|\bweekly\b", re.I), 52),
+    (re.compile(r"(?:/|\bper\s+|\ba\s+)\s*(?:month|mo)\b|\bmonthly\b", re.I), 12),
+)
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
@@ -75,6 +92,33 @@ def job_fingerprint(title: str | None, company: str | None, location: str | None
         return None
     parts = [_normal(part) for part in (title, company, location)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def compensation_amount(text: str | None) -> float | None:
+    """The most a compensation text offers, per year; None when it states no amount.
+
+    The rule: every number in the text is an amount ("$120k" is 120000, "45.000" and
+    "120,000" are thousands, "$80.50" has cents); the largest one counts, so a range counts
+    by its top. A rate per hour, day, week or month ("$80/h", "per hour", "hourly", "/mo")
+    is made yearly (x2080, x260, x52, x12). "401(k)" is not an amount, and text without
+    digits ("competitive", "DOE") has none. Currencies are not converted.
+    """
+    if not text:
+        return None
+    text = _RETIREMENT.sub(" ", text)
+    amounts: list[float] = []
+    for whole, cents, multiplier in _AMOUNT.findall(text):
+        value = float(re.sub(r"\D", "", whole) + (f".{cents}" if cents else ""))
+        if multiplier:
+            value *= 1_000 if multiplier in "kK" else 1_000_000
+        amounts.append(value)
+    if not amounts:
+        return None
+    top = max(amounts)
+    for period, per_year in _PERIODS:
+        if period.search(text):
+            return top * per_year
+    return top
 
 
 def from_item_data(data: Mapping[str, Any]) -> JobFields:
