@@ -15,6 +15,11 @@ Failures are facts about the feed, stored and not retried by the queue (the fetc
 retried network errors): ``Error`` on the feed item says what went wrong (a fetch error, an
 HTTP error status, a document that is no feed), and a later fetch that works clears it.
 
+``jobs`` makes the feeds job feeds: their entries also get the normalized job fields
+(``extract/jobs.py``), so they are postings on the postings board, deduplicated with the same
+jobs from Craigslist and the job boards. It says where an entry keeps them (``FeedJobMap``,
+``extract/feed_jobs.py``) and is stored with each feed as ItemData ``JobFeed``.
+
 ``follow_action`` names an action of another engine as ``"engine:action"`` (for example
 ``"webScraper:WebCrawler"``); it is resolved through the catalog, so that engine must have
 been registered. The helpers for it are shared with the ``haystack`` folder engine.
@@ -27,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Connection
 
 from haystack_collector import store
@@ -36,6 +41,7 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
+from haystack_collector.extract.feed_jobs import FeedJobMap, check_pattern
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Job, WorkQueue
@@ -63,6 +69,7 @@ FOLLOW_ACTION = "FollowAction"
 ETAG = "ETag"
 LAST_MODIFIED = "LastModified"
 ENTRY_ID = "EntryId"
+JOB_FEED = "JobFeed"  # the feed's FeedJobMap, when its entries are job postings
 CONTAINS = "contains"
 
 _WEB = ("http://", "https://")
@@ -70,13 +77,46 @@ _WEB = ("http://", "https://")
 Data = dict[str, ItemValue | Sequence[ItemValue]]
 
 
+class FeedJobs(BaseModel):
+    """Job feeds: where their entries keep the job fields (see ``extract/feed_jobs.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=100, description="the board's name for them")
+    title_pattern: str | None = Field(
+        default=None,
+        description="a regular expression searched in the entry title; its named groups"
+        " (title, company, location, compensation, employment_type) are job fields",
+    )
+    summary_pattern: str | None = Field(
+        default=None, description="the same, searched in the entry summary"
+    )
+    company_from_author: bool = Field(
+        default=True, description="the entry author is the company when no pattern gave one"
+    )
+
+    @field_validator("title_pattern", "summary_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        check_pattern(pattern)  # ValueError: pydantic reports it as a bad setting
+        return pattern
+
+    def job_map(self) -> FeedJobMap:
+        return FeedJobMap(
+            self.source, self.title_pattern, self.summary_pattern, self.company_from_author
+        )
+
+
 class RssSettings(BaseModel):
-    """The feeds ``poll`` queues and what to run on each new entry's link."""
+    """The feeds ``poll`` queues, what to run on each new entry's link, and job feeds."""
 
     model_config = ConfigDict(extra="forbid")
 
     feeds: list[str] = Field(default_factory=list)
     follow_action: str | None = None
+    jobs: FeedJobs | None = Field(
+        default=None, description="the feeds' entries are job postings, with these fields"
+    )
 
 
 class Rss(FetchingEngine):
@@ -105,6 +145,7 @@ class Rss(FetchingEngine):
             action_id=ctx.action_id(FETCH_ACTION),
             feeds=feeds,
             follow_action=follow,
+            jobs=ctx.settings.jobs.job_map() if ctx.settings.jobs else None,
         )
         ctx.items_stored += len(feeds)
         ctx.events_enqueued += queued
@@ -191,13 +232,17 @@ def queue_feeds(
     action_id: int,
     feeds: Sequence[str],
     follow_action: str | None,
+    jobs: FeedJobMap | None = None,
 ) -> int:
     """Store the feeds and (re)open their fetch events; returns how many events were added."""
     follow: ItemValue | list[ItemValue] = follow_action if follow_action else []
+    job_feed: ItemValue | list[ItemValue] = jobs.as_data() if jobs else []
     result = store.store_items(
         conn,
         engine_id=engine_id,
-        records=[ItemRecord(uri=url, data={FOLLOW_ACTION: follow}) for url in feeds],
+        records=[
+            ItemRecord(uri=url, data={FOLLOW_ACTION: follow, JOB_FEED: job_feed}) for url in feeds
+        ],
     )
     # reopen: a feed fetched before is due again; one being fetched right now is left alone.
     return queue.enqueue_within(
@@ -273,6 +318,11 @@ def store_feed(
     entries = {uri: e for uri, e in _distinct(update.entries).items() if uri != job.uri}
     known = contained(conn, item_id=feed_id, key=ENTRY_ID) if entries else {}
     known_ids = {value for value in known.values() if value is not None}
+    jobs = (
+        FeedJobMap.from_data(store.get_item_value(conn, item_id=feed_id, key=JOB_FEED))
+        if entries
+        else None
+    )
     new = [
         uri
         for uri, entry in entries.items()
@@ -287,7 +337,7 @@ def store_feed(
         *(
             ItemRecord(
                 uri=uri,
-                data=_entry_data(entry),
+                data=_entry_data(entry, jobs),
                 date=entry.published or entry.updated,
                 state=FETCHED,  # an entry is content in itself, whatever follows it
             )
@@ -316,9 +366,14 @@ def _distinct(entries: Iterable[FeedEntry]) -> dict[str, FeedEntry]:
     return by_uri
 
 
-def _entry_data(entry: FeedEntry) -> Data:
-    """An entry's ItemData; a field the feed no longer gives is cleared (an empty list)."""
-    return {
+def _entry_data(entry: FeedEntry, jobs: FeedJobMap | None = None) -> Data:
+    """An entry's ItemData; a field the feed no longer gives is cleared (an empty list).
+
+    A job feed's entry also gets the job fields (None values stored, as every job source
+    does, so a re-read clears a field the entry no longer gives).
+    """
+    job_data: Data = dict(jobs.fields(entry).as_item_data()) if jobs is not None else {}
+    return job_data | {
         ENTRY_ID: _or_empty(entry.id),
         "Title": _or_empty(entry.title),
         "Link": _or_empty(entry.link),

@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Final, Literal, cast, get_args
+from typing import Final, Literal, get_args
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -483,7 +483,7 @@ def set_posting_status(
     ).first()
     current: PostingStatus = row[0] if row is not None and row[0] in POSTING_STATUSES else NEW
     now = utcnow()
-    target = cast("PostingStatus", status)  # checked above
+    target: PostingStatus = status  # narrowed by the check above
     if target == current:
         if note is not None:
             _record(conn, fingerprint, status=target, now=now, note=note, by=by)
