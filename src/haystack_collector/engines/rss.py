@@ -236,14 +236,18 @@ def queue_feeds(
 ) -> int:
     """Store the feeds and (re)open their fetch events; returns how many events were added."""
     follow: ItemValue | list[ItemValue] = follow_action if follow_action else []
-    job_feed: ItemValue | list[ItemValue] = jobs.as_data() if jobs else []
-    result = store.store_items(
-        conn,
-        engine_id=engine_id,
-        records=[
-            ItemRecord(uri=url, data={FOLLOW_ACTION: follow, JOB_FEED: job_feed}) for url in feeds
-        ],
-    )
+    job_feed: ItemValue = jobs.as_data() if jobs else None
+    stored = store.values_by_uri(conn, uris=feeds, keys=[JOB_FEED, ETAG, LAST_MODIFIED])
+    records = []
+    for url in feeds:
+        data: Data = {FOLLOW_ACTION: follow, JOB_FEED: _or_empty(job_feed)}
+        known = stored.get(url, {})
+        validated = bool(known.get(ETAG) or known.get(LAST_MODIFIED))
+        if validated and (known.get(JOB_FEED) or [None])[0] != job_feed:
+            # Its entries must be read again with the new job fields: a 304 would skip them.
+            data |= {ETAG: [], LAST_MODIFIED: []}
+        records.append(ItemRecord(uri=url, data=data))
+    result = store.store_items(conn, engine_id=engine_id, records=records)
     # reopen: a feed fetched before is due again; one being fetched right now is left alone.
     return queue.enqueue_within(
         conn,

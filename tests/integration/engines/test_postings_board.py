@@ -18,15 +18,18 @@ from typing import Any
 
 import pytest
 
+from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines.base import run_start_actions
 from haystack_collector.engines.craigslist import EXTRACT_ACTION, Craigslist
 from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.sites import Sites
+from haystack_collector.errors import ConfigError
 from haystack_collector.extract.sites import builtin_sites
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.queue import SqlQueue
+from haystack_collector.store import ItemRecord
 from haystack_collector.store.postings import (
     Posting,
     get_posting,
@@ -34,6 +37,7 @@ from haystack_collector.store.postings import (
     set_posting_status,
 )
 from haystack_collector.worker import Worker
+from tests.integration.crawl.helpers import stored_data
 from tests.integration.engines.cl_site import ClSite, real
 from tests.integration.engines.cl_site import serve as serve_craigslist
 from tests.integration.engines.sites_board import Board, Response
@@ -217,3 +221,42 @@ def test_the_board_lists_every_source_once_and_keeps_statuses_across_runs(
     assert gone.gone_at is not None
     assert gone.status == "seen"
     assert gone.fingerprint == cl_fingerprint
+
+
+def test_a_bad_job_feed_pattern_is_a_clear_settings_error(sqlite_db: Database) -> None:
+    settings = {
+        "feeds": ["https://jobs.test/feed.rss"],
+        "jobs": {"source": "x", "title_pattern": r"(?P<salary>\d+)"},
+    }
+    with pytest.raises(ConfigError, match=r"jobs\.title_pattern: .*must be job fields"):
+        Rss.validate_settings(settings)
+
+
+def test_feeds_without_the_jobs_setting_store_no_postings(
+    sqlite_db: Database, board: tuple[Board, str]
+) -> None:
+    _, base = board
+    feed = [f"{base}/feeds/jobs.rss"]
+    for result in run_start_actions(Rss, sqlite_db, {"feeds": feed}, fetchers=FETCHERS):
+        assert result.ok, result.error
+    drain(sqlite_db)
+    assert sqlite_db.run_read(list_postings).postings == []
+
+    # As if the server had given validators: a conditional GET would now answer 304.
+    engine_id = Rss.register(sqlite_db).engine_id
+    sqlite_db.run(
+        store.store_items,
+        engine_id=engine_id,
+        records=[ItemRecord(uri=feed[0], data={"ETag": '"v1"'})],
+    )
+    # Made a job feed later: it is fetched in full again, and its entries become postings.
+    settings = {"feeds": feed, "jobs": FEED_SETTINGS}
+    for result in run_start_actions(Rss, sqlite_db, settings, fetchers=FETCHERS):
+        assert result.ok, result.error
+    assert "ETag" not in stored_data(sqlite_db)[feed[0]]
+    assert stored_data(sqlite_db)[feed[0]]["JobFeed"] == [
+        FEED_SETTINGS | {"company_from_author": True}
+    ]
+    drain(sqlite_db)
+    titles = {p.title for p in sqlite_db.run_read(list_postings).postings}
+    assert titles == {title for _, title, _, _ in FEED_JOBS}
