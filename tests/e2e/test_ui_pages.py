@@ -24,6 +24,7 @@ PAGES = [
     ("/", "Dashboard"),
     ("/engines", "Engines"),
     ("/items", "Items"),
+    ("/postings", "Postings"),
     ("/jobs", "Jobs"),
     ("/queue", "Queue"),
     ("/hosts", "Hosts"),

@@ -123,8 +123,8 @@
     const total = page.total || 0;
     document.getElementById("total").textContent = total + " posting" + (total === 1 ? "" : "s");
     const counts = page.counts || {};
-    document.getElementById("counts").textContent = Object.entries(counts)
-      .filter(([, n]) => n > 0).map(([status, n]) => status + " " + n).join(" · ");
+    const byStatus = Object.entries(counts).filter(([, n]) => n > 0).map(([status, n]) => status + " " + n);
+    document.getElementById("counts").textContent = byStatus.length ? "(" + byStatus.join(" · ") + ")" : "";
     document.getElementById("prev").disabled = offset === 0;
     document.getElementById("next").disabled = offset + rows.length >= total;
     document.getElementById("page-no").textContent = total ? (offset + 1) + "–" + (offset + rows.length) : "";
