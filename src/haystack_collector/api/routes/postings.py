@@ -40,7 +40,7 @@ class _FromAttributes(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class SourceOut(_FromAttributes):
+class PostingSourceOut(_FromAttributes):
     item_id: int
     uri: str
     url: str | None = Field(description="the web address to open (the URI when it is one)")
@@ -66,7 +66,7 @@ class PostingOut(_FromAttributes):
     gone: bool = Field(description="every item that carries it is gone at its source")
     gone_at: datetime | None
     sources: list[str]
-    items: list[SourceOut]
+    items: list[PostingSourceOut]
 
 
 class PostingListOut(BaseModel):
@@ -79,7 +79,7 @@ class PostingListOut(BaseModel):
     limit: int
 
 
-class HistoryOut(_FromAttributes):
+class PostingHistoryOut(_FromAttributes):
     status: PostingStatus
     date: datetime
     note: str | None
@@ -88,18 +88,18 @@ class HistoryOut(_FromAttributes):
 
 class PostingDetailOut(PostingOut):
     description: str | None
-    history: list[HistoryOut]
+    history: list[PostingHistoryOut]
     allowed: list[PostingStatus] = Field(description="the statuses it may move to from here")
 
 
-class StatusIn(BaseModel):
+class PostingStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: PostingStatus
     note: Annotated[str | None, Field(max_length=NOTE_MAX)] = None
 
 
-class StatusChangeOut(_FromAttributes):
+class PostingStatusChangeOut(_FromAttributes):
     fingerprint: str
     previous: PostingStatus
     status: PostingStatus
@@ -107,7 +107,7 @@ class StatusChangeOut(_FromAttributes):
     date: datetime
 
 
-class PostingQuery(BaseModel):
+class PostingFilterQuery(BaseModel):
     """The filters shared by the list and the export."""
 
     q: Annotated[
@@ -150,7 +150,7 @@ class PostingQuery(BaseModel):
         )
 
 
-class PostingListQuery(PostingQuery):
+class PostingListQuery(PostingFilterQuery):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 50
     offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0
 
@@ -184,7 +184,7 @@ def list_board(
     },
 )
 def export_board(
-    _access: ReadAccess, db: DbDep, params: Annotated[PostingQuery, Query()]
+    _access: ReadAccess, db: DbDep, params: Annotated[PostingFilterQuery, Query()]
 ) -> StreamingResponse:
     """Every posting the filters select (no paging), formula-looking cells defused."""
     postings = db.run_read(lambda conn: list(iter_postings(conn, where=params.filter())))
@@ -207,20 +207,20 @@ def get_board_posting(_access: ReadAccess, db: DbDep, fingerprint: Fingerprint) 
     return PostingDetailOut(
         **out,
         description=detail.posting.description,
-        history=[HistoryOut.model_validate(entry) for entry in detail.history],
+        history=[PostingHistoryOut.model_validate(entry) for entry in detail.history],
         allowed=detail.allowed,
     )
 
 
 @router.post(
     "/postings/{fingerprint}/status",
-    response_model=StatusChangeOut,
+    response_model=PostingStatusChangeOut,
     summary="Move a posting through the workflow",
     responses=WRITE_ERRORS,
 )
 def set_board_status(
-    principal: WriteAccess, db: DbDep, fingerprint: Fingerprint, body: StatusIn
-) -> StatusChangeOut:
+    principal: WriteAccess, db: DbDep, fingerprint: Fingerprint, body: PostingStatusIn
+) -> PostingStatusChangeOut:
     """Set the posting's status, with an optional note; 409 names the allowed moves."""
     change = db.run(
         set_posting_status,
@@ -229,4 +229,4 @@ def set_board_status(
         note=body.note,
         by=principal.name,
     )
-    return StatusChangeOut.model_validate(change)
+    return PostingStatusChangeOut.model_validate(change)
