@@ -170,6 +170,19 @@ class PostingFilter:
     status: tuple[PostingStatus, ...] | None = None  # in one of these statuses
     gone: bool | None = None  # True: only gone postings; False: only those still listed
 
+    def keys(self) -> tuple[str, ...]:
+        """The ItemData keys these filters read (the source is always read: it is listed)."""
+        keys = [JOB_SOURCE]
+        if self.location is not None:
+            keys.append(JOB_LOCATION)
+        if self.compensation is not None or self.min_compensation is not None:
+            keys.append(JOB_COMPENSATION)
+        if self.posted_since is not None:
+            keys.append(JOB_POSTED)
+        if self.q is not None:
+            keys += [JOB_TITLE, JOB_COMPANY, *DESCRIPTION_KEYS]
+        return tuple(keys)
+
     def matches(self, posting: Posting) -> bool:  # noqa: PLR0911 - one test per filter
         if self.status is not None and posting.status not in self.status:
             return False
@@ -229,19 +242,33 @@ def list_postings(
     where = where or PostingFilter()
     any_status = replace(where, status=None)
     counts: dict[str, int] = dict.fromkeys(POSTING_STATUSES, 0)
-    matching: list[Posting] = []
-    for posting in _all_postings(conn):
-        if any_status.matches(posting):
-            counts[posting.status] += 1
-            if where.status is None or posting.status in where.status:
-                matching.append(posting)
-    return PostingPage(matching[offset : offset + limit], len(matching), counts)
+    matching: list[str] = []
+    holders = _all_holders(conn)
+    if any_status == PostingFilter():  # by status only: no field needs reading
+        statuses = _statuses(conn, set(holders.values()))
+        for fingerprint in _newest_first(holders):
+            status = statuses[fingerprint][0] if fingerprint in statuses else NEW
+            counts[status] += 1
+            if where.status is None or status in where.status:
+                matching.append(fingerprint)
+    else:  # the filters read only the fields they test
+        for posting in _build(conn, holders, keys=where.keys(), states=where.gone is not None):
+            if any_status.matches(posting):
+                counts[posting.status] += 1
+                if where.status is None or posting.status in where.status:
+                    matching.append(posting.fingerprint)
+    shown = set(matching[offset : offset + limit])
+    page = _build(conn, {item: fp for item, fp in holders.items() if fp in shown})
+    return PostingPage(page, len(matching), counts)
 
 
 def iter_postings(conn: Connection, *, where: PostingFilter | None = None) -> Iterator[Posting]:
-    """Every posting ``where`` selects, newest first (for the export)."""
+    """Every posting ``where`` selects, newest first, with every field but the description
+    (for the export)."""
     where = where or PostingFilter()
-    return (posting for posting in _all_postings(conn) if where.matches(posting))
+    keys = (*JOB_KEYS, URL_KEY, *(where.keys() if where.q else ()))
+    postings = _build(conn, _all_holders(conn), keys=tuple(dict.fromkeys(keys)))
+    return (posting for posting in postings if where.matches(posting))
 
 
 def get_posting(conn: Connection, *, fingerprint: str) -> PostingDetail:
@@ -273,13 +300,18 @@ def _before_set_aside(history: Sequence[HistoryEntry]) -> PostingStatus:
     return NEW
 
 
-def _all_postings(conn: Connection) -> list[Posting]:
+def _newest_first(holders: dict[int, str]) -> list[str]:
+    """The fingerprints of ``holders``, the one whose newest item is newest first."""
+    return list(dict.fromkeys(holders[item] for item in sorted(holders, reverse=True)))
+
+
+def _all_holders(conn: Connection) -> dict[int, str]:
+    """Item id → fingerprint of every item that carries a posting."""
     d = item_data.c
     query = select(d.itemId, d.itemDataValue).where(
         d.itemData == JOB_FINGERPRINT, d.itemDataValue.is_not(None)
     )
-    holders = {int(item): str(value) for item, value in conn.execute(query)}
-    return _build(conn, holders)
+    return {int(item): str(value) for item, value in conn.execute(query)}
 
 
 def _holders(conn: Connection, *, fingerprints: Iterable[str]) -> dict[int, str]:
@@ -294,20 +326,20 @@ def _holders(conn: Connection, *, fingerprints: Iterable[str]) -> dict[int, str]
     return holders
 
 
-def _build(conn: Connection, holders: dict[int, str]) -> list[Posting]:
-    """The postings the items in ``holders`` carry, newest first."""
-    d, i = item_data.c, items.c
-    values: dict[int, dict[str, ItemValue]] = defaultdict(dict)
+def _build(
+    conn: Connection,
+    holders: dict[int, str],
+    *,
+    keys: Sequence[str] = _READ_KEYS,
+    states: bool = True,
+) -> list[Posting]:
+    """The postings the items in ``holders`` carry, newest first, with the fields of ``keys``
+    (others None) and, with ``states``, their items' states and whether they are gone."""
+    values = _values(conn, holders, keys)
     rows: dict[int, tuple[str, str, datetime | None]] = {}
     gone_items: list[int] = []
-    for batch in chunks(sorted(holders), CHUNK):
-        data = conn.execute(
-            select(d.itemId, d.itemData, d.itemDataValue, d.itemDataType)
-            .where(d.itemId.in_(batch), d.itemData.in_(_READ_KEYS))
-            .order_by(d.itemId, d.itemDataSeq)
-        )
-        for item, key, text, tag in data:
-            values[int(item)].setdefault(str(key), decode(text, tag))
+    i = items.c
+    for batch in chunks(sorted(holders), CHUNK) if states else ():
         for item, uri, state, created in conn.execute(
             select(i.itemId, i.ItemURI, i.ItemState, i.itemCreated).where(i.itemId.in_(batch))
         ):
@@ -318,10 +350,9 @@ def _build(conn: Connection, holders: dict[int, str]) -> list[Posting]:
     statuses = _statuses(conn, set(holders.values()))
     postings: dict[str, Posting] = {}
     for item in sorted(holders, reverse=True):  # the newest item speaks for the posting
-        if item not in rows:
+        if states and item not in rows:
             continue  # deleted between the two reads
-        fingerprint, fields = holders[item], values[item]
-        uri, state, created = rows[item]
+        fingerprint, fields = holders[item], values.get(item, {})
         posting = postings.get(fingerprint)
         if posting is None:
             posting = postings[fingerprint] = _posting(
@@ -330,21 +361,45 @@ def _build(conn: Connection, holders: dict[int, str]) -> list[Posting]:
         source = _text(fields.get(JOB_SOURCE))
         if source is not None and source not in posting.sources:
             posting.sources.append(source)
-        posting.uris.append(uri)
-        url = _text(fields.get(URL_KEY)) or (
-            uri if uri.startswith(("http://", "https://")) else None
-        )
-        posting.items.append(PostingSource(item, uri, url, source, state, created))
         if posting.description is None:
             posting.description = _description(fields)
+        if not states:
+            continue
+        uri, state, created = rows[item]
+        posting.uris.append(uri)
+        url = _text(fields.get(URL_KEY)) or (uri if uri.startswith(_WEB) else None)
+        posting.items.append(PostingSource(item, uri, url, source, state, created))
         if created is not None and (posting.found is None or created < posting.found):
             posting.found = created
-    for posting in postings.values():
+    for posting in postings.values() if states else ():
         posting.gone = all(source.state == GONE for source in posting.items)
         if posting.gone:
             moments = [written[s.item_id] for s in posting.items if s.item_id in written]
             posting.gone_at = max(moments) if moments else None
     return list(postings.values())
+
+
+def _values(
+    conn: Connection, holders: dict[int, str], keys: Sequence[str]
+) -> dict[int, dict[str, ItemValue]]:
+    """The first value of each of ``keys`` on the items of ``holders``."""
+    values: dict[int, dict[str, ItemValue]] = defaultdict(dict)
+    if not keys or not holders:
+        return values
+    d = item_data.c
+    query = select(d.itemId, d.itemData, d.itemDataValue, d.itemDataType).where(
+        d.itemData.in_(keys)
+    )
+    if len(holders) <= CHUNK:
+        queries = [query.where(d.itemId.in_(sorted(holders)))]
+    else:  # the whole board: one query, not one per chunk of ids
+        carrying = select(d.itemId).where(d.itemData == JOB_FINGERPRINT).scalar_subquery()
+        queries = [query.where(d.itemId.in_(carrying))]
+    for each in queries:
+        for item, key, text, tag in conn.execute(each.order_by(d.itemId, d.itemDataSeq)):
+            if item in holders:
+                values[int(item)].setdefault(str(key), decode(text, tag))
+    return values
 
 
 def _posting(
