@@ -6,25 +6,27 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
-from haystack_collector.extract.jobs import JobFields, job_fingerprint
+from haystack_collector.extract.postings import PostingFields, posting_fingerprint
 from haystack_collector.store import ItemRecord
 from tests.e2e.ui_fixtures import BrowserPage, LiveApp, seed_items, set_token
 
 XSS = '<img src=x onerror="alert(1)">Engineer'
 JOBS = [  # stored in this order, so the board lists them the other way round
-    JobFields("Archive Me", "Old Co", "Nowhere", source="ui-board"),
-    JobFields("Apply Here", "Good Co", "Vancouver, BC", compensation="$120k", source="ui-board"),
-    JobFields(XSS, "<b>Bold</b> Co", "Victoria, BC", source="ui-feed"),
+    PostingFields("Archive Me", "Old Co", "Nowhere", source="ui-board"),
+    PostingFields(
+        "Apply Here", "Good Co", "Vancouver, BC", compensation="$120k", source="ui-board"
+    ),
+    PostingFields(XSS, "<b>Bold</b> Co", "Victoria, BC", source="ui-feed"),
 ]
 
 
-def fingerprint(job: JobFields) -> str:
-    value = job_fingerprint(job.title, job.company, job.location)
+def fingerprint(job: PostingFields) -> str:
+    value = posting_fingerprint(job.title, job.company, job.location)
     assert value is not None
     return value
 
 
-def api_status(app: LiveApp, job: JobFields) -> str:
+def api_status(app: LiveApp, job: PostingFields) -> str:
     response = httpx.get(f"{app.url}/api/postings/{fingerprint(job)}", timeout=10)
     assert response.status_code == 200, response.text
     status: str = response.json()["status"]

@@ -14,7 +14,7 @@ sites while the same posting is linked under several URL shapes and hosts (``/sf
 ``/sfc/apa/d/<slug>/<id>.html``, ``www.craigslist.org/view/d/...``); the URL is kept as ``Url``.
 
 The item action ``extractor`` fetches the posting, stores every field of ``extract_posting``
-and, for job categories, the normalized job fields (``extract/jobs.py``). A posting that was
+and, for job categories, the normalized posting fields (``extract/postings.py``). A posting that was
 deleted, flagged or has expired (or answers 404/410) keeps its item and data and gets its
 ``Status`` and ``Gone``; fetch failures are stored as ``Error`` like ``webScraper`` does.
 
@@ -49,8 +49,8 @@ from haystack_collector.extract.craigslist import (
     post_id_from_url,
     search_next_url,
 )
-from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.postings import PostingFields
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.queue import Job, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
@@ -76,7 +76,7 @@ POSTING_URI_PREFIX = "craigslist:posting/"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a city subdomain or a category code
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 _LANG = re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?$")
-# Craigslist's job and gig categories: their postings also get the normalized job fields.
+# Craigslist's job and gig categories: their postings also get the normalized posting fields.
 JOB_CATEGORIES = frozenset(
     {
         "jjj", "acc", "ofc", "egr", "med", "sci", "bus", "csr", "edu", "fbh", "lab", "gov",
@@ -245,11 +245,11 @@ class _Listing:
 
 
 class Craigslist(FetchingEngine):
-    """Craigslist searches → listing items → posting data and normalized job fields."""
+    """Craigslist searches → listing items → posting data and normalized posting fields."""
 
     name = "craigslist"
     version = "2.0"
-    description = "Craigslist searches and postings (every markup era), with job fields"
+    description = "Craigslist searches and postings (every markup era), with posting fields"
     Settings = CraigslistSettings
     status_per_run = False  # one posting per job: a Status row each would double the writes
 
@@ -482,8 +482,8 @@ def _posting_fields(
     # The listing's post id names the item; the page's only fills in a missing one.
     if posting.post_id and not known.get("PostId"):
         data["PostId"] = posting.post_id
-    if _is_job(known.get("Category"), posting):
-        job = JobFields(
+    if _is_job_posting(known.get("Category"), posting):
+        job = PostingFields(
             title=posting.title,
             location=_text(known.get("Hood")),
             compensation=posting.compensation,
@@ -495,7 +495,7 @@ def _posting_fields(
     return data
 
 
-def _is_job(category: ItemValue, posting: Posting) -> bool:
+def _is_job_posting(category: ItemValue, posting: Posting) -> bool:
     return category in JOB_CATEGORIES or bool(posting.compensation or posting.employment_type)
 
 

@@ -15,10 +15,11 @@ Failures are facts about the feed, stored and not retried by the queue (the fetc
 retried network errors): ``Error`` on the feed item says what went wrong (a fetch error, an
 HTTP error status, a document that is no feed), and a later fetch that works clears it.
 
-``jobs`` makes the feeds job feeds: their entries also get the normalized job fields
-(``extract/jobs.py``), so they are postings on the postings board, deduplicated with the same
-jobs from Craigslist and the job boards. It says where an entry keeps them (``FeedJobMap``,
-``extract/feed_jobs.py``) and is stored with each feed as ItemData ``JobFeed``.
+``postings`` makes the feeds posting feeds (feeds of job postings): their entries also get the
+normalized posting fields (``extract/postings.py``), so they are on the postings board,
+deduplicated with the same postings from Craigslist and the job boards. It says where an entry
+keeps them (``FeedPostingMap``, ``extract/feed_postings.py``) and is stored with each feed as
+ItemData ``PostingFeed``.
 
 ``follow_action`` names an action of another engine as ``"engine:action"`` (for example
 ``"webScraper:WebCrawler"``); it is resolved through the catalog, so that engine must have
@@ -41,7 +42,7 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
-from haystack_collector.extract.feed_jobs import FeedJobMap, check_pattern
+from haystack_collector.extract.feed_postings import FeedPostingMap, check_pattern
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Job, WorkQueue
@@ -69,7 +70,7 @@ FOLLOW_ACTION = "FollowAction"
 ETAG = "ETag"
 LAST_MODIFIED = "LastModified"
 ENTRY_ID = "EntryId"
-JOB_FEED = "JobFeed"  # the feed's FeedJobMap, when its entries are job postings
+POSTING_FEED = "PostingFeed"  # the feed's FeedPostingMap, when its entries are job postings
 CONTAINS = "contains"
 
 _WEB = ("http://", "https://")
@@ -77,8 +78,8 @@ _WEB = ("http://", "https://")
 Data = dict[str, ItemValue | Sequence[ItemValue]]
 
 
-class FeedJobs(BaseModel):
-    """Job feeds: where their entries keep the job fields (see ``extract/feed_jobs.py``)."""
+class FeedPostings(BaseModel):
+    """Posting feeds: where their entries keep the posting fields (``extract/feed_postings.py``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -86,7 +87,7 @@ class FeedJobs(BaseModel):
     title_pattern: str | None = Field(
         default=None,
         description="a regular expression searched in the entry title; its named groups"
-        " (title, company, location, compensation, employment_type) are job fields",
+        " (title, company, location, compensation, employment_type) are posting fields",
     )
     summary_pattern: str | None = Field(
         default=None, description="the same, searched in the entry summary"
@@ -101,20 +102,20 @@ class FeedJobs(BaseModel):
         check_pattern(pattern)  # ValueError: pydantic reports it as a bad setting
         return pattern
 
-    def job_map(self) -> FeedJobMap:
-        return FeedJobMap(
+    def posting_map(self) -> FeedPostingMap:
+        return FeedPostingMap(
             self.source, self.title_pattern, self.summary_pattern, self.company_from_author
         )
 
 
 class RssSettings(BaseModel):
-    """The feeds ``poll`` queues, what to run on each new entry's link, and job feeds."""
+    """The feeds ``poll`` queues, what to run on each new entry's link, and posting feeds."""
 
     model_config = ConfigDict(extra="forbid")
 
     feeds: list[str] = Field(default_factory=list)
     follow_action: str | None = None
-    jobs: FeedJobs | None = Field(
+    postings: FeedPostings | None = Field(
         default=None, description="the feeds' entries are job postings, with these fields"
     )
 
@@ -145,7 +146,7 @@ class Rss(FetchingEngine):
             action_id=ctx.action_id(FETCH_ACTION),
             feeds=feeds,
             follow_action=follow,
-            jobs=ctx.settings.jobs.job_map() if ctx.settings.jobs else None,
+            postings=ctx.settings.postings.posting_map() if ctx.settings.postings else None,
         )
         ctx.items_stored += len(feeds)
         ctx.events_enqueued += queued
@@ -232,19 +233,19 @@ def queue_feeds(
     action_id: int,
     feeds: Sequence[str],
     follow_action: str | None,
-    jobs: FeedJobMap | None = None,
+    postings: FeedPostingMap | None = None,
 ) -> int:
     """Store the feeds and (re)open their fetch events; returns how many events were added."""
     follow: ItemValue | list[ItemValue] = follow_action if follow_action else []
-    job_feed: ItemValue = jobs.as_data() if jobs else None
-    stored = store.values_by_uri(conn, uris=feeds, keys=[JOB_FEED, ETAG, LAST_MODIFIED])
+    posting_feed: ItemValue = postings.as_data() if postings else None
+    stored = store.values_by_uri(conn, uris=feeds, keys=[POSTING_FEED, ETAG, LAST_MODIFIED])
     records = []
     for url in feeds:
-        data: Data = {FOLLOW_ACTION: follow, JOB_FEED: _or_empty(job_feed)}
+        data: Data = {FOLLOW_ACTION: follow, POSTING_FEED: _or_empty(posting_feed)}
         known = stored.get(url, {})
         validated = bool(known.get(ETAG) or known.get(LAST_MODIFIED))
-        if validated and (known.get(JOB_FEED) or [None])[0] != job_feed:
-            # Its entries must be read again with the new job fields: a 304 would skip them.
+        if validated and (known.get(POSTING_FEED) or [None])[0] != posting_feed:
+            # Its entries must be read again with the new posting fields: a 304 would skip them.
             data |= {ETAG: [], LAST_MODIFIED: []}
         records.append(ItemRecord(uri=url, data=data))
     result = store.store_items(conn, engine_id=engine_id, records=records)
@@ -322,8 +323,8 @@ def store_feed(
     entries = {uri: e for uri, e in _distinct(update.entries).items() if uri != job.uri}
     known = contained(conn, item_id=feed_id, key=ENTRY_ID) if entries else {}
     known_ids = {value for value in known.values() if value is not None}
-    jobs = (
-        FeedJobMap.from_data(store.get_item_value(conn, item_id=feed_id, key=JOB_FEED))
+    postings = (
+        FeedPostingMap.from_data(store.get_item_value(conn, item_id=feed_id, key=POSTING_FEED))
         if entries
         else None
     )
@@ -341,7 +342,7 @@ def store_feed(
         *(
             ItemRecord(
                 uri=uri,
-                data=_entry_data(entry, jobs),
+                data=_entry_data(entry, postings),
                 date=entry.published or entry.updated,
                 state=FETCHED,  # an entry is content in itself, whatever follows it
             )
@@ -370,14 +371,14 @@ def _distinct(entries: Iterable[FeedEntry]) -> dict[str, FeedEntry]:
     return by_uri
 
 
-def _entry_data(entry: FeedEntry, jobs: FeedJobMap | None = None) -> Data:
+def _entry_data(entry: FeedEntry, postings: FeedPostingMap | None = None) -> Data:
     """An entry's ItemData; a field the feed no longer gives is cleared (an empty list).
 
-    A job feed's entry also gets the job fields (None values stored, as every job source
+    A posting feed's entry also gets the posting fields (None values stored, as every source
     does, so a re-read clears a field the entry no longer gives).
     """
-    job_data: Data = dict(jobs.fields(entry).as_item_data()) if jobs is not None else {}
-    return job_data | {
+    fields: Data = dict(postings.fields(entry).as_item_data()) if postings is not None else {}
+    return fields | {
         ENTRY_ID: _or_empty(entry.id),
         "Title": _or_empty(entry.title),
         "Link": _or_empty(entry.link),

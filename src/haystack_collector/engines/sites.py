@@ -4,7 +4,7 @@
 per keyword, walks the next-page links up to ``max_pages``, and stores each results page as
 an item that ``contains`` one item per listing (URI: the listing's detail URL, or the page's
 URI plus ``#listing-N``). A listing item carries its fields (ItemData keyed by field name),
-the normalized job fields and the site's name; listings with a detail URL get a ``detail``
+the normalized posting fields and the site's name; listings with a detail URL get a ``detail``
 event. ``detail`` (item action) fetches that page and merges its fields over the listing's.
 
 A page the definition matches nothing on is a warning (a Status row and a log warning): the
@@ -28,8 +28,8 @@ from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
-from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.postings import PostingFields
 from haystack_collector.extract.sites import (
     DetailPage,
     FormRequest,
@@ -39,10 +39,10 @@ from haystack_collector.extract.sites import (
     SiteWarning,
     builtin_sites,
     find_form,
-    job_values,
     load_site,
     load_sites,
     merge_fields,
+    posting_values,
     read_detail,
     read_listing,
 )
@@ -64,7 +64,7 @@ __all__ = [
 SEARCH_ACTION = "search"
 DETAIL_ACTION = "detail"
 
-# ItemData keys the engine writes besides the fields (lower-case) and the job fields (Job*).
+# ItemData keys the engine writes besides the fields (lower-case) and the posting fields (Job*).
 SITE = "Site"  # the definition's name
 SITE_FILE = "SiteFile"  # the file a user definition came from (none for shipped ones)
 KEYWORD = "SiteKeyword"  # the keyword a results page was searched with
@@ -376,11 +376,12 @@ def _page_data(
 
 
 def _record_data(defn: SiteDefinition, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A listing's ItemData: its fields, the job fields (when mapped) and where it came from."""
+    """A listing's ItemData: its fields, the posting fields (when mapped) and where it came
+    from."""
     data: dict[str, Any] = dict(fields)
-    job = job_values(defn, fields)
-    if job:
-        data |= JobFields(**job).as_item_data()
+    posting = posting_values(defn, fields)
+    if posting:
+        data |= PostingFields(**posting).as_item_data()
     data[SITE] = defn.name
     if defn.source is not None and not _shipped(defn):
         data[SITE_FILE] = defn.source

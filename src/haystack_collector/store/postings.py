@@ -1,7 +1,7 @@
 """The postings board: job postings from every source, deduplicated, with a status workflow.
 
 A *posting* is one job, however many items carry it: every job engine stores
-``JobFields.as_item_data()`` on its posting items (``extract/jobs.py``), and the items with
+``PostingFields.as_item_data()`` on its posting items (``extract/postings.py``), and the items with
 the same ``JobFingerprint`` are one posting, listed with every source and URI that found it.
 The newest item of a posting speaks for its fields; the older ones add sources and URIs.
 
@@ -24,7 +24,7 @@ A posting is *gone* when every item that carries it is in the item state ``gone`
 source answered 404/410 or said it was removed); ``gone_at`` is when the last of them was
 last written. It keeps its status.
 
-Filtering happens here, in Python, over the postings' job fields: one read of the job-field
+Filtering happens here, in Python, over the postings' fields: one read of the posting-field
 rows per request, which serves boards of tens of thousands of postings.
 """
 
@@ -48,16 +48,16 @@ from haystack_collector.db.schema import (
     posting_status,
 )
 from haystack_collector.errors import ConflictError, NotFoundError
-from haystack_collector.extract.jobs import (
-    JOB_COMPANY,
-    JOB_COMPENSATION,
-    JOB_EMPLOYMENT_TYPE,
-    JOB_FINGERPRINT,
-    JOB_KEYS,
-    JOB_LOCATION,
-    JOB_POSTED,
-    JOB_SOURCE,
-    JOB_TITLE,
+from haystack_collector.extract.postings import (
+    POSTING_COMPANY,
+    POSTING_COMPENSATION,
+    POSTING_EMPLOYMENT_TYPE,
+    POSTING_FINGERPRINT,
+    POSTING_KEYS,
+    POSTING_LOCATION,
+    POSTING_POSTED,
+    POSTING_SOURCE,
+    POSTING_TITLE,
     compensation_amount,
 )
 from haystack_collector.store._sql import CHUNK, check_length, chunks, from_db, utcnow
@@ -102,7 +102,7 @@ NOTE_MAX = 2_000
 # a feed entry's summary, a site definition's ``description`` field.
 DESCRIPTION_KEYS: Final = ("Body", "Summary", "description")
 URL_KEY = "Url"  # a Craigslist posting's web address (its item URI is craigslist:posting/<id>)
-_READ_KEYS = (*JOB_KEYS, *DESCRIPTION_KEYS, URL_KEY)
+_READ_KEYS = (*POSTING_KEYS, *DESCRIPTION_KEYS, URL_KEY)
 _WEB = ("http://", "https://")
 
 
@@ -127,7 +127,7 @@ class Posting:
     company: str | None
     location: str | None
     compensation: str | None
-    compensation_amount: float | None  # per year, see extract.jobs.compensation_amount
+    compensation_amount: float | None  # per year, see extract.postings.compensation_amount
     employment_type: str | None
     posted: datetime | date | None
     description: str | None
@@ -172,15 +172,15 @@ class PostingFilter:
 
     def keys(self) -> tuple[str, ...]:
         """The ItemData keys these filters read (the source is always read: it is listed)."""
-        keys = [JOB_SOURCE]
+        keys = [POSTING_SOURCE]
         if self.location is not None:
-            keys.append(JOB_LOCATION)
+            keys.append(POSTING_LOCATION)
         if self.compensation is not None or self.min_compensation is not None:
-            keys.append(JOB_COMPENSATION)
+            keys.append(POSTING_COMPENSATION)
         if self.posted_since is not None:
-            keys.append(JOB_POSTED)
+            keys.append(POSTING_POSTED)
         if self.q is not None:
-            keys += [JOB_TITLE, JOB_COMPANY, *DESCRIPTION_KEYS]
+            keys += [POSTING_TITLE, POSTING_COMPANY, *DESCRIPTION_KEYS]
         return tuple(keys)
 
     def matches(self, posting: Posting) -> bool:  # noqa: PLR0911 - one test per filter
@@ -266,7 +266,7 @@ def iter_postings(conn: Connection, *, where: PostingFilter | None = None) -> It
     """Every posting ``where`` selects, newest first, with every field but the description
     (for the export)."""
     where = where or PostingFilter()
-    keys = (*JOB_KEYS, URL_KEY, *(where.keys() if where.q else ()))
+    keys = (*POSTING_KEYS, URL_KEY, *(where.keys() if where.q else ()))
     postings = _build(conn, _all_holders(conn), keys=tuple(dict.fromkeys(keys)))
     return (posting for posting in postings if where.matches(posting))
 
@@ -309,7 +309,7 @@ def _all_holders(conn: Connection) -> dict[int, str]:
     """Item id → fingerprint of every item that carries a posting."""
     d = item_data.c
     query = select(d.itemId, d.itemDataValue).where(
-        d.itemData == JOB_FINGERPRINT, d.itemDataValue.is_not(None)
+        d.itemData == POSTING_FINGERPRINT, d.itemDataValue.is_not(None)
     )
     return {int(item): str(value) for item, value in conn.execute(query)}
 
@@ -320,7 +320,7 @@ def _holders(conn: Connection, *, fingerprints: Iterable[str]) -> dict[int, str]
     holders: dict[int, str] = {}
     for part in chunks(list(dict.fromkeys(fingerprints)), CHUNK):
         query = select(d.itemId, d.itemDataValue).where(
-            d.itemData == JOB_FINGERPRINT, d.itemDataValue.in_(part)
+            d.itemData == POSTING_FINGERPRINT, d.itemDataValue.in_(part)
         )
         holders.update((int(item), str(value)) for item, value in conn.execute(query))
     return holders
@@ -358,7 +358,7 @@ def _build(
             posting = postings[fingerprint] = _posting(
                 fingerprint, fields, statuses.get(fingerprint), newest=item
             )
-        source = _text(fields.get(JOB_SOURCE))
+        source = _text(fields.get(POSTING_SOURCE))
         if source is not None and source not in posting.sources:
             posting.sources.append(source)
         if posting.description is None:
@@ -393,7 +393,7 @@ def _values(
     if len(holders) <= CHUNK:
         queries = [query.where(d.itemId.in_(sorted(holders)))]
     else:  # the whole board: one query, not one per chunk of ids
-        carrying = select(d.itemId).where(d.itemData == JOB_FINGERPRINT).scalar_subquery()
+        carrying = select(d.itemId).where(d.itemData == POSTING_FINGERPRINT).scalar_subquery()
         queries = [query.where(d.itemId.in_(carrying))]
     for each in queries:
         for item, key, text, tag in conn.execute(each.order_by(d.itemId, d.itemDataSeq)):
@@ -409,16 +409,16 @@ def _posting(
     *,
     newest: int,
 ) -> Posting:
-    posted = fields.get(JOB_POSTED)
-    compensation = _text(fields.get(JOB_COMPENSATION))
+    posted = fields.get(POSTING_POSTED)
+    compensation = _text(fields.get(POSTING_COMPENSATION))
     return Posting(
         fingerprint=fingerprint,
-        title=_text(fields.get(JOB_TITLE)),
-        company=_text(fields.get(JOB_COMPANY)),
-        location=_text(fields.get(JOB_LOCATION)),
+        title=_text(fields.get(POSTING_TITLE)),
+        company=_text(fields.get(POSTING_COMPANY)),
+        location=_text(fields.get(POSTING_LOCATION)),
         compensation=compensation,
         compensation_amount=compensation_amount(compensation),
-        employment_type=_text(fields.get(JOB_EMPLOYMENT_TYPE)),
+        employment_type=_text(fields.get(POSTING_EMPLOYMENT_TYPE)),
         posted=posted if isinstance(posted, datetime | date) else None,
         description=_description(fields),
         status=status[0] if status else NEW,
@@ -528,7 +528,7 @@ def set_posting_status(
     d, s = item_data.c, posting_status.c
     carried = conn.execute(
         select(d.itemId)
-        .where(d.itemData == JOB_FINGERPRINT, d.itemDataValue == fingerprint)
+        .where(d.itemData == POSTING_FINGERPRINT, d.itemDataValue == fingerprint)
         .limit(1)
     ).first()
     if carried is None:

@@ -8,19 +8,19 @@ from typing import Any
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.extract.jobs import JobFields, job_fingerprint
+from haystack_collector.extract.postings import PostingFields, posting_fingerprint
 from haystack_collector.store import ItemRecord
 from tests.factories import make_engine
 from tests.integration.api.items_fixtures import Api, api_for
 
 
-def _post(db: Database, engine_id: int, uri: str, job: JobFields, **extra: Any) -> str:
+def _post(db: Database, engine_id: int, uri: str, job: PostingFields, **extra: Any) -> str:
     db.run(
         store.store_items,
         engine_id=engine_id,
         records=[ItemRecord(uri=uri, data=job.as_item_data() | extra, state=store.FETCHED)],
     )
-    fingerprint = job_fingerprint(job.title, job.company, job.location)
+    fingerprint = posting_fingerprint(job.title, job.company, job.location)
     assert fingerprint is not None
     return fingerprint
 
@@ -32,7 +32,7 @@ def _board(db: Database) -> dict[str, str]:
             db,
             engine,
             "https://jobs.test/1",
-            JobFields(
+            PostingFields(
                 "Data Analyst",
                 "Absolute",
                 "Victoria, BC",
@@ -45,7 +45,7 @@ def _board(db: Database) -> dict[str, str]:
             db,
             engine,
             "craigslist:posting/2",
-            JobFields("Python Developer", "Hootsuite", "Vancouver, BC", source="craigslist"),
+            PostingFields("Python Developer", "Hootsuite", "Vancouver, BC", source="craigslist"),
             Url="https://vancouver.craigslist.org/sof/d/2.html",
         ),
     }
@@ -145,7 +145,7 @@ def test_the_csv_export_is_exact_filtered_and_defuses_formulas(db: Database) -> 
         db,
         engine,
         "https://jobs.test/evil",
-        JobFields(
+        PostingFields(
             '=HYPERLINK("http://evil.test","click")',
             "+Company",
             "-Location, with comma",
@@ -158,7 +158,7 @@ def test_the_csv_export_is_exact_filtered_and_defuses_formulas(db: Database) -> 
         db,
         engine,
         "https://jobs.test/plain",
-        JobFields('Plain "quoted" title', None, None, compensation="$90k", source="feed"),
+        PostingFields('Plain "quoted" title', None, None, compensation="$90k", source="feed"),
     )
     with api_for(db) as api:
         listed = api.client.get("/api/postings").json()["postings"]

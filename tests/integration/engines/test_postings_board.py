@@ -117,7 +117,7 @@ def run_engines(db: Database, *, cl_base: str, board_base: str, site: str) -> No
             {"city": "phoenix", "category": "sof", "query": "python", "base_url": cl_base},
         ),
         (Sites, {"site": site, "keywords": ["python"]}),
-        (Rss, {"feeds": [f"{board_base}/feeds/jobs.rss"], "jobs": FEED_SETTINGS}),
+        (Rss, {"feeds": [f"{board_base}/feeds/jobs.rss"], "postings": FEED_SETTINGS}),
     ]
     for engine, settings in runs:
         for result in run_start_actions(engine, db, settings, fetchers=FETCHERS):
@@ -226,13 +226,13 @@ def test_the_board_lists_every_source_once_and_keeps_statuses_across_runs(
 def test_a_bad_job_feed_pattern_is_a_clear_settings_error(sqlite_db: Database) -> None:
     settings = {
         "feeds": ["https://jobs.test/feed.rss"],
-        "jobs": {"source": "x", "title_pattern": r"(?P<salary>\d+)"},
+        "postings": {"source": "x", "title_pattern": r"(?P<salary>\d+)"},
     }
-    with pytest.raises(ConfigError, match=r"jobs\.title_pattern: .*must be job fields"):
+    with pytest.raises(ConfigError, match=r"postings\.title_pattern: .*must be posting fields"):
         Rss.validate_settings(settings)
 
 
-def test_feeds_without_the_jobs_setting_store_no_postings(
+def test_feeds_without_the_postings_setting_store_no_postings(
     sqlite_db: Database, board: tuple[Board, str]
 ) -> None:
     _, base = board
@@ -249,12 +249,12 @@ def test_feeds_without_the_jobs_setting_store_no_postings(
         engine_id=engine_id,
         records=[ItemRecord(uri=feed[0], data={"ETag": '"v1"'})],
     )
-    # Made a job feed later: it is fetched in full again, and its entries become postings.
-    settings = {"feeds": feed, "jobs": FEED_SETTINGS}
+    # Made a posting feed later: it is fetched in full again, and its entries become postings.
+    settings = {"feeds": feed, "postings": FEED_SETTINGS}
     for result in run_start_actions(Rss, sqlite_db, settings, fetchers=FETCHERS):
         assert result.ok, result.error
     assert "ETag" not in stored_data(sqlite_db)[feed[0]]
-    assert stored_data(sqlite_db)[feed[0]]["JobFeed"] == [
+    assert stored_data(sqlite_db)[feed[0]]["PostingFeed"] == [
         FEED_SETTINGS | {"company_from_author": True}
     ]
     drain(sqlite_db)

@@ -11,7 +11,7 @@ import pytest
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.errors import ConflictError, NotFoundError
-from haystack_collector.extract.jobs import JobFields, job_fingerprint
+from haystack_collector.extract.postings import PostingFields, posting_fingerprint
 from haystack_collector.store import ItemRecord
 from haystack_collector.store.postings import (
     PostingFilter,
@@ -23,13 +23,13 @@ from haystack_collector.store.postings import (
 from tests.factories import make_engine
 
 
-def _post(db: Database, engine_id: int, uri: str, job: JobFields, **extra: Any) -> str:
+def _post(db: Database, engine_id: int, uri: str, job: PostingFields, **extra: Any) -> str:
     db.run(
         store.store_items,
         engine_id=engine_id,
         records=[ItemRecord(uri=uri, data=job.as_item_data() | extra, state=store.FETCHED)],
     )
-    fingerprint = job_fingerprint(job.title, job.company, job.location)
+    fingerprint = posting_fingerprint(job.title, job.company, job.location)
     assert fingerprint is not None
     return fingerprint
 
@@ -46,7 +46,7 @@ def test_the_same_job_from_two_sources_is_one_posting_with_both(db: Database) ->
         db,
         craigslist,
         "craigslist:posting/1",
-        JobFields(
+        PostingFields(
             "Senior Python Developer",
             "Payne, Roberts and Davis",
             "Stewartbury, AA",
@@ -59,13 +59,15 @@ def test_the_same_job_from_two_sources_is_one_posting_with_both(db: Database) ->
         db,
         board,
         "https://jobs.test/other",
-        JobFields("Energy engineer", "Vasquez-Davidson", "Christopherville, AA", source="board"),
+        PostingFields(
+            "Energy engineer", "Vasquez-Davidson", "Christopherville, AA", source="board"
+        ),
     )
     _post(
         db,
         board,
         "https://jobs.test/senior-python-developer-0.html",
-        JobFields(
+        PostingFields(
             "SENIOR PYTHON DEVELOPER",
             "Payne Roberts & Davis",
             "Stewartbury AA",
@@ -105,7 +107,7 @@ def test_filters_keyword_source_location_compensation_posted_and_status(db: Data
         db,
         engine,
         "https://jobs.test/1",
-        JobFields(
+        PostingFields(
             "Data Analyst",
             "Absolute",
             "Victoria, BC",
@@ -119,7 +121,7 @@ def test_filters_keyword_source_location_compensation_posted_and_status(db: Data
         db,
         engine,
         "https://jobs.test/2",
-        JobFields(
+        PostingFields(
             "Python Developer",
             "Hootsuite",
             "Vancouver, BC",
@@ -133,7 +135,7 @@ def test_filters_keyword_source_location_compensation_posted_and_status(db: Data
         db,
         engine,
         "https://jobs.test/3",
-        JobFields("Rust Developer", "Dapper Labs", "Vancouver, BC", source="a"),
+        PostingFields("Rust Developer", "Dapper Labs", "Vancouver, BC", source="a"),
         Summary="Competitive pay",
     )
 
@@ -166,7 +168,7 @@ def test_filters_keyword_source_location_compensation_posted_and_status(db: Data
 
 def test_the_workflow_records_each_change_with_its_note(db: Database) -> None:
     engine = db.run(make_engine, name="postings-workflow-test").engine_id
-    fingerprint = _post(db, engine, "https://jobs.test/w", JobFields("Engineer", "Co", "Here"))
+    fingerprint = _post(db, engine, "https://jobs.test/w", PostingFields("Engineer", "Co", "Here"))
 
     steps = [("seen", None), ("applied", "sent CV"), ("interviewing", None), ("offer", "yes!")]
     for status, note in steps:
@@ -199,7 +201,7 @@ def test_invalid_moves_and_unknown_postings_are_refused_and_change_nothing(
     db: Database,
 ) -> None:
     engine = db.run(make_engine, name="postings-invalid-test").engine_id
-    fingerprint = _post(db, engine, "https://jobs.test/i", JobFields("Tester", "Co", "There"))
+    fingerprint = _post(db, engine, "https://jobs.test/i", PostingFields("Tester", "Co", "There"))
 
     with pytest.raises(ConflictError, match=r"new cannot become offer \(it may become: seen"):
         db.run(set_posting_status, fingerprint=fingerprint, status="offer")
@@ -218,7 +220,7 @@ def test_invalid_moves_and_unknown_postings_are_refused_and_change_nothing(
 
 def test_archived_and_ignored_postings_go_back_only_to_where_they_were(db: Database) -> None:
     engine = db.run(make_engine, name="postings-archive-test").engine_id
-    fingerprint = _post(db, engine, "https://jobs.test/a", JobFields("Archivist", "Co", "X"))
+    fingerprint = _post(db, engine, "https://jobs.test/a", PostingFields("Archivist", "Co", "X"))
     for status in ("applied", "archived"):
         db.run(set_posting_status, fingerprint=fingerprint, status=status)
 
@@ -234,12 +236,12 @@ def test_archived_and_ignored_postings_go_back_only_to_where_they_were(db: Datab
 
 def test_a_re_stored_posting_keeps_its_status(db: Database) -> None:
     engine = db.run(make_engine, name="postings-restore-test").engine_id
-    job = JobFields("Keeper", "Co", "Y", compensation="$1")
+    job = PostingFields("Keeper", "Co", "Y", compensation="$1")
     fingerprint = _post(db, engine, "https://jobs.test/k", job)
     db.run(set_posting_status, fingerprint=fingerprint, status="applied", note="n")
 
-    _post(db, engine, "https://jobs.test/k", JobFields("Keeper", "Co", "Y", compensation="$2"))
-    _post(db, engine, "https://other.test/k", JobFields("KEEPER", "co", "y"))
+    _post(db, engine, "https://jobs.test/k", PostingFields("Keeper", "Co", "Y", compensation="$2"))
+    _post(db, engine, "https://other.test/k", PostingFields("KEEPER", "co", "y"))
 
     [posting] = db.run_read(list_postings).postings
     assert (posting.status, posting.compensation) == ("applied", None)  # the newest speaks
@@ -249,9 +251,9 @@ def test_a_re_stored_posting_keeps_its_status(db: Database) -> None:
 
 def test_a_posting_is_gone_when_every_source_is_and_keeps_its_status(db: Database) -> None:
     engine = db.run(make_engine, name="postings-gone-test").engine_id
-    job = JobFields("Vanishing", "Co", "Z", source="one")
+    job = PostingFields("Vanishing", "Co", "Z", source="one")
     fingerprint = _post(db, engine, "https://one.test/v", job)
-    _post(db, engine, "https://two.test/v", JobFields("Vanishing", "Co", "Z", source="two"))
+    _post(db, engine, "https://two.test/v", PostingFields("Vanishing", "Co", "Z", source="two"))
     db.run(set_posting_status, fingerprint=fingerprint, status="seen")
 
     db.run(

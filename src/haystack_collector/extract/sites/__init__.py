@@ -10,8 +10,8 @@ from __future__ import annotations
 from haystack_collector.extract.sites.apply import (
     extract_detail,
     extract_listing,
-    job_values,
     merge_fields,
+    posting_values,
     read_detail,
     read_listing,
 )
@@ -60,10 +60,10 @@ __all__ = [
     "extract_detail",
     "extract_listing",
     "find_form",
-    "job_values",
     "load_site",
     "load_sites",
     "merge_fields",
+    "posting_values",
     "read_detail",
     "read_listing",
 ]

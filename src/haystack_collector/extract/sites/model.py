@@ -3,7 +3,7 @@
 A definition names the pages to start from (``start_urls``) or the search form to submit
 (``search``), how to find each listing on a results page and the fields in it, the link to
 the next results page, the fields of a listing's detail page, and which fields are the
-normalized job fields. Every selector is checked when the file is loaded, so a typo is an
+normalized posting fields. Every selector is checked when the file is loaded, so a typo is an
 error naming the file and the field, not an empty harvest later.
 """
 
@@ -14,10 +14,18 @@ import string
 from typing import Any, Literal
 
 from parsel import Selector
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
-    "JOB_FIELD_NAMES",
+    "POSTING_FIELD_NAMES",
     "DetailSpec",
     "FieldSpec",
     "ListingSpec",
@@ -27,8 +35,10 @@ __all__ = [
 ]
 
 FieldType = Literal["text", "url", "int", "float", "date", "datetime", "list"]
-JobFieldName = Literal["title", "company", "location", "compensation", "employment_type", "posted"]
-JOB_FIELD_NAMES: tuple[str, ...] = (
+PostingFieldName = Literal[
+    "title", "company", "location", "compensation", "employment_type", "posted"
+]
+POSTING_FIELD_NAMES: tuple[str, ...] = (
     "title",
     "company",
     "location",
@@ -188,7 +198,10 @@ class SiteDefinition(_Strict):
     search: SearchForm | None = None
     listing: ListingSpec
     detail: DetailSpec | None = None
-    job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+    # posting field -> record field; ``job`` is the section's name before postings had theirs.
+    posting: dict[PostingFieldName, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("posting", "job")
+    )
 
     _source: str | None = PrivateAttr(default=None)
 
@@ -209,10 +222,10 @@ class SiteDefinition(_Strict):
         if bool(self.start_urls) == (self.search is not None):
             raise ValueError("give either 'start_urls' or 'search' (a search form), not both")
         known = set(self.listing.fields) | set(self.detail.fields if self.detail else ())
-        for job_field, record_field in self.job.items():
+        for name, record_field in self.posting.items():
             if record_field not in known:
                 raise ValueError(
-                    f"job.{job_field} names no listing or detail field: {record_field!r}"
+                    f"posting.{name} names no listing or detail field: {record_field!r}"
                 )
         return self
 

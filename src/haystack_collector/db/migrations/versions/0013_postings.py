@@ -1,6 +1,6 @@
 """The postings board: each job posting's current status, and the history of its changes.
 
-A posting is a ``JobFingerprint`` (``extract/jobs.py``), however many items carry it, so both
+A posting is a ``JobFingerprint`` (``extract/postings.py``), however many items carry it, so both
 tables are keyed by the fingerprint and not by an item: a re-found or re-extracted posting
 keeps its status. A posting without a ``PostingStatus`` row is "new".
 

@@ -1,8 +1,8 @@
-"""Normalized job fields: the ItemData keys every job source stores its postings under.
+"""Normalized posting fields: the ItemData keys every source of job postings stores them under.
 
-Craigslist, the declarative job boards, job feeds and any engine a user adds write a posting's
-job fields under these keys, so postings from all sources can be listed, searched and
-deduplicated together (``job_fingerprint``) whatever markup they came from.
+Craigslist, the declarative job boards, posting feeds and any engine a user adds write a job
+posting's fields under these keys, so postings from all sources can be listed, searched and
+deduplicated together (``posting_fingerprint``) whatever markup they came from.
 
 The keys keep their ``Job*`` names (``JobTitle``, ``JobFingerprint``...) although the code now
 calls a job posting a *posting*: they are stored data, and databases written by earlier
@@ -19,25 +19,31 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["JOB_KEYS", "JobFields", "compensation_amount", "from_item_data", "job_fingerprint"]
+__all__ = [
+    "POSTING_KEYS",
+    "PostingFields",
+    "compensation_amount",
+    "from_item_data",
+    "posting_fingerprint",
+]
 
-JOB_TITLE = "JobTitle"
-JOB_COMPANY = "JobCompany"
-JOB_LOCATION = "JobLocation"
-JOB_COMPENSATION = "JobCompensation"
-JOB_EMPLOYMENT_TYPE = "JobEmploymentType"
-JOB_POSTED = "JobPosted"
-JOB_SOURCE = "JobSource"  # the engine (or site definition) that found it
-JOB_FINGERPRINT = "JobFingerprint"
-JOB_KEYS = (
-    JOB_TITLE,
-    JOB_COMPANY,
-    JOB_LOCATION,
-    JOB_COMPENSATION,
-    JOB_EMPLOYMENT_TYPE,
-    JOB_POSTED,
-    JOB_SOURCE,
-    JOB_FINGERPRINT,
+POSTING_TITLE = "JobTitle"
+POSTING_COMPANY = "JobCompany"
+POSTING_LOCATION = "JobLocation"
+POSTING_COMPENSATION = "JobCompensation"
+POSTING_EMPLOYMENT_TYPE = "JobEmploymentType"
+POSTING_POSTED = "JobPosted"
+POSTING_SOURCE = "JobSource"  # the engine (or site definition) that found it
+POSTING_FINGERPRINT = "JobFingerprint"
+POSTING_KEYS = (
+    POSTING_TITLE,
+    POSTING_COMPANY,
+    POSTING_LOCATION,
+    POSTING_COMPENSATION,
+    POSTING_EMPLOYMENT_TYPE,
+    POSTING_POSTED,
+    POSTING_SOURCE,
+    POSTING_FINGERPRINT,
 )
 
 _SPACE = re.compile(r"\s+")
@@ -58,7 +64,7 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 
 @dataclass(frozen=True, slots=True)
-class JobFields:
+class PostingFields:
     """One job posting's normalized fields; ``as_item_data`` is what is stored."""
 
     title: str | None
@@ -72,18 +78,18 @@ class JobFields:
     def as_item_data(self) -> dict[str, Any]:
         """The ItemData rows (None values included, so a re-extraction clears stale ones)."""
         return {
-            JOB_TITLE: _clean(self.title),
-            JOB_COMPANY: _clean(self.company),
-            JOB_LOCATION: _clean(self.location),
-            JOB_COMPENSATION: _clean(self.compensation),
-            JOB_EMPLOYMENT_TYPE: _clean(self.employment_type),
-            JOB_POSTED: self.posted,
-            JOB_SOURCE: self.source,
-            JOB_FINGERPRINT: job_fingerprint(self.title, self.company, self.location),
+            POSTING_TITLE: _clean(self.title),
+            POSTING_COMPANY: _clean(self.company),
+            POSTING_LOCATION: _clean(self.location),
+            POSTING_COMPENSATION: _clean(self.compensation),
+            POSTING_EMPLOYMENT_TYPE: _clean(self.employment_type),
+            POSTING_POSTED: self.posted,
+            POSTING_SOURCE: self.source,
+            POSTING_FINGERPRINT: posting_fingerprint(self.title, self.company, self.location),
         }
 
 
-def job_fingerprint(title: str | None, company: str | None, location: str | None) -> str | None:
+def posting_fingerprint(title: str | None, company: str | None, location: str | None) -> str | None:
     """A key equal for the same job posted on several boards.
 
     Case, accents, punctuation, spacing and "&" versus "and" make no difference.
@@ -121,17 +127,17 @@ def compensation_amount(text: str | None) -> float | None:
     return top
 
 
-def from_item_data(data: Mapping[str, Any]) -> JobFields:
-    """The job fields stored on an item (the inverse of ``as_item_data``)."""
-    posted = data.get(JOB_POSTED)
-    return JobFields(
-        title=data.get(JOB_TITLE),
-        company=data.get(JOB_COMPANY),
-        location=data.get(JOB_LOCATION),
-        compensation=data.get(JOB_COMPENSATION),
-        employment_type=data.get(JOB_EMPLOYMENT_TYPE),
+def from_item_data(data: Mapping[str, Any]) -> PostingFields:
+    """The posting fields stored on an item (the inverse of ``as_item_data``)."""
+    posted = data.get(POSTING_POSTED)
+    return PostingFields(
+        title=data.get(POSTING_TITLE),
+        company=data.get(POSTING_COMPANY),
+        location=data.get(POSTING_LOCATION),
+        compensation=data.get(POSTING_COMPENSATION),
+        employment_type=data.get(POSTING_EMPLOYMENT_TYPE),
         posted=posted if isinstance(posted, datetime | date) else None,
-        source=data.get(JOB_SOURCE),
+        source=data.get(POSTING_SOURCE),
     )
 
 

@@ -6,29 +6,33 @@ from datetime import date
 
 import pytest
 
-from haystack_collector.extract.jobs import (
-    JOB_KEYS,
-    JobFields,
+from haystack_collector.extract.postings import (
+    POSTING_KEYS,
+    PostingFields,
     compensation_amount,
     from_item_data,
-    job_fingerprint,
+    posting_fingerprint,
 )
 
 
 def test_the_same_job_on_two_boards_has_one_fingerprint() -> None:
-    a = job_fingerprint("Senior Python Developer", "Payne, Roberts and Davis", "Stewartbury, AA")
-    b = job_fingerprint("  senior python  developer ", "PAYNE ROBERTS AND DAVIS", "Stewartbury AA")
-    c = job_fingerprint("Senior Pythön Developer", "Payne, Roberts & Davis", "Stewartbury, AA")
+    a = posting_fingerprint(
+        "Senior Python Developer", "Payne, Roberts and Davis", "Stewartbury, AA"
+    )
+    b = posting_fingerprint(
+        "  senior python  developer ", "PAYNE ROBERTS AND DAVIS", "Stewartbury AA"
+    )
+    c = posting_fingerprint("Senior Pythön Developer", "Payne, Roberts & Davis", "Stewartbury, AA")
     assert a == b == c
-    assert a != job_fingerprint("Senior Python Developer", "Other Co", "Stewartbury, AA")
+    assert a != posting_fingerprint("Senior Python Developer", "Other Co", "Stewartbury, AA")
 
 
 def test_a_job_without_title_has_no_fingerprint() -> None:
-    assert job_fingerprint(None, "Acme", None) is None
+    assert posting_fingerprint(None, "Acme", None) is None
 
 
 def test_item_data_uses_every_key_and_round_trips() -> None:
-    job = JobFields(
+    job = PostingFields(
         title=" Data\nEngineer ",
         company="Acme",
         location=None,
@@ -38,7 +42,7 @@ def test_item_data_uses_every_key_and_round_trips() -> None:
         source="craigslist",
     )
     data = job.as_item_data()
-    assert set(data) == set(JOB_KEYS)
+    assert set(data) == set(POSTING_KEYS)
     assert data["JobTitle"] == "Data Engineer"
     again = from_item_data(data)
     assert again.title == "Data Engineer"

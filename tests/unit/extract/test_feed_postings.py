@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from haystack_collector.extract.feed import FeedEntry
-from haystack_collector.extract.feed_jobs import FeedJobMap, check_pattern
-from haystack_collector.extract.jobs import JobFields
+from haystack_collector.extract.feed_postings import FeedPostingMap, check_pattern
+from haystack_collector.extract.postings import PostingFields
 
 PUBLISHED = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def entry(title: str | None, *, summary: str | None = None, author: str | None =
 
 
 def test_a_title_pattern_and_a_summary_pattern_give_the_job_fields() -> None:
-    jobs = FeedJobMap(
+    jobs = FeedPostingMap(
         "wwr",
         title_pattern=r"^(?P<company>[^:]+):\s*(?P<title>.+)$",
         summary_pattern=r"Location:\s*(?P<location>[^\n]+).*?Pay:\s*(?P<compensation>[^\n]+)",
@@ -39,7 +39,7 @@ def test_a_title_pattern_and_a_summary_pattern_give_the_job_fields() -> None:
             author="someone",
         )
     )
-    assert found == JobFields(
+    assert found == PostingFields(
         title="Python Developer",
         company="Hootsuite",  # the pattern wins over the author
         location="Vancouver, BC",
@@ -50,27 +50,27 @@ def test_a_title_pattern_and_a_summary_pattern_give_the_job_fields() -> None:
 
 
 def test_without_patterns_the_title_is_the_job_and_the_author_the_company() -> None:
-    found = FeedJobMap("feed").fields(entry("Rust Developer", author="Dapper Labs"))
+    found = FeedPostingMap("feed").fields(entry("Rust Developer", author="Dapper Labs"))
     assert (found.title, found.company, found.location) == ("Rust Developer", "Dapper Labs", None)
-    no_author = FeedJobMap("feed", company_from_author=False).fields(entry("X", author="Y"))
+    no_author = FeedPostingMap("feed", company_from_author=False).fields(entry("X", author="Y"))
     assert no_author.company is None
     # A title the pattern does not match is still the job title.
-    unmatched = FeedJobMap("feed", title_pattern=r"^(?P<company>[^:]+): (?P<title>.+)$")
+    unmatched = FeedPostingMap("feed", title_pattern=r"^(?P<company>[^:]+): (?P<title>.+)$")
     assert unmatched.fields(entry("No colon here")).title == "No colon here"
 
 
 def test_the_map_round_trips_through_its_stored_form() -> None:
-    jobs = FeedJobMap("wwr", title_pattern=r"(?P<title>.+)", company_from_author=False)
-    assert FeedJobMap.from_data(jobs.as_data()) == jobs
-    assert FeedJobMap.from_data(None) is None
-    assert FeedJobMap.from_data({"title_pattern": "x"}) is None
+    jobs = FeedPostingMap("wwr", title_pattern=r"(?P<title>.+)", company_from_author=False)
+    assert FeedPostingMap.from_data(jobs.as_data()) == jobs
+    assert FeedPostingMap.from_data(None) is None
+    assert FeedPostingMap.from_data({"title_pattern": "x"}) is None
 
 
 @pytest.mark.parametrize(
     ("pattern", "problem"),
     [
         (r"(?P<title>[", "not a regular expression"),
-        (r"(?P<salary>\d+)", "pattern groups must be job fields"),
+        (r"(?P<salary>\d+)", "pattern groups must be posting fields"),
         (r"\d+", "without a named group"),
         ("x" * 1001, "longer than 1000"),
     ],

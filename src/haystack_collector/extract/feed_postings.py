@@ -1,9 +1,9 @@
-"""Job fields from the entries of a job feed (a board's RSS/Atom/JSON feed of postings).
+"""Posting fields from the entries of a posting feed (a job board's RSS/Atom/JSON feed).
 
-Feeds have no job fields of their own: a job board puts them in the entry's title
+Feeds have no posting fields of their own: a job board puts them in the entry's title
 ("Acme: Python Developer", "Python Developer - Acme - Remote"), its author or its summary
-("Location: Vancouver, BC"). A ``FeedJobMap`` says where, with regular expressions whose named
-groups are job fields (``title``, ``company``, ``location``, ``compensation``,
+("Location: Vancouver, BC"). A ``FeedPostingMap`` says where, with regular expressions whose named
+groups are posting fields (``title``, ``company``, ``location``, ``compensation``,
 ``employment_type``):
 
 - ``title_pattern`` is searched in the entry's title; without it (or without a ``title``
@@ -12,8 +12,8 @@ groups are job fields (``title``, ``company``, ``location``, ``compensation``,
 - ``company_from_author``: the entry's author is the company when no pattern gave one;
 - the entry's published date is the posting date, and ``source`` names the feed in the board.
 
-The ``rss`` engine's ``jobs`` setting holds one (see docs/postings.md), stored with the feed as
-ItemData ``JobFeed`` so the feed's fetches (item actions, which get no settings) read it.
+The ``rss`` engine's ``postings`` setting holds one (see docs/postings.md), stored with the feed
+as ItemData ``PostingFeed`` so the feed's fetches (item actions, which get no settings) read it.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from haystack_collector.extract.feed import FeedEntry
-from haystack_collector.extract.jobs import JobFields
+from haystack_collector.extract.postings import PostingFields
 
-__all__ = ["JOB_GROUPS", "FeedJobMap", "check_pattern"]
+__all__ = ["POSTING_GROUPS", "FeedPostingMap", "check_pattern"]
 
-JOB_GROUPS: Final = ("title", "company", "location", "compensation", "employment_type")
+POSTING_GROUPS: Final = ("title", "company", "location", "compensation", "employment_type")
 PATTERN_MAX = 1_000
 
 
@@ -41,10 +41,10 @@ def check_pattern(pattern: str | None) -> re.Pattern[str] | None:
         compiled = re.compile(pattern, re.IGNORECASE | re.DOTALL)
     except re.error as error:
         raise ValueError(f"not a regular expression: {pattern!r} ({error})") from None
-    unknown = sorted(set(compiled.groupindex) - set(JOB_GROUPS))
+    unknown = sorted(set(compiled.groupindex) - set(POSTING_GROUPS))
     if unknown:
         raise ValueError(
-            f"pattern groups must be job fields ({', '.join(JOB_GROUPS)}), not {unknown}"
+            f"pattern groups must be posting fields ({', '.join(POSTING_GROUPS)}), not {unknown}"
         )
     if not compiled.groupindex:
         raise ValueError(f"a pattern without a named group gives no field: {pattern!r}")
@@ -52,8 +52,8 @@ def check_pattern(pattern: str | None) -> re.Pattern[str] | None:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedJobMap:
-    """Where a job feed's entries keep their job fields."""
+class FeedPostingMap:
+    """Where a posting feed's entries keep their posting fields."""
 
     source: str
     title_pattern: str | None = None
@@ -70,7 +70,7 @@ class FeedJobMap:
         }
 
     @classmethod
-    def from_data(cls, data: object) -> FeedJobMap | None:
+    def from_data(cls, data: object) -> FeedPostingMap | None:
         """The map stored with a feed; None when there is none (or it is not one)."""
         if not isinstance(data, dict) or not isinstance(data.get("source"), str):
             return None
@@ -82,8 +82,8 @@ class FeedJobMap:
             company_from_author=data.get("company_from_author") is not False,
         )
 
-    def fields(self, entry: FeedEntry) -> JobFields:
-        """The entry's job fields (an entry without a title gives a posting without one)."""
+    def fields(self, entry: FeedEntry) -> PostingFields:
+        """The entry's posting fields (an entry without a title gives a posting without one)."""
         found: dict[str, str] = {}
         for pattern, text in (
             (self.title_pattern, entry.title),
@@ -99,7 +99,7 @@ class FeedJobMap:
         company = found.get("company")
         if company is None and self.company_from_author:
             company = entry.author
-        return JobFields(
+        return PostingFields(
             title=found.get("title") or entry.title,
             company=company,
             location=found.get("location"),
