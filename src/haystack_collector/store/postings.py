@@ -1,8 +1,8 @@
 """The postings board: job postings from every source, deduplicated, with a status workflow.
 
-A *posting* is one job, however many items carry it: every job engine stores
-``PostingFields.as_item_data()`` on its posting items (``extract/postings.py``), and the items with
-the same ``JobFingerprint`` are one posting, listed with every source and URI that found it.
+A *posting* is one job, however many items carry it: every engine that finds job postings
+stores ``PostingFields.as_item_data()`` on their items (``extract/postings.py``), and the items
+with the same ``JobFingerprint`` are one posting, listed with every source and URI that found it.
 The newest item of a posting speaks for its fields; the older ones add sources and URIs.
 
 Its status is kept per fingerprint (``PostingStatus``, with every change in
@@ -24,8 +24,9 @@ A posting is *gone* when every item that carries it is in the item state ``gone`
 source answered 404/410 or said it was removed); ``gone_at`` is when the last of them was
 last written. It keeps its status.
 
-Filtering happens here, in Python, over the postings' fields: one read of the posting-field
-rows per request, which serves boards of tens of thousands of postings.
+Filtering happens here, in Python: a request reads the fingerprints, the statuses and only
+the fields its filters test, then the page's postings in full (docs/postings.md#limits gives
+the measured cost).
 """
 
 from __future__ import annotations
