@@ -1,4 +1,4 @@
-"""/api/jobs: scrape requests are validated and queued; jobs show progress and outcome."""
+"""/api/runs: scrape requests are validated and queued; runs show progress and outcome."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from haystack_collector.db import Database
-from haystack_collector.jobs import JobRunner
-from haystack_collector.store import jobs as job_store
-from tests.integration.api.jobs_fixtures import (
+from haystack_collector.runs import RunExecutor
+from haystack_collector.store import runs as run_store
+from tests.integration.api.runs_fixtures import (
     PUBLIC_URL,
     TOKEN_NAME,
     Api,
@@ -30,18 +30,18 @@ def api(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
 
 
 def scrape(api: Api, body: dict[str, Any], **headers: str) -> Any:
-    return api.client.post("/api/jobs/scrape", json=body, headers=api.auth | headers)
+    return api.client.post("/api/runs/scrape", json=body, headers=api.auth | headers)
 
 
-def run_jobs(db: Database, *job_ids: int) -> None:
-    """Run a job runner until the jobs have ended."""
+def run_runs(db: Database, *run_ids: int) -> None:
+    """Run a run executor until the runs have ended."""
 
     def ended() -> bool:
-        states = {db.run_read(job_store.get_job, job_id=i).state for i in job_ids}
-        return states <= set(job_store.FINAL_STATES)
+        states = {db.run_read(run_store.get_run, run_id=i).state for i in run_ids}
+        return states <= set(run_store.FINAL_STATES)
 
     async def main() -> None:
-        runner = JobRunner(db, [Seeds, Failing], poll=0.05)
+        runner = RunExecutor(db, [Seeds, Failing], poll=0.05)
         task = asyncio.create_task(runner.run())
         deadline = time.monotonic() + 20
         while not await asyncio.to_thread(ended):
@@ -53,26 +53,26 @@ def run_jobs(db: Database, *job_ids: int) -> None:
     asyncio.run(main())
 
 
-# --- POST /api/jobs/scrape -----------------------------------------------------------------
+# --- POST /api/runs/scrape -----------------------------------------------------------------
 
 
 def test_scrape_queues_one_action_with_its_parameters(api: Api) -> None:
     answer = scrape(
         api,
-        {"engine": "jobs-test-seeds", "action": "seed-many", "parameters": {"count": 2}},
+        {"engine": "runs-test-seeds", "action": "seed-many", "parameters": {"count": 2}},
         **{"X-Correlation-ID": "scrape-1"},
     )
 
     assert answer.status_code == 202
-    job_id = answer.json()["job_id"]
+    run_id = answer.json()["run_id"]
     assert answer.json() == {
-        "job_id": job_id,
-        "engine": "jobs-test-seeds",
+        "run_id": run_id,
+        "engine": "runs-test-seeds",
         "action": "seed-many",
         "state": "queued",
     }
-    job = api.db.run_read(job_store.get_job, job_id=job_id)
-    assert (job.action, job.settings, job.correlation_id, job.requested_by) == (
+    run = api.db.run_read(run_store.get_run, run_id=run_id)
+    assert (run.action, run.settings, run.correlation_id, run.requested_by) == (
         "seed-many",
         {"url": PUBLIC_URL, "count": 2},
         "scrape-1",
@@ -81,22 +81,22 @@ def test_scrape_queues_one_action_with_its_parameters(api: Api) -> None:
 
 
 def test_scrape_without_an_action_runs_every_start_action(api: Api) -> None:
-    answer = scrape(api, {"engine": "jobs-test-seeds"})
+    answer = scrape(api, {"engine": "runs-test-seeds"})
 
     assert answer.status_code == 202
     assert answer.json()["action"] is None
 
 
 def test_a_scraped_job_is_run_and_its_outcome_shown(api: Api) -> None:
-    job_id = scrape(
-        api, {"engine": "jobs-test-seeds", "action": "seed-many", "parameters": {"count": 3}}
-    ).json()["job_id"]
-    queued = api.client.get(f"/api/jobs/{job_id}").json()
+    run_id = scrape(
+        api, {"engine": "runs-test-seeds", "action": "seed-many", "parameters": {"count": 3}}
+    ).json()["run_id"]
+    queued = api.client.get(f"/api/runs/{run_id}").json()
     assert (queued["state"], queued["started"], queued["finished"]) == ("queued", None, None)
 
-    run_jobs(api.db, job_id)
+    run_runs(api.db, run_id)
 
-    done = api.client.get(f"/api/jobs/{job_id}")
+    done = api.client.get(f"/api/runs/{run_id}")
     assert done.status_code == 200
     body = done.json()
     assert (body["state"], body["error"], body["items_stored"], body["events_enqueued"]) == (
@@ -107,18 +107,18 @@ def test_a_scraped_job_is_run_and_its_outcome_shown(api: Api) -> None:
     )
     assert body["started"] is not None
     assert body["finished"] is not None
-    assert body["engine"] == "jobs-test-seeds"
+    assert body["engine"] == "runs-test-seeds"
     assert body["claimed_by"]
     # The three items it queued are the engine's pending events.
     assert body["engine_events"] == {"pending": 3, "claimed": 0, "done": 0, "dead": 0}
 
 
 def test_a_failed_job_shows_its_error(api: Api) -> None:
-    job_id = scrape(api, {"engine": "jobs-test-failing"}).json()["job_id"]
+    run_id = scrape(api, {"engine": "runs-test-failing"}).json()["run_id"]
 
-    run_jobs(api.db, job_id)
+    run_runs(api.db, run_id)
 
-    body = api.client.get(f"/api/jobs/{job_id}").json()
+    body = api.client.get(f"/api/runs/{run_id}").json()
     assert (body["state"], body["error"], body["items_stored"]) == (
         "failed",
         "fail: RuntimeError: the source is gone",
@@ -130,14 +130,14 @@ def test_a_failed_job_shows_its_error(api: Api) -> None:
     ("body", "status", "detail"),
     [
         ({"engine": "nope"}, 404, "no engine named 'nope'"),
-        ({"engine": "jobs-test-seeds", "action": "nope"}, 404, "has no action 'nope'"),
+        ({"engine": "runs-test-seeds", "action": "nope"}, 404, "has no action 'nope'"),
         (
-            {"engine": "jobs-test-seeds", "action": "visit"},
+            {"engine": "runs-test-seeds", "action": "visit"},
             422,
             "only start actions can be requested",
         ),
         (
-            {"engine": "jobs-test-seeds", "parameters": {"count": "x"}},
+            {"engine": "runs-test-seeds", "parameters": {"count": "x"}},
             422,
             "count: Input should be a valid integer",
         ),
@@ -155,7 +155,7 @@ def test_bad_requests_are_refused_and_queue_nothing(
 
     assert answer.status_code == status
     assert detail in answer.json()["detail"]
-    assert api.db.run_read(job_store.list_jobs) == []
+    assert api.db.run_read(run_store.list_runs) == []
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ def test_spellings_that_an_engine_reads_as_a_private_url_are_refused(api: Api, u
     assert answer.status_code == 422, answer.text
     assert "resolves to 127.0.0.1" in answer.json()["detail"] or "::1" in answer.json()["detail"]
     assert "HAYSTACK_API_ALLOW_PRIVATE" in answer.json()["detail"]
-    assert api.db.run_read(job_store.list_jobs) == []
+    assert api.db.run_read(run_store.list_runs) == []
 
 
 @pytest.mark.parametrize("url", ["http://", "https:///", "http:", "http://@/x"])
@@ -196,8 +196,8 @@ def test_a_url_setting_without_a_host_is_refused(api: Api, url: str) -> None:
     [
         {},
         {"engine": ""},
-        {"engine": "jobs-test-seeds", "parameters": [1, 2]},
-        {"engine": "jobs-test-seeds", "extra": True},
+        {"engine": "runs-test-seeds", "parameters": [1, 2]},
+        {"engine": "runs-test-seeds", "extra": True},
     ],
 )
 def test_malformed_requests_are_422(api: Api, body: dict[str, Any]) -> None:
@@ -205,52 +205,52 @@ def test_malformed_requests_are_422(api: Api, body: dict[str, Any]) -> None:
 
     assert answer.status_code == 422
     assert answer.json()["detail"]
-    assert api.db.run_read(job_store.list_jobs) == []
+    assert api.db.run_read(run_store.list_runs) == []
 
 
 def test_scrape_needs_a_valid_token(api: Api) -> None:
-    body = {"engine": "jobs-test-seeds"}
-    missing = api.client.post("/api/jobs/scrape", json=body)
+    body = {"engine": "runs-test-seeds"}
+    missing = api.client.post("/api/runs/scrape", json=body)
     wrong = api.client.post(
-        "/api/jobs/scrape", json=body, headers={"Authorization": "Bearer wrong"}
+        "/api/runs/scrape", json=body, headers={"Authorization": "Bearer wrong"}
     )
 
     for answer in (missing, wrong):
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"] == "Bearer"
-    assert api.db.run_read(job_store.list_jobs) == []
+    assert api.db.run_read(run_store.list_runs) == []
 
 
-# --- GET /api/jobs and /api/jobs/{id} ------------------------------------------------------
+# --- GET /api/runs and /api/runs/{id} ------------------------------------------------------
 
 
 def test_an_unknown_job_is_404_and_an_out_of_range_id_422(api: Api) -> None:
-    missing = api.client.get("/api/jobs/999999")
+    missing = api.client.get("/api/runs/999999")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "no job 999999"}
-    assert api.client.get("/api/jobs/abc").status_code == 404  # no such route
-    assert api.client.get("/api/jobs/0").status_code == 422
-    assert api.client.get(f"/api/jobs/{2**31}").status_code == 422
-    assert api.client.get("/api/jobs/scrape").status_code == 405  # POST only
+    assert missing.json() == {"detail": "no run 999999"}
+    assert api.client.get("/api/runs/abc").status_code == 404  # no such route
+    assert api.client.get("/api/runs/0").status_code == 422
+    assert api.client.get(f"/api/runs/{2**31}").status_code == 422
+    assert api.client.get("/api/runs/scrape").status_code == 405  # POST only
 
 
 def test_recent_jobs_are_listed_newest_first_in_pages(api: Api) -> None:
-    ids = [scrape(api, {"engine": "jobs-test-seeds"}).json()["job_id"] for _ in range(5)]
-    failing = scrape(api, {"engine": "jobs-test-failing"}).json()["job_id"]
+    ids = [scrape(api, {"engine": "runs-test-seeds"}).json()["run_id"] for _ in range(5)]
+    failing = scrape(api, {"engine": "runs-test-failing"}).json()["run_id"]
 
-    first = api.client.get("/api/jobs", params={"limit": 4}).json()
-    assert [job["job_id"] for job in first["jobs"]] == [failing, *ids[:1:-1]]
+    first = api.client.get("/api/runs", params={"limit": 4}).json()
+    assert [run["run_id"] for run in first["runs"]] == [failing, *ids[:1:-1]]
     assert first["next"] == ids[2]
-    rest = api.client.get("/api/jobs", params={"limit": 4, "before": first["next"]}).json()
-    assert [job["job_id"] for job in rest["jobs"]] == ids[1::-1]
+    rest = api.client.get("/api/runs", params={"limit": 4, "before": first["next"]}).json()
+    assert [run["run_id"] for run in rest["runs"]] == ids[1::-1]
     assert rest["next"] is None
 
-    by_engine = api.client.get("/api/jobs", params={"engine": "jobs-test-failing"}).json()
-    assert [job["job_id"] for job in by_engine["jobs"]] == [failing]
-    assert by_engine["jobs"][0]["engine"] == "jobs-test-failing"
-    queued = api.client.get("/api/jobs", params={"state": "queued"}).json()
-    assert len(queued["jobs"]) == 6
-    assert api.client.get("/api/jobs", params={"state": "done"}).json()["jobs"] == []
+    by_engine = api.client.get("/api/runs", params={"engine": "runs-test-failing"}).json()
+    assert [run["run_id"] for run in by_engine["runs"]] == [failing]
+    assert by_engine["runs"][0]["engine"] == "runs-test-failing"
+    queued = api.client.get("/api/runs", params={"state": "queued"}).json()
+    assert len(queued["runs"]) == 6
+    assert api.client.get("/api/runs", params={"state": "done"}).json()["runs"] == []
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ def test_recent_jobs_are_listed_newest_first_in_pages(api: Api) -> None:
     ],
 )
 def test_bad_list_filters_are_refused(api: Api, params: dict[str, Any], status: int) -> None:
-    answer = api.client.get("/api/jobs", params=params)
+    answer = api.client.get("/api/runs", params=params)
 
     assert answer.status_code == status
     assert answer.json()["detail"]
@@ -274,23 +274,23 @@ def test_job_reads_need_a_token_when_the_api_says_so(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with installed_engines(monkeypatch), api_for(db, api_read_access="token") as api:
-        job_id = scrape(api, {"engine": "jobs-test-seeds"}).json()["job_id"]
+        run_id = scrape(api, {"engine": "runs-test-seeds"}).json()["run_id"]
 
-        assert api.client.get("/api/jobs").status_code == 401
-        assert api.client.get(f"/api/jobs/{job_id}").status_code == 401
-        assert api.client.get(f"/api/jobs/{job_id}", headers=api.auth).status_code == 200
+        assert api.client.get("/api/runs").status_code == 401
+        assert api.client.get(f"/api/runs/{run_id}").status_code == 401
+        assert api.client.get(f"/api/runs/{run_id}", headers=api.auth).status_code == 200
 
 
 def test_secrets_in_a_jobs_settings_and_error_are_masked_when_shown(api: Api) -> None:
-    job_id = api.db.run(
-        job_store.create_job,
+    run_id = api.db.run(
+        run_store.create_run,
         engine_id=Seeds.register(api.db).engine_id,
         action=None,
         settings={"url": "https://alice:pa55word@93.184.216.34/x", "count": 1},
         correlation_id=None,
         requested_by="t",
     )
-    shown = api.client.get(f"/api/jobs/{job_id}").json()
+    shown = api.client.get(f"/api/runs/{run_id}").json()
 
     assert "pa55word" not in str(shown)
     assert shown["settings"]["count"] == 1
