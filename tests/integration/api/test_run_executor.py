@@ -96,7 +96,7 @@ def ended(db: Database, *run_ids: int) -> Callable[[], bool]:
 def runs_observed(engine: str, state: str) -> float:
     """How many run durations the metrics histogram holds for the engine and final state."""
     labels = {"engine": engine, "state": state}
-    return REGISTRY.get_sample_value("haystack_job_duration_seconds_count", labels) or 0.0
+    return REGISTRY.get_sample_value("haystack_run_duration_seconds_count", labels) or 0.0
 
 
 def count_items(db: Database, prefix: str) -> int:
@@ -105,7 +105,7 @@ def count_items(db: Database, prefix: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def test_a_job_runs_every_start_action_and_records_the_outcome(
+def test_a_run_runs_every_start_action_and_records_the_outcome(
     db: Database, records: Records
 ) -> None:
     run_id = queue(db, Seeds, settings={"count": 3}, correlation_id="req-1234")
@@ -127,7 +127,7 @@ def test_a_job_runs_every_start_action_and_records_the_outcome(
     assert {getattr(r, "correlation_id", None) for r in work} == {"req-1234"}
 
 
-def test_a_job_naming_an_action_runs_only_that_action(db: Database) -> None:
+def test_a_run_naming_an_action_runs_only_that_action(db: Database) -> None:
     run_id = queue(db, Seeds, action="seed-one", settings={"url": "https://one.test"})
 
     asyncio.run(run_until([runner(db)], ended(db, run_id)))
@@ -137,7 +137,7 @@ def test_a_job_naming_an_action_runs_only_that_action(db: Database) -> None:
     assert count_items(db, "https://one.test/") == 1
 
 
-def test_a_failing_action_fails_the_job_and_keeps_what_it_stored(db: Database) -> None:
+def test_a_failing_action_fails_the_run_and_keeps_what_it_stored(db: Database) -> None:
     run_id = queue(db, Failing)
 
     (stats,) = asyncio.run(run_until([runner(db)], ended(db, run_id)))
@@ -162,7 +162,7 @@ def test_settings_the_engine_refuses_fail_the_run(db: Database) -> None:
     assert "count: Input should be a valid integer" in failed.error
 
 
-def test_two_runners_run_each_job_once(db: Database) -> None:
+def test_two_runners_run_each_run_once(db: Database) -> None:
     run_ids = [
         queue(db, Seeds, action="seed-one", settings={"url": f"https://twice.test/{i}"})
         for i in range(12)
@@ -184,7 +184,7 @@ def test_two_runners_run_each_job_once(db: Database) -> None:
     assert count_items(db, "https://twice.test/") == 12
 
 
-def test_a_cancelled_job_stops_and_stays_cancelled(db: Database) -> None:
+def test_a_cancelled_run_stops_and_stays_cancelled(db: Database) -> None:
     slow = queue(db, Slow)
     the_runner = runner(db, concurrency=1)
 
@@ -212,7 +212,7 @@ def test_a_cancelled_job_stops_and_stays_cancelled(db: Database) -> None:
     assert the_runner.stats.done == 1
 
 
-def test_stopping_hands_running_jobs_back_after_the_grace(db: Database) -> None:
+def test_stopping_hands_running_runs_back_after_the_grace(db: Database) -> None:
     slow = queue(db, Slow)
     the_runner = runner(db, grace=0.1)
 
@@ -230,7 +230,7 @@ def test_stopping_hands_running_jobs_back_after_the_grace(db: Database) -> None:
     assert the_runner.stats.released == 1
 
 
-def test_stopping_lets_a_job_finish_within_the_grace(db: Database) -> None:
+def test_stopping_lets_a_run_finish_within_the_grace(db: Database) -> None:
     slow = queue(db, Slow)
     the_runner = runner(db, grace=10)
 
@@ -248,7 +248,7 @@ def test_stopping_lets_a_job_finish_within_the_grace(db: Database) -> None:
     assert the_runner.stats.released == 0
 
 
-def test_a_runner_in_a_thread_runs_jobs_until_the_block_ends(db: Database) -> None:
+def test_a_runner_in_a_thread_runs_runs_until_the_block_ends(db: Database) -> None:
     run_id = queue(db, Seeds, action="seed-one")
     the_runner = runner(db)
 

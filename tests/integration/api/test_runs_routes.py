@@ -87,7 +87,7 @@ def test_scrape_without_an_action_runs_every_start_action(api: Api) -> None:
     assert answer.json()["action"] is None
 
 
-def test_a_scraped_job_is_run_and_its_outcome_shown(api: Api) -> None:
+def test_a_scraped_run_is_run_and_its_outcome_shown(api: Api) -> None:
     run_id = scrape(
         api, {"engine": "runs-test-seeds", "action": "seed-many", "parameters": {"count": 3}}
     ).json()["run_id"]
@@ -113,7 +113,7 @@ def test_a_scraped_job_is_run_and_its_outcome_shown(api: Api) -> None:
     assert body["engine_events"] == {"pending": 3, "claimed": 0, "done": 0, "dead": 0}
 
 
-def test_a_failed_job_shows_its_error(api: Api) -> None:
+def test_a_failed_run_shows_its_error(api: Api) -> None:
     run_id = scrape(api, {"engine": "runs-test-failing"}).json()["run_id"]
 
     run_runs(api.db, run_id)
@@ -224,7 +224,7 @@ def test_scrape_needs_a_valid_token(api: Api) -> None:
 # --- GET /api/runs and /api/runs/{id} ------------------------------------------------------
 
 
-def test_an_unknown_job_is_404_and_an_out_of_range_id_422(api: Api) -> None:
+def test_an_unknown_run_is_404_and_an_out_of_range_id_422(api: Api) -> None:
     missing = api.client.get("/api/runs/999999")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "no run 999999"}
@@ -234,7 +234,7 @@ def test_an_unknown_job_is_404_and_an_out_of_range_id_422(api: Api) -> None:
     assert api.client.get("/api/runs/scrape").status_code == 405  # POST only
 
 
-def test_recent_jobs_are_listed_newest_first_in_pages(api: Api) -> None:
+def test_recent_runs_are_listed_newest_first_in_pages(api: Api) -> None:
     ids = [scrape(api, {"engine": "runs-test-seeds"}).json()["run_id"] for _ in range(5)]
     failing = scrape(api, {"engine": "runs-test-failing"}).json()["run_id"]
 
@@ -270,7 +270,7 @@ def test_bad_list_filters_are_refused(api: Api, params: dict[str, Any], status: 
     assert answer.json()["detail"]
 
 
-def test_job_reads_need_a_token_when_the_api_says_so(
+def test_run_reads_need_a_token_when_the_api_says_so(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with installed_engines(monkeypatch), api_for(db, api_read_access="token") as api:
@@ -281,7 +281,7 @@ def test_job_reads_need_a_token_when_the_api_says_so(
         assert api.client.get(f"/api/runs/{run_id}", headers=api.auth).status_code == 200
 
 
-def test_secrets_in_a_jobs_settings_and_error_are_masked_when_shown(api: Api) -> None:
+def test_secrets_in_a_runs_settings_and_error_are_masked_when_shown(api: Api) -> None:
     run_id = api.db.run(
         run_store.create_run,
         engine_id=Seeds.register(api.db).engine_id,

@@ -33,7 +33,7 @@ def claim(db: Database, owner: str, limit: int = 10, **options: Any) -> list[Run
     return db.run(run_store.claim_runs, owner=owner, limit=limit, lease=LEASE, **options)
 
 
-def test_a_queued_job_keeps_what_was_asked(db: Database) -> None:
+def test_a_queued_run_keeps_what_was_asked(db: Database) -> None:
     engine_id = Seeds.register(db).engine_id
     (run_id,) = queue(db, engine_id, action="seed-one")
 
@@ -50,7 +50,7 @@ def test_a_queued_job_keeps_what_was_asked(db: Database) -> None:
     assert (run.items_stored, run.events_enqueued) == (0, 0)
 
 
-def test_an_unknown_job_is_not_found(db: Database) -> None:
+def test_an_unknown_run_is_not_found(db: Database) -> None:
     with pytest.raises(NotFoundError, match="no run 999999"):
         db.run_read(run_store.get_run, run_id=999_999)
 
@@ -64,7 +64,7 @@ def test_overlong_fields_are_refused_before_the_database(db: Database) -> None:
     assert db.run_read(run_store.list_runs) == []
 
 
-def test_claims_take_the_oldest_jobs_and_mark_them_running(db: Database) -> None:
+def test_claims_take_the_oldest_runs_and_mark_them_running(db: Database) -> None:
     engine_id = Seeds.register(db).engine_id
     ids = queue(db, engine_id, 3)
 
@@ -78,7 +78,7 @@ def test_claims_take_the_oldest_jobs_and_mark_them_running(db: Database) -> None
     assert claim(db, "runner-c") == []
 
 
-def test_concurrent_claims_take_each_job_exactly_once(db: Database) -> None:
+def test_concurrent_claims_take_each_run_exactly_once(db: Database) -> None:
     engine_id = Seeds.register(db).engine_id
     ids = queue(db, engine_id, 40)
     taken: dict[str, list[int]] = {"a": [], "b": []}
@@ -99,7 +99,7 @@ def test_concurrent_claims_take_each_job_exactly_once(db: Database) -> None:
     assert not set(taken["a"]) & set(taken["b"])
 
 
-def test_jobs_of_a_disabled_engine_wait_in_the_queue(db: Database) -> None:
+def test_runs_of_a_disabled_engine_wait_in_the_queue(db: Database) -> None:
     seeds = Seeds.register(db).engine_id
     failing = Failing.register(db).engine_id
     (seed_run,) = queue(db, seeds)
@@ -123,7 +123,7 @@ def test_claims_can_be_limited_to_the_runners_engines(db: Database) -> None:
     assert [run.run_id for run in claim(db, "runner", engine_ids=[failing])] == [failing_run]
 
 
-def test_a_running_job_whose_lease_ran_out_is_claimed_again(db: Database) -> None:
+def test_a_running_run_whose_lease_ran_out_is_claimed_again(db: Database) -> None:
     engine_id = Seeds.register(db).engine_id
     (run_id,) = queue(db, engine_id)
     claim(db, "dead-runner")
@@ -171,7 +171,7 @@ def test_failing_records_the_error_and_what_was_stored(db: Database) -> None:
     assert (run.state, run.error, run.items_stored) == ("failed", "boom", 1)
 
 
-def test_renewal_reports_which_jobs_are_still_held(db: Database) -> None:
+def test_renewal_reports_which_runs_are_still_held(db: Database) -> None:
     seeds = Seeds.register(db).engine_id
     failing = Failing.register(db).engine_id
     seed_run, failing_run = queue(db, seeds)[0], queue(db, failing, settings={})[0]
@@ -194,7 +194,7 @@ def test_renewal_reports_which_jobs_are_still_held(db: Database) -> None:
     ) == (set())
 
 
-def test_cancelling_an_engine_cancels_its_queued_and_running_jobs_only(db: Database) -> None:
+def test_cancelling_an_engine_cancels_its_queued_and_running_runs_only(db: Database) -> None:
     seeds = Seeds.register(db).engine_id
     failing = Failing.register(db).engine_id
     running, queued = queue(db, seeds, 2)
@@ -217,7 +217,7 @@ def test_cancelling_an_engine_cancels_its_queued_and_running_jobs_only(db: Datab
     )
 
 
-def test_released_jobs_go_back_to_the_queue(db: Database) -> None:
+def test_released_runs_go_back_to_the_queue(db: Database) -> None:
     engine_id = Seeds.register(db).engine_id
     (run_id,) = queue(db, engine_id)
     claim(db, "runner")

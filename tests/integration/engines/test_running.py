@@ -79,7 +79,7 @@ def test_start_actions_store_and_enqueue_through_the_store_and_write_status(db: 
     assert "items stored 2, events enqueued 2" in status.message
 
 
-def test_an_async_item_action_runs_on_a_claimed_job(db: Database) -> None:
+def test_an_async_item_action_runs_on_a_claimed_task(db: Database) -> None:
     run_start_actions(Echo, db, {"seeds": ["https://echo.test/async"]})
     [task] = _claim_all(db, Echo)
     result = run_item_action(Echo, db, task)
@@ -148,7 +148,7 @@ def test_every_action_run_is_timed_on_the_performance_log_failed_ones_too(
     assert timed[-1].getMessage().startswith("broken-test.broken-search took ")
 
 
-def test_a_job_for_an_action_the_engine_lacks_is_a_failed_result(db: Database) -> None:
+def test_a_task_for_an_action_the_engine_lacks_is_a_failed_result(db: Database) -> None:
     registered = Echo.register(db)
     run_start_actions(Echo, db)
     [task] = _claim_all(db, Echo)

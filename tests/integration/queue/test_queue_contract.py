@@ -203,7 +203,7 @@ def test_failures_are_retried_after_a_backoff_then_dead_with_the_last_error(
     assert revived.attempts == 1
 
 
-def test_several_jobs_finish_in_one_go(world: QueueWorld) -> None:
+def test_several_tasks_finish_in_one_go(world: QueueWorld) -> None:
     world.enqueue(*(world.new_item() for _ in range(5)))
     tasks = world.queue.claim(owner="w", limit=5)
     assert world.queue.finish(*tasks[:2]) == 2
@@ -219,7 +219,7 @@ def test_a_late_retry_of_finished_work_is_gone(world: QueueWorld) -> None:
     assert world.queue.retry(task, error="late") is Outcome.GONE
 
 
-def test_released_jobs_are_claimable_at_once_without_using_an_attempt(world: QueueWorld) -> None:
+def test_released_tasks_are_claimable_at_once_without_using_an_attempt(world: QueueWorld) -> None:
     world.enqueue(world.new_item())
     (task,) = world.queue.claim(owner="stopping")
     assert world.queue.release(task)

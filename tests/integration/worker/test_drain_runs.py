@@ -90,7 +90,7 @@ def events(db: Database) -> dict[str, int]:
     return db.run_read(store.event_counts, engine_id=engine_id)
 
 
-def test_drain_runs_queued_jobs_and_the_events_they_queue_then_exits(
+def test_drain_runs_queued_runs_and_the_events_they_queue_then_exits(
     db: Database, seeder: type[Seeder]
 ) -> None:
     uris = [f"https://drain.test/{i}" for i in range(3)]
@@ -115,7 +115,7 @@ def test_drain_with_nothing_queued_exits_at_once(db: Database, seeder: type[Seed
     assert time.monotonic() - started < 10
 
 
-def test_a_failing_job_ends_the_drain_like_a_finished_one(
+def test_a_failing_run_ends_the_drain_like_a_finished_one(
     db: Database, seeder: type[Seeder]
 ) -> None:
     bad = queue_run(db, action="no-such-action")
@@ -131,7 +131,7 @@ def test_a_failing_job_ends_the_drain_like_a_finished_one(
     assert fetched(db, "https://drain.test/good")
 
 
-def test_drain_does_not_wait_for_jobs_of_a_disabled_engine(
+def test_drain_does_not_wait_for_runs_of_a_disabled_engine(
     db: Database, seeder: type[Seeder]
 ) -> None:
     run_id = queue_run(db, uris=["https://drain.test/stopped"])
@@ -145,7 +145,7 @@ def test_drain_does_not_wait_for_jobs_of_a_disabled_engine(
     assert db.run_read(store.find_item_id, uri="https://drain.test/stopped") is None
 
 
-def test_drain_does_not_wait_for_a_job_another_runner_holds(
+def test_drain_does_not_wait_for_a_run_another_runner_holds(
     db: Database, seeder: type[Seeder]
 ) -> None:
     run_id = queue_run(db, uris=["https://drain.test/elsewhere"])

@@ -67,7 +67,11 @@ def duplicate_uris(db: Database) -> int:
 
 
 def start_worker(url: str, *args: str, sleep: float = 0.0) -> subprocess.Popen[str]:
-    env = {**os.environ, SLEEP_ENV: str(sleep), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        SLEEP_ENV: str(sleep),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    }
     command = [sys.executable, "-m", "tests.worker_engines", "--database-url", url, "worker"]
     return subprocess.Popen(
         [*command, "--no-scheduler", *args],
