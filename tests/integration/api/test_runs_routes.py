@@ -33,7 +33,7 @@ def scrape(api: Api, body: dict[str, Any], **headers: str) -> Any:
     return api.client.post("/api/runs/scrape", json=body, headers=api.auth | headers)
 
 
-def run_runs(db: Database, *run_ids: int) -> None:
+def execute_runs(db: Database, *run_ids: int) -> None:
     """Run a run executor until the runs have ended."""
 
     def ended() -> bool:
@@ -94,7 +94,7 @@ def test_a_scraped_run_is_run_and_its_outcome_shown(api: Api) -> None:
     queued = api.client.get(f"/api/runs/{run_id}").json()
     assert (queued["state"], queued["started"], queued["finished"]) == ("queued", None, None)
 
-    run_runs(api.db, run_id)
+    execute_runs(api.db, run_id)
 
     done = api.client.get(f"/api/runs/{run_id}")
     assert done.status_code == 200
@@ -116,7 +116,7 @@ def test_a_scraped_run_is_run_and_its_outcome_shown(api: Api) -> None:
 def test_a_failed_run_shows_its_error(api: Api) -> None:
     run_id = scrape(api, {"engine": "runs-test-failing"}).json()["run_id"]
 
-    run_runs(api.db, run_id)
+    execute_runs(api.db, run_id)
 
     body = api.client.get(f"/api/runs/{run_id}").json()
     assert (body["state"], body["error"], body["items_stored"]) == (
@@ -295,3 +295,55 @@ def test_secrets_in_a_runs_settings_and_error_are_masked_when_shown(api: Api) ->
     assert "pa55word" not in str(shown)
     assert shown["settings"]["count"] == 1
     assert shown["settings"]["url"].endswith("@93.184.216.34/x")
+
+
+# --- the legacy names: /api/jobs... and the /jobs page --------------------------------------
+
+
+def test_the_legacy_jobs_routes_queue_list_and_show_the_same_runs(api: Api) -> None:
+    body = {"engine": "runs-test-seeds", "action": "seed-many", "parameters": {"count": 1}}
+    legacy = api.client.post("/api/jobs/scrape", json=body, headers=api.auth)
+    assert legacy.status_code == 202
+    run_id = legacy.json()["run_id"]
+    assert api.db.run_read(run_store.get_run, run_id=run_id).action == "seed-many"
+
+    listed = api.client.get("/api/jobs", params={"engine": "runs-test-seeds"}, headers=api.auth)
+    new = api.client.get("/api/runs", params={"engine": "runs-test-seeds"}, headers=api.auth)
+    assert listed.status_code == new.status_code == 200
+    assert listed.json() == new.json()
+    assert [run["run_id"] for run in listed.json()["runs"]] == [run_id]
+    shown = api.client.get(f"/api/jobs/{run_id}", headers=api.auth)
+    assert shown.json() == api.client.get(f"/api/runs/{run_id}", headers=api.auth).json()
+    # Writes through the legacy name need a token as the new one does.
+    assert api.client.post("/api/jobs/scrape", json=body).status_code == 401
+    assert api.client.get("/api/jobs/999999", headers=api.auth).status_code == 404
+
+
+def test_openapi_marks_the_legacy_names_deprecated_and_only_them(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    legacy = {
+        (path, method): operation
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if path.startswith("/api/jobs")
+    }
+    assert set(legacy) == {
+        ("/api/jobs/scrape", "post"),
+        ("/api/jobs", "get"),
+        ("/api/jobs/{run_id}", "get"),
+    }
+    assert all(operation.get("deprecated") is True for operation in legacy.values())
+    for path, method in legacy:
+        current = paths[path.replace("/api/jobs", "/api/runs")][method]
+        assert not current.get("deprecated")
+        assert legacy[path, method]["responses"].keys() == current["responses"].keys()
+
+
+def test_the_old_jobs_page_redirects_to_the_runs_page(api: Api) -> None:
+    answer = api.client.get("/jobs?engine=x", follow_redirects=False)
+    assert answer.status_code == 308
+    assert answer.headers["location"] == "/runs?engine=x"
+    page = api.client.get("/jobs")
+    assert page.status_code == 200
+    assert "<title>" in page.text
+    assert 'id="runs"' in page.text
