@@ -131,7 +131,7 @@ class RunExecutor:
         self.grace = grace
         self.stats = RunExecutorStats()
         self._by_id: dict[int, type[Engine]] = {}
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._executing: dict[int, asyncio.Task[None]] = {}
         self._ending: set[int] = set()  # runs whose outcome is being written: not cancelled
         self._stopping = False
         self._hard_stop = asyncio.Event()
@@ -191,7 +191,7 @@ class RunExecutor:
         try:
             while not self._stopping:
                 await self._renew()
-                room = self.concurrency - len(self._tasks)
+                room = self.concurrency - len(self._executing)
                 if room > 0:
                     for run in await self._claim(room):
                         self._start(run)
@@ -222,8 +222,8 @@ class RunExecutor:
         return claimed
 
     async def _renew(self) -> None:
-        """Extend the leases of running runs; cancel the tasks of runs no longer held."""
-        running = [run_id for run_id in self._tasks if run_id not in self._ending]
+        """Extend the leases of running runs; cancel the asyncio tasks of runs no longer held."""
+        running = [run_id for run_id in self._executing if run_id not in self._ending]
         if not running:
             return
         try:
@@ -238,22 +238,22 @@ class RunExecutor:
             log.exception("renewing run leases failed")
             return
         for run_id in running:
-            task = self._tasks.get(run_id)
-            if run_id not in held and run_id not in self._ending and task is not None:
+            execution = self._executing.get(run_id)
+            if run_id not in held and run_id not in self._ending and execution is not None:
                 log.info("run %d was cancelled; stopping it", run_id)
                 self.stats.cancelled += 1
-                task.cancel()
+                execution.cancel()
 
     def _start(self, run: RunRow) -> None:
-        task = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
-        self._tasks[run.run_id] = task
+        execution = asyncio.create_task(self._execute(run), name=f"run-{run.run_id}")
+        self._executing[run.run_id] = execution
 
         def forget(_: asyncio.Task[None]) -> None:
-            self._tasks.pop(run.run_id, None)
+            self._executing.pop(run.run_id, None)
             self._ending.discard(run.run_id)
             self._wake.set()  # room for another run
 
-        task.add_done_callback(forget)
+        execution.add_done_callback(forget)
 
     async def _execute(self, run: RunRow) -> None:
         engine = self._by_id[run.engine_id]
@@ -278,7 +278,7 @@ class RunExecutor:
                     fetchers=self.fetchers,
                 )
             except Exception as error:  # e.g. the database is gone: the run fails, not the executor
-                log.exception("run %d could not run", run.run_id)
+                log.exception("run %d could not be executed", run.run_id)
                 results, failure = [], f"{type(error).__name__}: {error}"
             else:
                 failure = "; ".join(f"{r.action}: {r.error}" for r in results if not r.ok) or None
@@ -335,15 +335,19 @@ class RunExecutor:
 
     async def _wind_down(self) -> None:
         """Give running runs ``grace`` seconds, then cancel and release the rest."""
-        if self._tasks and not self._hard_stop.is_set():
+        if self._executing and not self._hard_stop.is_set():
             hard = asyncio.create_task(self._hard_stop.wait())
             try:
                 await self._wait_running(hard)
             finally:
                 hard.cancel()
-        left = {run_id: task for run_id, task in self._tasks.items() if not task.done()}
-        for task in left.values():
-            task.cancel()
+        left = {
+            run_id: execution
+            for run_id, execution in self._executing.items()
+            if not execution.done()
+        }
+        for execution in left.values():
+            execution.cancel()
         await asyncio.gather(*left.values(), return_exceptions=True)
         unfinished = [run_id for run_id in left if run_id not in self._ending]
         if unfinished:
@@ -357,10 +361,10 @@ class RunExecutor:
 
     async def _wait_running(self, hard: asyncio.Task[bool]) -> None:
         deadline = time.monotonic() + self.grace
-        while self._tasks and not hard.done():
+        while self._executing and not hard.done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             await asyncio.wait(
-                {*self._tasks.values(), hard}, timeout=remaining, return_when="FIRST_COMPLETED"
+                {*self._executing.values(), hard}, timeout=remaining, return_when="FIRST_COMPLETED"
             )

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from haystack_collector import store
+from haystack_collector import metrics, store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import items, status
 from haystack_collector.engines import Engine
@@ -91,6 +91,12 @@ async def run_until(
 
 def ended(db: Database, *run_ids: int) -> Callable[[], bool]:
     return lambda: all(run(db, i).state in run_store.FINAL_STATES for i in run_ids)
+
+
+@pytest.fixture(autouse=True)
+def _metrics_kept() -> None:
+    """This process keeps the counters, as a serving process does (run alone, no app did it)."""
+    metrics.enable()
 
 
 def runs_observed(engine: str, state: str) -> float:
