@@ -18,9 +18,9 @@ from haystack_collector.api.routes import (
     health,
     hosts,
     items,
-    jobs,
     metrics,
     postings,
+    runs,
     status,
     stream,
 )
@@ -50,12 +50,13 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         items,
         postings,
         status,
-        jobs,
+        runs,
         events,
         hosts,
         admin,
     ):
         app.include_router(module.router)
+    app.include_router(runs.legacy_router)
     app.include_router(stream.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)
