@@ -37,6 +37,7 @@ from haystack_collector.errors import (
 )
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
+from haystack_collector.revisit_cli import make_revisit_command
 
 # Each command imports what it needs when it runs: `haystack --version`, `--help` and the
 # commands that never serve the API (crawl, worker) start without the database layer, the
@@ -1121,6 +1122,22 @@ def crawl(
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
     ] = 10.0,
+    revisit_every: Annotated[
+        str | None,
+        typer.Option(
+            "--revisit-every",
+            metavar="DURATION",
+            help="Re-visit the crawl's pages this often (24h, 1d12h); a worker runs it.",
+        ),
+    ] = None,
+    revisit_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--revisit-older-than",
+            metavar="DURATION",
+            help="Only pages last looked at longer ago (default: half of --revisit-every).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl URL's site (depth- and page-limited, trap-resistant), storing every page.
 
@@ -1135,8 +1152,11 @@ def crawl(
     )
     from haystack_collector.crawl import crawl as run_runtime_crawl  # noqa: PLC0415
     from haystack_collector.engines.web_scraper import CrawlSpec  # noqa: PLC0415
+    from haystack_collector.revisits import parse_duration  # noqa: PLC0415
 
     settings = _settings(ctx)
+    if revisit_older_than is not None and revisit_every is None:
+        raise ConfigError("--revisit-older-than needs --revisit-every")
     options = CrawlOptions(
         url=url,
         max_depth=settings.web_scraper_depth if max_depth is None else max_depth,
@@ -1145,6 +1165,10 @@ def crawl(
         delay=delay,
         allowed_domains=tuple(allow_domain or ()),
         obey_robots=not ignore_robots,
+        revisit_every=None if revisit_every is None else parse_duration(revisit_every),
+        revisit_older_than=(
+            None if revisit_older_than is None else parse_duration(revisit_older_than)
+        ),
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
     runtime = crawl_runtime(
@@ -1264,6 +1288,10 @@ def _read_regular_file(file: Path) -> bytes:
 
 # `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).
 app.add_typer(make_token_app(_ready_database), name="token")
+# `haystack revisit ENGINE --every 24h --older-than 12h`, `--list`: re-visit policies.
+app.command("revisit")(
+    make_revisit_command(_ready_database, lambda ctx: _settings(ctx).revisit_batch)
+)
 
 
 def main() -> None:

@@ -70,6 +70,8 @@ class CrawlOptions:
     delay: float | None = None
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
+    revisit_every: int | None = None  # seconds: re-visit the crawl's pages this often
+    revisit_older_than: int | None = None  # seconds: only pages last looked at longer ago
 
     def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
         """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
@@ -88,6 +90,8 @@ class CrawlOptions:
             url=self.url,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
+            revisit_every=self.revisit_every,
+            revisit_older_than=self.revisit_older_than,
             **depth,
             **chosen,
         )

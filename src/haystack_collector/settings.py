@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     worker_name: str | None = Field(
         default=None, min_length=1, max_length=100, validation_alias=_env("WORKER_NAME")
     )
+    # Items one re-visit policy's tick queues at most, unless the policy sets its own batch.
+    revisit_batch: int = Field(
+        default=500, ge=1, le=1_000_000, validation_alias=_env("REVISIT_BATCH")
+    )
 
     # The fetcher (see fetch/settings.py for what each does and the rest of its knobs).
     user_agent: str | None = Field(default=None, validation_alias=_env("USER_AGENT"))

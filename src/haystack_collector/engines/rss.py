@@ -11,6 +11,12 @@ it has none) linked ``contains`` from the feed, and the follow-up events of the 
 are new to this feed: neither their URI nor their ``EntryId`` was among the feed's entries.
 Entries repeated within one document (same id or same link) are stored once.
 
+Every poll of a feed polled before is a re-visit of it: an ItemVisits row records it as
+unchanged (a 304, or the same meaning), changed or gone (404/410), in the transaction that
+stores it. A poll without an answer (the server down, a 5xx) records no visit. A re-visit
+policy for ``rss`` (revisits.py) re-queues the ``fetchFeed`` of feeds last polled long enough
+ago, besides (or instead of) a schedule of ``poll``.
+
 Failures are facts about the feed, stored and not retried by the queue (the fetcher already
 retried network errors): ``Error`` on the feed item says what went wrong (a fetch error, an
 HTTP error status, a document that is no feed), and a later fetch that works clears it.
@@ -34,12 +40,14 @@ from haystack_collector import store
 from haystack_collector.db.schema import URI_MAX
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import RevisitSpec, revisit_failure
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Job, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, ItemValue, LinkSpec
+from haystack_collector.store.revisits import record_visit
 
 __all__ = [
     "FETCH_ACTION",
@@ -50,6 +58,7 @@ __all__ = [
     "contained",
     "enqueue_follow_ups",
     "parse_follow_action",
+    "poll_feed",
     "queue_feeds",
     "resolve_follow_action",
     "store_feed",
@@ -90,6 +99,8 @@ class Rss(FetchingEngine):
     # Feeds keep their validators in ItemData and send them from there: the fetcher's own
     # cache would turn the retry of a fetch whose entries were never stored into a 304.
     conditional_get = False
+    # A feed's re-visit is its poll: the policy re-queues fetchFeed.
+    revisit = RevisitSpec(FETCH_ACTION, collect_action=FETCH_ACTION)
 
     @start_action(POLL_ACTION, description="Store the configured feeds and queue their fetch")
     def poll(self, ctx: ActionContext) -> None:
@@ -120,7 +131,12 @@ class Rss(FetchingEngine):
     def _store(self, ctx: ActionContext, job: Job, result: FetchResult, checked: datetime) -> None:
         update = _update(result, checked)  # parsing is CPU work: off the loop, outside the txn
         new = ctx.db.run(
-            store_feed, queue=ctx.queue, engine_id=ctx.engine_id, job=job, update=update
+            poll_feed,
+            queue=ctx.queue,
+            engine_id=ctx.engine_id,
+            job=job,
+            update=update,
+            result=result,
         )
         ctx.items_stored += 1 + len(update.entries)
         ctx.events_enqueued += new
@@ -262,6 +278,35 @@ def _info_data(info: FeedInfo) -> Data:
         "FeedLink": _or_empty(info.link),
         "Description": _or_empty(info.description),
     }
+
+
+def poll_feed(
+    conn: Connection,
+    *,
+    queue: WorkQueue,
+    engine_id: int,
+    job: Job,
+    update: FeedUpdate,
+    result: FetchResult,
+) -> int:
+    """``store_feed``, recording the visit when the feed was polled before and answered."""
+    answered = revisit_failure(result) is None
+    if not answered or store.get_item_value(conn, item_id=job.item_id, key="CheckedAt") is None:
+        return store_feed(conn, queue=queue, engine_id=engine_id, job=job, update=update)
+    added: list[int] = []
+
+    def write(conn: Connection) -> None:
+        added.append(store_feed(conn, queue=queue, engine_id=engine_id, job=job, update=update))
+
+    record_visit(
+        conn,
+        item_id=job.item_id,
+        engine_id=engine_id,
+        status=result.status,
+        write=write,
+        not_modified=result.not_modified,
+    )
+    return added[0]
 
 
 def store_feed(

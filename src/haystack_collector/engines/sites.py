@@ -7,6 +7,13 @@ URI plus ``#listing-N``). A listing item carries its fields (ItemData keyed by f
 the normalized job fields and the site's name; listings with a detail URL get a ``detail``
 event. ``detail`` (item action) fetches that page and merges its fields over the listing's.
 
+``recheck`` (item action) is a listing's re-visit (queued by a re-visit policy, per engine or
+per site definition: see revisits.py): its detail page is fetched again and stored like
+``detail``, and the visit recorded as unchanged, changed or gone. Gone is a 404/410, or the
+definition's ``detail.gone`` locator matching (the board's "this job has expired" notice); a
+``detail`` fetch that finds that notice marks the listing gone too. A re-check without an
+answer (the server down, a 5xx) fails its event, retried later; the listing keeps its data.
+
 A page the definition matches nothing on is a warning (a Status row and a log warning): the
 site has probably changed. Fetch failures are stored on the item as ``Error``.
 """
@@ -27,6 +34,12 @@ from sqlalchemy.engine import Connection
 from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import (
+    RevisitFailed,
+    RevisitSpec,
+    revisit_failure,
+    store_revisit,
+)
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
 from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
@@ -38,6 +51,7 @@ from haystack_collector.extract.sites import (
     SiteDefinition,
     SiteWarning,
     builtin_sites,
+    detail_gone,
     find_form,
     job_values,
     load_site,
@@ -63,6 +77,7 @@ __all__ = [
 
 SEARCH_ACTION = "search"
 DETAIL_ACTION = "detail"
+RECHECK_ACTION = "recheck"
 
 # ItemData keys the engine writes besides the fields (lower-case) and the job fields (Job*).
 SITE = "Site"  # the definition's name
@@ -72,6 +87,7 @@ LISTINGS = "SiteListings"  # how many listings a results page held
 STATUS_CODE = "StatusCode"
 FETCHED_AT = "FetchedAt"
 ERROR = "Error"
+GONE = "Gone"
 
 
 def _is_definition_file(site: str) -> bool:
@@ -145,6 +161,7 @@ class Sites(FetchingEngine):
     description = "Job boards and form searches described by YAML/TOML site definitions"
     Settings = SitesSettings
     status_per_run = False  # one row per detail page would double the writes; search writes its own
+    revisit = RevisitSpec(RECHECK_ACTION, collect_action=DETAIL_ACTION)
 
     # User definitions by file, read once per process for the detail pages that name them.
     _definitions: ClassVar[dict[str, SiteDefinition]] = {}
@@ -284,14 +301,53 @@ class Sites(FetchingEngine):
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
         result = await ctx.fetcher().fetch(job.uri)
+        data = await self._detail_data(ctx, defn, stored, job, result)
+        # The data and the finished event commit together (the worker does not finish it).
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
+
+    @item_action(RECHECK_ACTION, description="Re-check a listing's detail page: changed or gone")
+    async def recheck(self, ctx: ActionContext, job: Job) -> None:
+        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
+        defn = await asyncio.to_thread(self._definition, stored)
+        result = await ctx.fetcher().fetch(job.uri)
+        failure = revisit_failure(result)
+        if failure is not None:  # no answer about the listing: retried later, data kept
+            raise RevisitFailed(f"re-check of {job.uri}: {failure}")
+        data = await self._detail_data(ctx, defn, stored, job, result)
+        outcome = await asyncio.to_thread(
+            ctx.db.run,
+            store_revisit,
+            engine_id=ctx.engine_id,
+            queue=ctx.queue,
+            job=job,
+            records=[ItemRecord(uri=job.uri, data=data)],
+            status=result.status,
+            not_modified=result.not_modified,
+        )
+        ctx.event_done = True
+        ctx.items_stored += 1
+        ctx.log.debug("site %s: re-check of %s: %s", defn.name, job.uri, outcome)
+
+    async def _detail_data(
+        self,
+        ctx: ActionContext,
+        defn: SiteDefinition,
+        stored: Mapping[str, list[ItemValue]],
+        job: Job,
+        result: FetchResult,
+    ) -> dict[str, Any]:
+        """What a detail page's fetch stores: its fields, or that it is gone, or the error."""
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
+        if result.not_modified:
+            return {FETCHED_AT: data[FETCHED_AT]}  # the same page: nothing else to store
         page: DetailPage | None = None
         if error is None:
+            body = result.text or result.body
             try:
-                page = await asyncio.to_thread(
-                    read_detail, defn, result.text or result.body, base_url=result.url
-                )
+                if detail_gone(defn, body):
+                    return data | {GONE: True}
+                page = await asyncio.to_thread(read_detail, defn, body, base_url=result.url)
             except DocumentLimitError as refused:  # stored as the item's error, like a 404
                 error = data[ERROR] = str(refused)
         if page is not None:
@@ -299,11 +355,10 @@ class Sites(FetchingEngine):
                 await self._warn(ctx, warning, _Tally())
             if page.record is not None:
                 fields = merge_fields(_fields(defn, stored), page.record.fields)
-                data |= _record_data(defn, fields)
+                data |= _record_data(defn, fields) | {GONE: []}
         else:
             ctx.log.warning("site %s: detail page %s: %s", defn.name, job.uri, error)
-        # The data and the finished event commit together (the worker does not finish it).
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
+        return data
 
     def _definition(self, stored: Mapping[str, list[ItemValue]]) -> SiteDefinition:
         """The definition a listing item was found with (its file, else the shipped one)."""

@@ -140,9 +140,11 @@ class ListingSpec(_Strict):
 
 
 class DetailSpec(_Strict):
-    """A listing's own page: its fields (merged over the listing's)."""
+    """A listing's own page: its fields (merged over the listing's), and the notice the board
+    shows on a listing that was removed or has expired (``gone``: the listing is gone)."""
 
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    gone: Locator | None = None
 
     _check_names = field_validator("fields")(_check_field_names)
 
