@@ -108,10 +108,10 @@ def test_crawl_stores_its_revisit_setting_and_now_queues_its_old_pages(url: str,
         old = item_ids(db, f"{base}/a")
         age(db, WebScraper, old, days=1)
 
-    code, out, err = haystack(url, "revisit", "webScraper", "--now")
+    code, _, err = haystack(url, "revisit", "webScraper", "--now")
     assert code == 1  # the crawl's policy is not the engine's
     assert "no schedule named 'revisit:webScraper'" in err
-    code, out, err = haystack(url, "crawl", f"{base}/", "--revisit-older-than", "1h")
+    code, _, err = haystack(url, "crawl", f"{base}/", "--revisit-older-than", "1h")
     assert code == 2
     assert "--revisit-older-than needs --revisit-every" in err
 

@@ -30,7 +30,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from haystack_collector.db.schema import item_data, item_events, items, schedules
+from haystack_collector.db.schema import item_data, item_events, item_visits, items, schedules
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_correlation_id
 from haystack_collector.origin import current_origin
@@ -43,6 +43,7 @@ from haystack_collector.store._sql import (
 )
 from haystack_collector.store.crawl import PageWrite, Scopes, finish_events, store_pages
 from haystack_collector.store.item_state import GONE
+from haystack_collector.store.meaning import meaning_digest
 from haystack_collector.store.schedules import (
     ScheduleRow,
     add_schedule,
@@ -50,6 +51,7 @@ from haystack_collector.store.schedules import (
     next_fire_time,
 )
 from haystack_collector.store.values import ItemValue, encode
+from haystack_collector.store.versions import current_rows_always, current_version, retention
 
 __all__ = [
     "REVISIT_KEY",
@@ -386,8 +388,6 @@ def record_visit(
     ``changed`` when the write gave it a new version (its meaning changed, ``store.versions``),
     else ``unchanged``. ``not_modified`` (the source answered 304) is unchanged by definition.
     """
-    from haystack_collector.db.schema import item_visits  # noqa: PLC0415  TODO top
-
     before = _meaning_mark(conn, item_id)
     if write is not None:
         write(conn)
@@ -413,8 +413,6 @@ def record_visit(
 
 def item_visits_of(conn: Connection, *, item_id: int, limit: int = 100) -> list[Visit]:
     """An item's visits, newest first."""
-    from haystack_collector.db.schema import item_visits  # noqa: PLC0415  TODO top
-
     v = item_visits.c
     rows = conn.execute(
         select(item_visits)
@@ -427,8 +425,6 @@ def item_visits_of(conn: Connection, *, item_id: int, limit: int = 100) -> list[
 
 def visits_since(conn: Connection, *, after_id: int = 0, limit: int = 500) -> list[Visit]:
     """Visits recorded after ``after_id``, oldest first (a reader's cursor, e.g. watches)."""
-    from haystack_collector.db.schema import item_visits  # noqa: PLC0415  TODO top
-
     v = item_visits.c
     rows = conn.execute(
         select(item_visits).where(v.visitId > after_id).order_by(v.visitId).limit(limit)
@@ -453,13 +449,6 @@ def _meaning_mark(conn: Connection, item_id: int) -> object:
     """What tells whether a write changed the item's meaning: its version number (the store
     writes a version when, and only when, the meaning changed), or, with versions off, the
     digest of its meaning."""
-    from haystack_collector.store.meaning import meaning_digest  # noqa: PLC0415  TODO top
-    from haystack_collector.store.versions import (  # noqa: PLC0415  TODO top
-        current_rows_always,
-        current_version,
-        retention,
-    )
-
     if retention().keep > 0:
         return current_version(conn, item_id=item_id)
     return meaning_digest(current_rows_always(conn, item_id))

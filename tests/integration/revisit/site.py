@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from tests.http_server import serve_http
+from tests.http_server import _Server, serve_http
 
 
 @dataclass(slots=True)
@@ -80,6 +80,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(site: Site) -> Iterator[str]:
-    with serve_http(_Handler, site=site) as url:
-        yield url
+def serve(site: Site, *, port: int = 0) -> Iterator[str]:
+    """Serve ``site``; ``port`` brings a stopped site back where its pages' URLs point."""
+    if not port:
+        with serve_http(_Handler, site=site) as url:
+            yield url
+        return
+    bound = type("_Handler", (_Handler,), {"site": site})
+    server = _Server(("127.0.0.1", port), bound)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
