@@ -95,7 +95,7 @@ def test_removing_a_missing_policy_fails(url: str) -> None:
 
 
 def test_crawl_stores_its_revisit_setting_and_now_queues_its_old_pages(url: str, base: str) -> None:
-    code, out, err = haystack(
+    code, _, err = haystack(
         url, "crawl", f"{base}/", "--delay", "0", "--revisit-every", "1d",
         "--revisit-older-than", "12h",
     )  # fmt: skip

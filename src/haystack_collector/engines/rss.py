@@ -5,7 +5,7 @@ action, ItemData ``FollowAction``, because item actions get no settings) and (re
 ``fetchFeed`` event, so any number of workers share the feeds through the work queue.
 
 ``fetchFeed`` sends the feed's stored ``ETag``/``LastModified`` validators; a 304 stores only
-``StatusCode`` and ``CheckedAt``. A fresh feed is parsed outside the transaction, then ONE
+``CheckedAt`` (``StatusCode`` stays the last full fetch's: the content held is that one). A fresh feed is parsed outside the transaction, then ONE
 transaction stores the feed's data, an item per entry (URI = the entry's link, or its id when
 it has none) linked ``contains`` from the feed, and the follow-up events of the entries that
 are new to this feed: neither their URI nor their ``EntryId`` was among the feed's entries.
@@ -246,10 +246,12 @@ def _update(result: FetchResult, checked: datetime) -> FeedUpdate:
     """A fetch result turned into what is stored (parsing happens here, outside any
     transaction)."""
     data: Data = {"StatusCode": result.status, "CheckedAt": checked}
+    if result.not_modified:
+        # The content held is still the last 200's: its status stays, only the check is new
+        # (the poll's visit records the 304). A StatusCode flip would count as a change.
+        return FeedUpdate({"CheckedAt": checked, "Error": []}, [])
     if result.error is not None:
         return FeedUpdate(data | {"Error": result.error}, [])
-    if result.not_modified:
-        return FeedUpdate(data | {"Error": []}, [])
     if result.status != 200:
         return FeedUpdate(data | {"Error": f"HTTP {result.status}"}, [])
     try:
