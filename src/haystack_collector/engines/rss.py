@@ -5,10 +5,11 @@ action, ItemData ``FollowAction``, because item actions get no settings) and (re
 ``fetchFeed`` event, so any number of workers share the feeds through the work queue.
 
 ``fetchFeed`` sends the feed's stored ``ETag``/``LastModified`` validators; a 304 stores only
-``CheckedAt`` (``StatusCode`` stays the last full fetch's: the content held is that one). A fresh feed is parsed outside the transaction, then ONE
-transaction stores the feed's data, an item per entry (URI = the entry's link, or its id when
-it has none) linked ``contains`` from the feed, and the follow-up events of the entries that
-are new to this feed: neither their URI nor their ``EntryId`` was among the feed's entries.
+``CheckedAt`` (``StatusCode`` stays the last full fetch's: the content held is that one). A
+fresh feed is parsed outside the transaction, then ONE transaction stores the feed's data, an
+item per entry (URI = the entry's link, or its id when it has none) linked ``contains`` from
+the feed, and the follow-up events of the entries that are new to this feed: neither their URI
+nor their ``EntryId`` was among the feed's entries.
 Entries repeated within one document (same id or same link) are stored once.
 
 Every poll of a feed polled before is a re-visit of it: an ItemVisits row records it as
