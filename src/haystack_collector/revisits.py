@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from haystack_collector import store
 from haystack_collector.db import Database
@@ -24,8 +25,10 @@ from haystack_collector.engines.base import Engine
 from haystack_collector.errors import ConfigError
 from haystack_collector.logs import get_logger
 from haystack_collector.store.revisits import DueScope, RevisitPolicy, policy_of, queue_revisits
-from haystack_collector.store.schedules import ScheduleRow
 from haystack_collector.store.values import ItemValue
+
+if TYPE_CHECKING:
+    from haystack_collector.store.schedules import ScheduleRow
 
 __all__ = ["DEFAULT_BATCH", "Revisiter", "RevisitsOff", "format_duration", "parse_duration"]
 

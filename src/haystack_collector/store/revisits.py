@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -44,14 +44,11 @@ from haystack_collector.store._sql import (
 from haystack_collector.store.crawl import PageWrite, Scopes, finish_events, store_pages
 from haystack_collector.store.item_state import GONE
 from haystack_collector.store.meaning import meaning_digest
-from haystack_collector.store.schedules import (
-    ScheduleRow,
-    add_schedule,
-    list_schedules,
-    next_fire_time,
-)
 from haystack_collector.store.values import ItemValue, encode
 from haystack_collector.store.versions import current_rows_always, current_version, retention
+
+if TYPE_CHECKING:
+    from haystack_collector.store.schedules import ScheduleRow
 
 __all__ = [
     "REVISIT_KEY",
@@ -140,6 +137,9 @@ def set_revisit_policy(
     A replaced policy keeps its next due time when its period is unchanged, so setting the
     same policy again (a crawl resumed with the same options) does not move its ticks.
     """
+    # Here, not at the top: a crawl without re-visits never loads croniter (start-up time).
+    from haystack_collector.store.schedules import add_schedule, next_fire_time  # noqa: PLC0415
+
     if policy.every < 1 or policy.older_than < 0 or (policy.batch is not None and policy.batch < 1):
         raise ValueError("a re-visit policy needs every ≥ 1 s, older than ≥ 0 s and batch ≥ 1")
     existing = conn.execute(
@@ -188,6 +188,8 @@ def remove_revisit_policy(conn: Connection, *, name: str) -> bool:
 
 
 def list_revisit_policies(conn: Connection) -> list[RevisitPolicy]:
+    from haystack_collector.store.schedules import list_schedules  # noqa: PLC0415
+
     return [policy_of(row) for row in list_schedules(conn) if is_revisit(row)]
 
 
