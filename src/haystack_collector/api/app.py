@@ -20,6 +20,7 @@ from haystack_collector.api.routes import (
     items,
     jobs,
     metrics,
+    revisits,
     status,
     stream,
 )
@@ -43,6 +44,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     middleware.install(app, settings)
     for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):
         app.include_router(module.router)
+    app.include_router(revisits.router)
     app.include_router(stream.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)
