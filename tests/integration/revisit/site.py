@@ -52,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         page = self.site.pages.get(path)
         etag, since = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
-        if path == "/robots.txt" or page is None:
+        if page is None:
             status, body, headers = 404, b"not here", {}
         elif page.status != 200:
             status, body, headers = page.status, page.body.encode(), {}

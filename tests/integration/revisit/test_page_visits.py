@@ -186,3 +186,22 @@ def test_a_server_error_is_no_visit_either(db: Database, site: Site, base: str) 
     assert visits(db, page) == []
     assert state(db, page) == "fetched"
     assert event_of(db, WebScraper, REVISIT_ACTION, page).state == "pending"
+
+
+def test_a_page_robots_txt_now_disallows_is_not_asked_for_and_no_visit(
+    db: Database, site: Site, base: str
+) -> None:
+    crawl_site(db, base + "/")
+    [page] = item_ids(db, base + "/a")
+    set_policy(db, WebScraper)
+    site.pages["/robots.txt"] = Page("User-agent: *\nDisallow: /a\n", etag=False)
+    asked = len(site.asked("/a"))
+
+    revisit(db, page)
+
+    assert len(site.asked("/a")) == asked  # not requested
+    assert visits(db, page) == []
+    assert state(db, page) == "fetched"
+    # The fetcher cannot tell "robots.txt says no" from "robots.txt unreachable" (the host
+    # down): both wait for a retry, never a verdict on the page.
+    assert event_of(db, WebScraper, REVISIT_ACTION, page).state == "pending"
