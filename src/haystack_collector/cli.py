@@ -1117,6 +1117,13 @@ def crawl(
     ignore_robots: Annotated[
         bool, typer.Option("--ignore-robots", help="Do not obey robots.txt.")
     ] = False,
+    main_text: Annotated[
+        bool,
+        typer.Option(
+            "--main-text",
+            help="Keep each page's main text (searchable, diffed between versions).",
+        ),
+    ] = False,
     stats_interval: Annotated[
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
@@ -1145,6 +1152,7 @@ def crawl(
         delay=delay,
         allowed_domains=tuple(allow_domain or ()),
         obey_robots=not ignore_robots,
+        main_text=main_text,
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
     runtime = crawl_runtime(
