@@ -108,7 +108,8 @@ def page_text(version: ItemVersion) -> str:
     """A page's title and main text, as the diff reads them."""
     title = _first_text(version.data.get("Title"))
     body = version.text if version.text is not None else _first_text(version.data.get(MAIN_TEXT))
-    return "\n".join(part for part in (title, body) if part)
+    lines = (line.strip() for line in f"{title}\n{body}".splitlines())
+    return "\n".join(line for line in lines if line)  # blank lines between blocks say nothing
 
 
 def _first_text(values: Sequence[ItemValue] | None) -> str:
@@ -119,23 +120,42 @@ def _words(text: str) -> int:
     return sum(1 for token in _TOKENS.findall(text) if not token.isspace())
 
 
-def _word_segments(old: str, new: str) -> tuple[list[Segment], int, int]:
+def _word_segments(old: str, new: str) -> tuple[list[Segment], int, int] | None:
+    """Word-level segments from ``old`` to ``new``; None when they share too little to be
+    read as one edited line (then they are shown as a removed and an added line)."""
     a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    words_a = [token for token in a if not token.isspace()]
+    words_b = [token for token in b if not token.isspace()]
+    if difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio() < _SIMILAR:
+        return None
+    removed_text: list[str] = []
+    added_text: list[str] = []
     segments: list[Segment] = []
-    added = removed = 0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            segments.append(Segment("same", "".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            gone = "".join(a[i1:i2])
-            segments.append(Segment("removed", gone))
-            removed += _words(gone)
-        if j2 > j1:
-            came = "".join(b[j1:j2])
-            segments.append(Segment("added", came))
-            added += _words(came)
+
+    def flush() -> None:
+        if removed_text:
+            segments.append(Segment("removed", "".join(removed_text)))
+        if added_text:
+            segments.append(Segment("added", "".join(added_text)))
+        removed_text.clear()
+        added_text.clear()
+
+    opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for n, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        same = "".join(a[i1:i2])
+        between = 0 < n < len(opcodes) - 1
+        if op == "equal" and not (between and same.isspace()):
+            flush()
+            segments.append(Segment("same", same))
+        elif op == "equal":  # a lone space between two edits reads better inside them
+            removed_text.append(same)
+            added_text.append(same)
+        else:
+            removed_text.extend(a[i1:i2])
+            added_text.extend(b[j1:j2])
+    flush()
+    added = sum(_words(s.text) for s in segments if s.kind == "added")
+    removed = sum(_words(s.text) for s in segments if s.kind == "removed")
     return segments, added, removed
 
 
@@ -149,14 +169,16 @@ def _replaced(
     for n in range(max(len(old), len(new))):
         before = old[n] if n < len(old) else None
         after = new[n] if n < len(new) else None
-        if (
-            n < pairs
+        edited = (
+            _word_segments(before, after)
+            if n < pairs
             and before is not None
             and after is not None
             and max(len(before), len(after)) <= MAX_WORD_DIFF_CHARS
-            and difflib.SequenceMatcher(None, before, after).quick_ratio() >= _SIMILAR
-        ):
-            segments, plus, minus = _word_segments(before, after)
+            else None
+        )
+        if edited is not None:
+            segments, plus, minus = edited
             lines.append(DiffLine("changed", i1 + n + 1, j1 + n + 1, segments))
             added, removed = added + plus, removed + minus
             continue
