@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
@@ -69,7 +68,7 @@ def _crawl(app: LiveApp, url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def changed_page(ui_server: LiveApp) -> Iterator[int]:
+def changed_page(ui_server: LiveApp) -> int:
     """The item of a page crawled, changed and crawled again: two versions."""
     pages = {"/ferry": notice("4.50", "Escaped markup stays text: &lt;b&gt;bold&lt;/b&gt;")}
     db = ui_server.db
@@ -84,7 +83,7 @@ def changed_page(ui_server: LiveApp) -> Iterator[int]:
         db.run(store.enqueue_events, events=[spec], reopen=True)
         _crawl(ui_server, url)
         wait_for(lambda: db.run_read(versions.current_version, item_id=item_id) == 2)
-    yield item_id
+    return item_id
 
 
 def test_the_item_page_shows_versions_and_the_diff_of_its_text(
@@ -124,9 +123,7 @@ def test_the_item_page_shows_versions_and_the_diff_of_its_text(
     assert ui_page.errors == []
 
 
-def test_choosing_the_same_version_shows_no_change(
-    ui_page: BrowserPage, changed_page: int
-) -> None:
+def test_choosing_the_same_version_shows_no_change(ui_page: BrowserPage, changed_page: int) -> None:
     page = ui_page.page
     page.goto(f"/items/{changed_page}")
     expect(page.locator("#version-diff")).to_be_visible()
