@@ -71,7 +71,9 @@ from haystack_collector.engines.revisiting import (
 )
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.main_text import main_text
 from haystack_collector.extract.page import Form, Image, Page, extract_page
+from haystack_collector.extract.volatile import NO_RULES, VolatileRules, page_text, text_digest
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
@@ -86,6 +88,7 @@ from haystack_collector.store.crawl import (
     PageWrite,
     StoredPage,
 )
+from haystack_collector.store.meaning import MAIN_TEXT, TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize, host_of
 
@@ -142,6 +145,11 @@ class WebScraperSettings(BaseModel):
     delay: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     per_host_concurrency: SkipJsonSchema[int | None] = Field(default=None, ge=1, le=100)
     obey_robots: SkipJsonSchema[bool | None] = None
+    # Keep each page's main text (``MainText``, searchable, diffed between versions); on for
+    # watched pages. Off, a page's change is decided on its whole visible text.
+    main_text: bool = False
+    # What of its pages does not count as a change (``extract.volatile``).
+    volatile: VolatileRules | None = None
     # Re-visit the crawl's pages every this many seconds, those last looked at more than
     # ``revisit_older_than`` seconds ago (default: half the period). Unset: no re-visits.
     revisit_every: SkipJsonSchema[int | None] = Field(default=None, ge=1)
@@ -160,6 +168,8 @@ class CrawlSpec:
     delay: float | None = None
     per_host_concurrency: int | None = None
     obey_robots: bool | None = None
+    main_text: bool = False
+    volatile: VolatileRules | None = None
     revisit_every: int | None = None  # seconds; None: the crawl's pages are not re-visited
     revisit_older_than: int | None = None
 
@@ -183,17 +193,23 @@ class CrawlSpec:
             settings.delay,
             settings.per_host_concurrency,
             settings.obey_robots,
+            settings.main_text,
+            settings.volatile if settings.volatile and not settings.volatile.empty else None,
             every,
             None if every is None else (every // 2 if older is None else older),
         )
 
     def as_json(self) -> dict[str, Any]:
+        text: dict[str, Any] = {"main_text": True} if self.main_text else {}
+        if self.volatile is not None:
+            text["volatile"] = self.volatile.model_dump(mode="json")
         return {
             "url": self.url,
             "max_depth": self.max_depth,
             "max_pages": self.max_pages,
             "hosts": sorted(self.hosts),
             **self.fetch_overrides(),
+            **text,
             **(
                 {}
                 if self.revisit_every is None
@@ -221,6 +237,8 @@ class CrawlSpec:
             None if delay is None else float(delay),
             None if per_host is None else int(per_host),
             None if robots is None else bool(robots),
+            bool(raw.get("main_text", False)),
+            None if raw.get("volatile") is None else VolatileRules.model_validate(raw["volatile"]),
             None if every is None else int(every),
             None if older is None else int(older),
         )
@@ -339,10 +357,12 @@ class WebScraper(FetchingEngine):
             result = await self._fetch(fetcher, job.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
-        if len(result.body) > PARSE_ON_LOOP_BYTES:
-            page = await asyncio.to_thread(_page_record, result, fetched_at)
+        spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
+        # Main text runs a second parse: off the loop for any page, like a big one.
+        if len(result.body) > PARSE_ON_LOOP_BYTES or spec.main_text or spec.volatile:
+            page = await asyncio.to_thread(_page_record, result, fetched_at, spec)
         else:
-            page = _page_record(result, fetched_at)
+            page = _page_record(result, fetched_at, spec)
         write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
         stored = await writer.write(write)
         ctx.event_done = True
@@ -369,10 +389,11 @@ class WebScraper(FetchingEngine):
             }
             write = PageWrite(job.item_id, job.uri, job.event_id, data, [])
         elif not result.not_modified:  # a 304 has no body: nothing is parsed or stored
-            if len(result.body) > PARSE_ON_LOOP_BYTES:
-                page = await asyncio.to_thread(_page_record, result, checked)
+            spec = state.scope  # its crawl's text rules decide what counts as a change
+            if len(result.body) > PARSE_ON_LOOP_BYTES or spec.main_text or spec.volatile:
+                page = await asyncio.to_thread(_page_record, result, checked, spec)
             else:
-                page = _page_record(result, checked)
+                page = _page_record(result, checked, spec)
             # Validators the server no longer sends are dropped with the old content.
             data = {ETAG: [], LAST_MODIFIED: []} | page.data
             write = PageWrite(job.item_id, job.uri, job.event_id, data, page.links)
@@ -592,7 +613,9 @@ def store_page(
 # --- from a response to what is stored ----------------------------------------------------
 
 
-def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
+def _page_record(
+    result: FetchResult, fetched_at: datetime, spec: CrawlSpec | None = None
+) -> _Fetched:
     data: dict[str, ItemValue | Sequence[ItemValue]] = {
         "StatusCode": result.status,
         "ContentType": result.content_type,
@@ -612,15 +635,31 @@ def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
         data["Truncated"] = result.reason  # stored as far as it was read; this says why
     if result.status is None or not _is_html(result.content_type) or not result.body:
         return _Fetched(data)
+    spec = spec or _NO_CRAWL
+    ruled = spec.main_text or spec.volatile is not None
     try:
         page = extract_page(
-            result.text or result.body, base_url=result.url, encoding=result.encoding
+            result.text or result.body,
+            base_url=result.url,
+            encoding=result.encoding,
+            visible_text=not ruled,
         )
     except DocumentLimitError as error:  # stored with the reason; the crawl goes on without it
         return _Fetched(data | {"Error": str(error)})
     data["Title"] = page.title
     data["Image"] = [_image(image) for image in page.images]
     data["Form"] = [_form(form) for form in page.forms]
+    rules = spec.volatile or NO_RULES
+    if ruled:
+        html = result.text or result.body.decode(result.encoding or "utf-8", errors="replace")
+        if spec.main_text:
+            text = data[MAIN_TEXT] = main_text(html, rules=rules)
+        else:
+            text = page_text(html, rules)
+    else:
+        text = page.text or ""
+    # What the store decides "changed" on (store.meaning): title and text, not markup.
+    data[TEXT_DIGEST] = text_digest(page.title, text, rules)
     return _Fetched(data, _followable(page))
 
 
