@@ -10,6 +10,7 @@ import pytest
 
 from haystack_collector.db import Database
 from haystack_collector.engines.web_scraper import CRAWL_ACTION, REVISIT_ACTION, WebScraper
+from haystack_collector.extract.volatile import VolatileRules
 from tests.integration.crawl.helpers import stored_data
 from tests.integration.revisit.helpers import (
     age,
@@ -205,3 +206,30 @@ def test_a_page_robots_txt_now_disallows_is_not_asked_for_and_no_visit(
     # The fetcher cannot tell "robots.txt says no" from "robots.txt unreachable" (the host
     # down): both wait for a retry, never a verdict on the page.
     assert event_of(db, WebScraper, REVISIT_ACTION, page).state == "pending"
+
+
+def test_a_volatile_footer_is_no_change_for_the_visit_nor_the_store(
+    db: Database, site: Site, base: str
+) -> None:
+    footer = "<footer>rendered at {}</footer>"
+    site.pages["/a"] = Page(
+        "<html><head><title>A</title></head><body><p>stays</p>"
+        + footer.format("10:00")
+        + "</body></html>"
+    )
+    volatile = VolatileRules(drop=("footer",))
+    crawl_site(db, base + "/", volatile=volatile)
+    [page] = item_ids(db, base + "/a")
+    before = version(db, page)
+    set_policy(db, WebScraper)
+    site.pages["/a"] = Page(site.pages["/a"].body.replace("10:00", "10:05"))
+
+    revisit(db, page)
+
+    assert site.asked("/a")[-1][2] == 200  # a new ETag: the body was fetched and parsed
+    assert visits(db, page) == [("unchanged", 200)]
+    assert version(db, page) == before
+    site.pages["/a"] = Page(site.pages["/a"].body.replace("stays", "moved on"))
+    revisit(db, page)
+    assert visits(db, page)[-1] == ("changed", 200)
+    assert version(db, page) == before + 1
