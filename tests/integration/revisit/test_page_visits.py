@@ -233,3 +233,18 @@ def test_a_volatile_footer_is_no_change_for_the_visit_nor_the_store(
     revisit(db, page)
     assert visits(db, page)[-1] == ("changed", 200)
     assert version(db, page) == before + 1
+
+
+def test_a_crawl_s_re_visits_fetch_with_the_crawl_s_own_choices(
+    db: Database, site: Site, base: str
+) -> None:
+    result = crawl_site(db, base + "/", obey_robots=False, revisit_every=86400)
+    [page] = item_ids(db, base + "/a")
+    site.pages["/robots.txt"] = Page("User-agent: *\nDisallow: /\n", etag=False)
+    age(db, WebScraper, [page], days=2)
+
+    assert fire(db, f"revisit:crawl:{result.root_id}") == 1
+    drain(db, [WebScraper])  # the worker obeys robots.txt; the crawl chose not to
+
+    assert site.asked("/a")[-1][2] == 304
+    assert visits(db, page) == [("unchanged", 304)]
