@@ -17,12 +17,17 @@ most ``batch`` of them per tick, so a million items never flood the queue at onc
 Queueing re-opens the item's re-visit event (done or dead) or adds it. The re-open is a
 conditional UPDATE (``WHERE`` the event is done or dead), so two transactions racing on one
 item queue it once: the second matches no row.
+
+A visit (``ItemVisits``) is recorded by ``record_visit`` in the transaction that stores what
+the re-visit found, with the outcome the store itself decided: ``gone`` when the item ends in
+the gone state, ``changed`` when the write gave it a new version (``store.versions``), else
+``unchanged``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -31,7 +36,6 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db.schema import item_data, item_events, item_visits, items, schedules
-from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_correlation_id
 from haystack_collector.origin import current_origin
 from haystack_collector.store._sql import (
@@ -342,18 +346,6 @@ def queue_revisits(conn: Connection, *, scope: DueScope, older_than: int, limit:
             )
             queued += reopened.rowcount
     return queued
-
-
-def require_policy(conn: Connection, *, name: str) -> RevisitPolicy:
-    for policy in list_revisit_policies(conn):
-        if policy.name == name:
-            return policy
-    raise NotFoundError(f"no re-visit policy named {name!r}")
-
-
-def policies_named(conn: Connection, *, names: Sequence[str]) -> list[RevisitPolicy]:
-    wanted = set(names)
-    return [policy for policy in list_revisit_policies(conn) if policy.name in wanted]
 
 
 # --- recording a visit --------------------------------------------------------------------
