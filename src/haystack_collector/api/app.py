@@ -18,9 +18,9 @@ from haystack_collector.api.routes import (
     health,
     hosts,
     items,
-    jobs,
     metrics,
     revisits,
+    runs,
     status,
     stream,
 )
@@ -43,8 +43,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.read_lane = deps.ReadLane.for_database(settings, db)
     errors.install(app)
     middleware.install(app, settings)
-    for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):
+    for module in (health, metrics, config, engines, items, status, runs, events, hosts, admin):
         app.include_router(module.router)
+    app.include_router(runs.legacy_router)
     app.include_router(revisits.router)
     app.include_router(stream.router)
     app.include_router(item_versions.router)

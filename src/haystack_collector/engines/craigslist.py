@@ -64,7 +64,7 @@ from haystack_collector.extract.craigslist import (
 from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import Fetcher, FetchResult
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize
@@ -371,12 +371,12 @@ class Craigslist(FetchingEngine):
     # --- the postings ----------------------------------------------------------------------
 
     @item_action(RECHECK_ACTION, description="Re-check a posting: unchanged, changed or gone")
-    async def recheck(self, ctx: ActionContext, job: Job) -> None:
+    async def recheck(self, ctx: ActionContext, task: Task) -> None:
         """Fetch a posting again and record the visit (see the module docstring)."""
-        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=job.item_id)
-        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(job.uri)
+        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=task.item_id)
+        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(task.uri)
         if url is None:
-            raise RevisitFailed(f"no URL to re-check for {job.uri!r}")
+            raise RevisitFailed(f"no URL to re-check for {task.uri!r}")
         result = await ctx.fetcher().fetch(url)
         failure = revisit_failure(result)
         if failure is not None:
@@ -387,31 +387,31 @@ class Craigslist(FetchingEngine):
             store_revisit,
             engine_id=ctx.engine_id,
             queue=ctx.queue,
-            job=job,
-            records=[ItemRecord(uri=job.uri, data=data)],
+            task=task,
+            records=[ItemRecord(uri=task.uri, data=data)],
             status=result.status,
             not_modified=result.not_modified,
         )
         ctx.event_done = True
         ctx.items_stored += 1
-        ctx.log.debug("re-check of %s: %s", job.uri, outcome)
+        ctx.log.debug("re-check of %s: %s", task.uri, outcome)
 
     @item_action(EXTRACT_ACTION, description="Fetch a posting and store its fields")
-    async def extractor(self, ctx: ActionContext, job: Job) -> None:
+    async def extractor(self, ctx: ActionContext, task: Task) -> None:
         """Fetch one posting and store its fields (or that it is gone, or the fetch error)."""
-        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=job.item_id)
-        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(job.uri)
+        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=task.item_id)
+        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(task.uri)
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         if url is None:
             data: dict[str, ItemValue | Sequence[ItemValue]] = {
-                "Error": f"no URL to fetch for {job.uri!r}",
+                "Error": f"no URL to fetch for {task.uri!r}",
                 "FetchedAt": fetched_at,
             }
         else:
             result = await ctx.fetcher().fetch(url)
             data = posting_data(result, known, fetched_at)
         # The posting and its finished event commit together (the worker does not finish it).
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
 
 
 @dataclass(slots=True)

@@ -48,7 +48,7 @@ from haystack_collector.engines.revisiting import RevisitFailed, RevisitSpec, st
 from haystack_collector.errors import ConfigError
 from haystack_collector.files import extension_of, file_hashes
 from haystack_collector.paths import EscapesRoots, ServerPath
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord
 from haystack_collector.store.values import ItemValue
 
@@ -140,9 +140,9 @@ class FileScanner(Engine):
             ctx.log.info(counts.line(root))
 
     @item_action(RESCAN_ACTION, description="Rescan one file: unchanged, changed or gone")
-    def rescan_file(self, ctx: ActionContext, job: Job) -> None:
-        path = _file_path(job.uri)
-        rows = ctx.db.run_read(store.get_item_data_all, item_id=job.item_id)
+    def rescan_file(self, ctx: ActionContext, task: Task) -> None:
+        path = _file_path(task.uri)
+        rows = ctx.db.run_read(store.get_item_data_all, item_id=task.item_id)
         before: dict[str, ItemValue] = {}
         for row in rows:
             before.setdefault(row.key, row.value)
@@ -154,17 +154,17 @@ class FileScanner(Engine):
             raise RevisitFailed(f"cannot look at {path}: {error.strerror or error}") from None
         records: list[ItemRecord] = []
         if info is None or not stat_mode.S_ISREG(info.st_mode):
-            records = [ItemRecord(uri=job.uri, data={"FileState": DELETED, "Gone": True})]
+            records = [ItemRecord(uri=task.uri, data={"FileState": DELETED, "Gone": True})]
         else:
             seen = Seen(path, info.st_size, info.st_mtime_ns)
-            record = _record(job.uri, seen, before, ScanCounts())
+            record = _record(task.uri, seen, before, ScanCounts())
             if record.data.get("FileState") != UNCHANGED:  # an unchanged file: nothing to write
                 records = [record]
         outcome = ctx.db.run(
             store_revisit,
             engine_id=ctx.engine_id,
             queue=ctx.queue,
-            job=job,
+            task=task,
             records=records,
             status=None,
         )

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.fetch import FetchResult
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store.item_state import GONE_STATUSES
 from haystack_collector.store.revisits import VisitOutcome, record_visit
 
@@ -59,7 +59,7 @@ def store_revisit(
     *,
     engine_id: int,
     queue: WorkQueue,
-    job: Job,
+    task: Task,
     records: Sequence[store.ItemRecord],
     status: int | None,
     not_modified: bool = False,
@@ -69,11 +69,11 @@ def store_revisit(
 
     def write(conn: Connection) -> None:
         store.store_items(conn, engine_id=engine_id, records=records)
-        queue.finish_within(conn, job)
+        queue.finish_within(conn, task)
 
     return record_visit(
         conn,
-        item_id=job.item_id,
+        item_id=task.item_id,
         engine_id=engine_id,
         status=status,
         write=write,

@@ -64,7 +64,7 @@ from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.extract.volatile import VolatileRules, page_text, text_digest
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.paths import PathSetting, ServerPath
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.meaning import TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
@@ -299,43 +299,43 @@ class Sites(FetchingEngine):
     # --- detail ----------------------------------------------------------------------------
 
     @item_action(DETAIL_ACTION, description="Fetch a listing's detail page and store its fields")
-    async def detail(self, ctx: ActionContext, job: Job) -> None:
-        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
+    async def detail(self, ctx: ActionContext, task: Task) -> None:
+        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await ctx.fetcher().fetch(job.uri)
-        data = await self._detail_data(ctx, defn, stored, job, result)
+        result = await ctx.fetcher().fetch(task.uri)
+        data = await self._detail_data(ctx, defn, stored, task, result)
         # The data and the finished event commit together (the worker does not finish it).
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
 
     @item_action(RECHECK_ACTION, description="Re-check a listing's detail page: changed or gone")
-    async def recheck(self, ctx: ActionContext, job: Job) -> None:
-        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
+    async def recheck(self, ctx: ActionContext, task: Task) -> None:
+        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await ctx.fetcher().fetch(job.uri)
+        result = await ctx.fetcher().fetch(task.uri)
         failure = revisit_failure(result)
         if failure is not None:  # no answer about the listing: retried later, data kept
-            raise RevisitFailed(f"re-check of {job.uri}: {failure}")
-        data = await self._detail_data(ctx, defn, stored, job, result)
+            raise RevisitFailed(f"re-check of {task.uri}: {failure}")
+        data = await self._detail_data(ctx, defn, stored, task, result)
         outcome = await asyncio.to_thread(
             ctx.db.run,
             store_revisit,
             engine_id=ctx.engine_id,
             queue=ctx.queue,
-            job=job,
-            records=[ItemRecord(uri=job.uri, data=data)],
+            task=task,
+            records=[ItemRecord(uri=task.uri, data=data)],
             status=result.status,
             not_modified=result.not_modified,
         )
         ctx.event_done = True
         ctx.items_stored += 1
-        ctx.log.debug("site %s: re-check of %s: %s", defn.name, job.uri, outcome)
+        ctx.log.debug("site %s: re-check of %s: %s", defn.name, task.uri, outcome)
 
     async def _detail_data(
         self,
         ctx: ActionContext,
         defn: SiteDefinition,
         stored: Mapping[str, list[ItemValue]],
-        job: Job,
+        task: Task,
         result: FetchResult,
     ) -> dict[str, Any]:
         """What a detail page's fetch stores: its fields, or that it is gone, or the error."""
@@ -361,7 +361,7 @@ class Sites(FetchingEngine):
             if defn.volatile is not None:  # the page's text, without what is no change
                 data[TEXT_DIGEST] = await asyncio.to_thread(_text_digest, result, defn.volatile)
         else:
-            ctx.log.warning("site %s: detail page %s: %s", defn.name, job.uri, error)
+            ctx.log.warning("site %s: detail page %s: %s", defn.name, task.uri, error)
         return data
 
     def _definition(self, stored: Mapping[str, list[ItemValue]]) -> SiteDefinition:

@@ -161,9 +161,9 @@ def test_a_site_policy_re_checks_its_listings_and_reads_the_expired_notice(
     [searched] = run_start_actions(Sites, db, settings, fetchers=Fetchers(FAST))
     assert searched.ok, searched.error
     drain(db, [Sites])
-    jobs = item_ids(db, *(f"{board_base}/job/{n}" for n in (1, 2, 3)))
+    listings = item_ids(db, *(f"{board_base}/job/{n}" for n in (1, 2, 3)))
     assert stored_data(db)[f"{board_base}/job/1"]["company"] == ["Company 1"]
-    age(db, Sites, jobs, days=2)
+    age(db, Sites, listings, days=2)
     name = set_policy(db, Sites, site="revisitboard", older_than=86400)
     assert name == "revisit:sites:revisitboard"
     board.pages["/job/1"] = Page(job_page("Company 1", expired=True), etag=False)
@@ -172,12 +172,12 @@ def test_a_site_policy_re_checks_its_listings_and_reads_the_expired_notice(
     assert fire(db, name) == 3
     drain(db, [Sites])
 
-    assert visits(db, jobs[0]) == [("gone", 200)]
-    assert state(db, jobs[0]) == "gone"
+    assert visits(db, listings[0]) == [("gone", 200)]
+    assert state(db, listings[0]) == "gone"
     assert stored_data(db)[f"{board_base}/job/1"]["company"] == ["Company 1"]  # kept
-    assert visits(db, jobs[1]) == [("changed", 200)]
+    assert visits(db, listings[1]) == [("changed", 200)]
     assert stored_data(db)[f"{board_base}/job/2"]["company"] == ["Company Two"]
-    assert visits(db, jobs[2]) == [("unchanged", 200)]
+    assert visits(db, listings[2]) == [("unchanged", 200)]
 
 
 def test_a_site_policy_leaves_other_sites_listings_alone(
@@ -188,8 +188,8 @@ def test_a_site_policy_leaves_other_sites_listings_alone(
     [searched] = run_start_actions(Sites, db, {"site": str(definition)}, fetchers=Fetchers(FAST))
     assert searched.ok
     drain(db, [Sites])
-    jobs = item_ids(db, *(f"{board_base}/job/{n}" for n in (1, 2, 3)))
-    age(db, Sites, jobs, days=2)
+    listings = item_ids(db, *(f"{board_base}/job/{n}" for n in (1, 2, 3)))
+    age(db, Sites, listings, days=2)
 
     name = set_policy(db, Sites, site="someotherboard", older_than=86400)
     assert fire(db, name) == 0
