@@ -26,10 +26,11 @@ from functools import cached_property
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.html import HTMLTree
 
 from haystack_collector.extract.limits import check_markup
+
+# resiliparse (lexbor and its text extractor) is imported where it is used: a crawl without
+# rules or main text never loads it, which keeps its resident memory where it was.
 
 __all__ = [
     "MAX_PATTERNS",
@@ -62,6 +63,8 @@ def _check_selector(selector: str) -> str:
         raise ValueError("a CSS selector cannot be empty")
     if len(selector) > MAX_SELECTOR_LENGTH:
         raise ValueError(f"a CSS selector is at most {MAX_SELECTOR_LENGTH} characters")
+    from resiliparse.parse.html import HTMLTree  # noqa: PLC0415
+
     try:
         document = HTMLTree.parse("<p></p>").document
         assert document is not None  # a parsed string always has one
@@ -175,6 +178,9 @@ def page_text(html: str, rules: VolatileRules = NO_RULES, *, main: bool = False)
 
     Raises ``DocumentLimitError`` for a document beyond the parse limits.
     """
+    from resiliparse.extract.html2text import extract_plain_text  # noqa: PLC0415
+    from resiliparse.parse.html import HTMLTree  # noqa: PLC0415
+
     check_markup(html)
     tree = HTMLTree.parse(html)
     skip = (*ALWAYS_DROPPED, *rules.drop)
