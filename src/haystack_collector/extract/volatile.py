@@ -54,7 +54,6 @@ ALWAYS_DROPPED: Final = ("script", "style", "noscript", "template")
 
 _sre: Any = importlib.import_module("re._parser")  # the stdlib's regex parser (was sre_parse)
 _HTML = re.compile(r"<\s*(?:!doctype|html|head|body|[a-z][a-z0-9]*[\s/>])", re.IGNORECASE)
-_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
 
 
 def _check_selector(selector: str) -> str:
@@ -199,7 +198,9 @@ def page_text(html: str, rules: VolatileRules = NO_RULES, *, main: bool = False)
 def _lines(text: str, rules: VolatileRules) -> str:
     for pattern in rules.compiled:
         text = pattern.sub("", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    # str.split() collapses every Unicode space (NBSP, em space, ideographic space) in C: a
+    # regular expression per line cost a crawl several milliseconds a page.
+    lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
 
