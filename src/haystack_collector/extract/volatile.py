@@ -216,6 +216,12 @@ def changed(old: str, new: str, rules: VolatileRules = NO_RULES) -> bool:
 
 
 def text_digest(title: str | None, text: str, rules: VolatileRules = NO_RULES) -> str:
-    """SHA-256 of a page's title and text (already extracted) after the ignore patterns."""
-    normalized = _lines(f"{title or ''}\n{text}", rules)
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+    """SHA-256 of a page's title and text (already extracted) after the ignore patterns.
+
+    Words are what counts: any run of whitespace, line breaks included, reads as one space.
+    """
+    combined = f"{title or ''}\n{text}"
+    for pattern in rules.compiled:
+        combined = pattern.sub("", combined)
+    words = " ".join(combined.split())
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()
