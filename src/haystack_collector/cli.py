@@ -37,6 +37,8 @@ from haystack_collector.errors import (
 )
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
+from haystack_collector.revisit_cli import make_revisit_command
+from haystack_collector.versions_cli import make_versions_app
 
 # Each command imports what it needs when it runs: `haystack --version`, `--help` and the
 # commands that never serve the API (crawl, worker) start without the database layer, the
@@ -141,6 +143,7 @@ def _settings(ctx: typer.Context) -> Settings:
         configure_defaults,
     )
     from haystack_collector.settings import load_settings  # noqa: PLC0415
+    from haystack_collector.store import versions  # noqa: PLC0415
 
     state = _state(ctx)
     if state.settings is None:
@@ -155,6 +158,11 @@ def _settings(ctx: typer.Context) -> Settings:
         # Engines fall back on these folders and depth; the next command reads its own.
         configure_defaults(EngineDefaults.of(settings))
         ctx.find_root().call_on_close(lambda: configure_defaults(None))
+        # Every write of item data applies the version retention (store/versions.py).
+        versions.configure_retention(
+            versions.retention_of(settings.versions_keep, settings.versions_max_age)
+        )
+        ctx.find_root().call_on_close(lambda: versions.configure_retention(None))
     return state.settings
 
 
@@ -1251,10 +1259,33 @@ def crawl(
     ignore_robots: Annotated[
         bool, typer.Option("--ignore-robots", help="Do not obey robots.txt.")
     ] = False,
+    main_text: Annotated[
+        bool,
+        typer.Option(
+            "--main-text",
+            help="Keep each page's main text (searchable, diffed between versions).",
+        ),
+    ] = False,
     stats_interval: Annotated[
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
     ] = 10.0,
+    revisit_every: Annotated[
+        str | None,
+        typer.Option(
+            "--revisit-every",
+            metavar="DURATION",
+            help="Re-visit the crawl's pages this often (24h, 1d12h); a worker runs it.",
+        ),
+    ] = None,
+    revisit_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--revisit-older-than",
+            metavar="DURATION",
+            help="Only pages last looked at longer ago (default: half of --revisit-every).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl URL's site (depth- and page-limited, trap-resistant), storing every page.
 
@@ -1269,8 +1300,11 @@ def crawl(
     )
     from haystack_collector.crawl import crawl as run_runtime_crawl  # noqa: PLC0415
     from haystack_collector.engines.web_scraper import CrawlSpec  # noqa: PLC0415
+    from haystack_collector.revisits import parse_duration  # noqa: PLC0415
 
     settings = _settings(ctx)
+    if revisit_older_than is not None and revisit_every is None:
+        raise ConfigError("--revisit-older-than needs --revisit-every")
     options = CrawlOptions(
         url=url,
         max_depth=settings.web_scraper_depth if max_depth is None else max_depth,
@@ -1279,6 +1313,11 @@ def crawl(
         delay=delay,
         allowed_domains=tuple(allow_domain or ()),
         obey_robots=not ignore_robots,
+        main_text=main_text,
+        revisit_every=None if revisit_every is None else parse_duration(revisit_every),
+        revisit_older_than=(
+            None if revisit_older_than is None else parse_duration(revisit_older_than)
+        ),
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
     runtime = crawl_runtime(
@@ -1398,6 +1437,12 @@ def _read_regular_file(file: Path) -> bytes:
 
 # `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).
 app.add_typer(make_token_app(_ready_database), name="token")
+# `haystack versions prune`: the version retention applied to every item.
+app.add_typer(make_versions_app(_ready_database, _settings), name="versions")
+# `haystack revisit ENGINE --every 24h --older-than 12h`, `--list`: re-visit policies.
+app.command("revisit")(
+    make_revisit_command(_ready_database, lambda ctx: _settings(ctx).revisit_batch)
+)
 
 
 def main() -> None:

@@ -20,10 +20,12 @@ from haystack_collector.api.routes import (
     items,
     metrics,
     postings,
+    revisits,
     runs,
     status,
     stream,
 )
+from haystack_collector.api.routes import versions as item_versions
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
 from haystack_collector.ui import install_ui
@@ -57,7 +59,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(runs.legacy_router)
+    app.include_router(revisits.router)
     app.include_router(stream.router)
+    app.include_router(item_versions.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)
     install_ui(app)

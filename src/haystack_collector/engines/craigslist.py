@@ -18,6 +18,12 @@ and, for job categories, the normalized posting fields (``extract/postings.py``)
 deleted, flagged or has expired (or answers 404/410) keeps its item and data and gets its
 ``Status`` and ``Gone``; fetch failures are stored as ``Error`` like ``webScraper`` does.
 
+The item action ``recheck`` is the posting's re-visit (queued by a re-visit policy, see
+revisits.py): the posting is fetched again and stored the same way, and the visit recorded as
+unchanged, changed or gone (deleted, flagged, expired, 404/410). A re-check that gets no answer
+(the server down, a 5xx) fails its event, so the queue retries it later; the posting keeps its
+data and state.
+
 ``base_url`` points the engine at another server (a mirror, or a test server): searches are
 built on it, and every Craigslist URL is fetched from its scheme and host instead (``FetchUrl``),
 while item URIs and ``Url`` stay what Craigslist links to.
@@ -40,6 +46,12 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import (
+    RevisitFailed,
+    RevisitSpec,
+    revisit_failure,
+    store_revisit,
+)
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.craigslist import (
     Posting,
@@ -70,6 +82,7 @@ __all__ = [
 ENGINE_URI = "haystack:engine/craigslist"
 SEARCH_ACTION = "search"
 EXTRACT_ACTION = "extractor"
+RECHECK_ACTION = "recheck"
 KEYWORD = "keyword"  # the original engine's ItemData key on its root item
 POSTING_URI_PREFIX = "craigslist:posting/"
 
@@ -252,6 +265,7 @@ class Craigslist(FetchingEngine):
     description = "Craigslist searches and postings (every markup era), with posting fields"
     Settings = CraigslistSettings
     status_per_run = False  # one posting per job: a Status row each would double the writes
+    revisit = RevisitSpec(RECHECK_ACTION, collect_action=EXTRACT_ACTION)
 
     @classmethod
     def add_keywords(cls, db: Database, keywords: Sequence[str | Keyword]) -> list[str]:
@@ -355,6 +369,32 @@ class Craigslist(FetchingEngine):
         ctx.log.info("searched %s: %d listings on %d page(s)", search_url, len(seen), pages)
 
     # --- the postings ----------------------------------------------------------------------
+
+    @item_action(RECHECK_ACTION, description="Re-check a posting: unchanged, changed or gone")
+    async def recheck(self, ctx: ActionContext, task: Task) -> None:
+        """Fetch a posting again and record the visit (see the module docstring)."""
+        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=task.item_id)
+        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(task.uri)
+        if url is None:
+            raise RevisitFailed(f"no URL to re-check for {task.uri!r}")
+        result = await ctx.fetcher().fetch(url)
+        failure = revisit_failure(result)
+        if failure is not None:
+            raise RevisitFailed(f"re-check of {url}: {failure}")
+        data = posting_data(result, known, datetime.now(UTC).replace(microsecond=0))
+        outcome = await asyncio.to_thread(
+            ctx.db.run,
+            store_revisit,
+            engine_id=ctx.engine_id,
+            queue=ctx.queue,
+            task=task,
+            records=[ItemRecord(uri=task.uri, data=data)],
+            status=result.status,
+            not_modified=result.not_modified,
+        )
+        ctx.event_done = True
+        ctx.items_stored += 1
+        ctx.log.debug("re-check of %s: %s", task.uri, outcome)
 
     @item_action(EXTRACT_ACTION, description="Fetch a posting and store its fields")
     async def extractor(self, ctx: ActionContext, task: Task) -> None:

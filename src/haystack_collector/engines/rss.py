@@ -5,11 +5,18 @@ action, ItemData ``FollowAction``, because item actions get no settings) and (re
 ``fetchFeed`` event, so any number of workers share the feeds through the work queue.
 
 ``fetchFeed`` sends the feed's stored ``ETag``/``LastModified`` validators; a 304 stores only
-``StatusCode`` and ``CheckedAt``. A fresh feed is parsed outside the transaction, then ONE
-transaction stores the feed's data, an item per entry (URI = the entry's link, or its id when
-it has none) linked ``contains`` from the feed, and the follow-up events of the entries that
-are new to this feed: neither their URI nor their ``EntryId`` was among the feed's entries.
+``CheckedAt`` (``StatusCode`` stays the last full fetch's: the content held is that one). A
+fresh feed is parsed outside the transaction, then ONE transaction stores the feed's data, an
+item per entry (URI = the entry's link, or its id when it has none) linked ``contains`` from
+the feed, and the follow-up events of the entries that are new to this feed: neither their URI
+nor their ``EntryId`` was among the feed's entries.
 Entries repeated within one document (same id or same link) are stored once.
+
+Every poll of a feed polled before is a re-visit of it: an ItemVisits row records it as
+unchanged (a 304, or the same meaning), changed or gone (404/410), in the transaction that
+stores it. A poll without an answer (the server down, a 5xx) records no visit. A re-visit
+policy for ``rss`` (revisits.py) re-queues the ``fetchFeed`` of feeds last polled long enough
+ago, besides (or instead of) a schedule of ``poll``.
 
 Failures are facts about the feed, stored and not retried by the queue (the fetcher already
 retried network errors): ``Error`` on the feed item says what went wrong (a fetch error, an
@@ -40,6 +47,7 @@ from haystack_collector import store
 from haystack_collector.db.schema import URI_MAX
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import RevisitSpec, revisit_failure
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
 from haystack_collector.extract.feed_postings import FeedPostingMap, check_pattern
@@ -47,6 +55,7 @@ from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
 from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, ItemValue, LinkSpec
+from haystack_collector.store.revisits import record_visit
 
 __all__ = [
     "FETCH_ACTION",
@@ -57,6 +66,7 @@ __all__ = [
     "contained",
     "enqueue_follow_ups",
     "parse_follow_action",
+    "poll_feed",
     "queue_feeds",
     "resolve_follow_action",
     "store_feed",
@@ -131,6 +141,8 @@ class Rss(FetchingEngine):
     # Feeds keep their validators in ItemData and send them from there: the fetcher's own
     # cache would turn the retry of a fetch whose entries were never stored into a 304.
     conditional_get = False
+    # A feed's re-visit is its poll: the policy re-queues fetchFeed.
+    revisit = RevisitSpec(FETCH_ACTION, collect_action=FETCH_ACTION)
 
     @start_action(POLL_ACTION, description="Store the configured feeds and queue their fetch")
     def poll(self, ctx: ActionContext) -> None:
@@ -164,7 +176,12 @@ class Rss(FetchingEngine):
     ) -> None:
         update = _update(result, checked)  # parsing is CPU work: off the loop, outside the txn
         new = ctx.db.run(
-            store_feed, queue=ctx.queue, engine_id=ctx.engine_id, task=task, update=update
+            poll_feed,
+            queue=ctx.queue,
+            engine_id=ctx.engine_id,
+            task=task,
+            update=update,
+            result=result,
         )
         ctx.items_stored += 1 + len(update.entries)
         ctx.events_enqueued += new
@@ -282,10 +299,12 @@ def _update(result: FetchResult, checked: datetime) -> FeedUpdate:
     """A fetch result turned into what is stored (parsing happens here, outside any
     transaction)."""
     data: Data = {"StatusCode": result.status, "CheckedAt": checked}
+    if result.not_modified:
+        # The content held is still the last 200's: its status stays, only the check is new
+        # (the poll's visit records the 304). A StatusCode flip would count as a change.
+        return FeedUpdate({"CheckedAt": checked, "Error": []}, [])
     if result.error is not None:
         return FeedUpdate(data | {"Error": result.error}, [])
-    if result.not_modified:
-        return FeedUpdate(data | {"Error": []}, [])
     if result.status != 200:
         return FeedUpdate(data | {"Error": f"HTTP {result.status}"}, [])
     try:
@@ -314,6 +333,35 @@ def _info_data(info: FeedInfo) -> Data:
         "FeedLink": _or_empty(info.link),
         "Description": _or_empty(info.description),
     }
+
+
+def poll_feed(
+    conn: Connection,
+    *,
+    queue: WorkQueue,
+    engine_id: int,
+    task: Task,
+    update: FeedUpdate,
+    result: FetchResult,
+) -> int:
+    """``store_feed``, recording the visit when the feed was polled before and answered."""
+    answered = revisit_failure(result) is None
+    if not answered or store.get_item_value(conn, item_id=task.item_id, key="CheckedAt") is None:
+        return store_feed(conn, queue=queue, engine_id=engine_id, task=task, update=update)
+    added: list[int] = []
+
+    def write(conn: Connection) -> None:
+        added.append(store_feed(conn, queue=queue, engine_id=engine_id, task=task, update=update))
+
+    record_visit(
+        conn,
+        item_id=task.item_id,
+        engine_id=engine_id,
+        status=result.status,
+        write=write,
+        not_modified=result.not_modified,
+    )
+    return added[0]
 
 
 def store_feed(

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from haystack_collector.extract.sites.apply import (
+    detail_gone,
     extract_detail,
     extract_listing,
     merge_fields,
@@ -57,6 +58,7 @@ __all__ = [
     "SiteWarning",
     "builtin_sites",
     "builtin_sites_folder",
+    "detail_gone",
     "extract_detail",
     "extract_listing",
     "find_form",

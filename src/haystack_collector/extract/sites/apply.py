@@ -117,6 +117,13 @@ def read_listing(
     return ListingPage(records, _next_url(doc, spec.next_page, base), found)
 
 
+def detail_gone(defn: SiteDefinition, data: bytes | str) -> bool:
+    """Whether a detail page shows the board's "removed/expired" notice (``detail.gone``)."""
+    if defn.detail is None or defn.detail.gone is None:
+        return False
+    return bool(_select(document(data), defn.detail.gone))
+
+
 def read_detail(
     defn: SiteDefinition, data: bytes | str, *, base_url: str | None = None
 ) -> DetailPage:

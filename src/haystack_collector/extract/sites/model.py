@@ -2,9 +2,10 @@
 
 A definition names the pages to start from (``start_urls``) or the search form to submit
 (``search``), how to find each listing on a results page and the fields in it, the link to
-the next results page, the fields of a listing's detail page, and which fields are the
-normalized posting fields. Every selector is checked when the file is loaded, so a typo is an
-error naming the file and the field, not an empty harvest later.
+the next results page, the fields of a listing's detail page, which fields are the
+normalized posting fields, and what of a detail page is no change (``volatile``). Every
+selector is checked when the file is loaded, so a typo is an error naming the file and the
+field, not an empty harvest later.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from haystack_collector.extract.volatile import VolatileRules
 
 __all__ = [
     "POSTING_FIELD_NAMES",
@@ -150,9 +153,11 @@ class ListingSpec(_Strict):
 
 
 class DetailSpec(_Strict):
-    """A listing's own page: its fields (merged over the listing's)."""
+    """A listing's own page: its fields (merged over the listing's), and the notice the board
+    shows on a listing that was removed or has expired (``gone``: the listing is gone)."""
 
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    gone: Locator | None = None
 
     _check_names = field_validator("fields")(_check_field_names)
 
@@ -202,6 +207,9 @@ class SiteDefinition(_Strict):
     posting: dict[PostingFieldName, str] = Field(
         default_factory=dict, validation_alias=AliasChoices("posting", "job")
     )
+    # What of a detail page is no change when it is fetched again (a footer clock, an ad):
+    # its visible text under these rules is kept as the listing's TextDigest.
+    volatile: VolatileRules | None = None
 
     _source: str | None = PrivateAttr(default=None)
 
