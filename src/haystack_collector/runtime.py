@@ -7,7 +7,9 @@
 * the fetch settings and the engines' ``Fetchers`` (engines/fetchers.py): what every action
   fetches with, handed to the worker, the scheduler and the job runner, and through them to
   each action's context. Nothing is set on an engine class;
-* the worker, the scheduler (fired by the worker) and the job runner (API-queued jobs).
+* the worker, the scheduler (fired by the worker) and the job runner (API-queued jobs);
+* the notifier (watch/notifier.py): evaluates the watches and delivers their notifications,
+  beside the worker (in a thread of its own, or as a task on ``haystack serve``'s loop).
 
 Every command starts one and differs only in its ``Parts``: ``haystack worker`` runs all of
 them, ``haystack run ENGINE`` and ``haystack crawl`` a draining worker alone, ``haystack
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from haystack_collector.jobs import JobRunner
     from haystack_collector.scheduler import Scheduler
     from haystack_collector.settings import Settings
+    from haystack_collector.watch.notifier import Notifier
     from haystack_collector.worker import Worker, WorkerStats
 
 __all__ = ["API_ONLY", "CRAWL", "RUN", "SERVE", "WORKER", "Parts", "Runtime"]
@@ -56,13 +59,16 @@ class Parts:
     job_runner: bool = True  # jobs queued through the API (engine starts)
     follow_config: bool = True  # the Config table's MaxConcurrentJobs and DefaultDelay
     api: bool = False  # ``haystack serve``: the API shares the process (and its threads)
+    notifier: bool = True  # watches and their notifications (with the worker, and settings)
 
 
 WORKER = Parts()
-RUN = Parts(scheduler=False, job_runner=False)
-CRAWL = Parts(scheduler=False, job_runner=False, follow_config=False)
+RUN = Parts(scheduler=False, job_runner=False, notifier=False)
+CRAWL = Parts(scheduler=False, job_runner=False, follow_config=False, notifier=False)
 SERVE = Parts(api=True)
-API_ONLY = Parts(worker=False, scheduler=False, job_runner=False, follow_config=False, api=True)
+API_ONLY = Parts(
+    worker=False, scheduler=False, job_runner=False, follow_config=False, api=True, notifier=False
+)
 
 
 class Runtime:
@@ -104,6 +110,7 @@ class Runtime:
         self.scheduler: Scheduler | None = None
         self.job_runner: JobRunner | None = None
         self.worker: Worker | None = None
+        self.notifier: Notifier | None = None
         for name, build in _BUILDERS.items():
             setattr(self, name, build(self))
 
@@ -177,7 +184,7 @@ class Runtime:
 
         if self.worker is None:
             raise RuntimeError("this runtime runs no worker")
-        with self._runner_in_thread():
+        with self._runner_in_thread(), self._notifier_in_thread():
             return run_worker(
                 self.worker, stats_interval=stats_interval, tty=tty, threads=self.threads
             )
@@ -190,9 +197,20 @@ class Runtime:
         with self.job_runner.running_in_thread():
             yield
 
-    def services(self) -> list[Worker | JobRunner]:
+    @contextlib.contextmanager
+    def _notifier_in_thread(self) -> Iterator[None]:
+        if self.notifier is None:
+            yield
+            return
+        with self.notifier.running_in_thread():
+            yield
+        if self.drain:  # what the drained run found is told now, not at the next start
+            self.notifier.run_once()
+
+    def services(self) -> list[Worker | JobRunner | Notifier]:
         """The parts that run as tasks on a loop shared with others (``haystack serve``)."""
-        return [part for part in (self.worker, self.job_runner) if part is not None]
+        parts = (self.worker, self.job_runner, self.notifier)
+        return [part for part in parts if part is not None]
 
     def close(self) -> None:
         """Dispose of the database if the runtime opened it."""
@@ -258,8 +276,20 @@ def _worker(runtime: Runtime) -> Worker | None:
     )
 
 
+def _notifier(runtime: Runtime) -> Notifier | None:
+    settings = runtime.settings
+    if not (runtime.parts.notifier and runtime.parts.worker) or settings is None:
+        return None  # beside a worker, as configured; a bare Runtime(db) has no settings
+    if settings.notify_every <= 0:
+        return None
+    from haystack_collector.watch.notifier import notifier_from_settings  # noqa: PLC0415
+
+    return notifier_from_settings(runtime.db, settings)
+
+
 _BUILDERS: dict[str, Callable[[Runtime], Any]] = {
     "scheduler": _scheduler,
     "job_runner": _job_runner,
     "worker": _worker,
+    "notifier": _notifier,
 }

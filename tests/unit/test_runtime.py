@@ -43,10 +43,10 @@ def db(settings: Settings) -> Iterator[Database]:
 @pytest.mark.parametrize(
     ("parts", "built"),
     [
-        (WORKER, ["scheduler", "job_runner", "worker"]),  # haystack worker
+        (WORKER, ["scheduler", "job_runner", "worker", "notifier"]),  # haystack worker
         (RUN, ["worker"]),  # haystack run ENGINE
         (CRAWL, ["worker"]),  # haystack crawl
-        (SERVE, ["scheduler", "job_runner", "worker"]),  # haystack serve
+        (SERVE, ["scheduler", "job_runner", "worker", "notifier"]),  # haystack serve
         (API_ONLY, []),  # haystack serve --no-worker, and the extra API processes
     ],
 )
@@ -121,7 +121,7 @@ def test_parts_switch_themselves_off(settings: Settings, db: Database) -> None:
     unscheduled = Runtime.from_settings(
         settings, db=db, parts=Parts(scheduler=False), engines=[Quiet]
     )
-    assert unscheduled.parts_built() == ["job_runner", "worker"]
+    assert unscheduled.parts_built() == ["job_runner", "worker", "notifier"]
     assert unscheduled.worker is not None
     assert unscheduled.worker.scheduler is None
     # The scheduler is fired by the worker: asked for without one, it is off.

@@ -52,6 +52,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0007",
             "0008",
             "0009",
+            "0012",
         )
         assert not before.up_to_date
         after = upgrade(db)
@@ -85,7 +86,17 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
     db = legacy_mariadb
     before = status(db)
     assert before.legacy_unversioned
-    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+    assert before.pending == (
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+        "0012",
+    )
 
     after = upgrade(db)
 
