@@ -60,6 +60,7 @@ __all__ = [
     "add_watch",
     "advance_watch",
     "claim_notifications",
+    "current_marks",
     "dead_events_since",
     "delete_watch",
     "failed_runs_since",
@@ -697,3 +698,9 @@ def dead_events_since(conn: Connection, *, since: datetime, limit: int = 200) ->
         )
         for event_id, engine, action, uri, error in conn.execute(query)
     ]
+
+
+def current_marks(conn: Connection) -> tuple[int, int]:
+    """The newest version id and visit id: where a new watch starts (0, 0 until the versions
+    store exists)."""
+    return 0, 0

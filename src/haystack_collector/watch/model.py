@@ -28,6 +28,7 @@ __all__ = [
     "PostingFilter",
     "WatchFilter",
     "check_events",
+    "check_volatile",
     "compensation_amount",
 ]
 
@@ -199,3 +200,34 @@ def check_events(events: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             f"events: {', '.join(bad)} is not one of {', '.join(EVENTS)}", setting="events"
         )
     return tuple(each for each in EVENTS if each in events)
+
+
+def check_volatile(rules: dict[str, Any]) -> dict[str, Any]:
+    """A watch's volatile rules: CSS selectors to drop or keep and text patterns to ignore,
+    as lists of strings; ConfigError otherwise."""
+    known = ("drop", "keep", "ignore")
+    unknown = set(rules) - set(known)
+    if unknown:
+        raise ConfigError(
+            f"volatile: unknown rule(s) {', '.join(sorted(unknown))} (use {', '.join(known)})",
+            setting="volatile",
+        )
+    checked: dict[str, Any] = {}
+    for key in known:
+        values = rules.get(key) or []
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ConfigError(f"volatile.{key}: a list of strings", setting="volatile")
+        if key == "ignore":
+            for pattern in values:
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise ConfigError(
+                        f"volatile.ignore: {pattern!r} is not a regular expression: {error}",
+                        setting="volatile",
+                    ) from None
+        if values:
+            checked[key] = list(values)
+    return checked
