@@ -301,6 +301,41 @@ workers = Table(
     Index("ix_Workers_seen", "workerSeen"),
 )
 
+VISIT_OUTCOME_MAX = 16
+
+# An item's earlier values (migration 0011, see ``store.versions``): ItemData always holds the
+# current values, which are version max(version) + 1 (1 when the item has no row here). A row
+# is written only when an existing item's meaning changed, never on its first store.
+item_versions = Table(
+    "ItemVersions",
+    metadata,
+    Column("versionId", Integer, primary_key=True, autoincrement=True),
+    Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, 3... per item
+    Column("validFrom", Timestamp),  # when this version was first stored; NULL: unknown
+    Column("validTo", Timestamp, nullable=False),  # when it was replaced (the change)
+    Column("versionData", LongText),  # JSON: key -> typed values (store.versions)
+    Column("versionText", LongText),  # the page's main text at this version, when kept
+    Column("versionDigest", String(64)),  # SHA-256 of the normalized meaning
+    UniqueConstraint("itemId", "version", name="uq_ItemVersions_item_version"),
+    Index("ix_ItemVersions_versionId", "versionId"),  # readers scanning new rows by cursor
+    Index("ix_ItemVersions_validTo", "validTo"),  # retention by age
+)
+
+# Re-visits of collected items and what each found (written by the re-visit scheduler).
+item_visits = Table(
+    "ItemVisits",
+    metadata,
+    Column("visitId", Integer, primary_key=True, autoincrement=True),
+    Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId")),
+    Column("visitDate", Timestamp, nullable=False),
+    Column("visitOutcome", String(VISIT_OUTCOME_MAX), nullable=False),  # unchanged/changed/gone
+    Column("visitStatus", Integer),  # the HTTP status, when there was one
+    Index("ix_ItemVisits_item_date", "itemId", "visitDate"),
+    Index("ix_ItemVisits_outcome", "visitOutcome", "visitId"),
+)
+
 
 # --- watches and their notifications (migration 0012) -------------------------------------
 
@@ -358,4 +393,13 @@ notifications = Table(
 )
 
 # Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
-HAYSTACK_TABLES: tuple[Table, ...] = (schedules, api_tokens, jobs, workers, watches, notifications)
+HAYSTACK_TABLES: tuple[Table, ...] = (
+    schedules,
+    api_tokens,
+    jobs,
+    workers,
+    item_versions,
+    item_visits,
+    watches,
+    notifications,
+)

@@ -28,6 +28,8 @@ from haystack_collector.db.schema import (
     engines,
     item_data,
     item_events,
+    item_versions,
+    item_visits,
     items,
     jobs,
     notifications,
@@ -67,12 +69,15 @@ __all__ = [
     "finish_notifications",
     "first_holders",
     "get_watch",
+    "gone_visits_since",
     "item_messages",
     "list_notifications",
     "list_watches",
     "mark_uncertain",
     "max_item_id",
     "new_item_ids",
+    "newest_version_id",
+    "newest_visit_id",
     "oldest_queued_since",
     "record_notifications",
     "requeue_notification",
@@ -701,6 +706,27 @@ def dead_events_since(conn: Connection, *, since: datetime, limit: int = 200) ->
 
 
 def current_marks(conn: Connection) -> tuple[int, int]:
-    """The newest version id and visit id: where a new watch starts (0, 0 until the versions
-    store exists)."""
-    return 0, 0
+    """The newest version id and visit id: where a new watch starts."""
+    return newest_version_id(conn), newest_visit_id(conn)
+
+
+def gone_visits_since(
+    conn: Connection, *, after_visit_id: int, limit: int
+) -> list[tuple[int, int]]:
+    """(visit id, item id) of the re-visits after the cursor that found their item gone."""
+    v = item_visits.c
+    query = (
+        select(v.visitId, v.itemId)
+        .where(v.visitId > after_visit_id, v.visitOutcome == "gone")
+        .order_by(v.visitId)
+        .limit(limit)
+    )
+    return [(int(visit), int(item)) for visit, item in conn.execute(query)]
+
+
+def newest_visit_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(item_visits.c.visitId))).scalar() or 0)
+
+
+def newest_version_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(item_versions.c.versionId))).scalar() or 0)

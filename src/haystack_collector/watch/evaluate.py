@@ -10,6 +10,12 @@ anything from being recorded twice in any case.
   ``queued``, holds the mark back for up to ``QUEUED_WAIT``, so it is told of once fetched).
   Its version is 1: an item is new once. A posting watch tells of each posting (fingerprint)
   once, from the first item that carried it.
+- ``changed``: a version stored after the mark (``store.versions``: the item's meaning
+  changed) of an item the filter matches, when the change still shows under the watch's
+  volatile rules (``watch.changes``); its version is the item's new one (k + 1), and the
+  notification keeps the diff.
+- ``gone``: a re-visit after the mark that found its item gone; its version is the item's
+  current one.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from haystack_collector.db import Database
 from haystack_collector.errors import DatabaseConnectionError
 from haystack_collector.extract.jobs import JOB_FINGERPRINT, JOB_KEYS
 from haystack_collector.logs import get_logger
+from haystack_collector.store import versions
 from haystack_collector.store import watches as store
 from haystack_collector.store.query import TITLE_KEYS
 from haystack_collector.store.watches import ItemMessage, NewNotification, WatchRow
+from haystack_collector.watch.changes import change_lines
 from haystack_collector.watch.model import WatchFilter
 
 __all__ = ["Evaluation", "evaluate_watch", "evaluate_watches"]
@@ -67,12 +75,16 @@ def evaluate_watch(db: Database, watch: WatchRow, *, now: datetime | None = None
     if "new" in watch.events:
         new, item_mark = _new(db, watch, spec, moment)
         found += new
+    changed, version_mark = _changed(db, watch, spec)
+    found += changed
+    gone, visit_mark = _gone(db, watch, spec)
+    found += gone
     recorded = db.run(
         store.advance_watch,
         watch=watch,
         last_item_id=item_mark,
-        last_version_id=watch.last_version_id,
-        last_visit_id=watch.last_visit_id,
+        last_version_id=version_mark,
+        last_visit_id=visit_mark,
         found=found,
     )
     counts: dict[str, int] = {}
@@ -113,6 +125,62 @@ def _new(
     return [
         NewNotification(watch.watch_id, each.item_id, "new", 1, detail_of(each)) for each in chosen
     ], mark
+
+
+def _changed(db: Database, watch: WatchRow, spec: WatchFilter) -> tuple[list[NewNotification], int]:
+    """Changes stored after the watch's version mark that matter under its rules."""
+    rows = db.run_read(
+        versions.versions_since, after_version_id=watch.last_version_id, limit=MAX_PER_EVALUATION
+    )
+    if not rows:
+        return [], watch.last_version_id
+    mark = max(row.version_id or 0 for row in rows)
+    if "changed" not in watch.events:
+        return [], mark
+    matched = db.run_read(
+        store.matching, where=spec.item_filter(), item_ids=sorted({row.item_id for row in rows})
+    )
+    messages = db.run_read(store.item_messages, item_ids=sorted(matched), keys=SHOWN_KEYS)
+    found = []
+    for old in rows:
+        item = messages.get(old.item_id)
+        if item is None or (spec.posting.active() and not spec.posting.matches(item.fields)):
+            continue
+        new = db.run_read(versions.get_version, item_id=old.item_id, version=old.version + 1)
+        if new is None:
+            continue  # pruned meanwhile: nothing to compare
+        diff = change_lines(old, new, watch.volatile)
+        if diff is None:
+            continue  # only what the watch's rules ignore changed
+        found.append(
+            NewNotification(
+                watch.watch_id, old.item_id, "changed", new.version, detail_of(item, diff=diff)
+            )
+        )
+    return found, mark
+
+
+def _gone(db: Database, watch: WatchRow, spec: WatchFilter) -> tuple[list[NewNotification], int]:
+    """Re-visits after the watch's visit mark that found a matching item gone."""
+    visits = db.run_read(
+        store.gone_visits_since, after_visit_id=watch.last_visit_id, limit=MAX_PER_EVALUATION
+    )
+    if not visits:
+        return [], watch.last_visit_id  # the outcome index reads only gone visits past it
+    mark = visits[-1][0]
+    if "gone" not in watch.events:
+        return [], mark
+    ids = sorted({item for _visit, item in visits})
+    matched = db.run_read(store.matching, where=spec.item_filter(), item_ids=ids)
+    messages = db.run_read(store.item_messages, item_ids=sorted(matched), keys=SHOWN_KEYS)
+    found = []
+    for item_id in ids:
+        item = messages.get(item_id)
+        if item is None or (spec.posting.active() and not spec.posting.matches(item.fields)):
+            continue
+        version = db.run_read(versions.current_version, item_id=item_id)
+        found.append(NewNotification(watch.watch_id, item_id, "gone", version, detail_of(item)))
+    return found, mark
 
 
 def _first_postings(

@@ -203,9 +203,10 @@ def check_events(events: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def check_volatile(rules: dict[str, Any]) -> dict[str, Any]:
-    """A watch's volatile rules: CSS selectors to drop or keep and text patterns to ignore,
-    as lists of strings; ConfigError otherwise."""
-    known = ("drop", "keep", "ignore")
+    """A watch's volatile rules: ``ignore``, text patterns (regular expressions) a change is
+    judged without; ConfigError otherwise. (CSS selectors to drop or keep apply where the
+    markup is read: a site definition's rules, see docs/watching.md.)"""
+    known = ("ignore",)
     unknown = set(rules) - set(known)
     if unknown:
         raise ConfigError(

@@ -52,6 +52,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0007",
             "0008",
             "0009",
+            "0011",
             "0012",
         )
         assert not before.up_to_date
@@ -95,6 +96,7 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         "0007",
         "0008",
         "0009",
+        "0011",
         "0012",
     )
 
