@@ -14,10 +14,12 @@ import pytest
 
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.db.schema import item_visits
 from haystack_collector.engines.registry import all_engines
 from haystack_collector.errors import ConfigError
 from haystack_collector.runtime import Runtime
 from haystack_collector.settings import Settings
+from haystack_collector.store import versions
 from haystack_collector.store import watches as watch_store
 from haystack_collector.store.item_state import set_states
 from haystack_collector.watch.evaluate import evaluate_watches
@@ -388,3 +390,60 @@ def test_the_notify_every_setting_builds_or_leaves_out_the_notifier(db: Database
     off = Runtime.from_settings(settings(notify_every=0), db=db, engines=all_engines()[:1])
     assert off.notifier is None
     assert "notifier" not in off.parts_built()
+
+
+def test_a_change_is_told_with_its_diff_and_a_volatile_change_is_not(
+    db: Database, hook: Webhook
+) -> None:
+    [item_id] = add_items(db, "prices", 1, Price="10", Note="Updated 10:00")
+    create_watch(
+        db,
+        name="prices",
+        filter={"engine": "prices"},
+        events=["changed"],
+        channels_=[hook.url()],
+        volatile={"ignore": [r"Updated \d+:\d+"]},
+    )
+    notifier = notifier_from_settings(db, settings())
+    # Only the footer-like note changes: a version is kept, but this watch ignores it.
+    db.run(store.set_item_data, item_id=item_id, key="Note", value="Updated 11:00")
+    assert notifier.run_once().delivery.sent == 0
+    assert hook.posts == []
+    # The price changes: told once, with the diff, at the item's new version.
+    db.run(store.set_item_data, item_id=item_id, key="Price", value="12")
+    assert notifier.run_once().delivery.sent == 1
+    [post] = hook.posts
+    assert post["json"]["title"] == "[haystack] prices: 1 changed"
+    assert post["json"]["message"].splitlines() == [
+        "CHANGED: Item 0",
+        "  https://jobs.test/p/0",
+        "  - Price: 10",
+        "  + Price: 12",
+    ]
+    [row] = db.run_read(watch_store.list_notifications, status=["sent"])
+    assert (row.event, row.version) == (
+        "changed",
+        db.run_read(versions.current_version, item_id=item_id),
+    )
+    assert notifier.run_once().delivery.sent == 0
+
+
+def test_a_gone_item_is_told_once(db: Database, hook: Webhook) -> None:
+    [item_id] = add_items(db, "gone", 1)
+    create_watch(
+        db, name="gone", filter={"engine": "gone"}, events=["gone"], channels_=[hook.url()]
+    )
+    visit = {
+        "itemId": item_id,
+        "visitDate": datetime.now(UTC).replace(tzinfo=None),
+        "visitOutcome": "gone",
+        "visitStatus": 404,
+    }
+    with db.transaction() as conn:
+        conn.execute(item_visits.insert(), [visit, {**visit, "visitOutcome": "unchanged"}])
+        conn.execute(item_visits.insert(), [visit])  # found gone again: the same version
+    notifier = notifier_from_settings(db, settings())
+    assert notifier.run_once().delivery.sent == 1
+    assert hook.posts[0]["json"]["title"] == "[haystack] gone: 1 gone"
+    assert hook.posts[0]["json"]["message"].startswith("GONE: Item 0\n")
+    assert notifier.run_once().delivery.sent == 0
