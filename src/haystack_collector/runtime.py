@@ -278,8 +278,8 @@ def _worker(runtime: Runtime) -> Worker | None:
 
 def _notifier(runtime: Runtime) -> Notifier | None:
     settings = runtime.settings
-    if not (runtime.parts.notifier and runtime.parts.worker) or settings is None:
-        return None  # beside a worker, as configured; a bare Runtime(db) has no settings
+    if not runtime.parts.notifier or runtime.worker is None or settings is None:
+        return None  # beside a worker (built before it), as configured; a bare Runtime(db)
     if settings.notify_every <= 0:
         return None
     from haystack_collector.watch.notifier import notifier_from_settings  # noqa: PLC0415

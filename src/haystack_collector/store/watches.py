@@ -71,6 +71,7 @@ __all__ = [
     "get_watch",
     "gone_visits_since",
     "item_messages",
+    "last_deliveries",
     "list_notifications",
     "list_watches",
     "mark_uncertain",
@@ -81,6 +82,7 @@ __all__ = [
     "oldest_queued_since",
     "record_notifications",
     "requeue_notification",
+    "status_counts",
     "update_watch",
     "watches_with_due",
 ]
@@ -730,3 +732,21 @@ def newest_visit_id(conn: Connection) -> int:
 
 def newest_version_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(item_versions.c.versionId))).scalar() or 0)
+
+
+def status_counts(conn: Connection) -> dict[int, dict[str, int]]:
+    """Each watch's notifications counted by status."""
+    query = select(_N.watchId, _N.notifyStatus, func.count()).group_by(_N.watchId, _N.notifyStatus)
+    found: dict[int, dict[str, int]] = {}
+    for watch_id, status, count in conn.execute(query):
+        found.setdefault(int(watch_id), {})[str(status)] = int(count)
+    return found
+
+
+def last_deliveries(conn: Connection, *, watch_id: int) -> datetime | None:
+    """When the watch's last notification went out."""
+    return from_db(
+        conn.execute(
+            select(func.max(_N.notifySent)).where(_N.watchId == watch_id, _N.notifyStatus == "sent")
+        ).scalar()
+    )
