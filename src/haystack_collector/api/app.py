@@ -22,6 +22,7 @@ from haystack_collector.api.routes import (
     metrics,
     status,
     stream,
+    watches,
 )
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
@@ -43,6 +44,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     middleware.install(app, settings)
     for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):
         app.include_router(module.router)
+    app.include_router(watches.router)
+    app.include_router(watches.notifications_router)
     app.include_router(stream.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)
