@@ -39,6 +39,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("engines", "/engines", "Engines"),
     NavEntry("items", "/items", "Items"),
     NavEntry("jobs", "/jobs", "Jobs"),
+    NavEntry("watches", "/watches", "Watches"),
     NavEntry("queue", "/queue", "Queue"),
     NavEntry("hosts", "/hosts", "Hosts"),
     NavEntry("status", "/status", "Status log"),
@@ -80,6 +81,11 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
 @router.get("/jobs", response_class=HTMLResponse)
 def jobs_page(request: Request) -> HTMLResponse:
     return _page(request, "jobs")
+
+
+@router.get("/watches", response_class=HTMLResponse)
+def watches_page(request: Request) -> HTMLResponse:
+    return _page(request, "watches")
 
 
 @router.get("/queue", response_class=HTMLResponse)

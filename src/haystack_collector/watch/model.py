@@ -178,9 +178,15 @@ class WatchFilter:
 
     def describe(self) -> str:
         """The filter in a few words, for a message or a list."""
-        parts = [f"{key}={value}" for key, value in self.to_dict().items() if key != "posting"]
-        parts += [f"{key}={value}" for key, value in self.to_dict().get("posting", {}).items()]
+        found = self.to_dict()
+        names = ("engine", "key", "value", "q", "state", "site", "url_prefix")
+        parts = [f"{name}={_shown(found[name])}" for name in names if name in found]
+        parts += [f"{key}={_shown(value)}" for key, value in found.get("posting", {}).items()]
         return ", ".join(parts) or "every item"
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def _text(value: Any) -> str | None:
