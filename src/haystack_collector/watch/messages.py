@@ -44,7 +44,7 @@ def digest(watch: str, rows: Sequence[NotificationRow]) -> Message:
     listed = min(len(alerts), MAX_LISTED) + min(len(items), max(MAX_LISTED - len(alerts), 0))
     if len(rows) > listed:
         lines.append(f"... and {len(rows) - listed} more.")
-    return Message(title, "\n".join(lines).rstrip() + "\n")
+    return Message(title, "\n".join(lines).rstrip())
 
 
 def _item(row: NotificationRow) -> list[str]:
