@@ -13,7 +13,7 @@ import pytest
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
-from haystack_collector.store import events
+from haystack_collector.store import events, workers
 from haystack_collector.store import jobs as job_store
 from haystack_collector.watch.alerts import Alerts
 from haystack_collector.watch.manage import create_watch
@@ -145,3 +145,26 @@ def test_the_database_alert_also_reaches_the_alert_watches_last_read(
     assert notifier.alerts.database_down("OperationalError: connection refused")
     [post] = hook.posts
     assert post["json"]["title"] == "[haystack] alert: the database is unreachable"
+
+
+@pytest.mark.parametrize(("after", "told"), [(0.0, 1), (600.0, 0)])
+def test_the_breaker_alert_threshold_setting(
+    db: Database, hook: Webhook, after: float, told: int
+) -> None:
+    create_watch(db, name="ops", filter={}, events=["gone"], channels_=[hook.url()], alerts=True)
+    # A worker's heartbeat says slow.test's breaker is open.
+    db.run(workers.register_worker, owner="w-breaker")
+    db.run(
+        workers.heartbeat_worker,
+        owner="w-breaker",
+        finished=0,
+        failed=0,
+        stats={"hosts": {"slow.test": {"breaker": "open", "requests": 3, "errors": 3}}},
+    )
+    notifier = notifier_from_settings(db, settings(notify_breaker_alert_after=after))
+    assert notifier.run_once().alerts == told
+    assert len(hook.posts) == told
+    if told:
+        assert hook.posts[0]["json"]["message"].startswith(
+            "ALERT: the circuit breaker of slow.test stayed open\n  slow.test: open for 0 min"
+        )
