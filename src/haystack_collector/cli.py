@@ -37,6 +37,7 @@ from haystack_collector.errors import (
 )
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
+from haystack_collector.versions_cli import make_versions_app
 from haystack_collector.watch.cli import make_watch_app
 
 # Each command imports what it needs when it runs: `haystack --version`, `--help` and the
@@ -141,6 +142,7 @@ def _settings(ctx: typer.Context) -> Settings:
         configure_defaults,
     )
     from haystack_collector.settings import load_settings  # noqa: PLC0415
+    from haystack_collector.store import versions  # noqa: PLC0415
 
     state = _state(ctx)
     if state.settings is None:
@@ -155,6 +157,11 @@ def _settings(ctx: typer.Context) -> Settings:
         # Engines fall back on these folders and depth; the next command reads its own.
         configure_defaults(EngineDefaults.of(settings))
         ctx.find_root().call_on_close(lambda: configure_defaults(None))
+        # Every write of item data applies the version retention (store/versions.py).
+        versions.configure_retention(
+            versions.retention_of(settings.versions_keep, settings.versions_max_age)
+        )
+        ctx.find_root().call_on_close(lambda: versions.configure_retention(None))
     return state.settings
 
 
@@ -1118,6 +1125,13 @@ def crawl(
     ignore_robots: Annotated[
         bool, typer.Option("--ignore-robots", help="Do not obey robots.txt.")
     ] = False,
+    main_text: Annotated[
+        bool,
+        typer.Option(
+            "--main-text",
+            help="Keep each page's main text (searchable, diffed between versions).",
+        ),
+    ] = False,
     stats_interval: Annotated[
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
@@ -1146,6 +1160,7 @@ def crawl(
         delay=delay,
         allowed_domains=tuple(allow_domain or ()),
         obey_robots=not ignore_robots,
+        main_text=main_text,
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
     runtime = crawl_runtime(
@@ -1266,6 +1281,8 @@ def _read_regular_file(file: Path) -> bytes:
 # `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).
 app.add_typer(make_token_app(_ready_database), name="token")
 app.add_typer(make_watch_app(_ready_database), name="watch")
+# `haystack versions prune`: the version retention applied to every item.
+app.add_typer(make_versions_app(_ready_database, _settings), name="versions")
 
 
 def main() -> None:

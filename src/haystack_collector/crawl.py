@@ -36,6 +36,7 @@ from haystack_collector.engines.web_scraper import (
     WebScraperSettings,
 )
 from haystack_collector.errors import HaystackError
+from haystack_collector.extract.volatile import VolatileRules
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.logs import get_logger
 from haystack_collector.queue import QueuePolicy
@@ -70,6 +71,8 @@ class CrawlOptions:
     delay: float | None = None
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
+    main_text: bool = False
+    volatile: VolatileRules | None = None  # what of its pages does not count as a change
 
     def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
         """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
@@ -88,6 +91,8 @@ class CrawlOptions:
             url=self.url,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
+            main_text=self.main_text,
+            volatile=self.volatile,
             **depth,
             **chosen,
         )

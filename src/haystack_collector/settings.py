@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     web_scraper_depth: int = Field(
         default=3, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
     )
+    # Earlier versions of each item kept when its meaning changes (store/versions.py): the
+    # newest this many (0: keep none, and read nothing to decide), none older than this many
+    # days (unset: no age limit; an item's newest earlier version is always kept).
+    versions_keep: int = Field(default=50, ge=0, le=100_000, validation_alias=_env("VERSIONS_KEEP"))
+    versions_max_age: float | None = Field(
+        default=None, gt=0, validation_alias=_env("VERSIONS_MAX_AGE")
+    )
     # Seconds a worker may miss its heartbeats before any other worker judges it dead and
     # releases its claims (crash recovery; see worker.py). The same on every worker.
     worker_stall_timeout: float = Field(

@@ -24,6 +24,7 @@ from haystack_collector.api.routes import (
     stream,
     watches,
 )
+from haystack_collector.api.routes import versions as item_versions
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
 from haystack_collector.ui import install_ui
@@ -47,6 +48,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.include_router(watches.router)
     app.include_router(watches.notifications_router)
     app.include_router(stream.router)
+    app.include_router(item_versions.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)
     install_ui(app)

@@ -47,10 +47,12 @@ from haystack_collector.extract.sites import (
     read_listing,
 )
 from haystack_collector.extract.sites.load import SUFFIXES
+from haystack_collector.extract.volatile import VolatileRules, page_text, text_digest
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Job, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
+from haystack_collector.store.meaning import TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
 
 __all__ = [
@@ -300,6 +302,8 @@ class Sites(FetchingEngine):
             if page.record is not None:
                 fields = merge_fields(_fields(defn, stored), page.record.fields)
                 data |= _record_data(defn, fields)
+            if defn.volatile is not None:  # the page's text, without what is no change
+                data[TEXT_DIGEST] = await asyncio.to_thread(_text_digest, result, defn.volatile)
         else:
             ctx.log.warning("site %s: detail page %s: %s", defn.name, job.uri, error)
         # The data and the finished event commit together (the worker does not finish it).
@@ -349,6 +353,11 @@ def _form_request(defn: SiteDefinition, form: FormRequest) -> _Request:
     named = {*defn.search.keyword_fields, *defn.search.fields}
     search = tuple(sorted((k, v) for k, v in form.fields.items() if k in named))
     return _Request(form.action, form.fields, search)
+
+
+def _text_digest(result: FetchResult, rules: VolatileRules) -> str:
+    html = result.text or result.body.decode(result.encoding or "utf-8", errors="replace")
+    return text_digest(None, page_text(html, rules), rules)
 
 
 def _fetch_error(result: FetchResult) -> str | None:

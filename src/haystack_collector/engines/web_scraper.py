@@ -55,7 +55,9 @@ from haystack_collector.engines.fetchers import EngineFetch
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.main_text import main_text
 from haystack_collector.extract.page import Form, Image, Page, extract_page
+from haystack_collector.extract.volatile import NO_RULES, VolatileRules, page_text, text_digest
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
@@ -69,6 +71,7 @@ from haystack_collector.store.crawl import (
     PageWrite,
     StoredPage,
 )
+from haystack_collector.store.meaning import MAIN_TEXT, TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize, host_of
 
@@ -121,6 +124,11 @@ class WebScraperSettings(BaseModel):
     delay: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     per_host_concurrency: SkipJsonSchema[int | None] = Field(default=None, ge=1, le=100)
     obey_robots: SkipJsonSchema[bool | None] = None
+    # Keep each page's main text (``MainText``, searchable, diffed between versions); on for
+    # watched pages. Off, a page's change is decided on its whole visible text.
+    main_text: bool = False
+    # What of its pages does not count as a change (``extract.volatile``).
+    volatile: VolatileRules | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +143,8 @@ class CrawlSpec:
     delay: float | None = None
     per_host_concurrency: int | None = None
     obey_robots: bool | None = None
+    main_text: bool = False
+    volatile: VolatileRules | None = None
 
     @classmethod
     def from_settings(cls, settings: WebScraperSettings) -> CrawlSpec:
@@ -150,15 +160,21 @@ class CrawlSpec:
             settings.delay,
             settings.per_host_concurrency,
             settings.obey_robots,
+            settings.main_text,
+            settings.volatile if settings.volatile and not settings.volatile.empty else None,
         )
 
     def as_json(self) -> dict[str, Any]:
+        text: dict[str, Any] = {"main_text": True} if self.main_text else {}
+        if self.volatile is not None:
+            text["volatile"] = self.volatile.model_dump(mode="json")
         return {
             "url": self.url,
             "max_depth": self.max_depth,
             "max_pages": self.max_pages,
             "hosts": sorted(self.hosts),
             **self.fetch_overrides(),
+            **text,
         }
 
     @classmethod
@@ -177,6 +193,8 @@ class CrawlSpec:
             None if delay is None else float(delay),
             None if per_host is None else int(per_host),
             None if robots is None else bool(robots),
+            bool(raw.get("main_text", False)),
+            None if raw.get("volatile") is None else VolatileRules.model_validate(raw["volatile"]),
         )
 
     def fetch_overrides(self) -> dict[str, Any]:
@@ -291,10 +309,12 @@ class WebScraper(FetchingEngine):
             result = await self._fetch(fetcher, job.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
-        if len(result.body) > PARSE_ON_LOOP_BYTES:
-            page = await asyncio.to_thread(_page_record, result, fetched_at)
+        spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
+        # Main text runs a second parse: off the loop for any page, like a big one.
+        if len(result.body) > PARSE_ON_LOOP_BYTES or spec.main_text or spec.volatile:
+            page = await asyncio.to_thread(_page_record, result, fetched_at, spec)
         else:
-            page = _page_record(result, fetched_at)
+            page = _page_record(result, fetched_at, spec)
         write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
         stored = await writer.write(write)
         ctx.event_done = True
@@ -457,7 +477,9 @@ def store_page(
 # --- from a response to what is stored ----------------------------------------------------
 
 
-def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
+def _page_record(
+    result: FetchResult, fetched_at: datetime, spec: CrawlSpec | None = None
+) -> _Fetched:
     data: dict[str, ItemValue | Sequence[ItemValue]] = {
         "StatusCode": result.status,
         "ContentType": result.content_type,
@@ -471,15 +493,31 @@ def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
         data["Truncated"] = result.reason  # stored as far as it was read; this says why
     if result.status is None or not _is_html(result.content_type) or not result.body:
         return _Fetched(data)
+    spec = spec or _NO_CRAWL
+    ruled = spec.main_text or spec.volatile is not None
     try:
         page = extract_page(
-            result.text or result.body, base_url=result.url, encoding=result.encoding
+            result.text or result.body,
+            base_url=result.url,
+            encoding=result.encoding,
+            visible_text=not ruled,
         )
     except DocumentLimitError as error:  # stored with the reason; the crawl goes on without it
         return _Fetched(data | {"Error": str(error)})
     data["Title"] = page.title
     data["Image"] = [_image(image) for image in page.images]
     data["Form"] = [_form(form) for form in page.forms]
+    rules = spec.volatile or NO_RULES
+    if ruled:
+        html = result.text or result.body.decode(result.encoding or "utf-8", errors="replace")
+        if spec.main_text:
+            text = data[MAIN_TEXT] = main_text(html, rules=rules)
+        else:
+            text = page_text(html, rules)
+    else:
+        text = page.text or ""
+    # What the store decides "changed" on (store.meaning): title and text, not markup.
+    data[TEXT_DIGEST] = text_digest(page.title, text, rules)
     return _Fetched(data, _followable(page))
 
 

@@ -15,7 +15,8 @@ counts when deciding "changed" (``store.versions``):
   changed, or its status, error or final URL, not when its markup or footer did.
 
 Values are compared as the store encodes them (text and type tag), so ``1`` and ``"1"``
-differ and a legacy untyped row equals the same text typed ``str``.
+differ and a legacy untyped row equals the same text typed ``str``. A ``StatusCode`` of 304
+(a conditional GET: "not modified") reads as 200, so a re-visit answered 304 changes nothing.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ MAIN_TEXT: Final = "MainText"
 # Keys a page's TEXT_DIGEST stands for, or that only its markup states.
 PAGE_MARKUP_KEYS: Final = frozenset({"ContentHash", "Image", "Form", "Title", MAIN_TEXT})
 IGNORED_KEYS: Final = BOOKKEEPING_KEYS | VOLATILE_KEYS
+# A conditional GET answered 304 says the item is as it was: it reads as the 200 it repeats.
+STATUS_KEY: Final = "StatusCode"
+NOT_MODIFIED: Final = "304"
+OK: Final = "200"
 
 # One stored value: (text, type tag) as ``store.values.encode`` makes it.
 Encoded = tuple[str | None, str | None]
@@ -75,11 +80,17 @@ def could_matter(keys: Iterable[str]) -> bool:
     return any(key not in IGNORED_KEYS for key in keys)
 
 
+def _canonical(key: str, text: str | None, tag: str | None) -> Encoded:
+    if key == STATUS_KEY and text == NOT_MODIFIED:  # "the same as before": as good as a 200
+        return (OK, "int")
+    return (text, tag or ("str" if text is not None else None))
+
+
 def meaning(data: Mapping[str, Sequence[Encoded]]) -> dict[str, list[Encoded]]:
     """The keys and values that make the item what it is (see the module docstring)."""
     page = TEXT_DIGEST in data
     return {
-        key: [(text, tag or ("str" if text is not None else None)) for text, tag in values]
+        key: [_canonical(key, text, tag) for text, tag in values]
         for key, values in data.items()
         if values and not ignored(key, page=page)
     }

@@ -57,6 +57,7 @@ __all__ = [
     "prune_versions",
     "record_changes",
     "retention",
+    "retention_of",
     "versions_since",
 ]
 
@@ -78,6 +79,11 @@ class Retention:
             raise ValueError("versions to keep cannot be negative")
         if self.max_age is not None and self.max_age <= timedelta(0):
             raise ValueError("the maximum age of versions must be positive")
+
+
+def retention_of(keep: int, max_age_days: float | None) -> Retention:
+    """The policy the settings ``versions_keep`` and ``versions_max_age`` (days) describe."""
+    return Retention(keep, None if max_age_days is None else timedelta(days=max_age_days))
 
 
 _configured: Retention | None = None

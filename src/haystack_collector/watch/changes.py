@@ -2,19 +2,19 @@
 
 The versions store already keeps a version only when the item's meaning changed (markup,
 fetch times and validators do not count; see ``store.meaning``). A watch may ignore more: its
-volatile rules' ``ignore`` patterns (regular expressions) are removed from every text value of
-both versions before they are compared, so a footer's timestamp or a rotating counter does not
-notify. The diff is line by line over the page's main text (title and visible text), or over
-the item's fields for other items.
+volatile rules (``extract.volatile.VolatileRules``) are applied to both versions' text by
+``extract.volatile.changed``, so a footer's timestamp or a rotating counter does not notify
+(``ignore`` patterns apply to any text; ``drop``/``keep`` selectors to text that is markup).
+The diff is line by line over the normalized text: the page's title and main text, or the
+item's fields as ``key: value`` lines for other items.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Sequence
 from typing import Any
 
+from haystack_collector.extract.volatile import VolatileRules, changed, normalize
 from haystack_collector.store.meaning import MAIN_TEXT, TEXT_DIGEST, ignored
 from haystack_collector.store.versions import ItemVersion
 
@@ -23,43 +23,33 @@ __all__ = ["MAX_DIFF_LINES", "change_lines"]
 MAX_DIFF_LINES = 200  # kept per notification; a message shows fewer
 
 
-def _patterns(rules: dict[str, Any]) -> list[re.Pattern[str]]:
-    return [re.compile(pattern) for pattern in rules.get("ignore") or ()]
-
-
-def _lines(version: ItemVersion, patterns: Sequence[re.Pattern[str]]) -> list[str]:
-    """What a version says, as lines to compare: its title and main text for a page, else its
-    fields as ``key: value``; the ignored patterns taken out."""
+def _text(version: ItemVersion) -> str:
+    """What a version says, as lines: its title and main text for a page, else its fields as
+    ``key: value``."""
     data = version.data
-    page = TEXT_DIGEST in data or MAIN_TEXT in data
-    if page:
+    text = version.text or " ".join(str(value) for value in data.get(MAIN_TEXT, []))
+    if text:  # a page that kept its main text: what its diff shows
         title = " ".join(str(value) for value in data.get("Title", []))
-        text = version.text or " ".join(str(value) for value in data.get(MAIN_TEXT, []))
-        lines = [f"Title: {title}", *text.splitlines()]
-    else:
-        lines = [
-            f"{key}: {value}"
-            for key in sorted(data)
-            if not ignored(key, page=False)
-            for value in data[key]
-        ]
-    cleaned = []
-    for line in lines:
-        for pattern in patterns:
-            line = pattern.sub("", line)  # noqa: PLW2901 - each pattern applies in turn
-        line = " ".join(line.split())  # noqa: PLW2901
-        if line:
-            cleaned.append(line)
-    return cleaned
+        return "\n".join([f"Title: {title}", *text.splitlines()])
+    # Otherwise the fields that make its meaning (a page without its text: its TextDigest).
+    page = TEXT_DIGEST in data
+    return "\n".join(
+        f"{key}: {value}"
+        for key in sorted(data)
+        if not ignored(key, page=page)
+        for value in data[key]
+    )
 
 
 def change_lines(old: ItemVersion, new: ItemVersion, rules: dict[str, Any]) -> list[str] | None:
     """The removed (``- ``) and added (``+ ``) lines from ``old`` to ``new``; None when, under
     the watch's rules, nothing changed."""
-    patterns = _patterns(rules)
-    before, after = _lines(old, patterns), _lines(new, patterns)
-    if before == after:
+    checked = VolatileRules.model_validate(rules)
+    before_text, after_text = _text(old), _text(new)
+    if not changed(before_text, after_text, checked):
         return None
+    before = normalize(before_text, checked).splitlines()
+    after = normalize(after_text, checked).splitlines()
     diff = [
         f"{line[0]} {line[1:]}"
         for line in difflib.unified_diff(before, after, lineterm="", n=0)

@@ -88,6 +88,14 @@ def _add_command(app: typer.Typer, get_db: DbGetter) -> None:
                 "--ignore", metavar="REGEX", help="Text a change is judged without (repeatable)."
             ),
         ] = None,
+        drop: Annotated[
+            list[str] | None,
+            typer.Option("--drop", metavar="CSS", help="Markup left out of a change (repeatable)."),
+        ] = None,
+        keep: Annotated[
+            list[str] | None,
+            typer.Option("--keep", metavar="CSS", help="Markup that alone counts (repeatable)."),
+        ] = None,
         alerts: Annotated[
             bool, typer.Option("--alerts", help="Send the system alerts to its channels too.")
         ] = False,
@@ -116,7 +124,7 @@ def _add_command(app: typer.Typer, get_db: DbGetter) -> None:
                 filter={k: v for k, v in filter_.items() if v not in (None, [], False)},
                 events=event or ["new"],
                 channels_=channel,
-                volatile={"ignore": ignore} if ignore else {},
+                volatile={"ignore": ignore or [], "drop": drop or [], "keep": keep or []},
                 alerts=alerts,
             )
         except HaystackError as error:

@@ -209,32 +209,17 @@ def check_events(events: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def check_volatile(rules: dict[str, Any]) -> dict[str, Any]:
-    """A watch's volatile rules: ``ignore``, text patterns (regular expressions) a change is
-    judged without; ConfigError otherwise. (CSS selectors to drop or keep apply where the
-    markup is read: a site definition's rules, see docs/watching.md.)"""
-    known = ("ignore",)
-    unknown = set(rules) - set(known)
-    if unknown:
-        raise ConfigError(
-            f"volatile: unknown rule(s) {', '.join(sorted(unknown))} (use {', '.join(known)})",
-            setting="volatile",
-        )
-    checked: dict[str, Any] = {}
-    for key in known:
-        values = rules.get(key) or []
-        if isinstance(values, str):
-            values = [values]
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ConfigError(f"volatile.{key}: a list of strings", setting="volatile")
-        if key == "ignore":
-            for pattern in values:
-                try:
-                    re.compile(pattern)
-                except re.error as error:
-                    raise ConfigError(
-                        f"volatile.ignore: {pattern!r} is not a regular expression: {error}",
-                        setting="volatile",
-                    ) from None
-        if values:
-            checked[key] = list(values)
-    return checked
+    """A watch's volatile rules (``extract.volatile.VolatileRules``: ``drop`` and ``keep`` CSS
+    selectors, ``ignore`` patterns, checked for safety); ConfigError naming the bad one."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from haystack_collector.extract.volatile import VolatileRules  # noqa: PLC0415
+
+    try:
+        checked = VolatileRules.model_validate(rules)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"volatile.{where}: {message}", setting="volatile") from None
+    return {key: list(value) for key, value in checked.model_dump().items() if value}

@@ -366,7 +366,9 @@ def test_a_bad_watch_is_refused_with_a_clear_error(db: Database, hook: Webhook) 
         ({"channels_": []}, "channels: give at least one Apprise URL"),
         ({"filter": {"value": "x"}}, "filter.value: give the data key it belongs to"),
         ({"filter": {"state": ["lost"]}}, "filter.state: lost is not one of"),
-        ({"volatile": {"ignore": ["("]}}, "volatile.ignore: '(' is not a regular expression"),
+        ({"volatile": {"ignore": ["("]}}, "volatile.ignore: invalid pattern '('"),
+        ({"volatile": {"ignore": ["(a+)+"]}}, "can take exponential time"),
+        ({"volatile": {"hide": ["x"]}}, "volatile.hide: Extra inputs are not permitted"),
     ]
     for change, message in cases:
         given: dict[str, Any] = {

@@ -600,3 +600,18 @@ def test_bytes_are_decoded_by_their_declared_charset() -> None:
     html = "<meta charset='iso-8859-1'><li class='job'><h2>Café</h2></li>".encode("latin-1")
     [record] = extract_listing(defn, html)
     assert record.fields["title"] == "Café"
+
+
+def test_a_volatile_block_names_what_of_a_detail_page_is_no_change() -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from haystack_collector.extract.volatile import changed  # noqa: PLC0415
+
+    defn = definition(volatile={"drop": ["footer"], "ignore": [r"\d+ views"]})
+    assert defn.volatile is not None
+    before = "<html><body><p>Job text, 12 views</p><footer>10:00</footer></body></html>"
+    after = "<html><body><p>Job text, 40 views</p><footer>11:00</footer></body></html>"
+    assert not changed(before, after, defn.volatile)
+    assert changed(before, after.replace("Job", "New job"), defn.volatile)
+    with pytest.raises(ValidationError, match=r"volatile\.ignore"):
+        definition(volatile={"ignore": ["(a*)*"]})

@@ -54,8 +54,18 @@ class WatchFilterIn(BaseModel):
 
 
 class VolatileIn(BaseModel):
+    """What of an item does not count as a change (see docs/watching.md, Volatile rules)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    drop: Annotated[
+        list[Annotated[str, Field(max_length=500)]],
+        Field(max_length=50, description="CSS selectors left out of markup"),
+    ] = Field(default_factory=list)
+    keep: Annotated[
+        list[Annotated[str, Field(max_length=500)]],
+        Field(max_length=50, description="CSS selectors that alone count in markup"),
+    ] = Field(default_factory=list)
     ignore: Annotated[
         list[Annotated[str, Field(max_length=500)]],
         Field(max_length=50, description="regular expressions a change is judged without"),

@@ -2,9 +2,10 @@
 
 A definition names the pages to start from (``start_urls``) or the search form to submit
 (``search``), how to find each listing on a results page and the fields in it, the link to
-the next results page, the fields of a listing's detail page, and which fields are the
-normalized job fields. Every selector is checked when the file is loaded, so a typo is an
-error naming the file and the field, not an empty harvest later.
+the next results page, the fields of a listing's detail page, which fields are the
+normalized job fields, and what of a detail page is no change (``volatile``). Every selector
+is checked when the file is loaded, so a typo is an error naming the file and the field, not
+an empty harvest later.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Literal
 
 from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from haystack_collector.extract.volatile import VolatileRules
 
 __all__ = [
     "JOB_FIELD_NAMES",
@@ -189,6 +192,9 @@ class SiteDefinition(_Strict):
     listing: ListingSpec
     detail: DetailSpec | None = None
     job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+    # What of a detail page is no change when it is fetched again (a footer clock, an ad):
+    # its visible text under these rules is kept as the listing's TextDigest.
+    volatile: VolatileRules | None = None
 
     _source: str | None = PrivateAttr(default=None)
 
