@@ -31,8 +31,8 @@ from haystack_collector.db.schema import (
     item_versions,
     item_visits,
     items,
-    jobs,
     notifications,
+    runs,
     watches,
 )
 from haystack_collector.errors import ConfigError, NotFoundError
@@ -663,19 +663,19 @@ class AlertSource:
 def failed_runs_since(conn: Connection, *, since: datetime, limit: int = 200) -> list[AlertSource]:
     """Engine runs (requested through the API) that failed after ``since``."""
     query = (
-        select(jobs.c.jobId, engines.c.EngineName, jobs.c.jobAction, jobs.c.jobError)
-        .join(engines, engines.c.EngineId == jobs.c.engineId)
-        .where(jobs.c.jobState == "failed", jobs.c.jobFinished >= to_db(since))
-        .order_by(jobs.c.jobId)
+        select(runs.c.runId, engines.c.EngineName, runs.c.runAction, runs.c.runError)
+        .join(engines, engines.c.EngineId == runs.c.engineId)
+        .where(runs.c.runState == "failed", runs.c.runFinished >= to_db(since))
+        .order_by(runs.c.runId)
         .limit(limit)
     )
     return [
         AlertSource(
-            int(job_id),
-            f"engine run {job_id} of {engine} failed",
+            int(run_id),
+            f"engine run {run_id} of {engine} failed",
             f"{engine}{'/' + action if action else ''}: {error or 'no error recorded'}",
         )
-        for job_id, engine, action, error in conn.execute(query)
+        for run_id, engine, action, error in conn.execute(query)
     ]
 
 

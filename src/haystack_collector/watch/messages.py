@@ -1,6 +1,6 @@
 """The messages: one digest per watch for everything due, and the system alerts' text.
 
-A digest's title says how many of each event ("3 new, 1 changed: jobs in Berlin"); its body
+A digest's title says how many of each event ("[haystack] berlin: 3 new, 1 changed"); its body
 lists each item with its title, link and the fields that matter, and for a change the diff,
 up to ``MAX_LISTED`` items (then how many more there are).
 """

@@ -14,7 +14,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
 from haystack_collector.store import events, workers
-from haystack_collector.store import jobs as job_store
+from haystack_collector.store import runs as run_store
 from haystack_collector.watch.alerts import Alerts
 from haystack_collector.watch.manage import create_watch
 from haystack_collector.watch.notifier import notifier_from_settings
@@ -39,21 +39,21 @@ def test_a_failed_run_and_dead_events_alert_the_alert_watches(db: Database, hook
 
         def failures(conn: Any) -> None:
             engine = make_engine(conn, name="flaky")
-            job = job_store.create_job(
+            run = run_store.create_run(
                 conn,
                 engine_id=engine.engine_id,
                 settings={},
                 correlation_id=None,
                 requested_by="test",
             )
-            job_store.claim_jobs(
+            run_store.claim_runs(
                 conn,
                 owner="w1",
                 engine_ids=[engine.engine_id],
                 limit=1,
                 lease=timedelta(seconds=60),
             )
-            job_store.fail_job(conn, job_id=job, owner="w1", error="ConnectionError: refused")
+            run_store.fail_run(conn, run_id=run, owner="w1", error="ConnectionError: refused")
             item = store.get_or_create_item(
                 conn, uri="https://flaky.test/x", engine_id=engine.engine_id
             )
