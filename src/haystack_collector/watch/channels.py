@@ -6,10 +6,11 @@ webhooks...): a channel is an Apprise URL, and nothing here speaks any service's
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
-
-import apprise
+from types import ModuleType
+from typing import Any
 
 from haystack_collector.errors import ConfigError
 from haystack_collector.masking import mask_text
@@ -19,8 +20,20 @@ __all__ = ["SendResult", "check_channels", "mask_channel", "send"]
 MAX_CHANNELS = 10
 MAX_CHANNEL_LENGTH = 2_000
 
-# Apprise logs each send at INFO (and its own URLs at DEBUG): ours says what matters.
-logging.getLogger("apprise").setLevel(logging.WARNING)
+
+@functools.cache
+def _apprise() -> ModuleType:
+    """Apprise, imported on first use: it loads its plugins (a quarter second), which an API
+    process or a command that sends nothing should not pay for at start."""
+    import apprise  # noqa: PLC0415
+
+    # Apprise logs each send at INFO (and its own URLs at DEBUG): ours says what matters.
+    logging.getLogger("apprise").setLevel(logging.WARNING)
+    return apprise
+
+
+def _plugin(url: str) -> Any:
+    return _apprise().Apprise.instantiate(url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +44,11 @@ class SendResult:
 
 def mask_channel(url: str) -> str:
     """A channel URL as it may be shown: Apprise's own privacy form, without its options."""
-    plugin = apprise.Apprise.instantiate(url)
+    plugin = _plugin(url)
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         return f"{scheme[:20]}://***"
-    private = plugin.url(privacy=True)  # type: ignore[no-untyped-call]
+    private = plugin.url(privacy=True)
     shown = str(private).split("?", 1)[0]
     return mask_text(shown)
 
@@ -51,7 +64,7 @@ def check_channels(channels: list[str]) -> list[str]:
         url = given.strip()
         if len(url) > MAX_CHANNEL_LENGTH:
             raise ConfigError(f"channels[{index}]: longer than {MAX_CHANNEL_LENGTH} characters")
-        if apprise.Apprise.instantiate(url) is None:
+        if _plugin(url) is None:
             raise ConfigError(
                 f"channels[{index}]: {mask_channel(url)} is not a URL Apprise can send to"
                 " (see https://github.com/caronc/apprise/wiki)",
@@ -63,10 +76,11 @@ def check_channels(channels: list[str]) -> list[str]:
 
 def send(url: str, *, title: str, body: str) -> SendResult:
     """Send one message to one channel; what Apprise logged of a failure comes back masked."""
+    apprise = _apprise()
     sender = apprise.Apprise()
     if not sender.add(url):
         return SendResult(False, f"{mask_channel(url)}: not a URL Apprise can send to")
-    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+    with apprise.LogCapture(level=logging.WARNING) as captured:
         try:
             ok = bool(sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
         except Exception as error:  # a plugin's bug must not stop the deliverer
