@@ -30,6 +30,8 @@ __all__ = ["Notifier", "NotifyPass"]
 
 log = get_logger("haystack.watch")
 
+_STOP_CHECK_S = 0.25
+
 
 @dataclass(slots=True)
 class NotifyPass:
@@ -77,14 +79,19 @@ class Notifier:
         return done
 
     async def run(self) -> None:
-        """Passes every ``every`` seconds until ``stop``."""
+        """Passes every ``every`` seconds until ``stop`` (``haystack serve``'s loop)."""
         self._stop.clear()
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             try:
                 await asyncio.to_thread(self.run_once)
             except Exception:  # one bad pass must not end the part
                 log.exception("notifier: a pass failed")
-            await asyncio.to_thread(self._stop.wait, self.every)
+            # Waiting holds no thread of the loop's executor (the API and the worker share it):
+            # the stop flag is looked at a few times a second.
+            until = loop.time() + self.every
+            while not self._stop.is_set() and loop.time() < until:
+                await asyncio.sleep(min(_STOP_CHECK_S, max(until - loop.time(), 0.0)))
 
     def stop(self) -> None:
         self._stop.set()

@@ -5,6 +5,7 @@ Items are stored as the engines store them; the notifier evaluates, records and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -449,3 +450,26 @@ def test_a_gone_item_is_told_once(db: Database, hook: Webhook) -> None:
     assert hook.posts[0]["json"]["title"] == "[haystack] gone: 1 gone"
     assert hook.posts[0]["json"]["message"].startswith("GONE: Item 0\n")
     assert notifier.run_once().delivery.sent == 0
+
+
+async def test_the_notifier_runs_as_a_task_of_a_shared_loop_until_stopped(
+    sqlite_db: Database, hook: Webhook
+) -> None:
+    create_watch(
+        sqlite_db,
+        name="served",
+        filter={"engine": "served"},
+        events=["new"],
+        channels_=[hook.url()],
+    )
+    add_items(sqlite_db, "served", 2)
+    notifier = notifier_from_settings(sqlite_db, settings(notify_every=0.2))
+    task = asyncio.create_task(notifier.run())
+    for _ in range(100):
+        if hook.posts:
+            break
+        await asyncio.sleep(0.05)
+    assert [post["json"]["title"] for post in hook.posts] == ["[haystack] served: 2 new"]
+    notifier.stop()
+    await asyncio.wait_for(task, timeout=2)
+    assert len(hook.posts) == 1
