@@ -6,8 +6,9 @@ records the notifications and moves the marks (a compare-and-set, so two evaluat
 watch never both record). The outbox's unique key (watch, item, event, item version) stops
 anything from being recorded twice in any case.
 
-- ``new``: an item stored after the mark, once it holds data (an item only discovered, still
-  ``queued``, holds the mark back for up to ``QUEUED_WAIT``, so it is told of once fetched).
+- ``new``: an item stored after the mark, once it is fetched (or in a state the filter names;
+  an item only discovered, still ``queued``, holds the mark back for up to ``QUEUED_WAIT``, so
+  it is told of once fetched; one that failed is not new content).
   Its version is 1: an item is new once. A posting watch tells of each posting (fingerprint)
   once, from the first item that carried it.
 - ``changed``: a version stored after the mark (``store.versions``: the item's meaning
@@ -119,7 +120,8 @@ def _new(
         mark = ids[-1]  # the rest next time
     messages = db.run_read(store.item_messages, item_ids=ids, keys=SHOWN_KEYS)
     chosen = [messages[each] for each in ids if each in messages]
-    chosen = [each for each in chosen if each.state != "queued" or "queued" in spec.state]
+    # New content: a fetched item, unless the filter names the states it wants.
+    chosen = [each for each in chosen if each.state in (spec.state or ("fetched",))]
     if spec.posting.active():
         chosen = _first_postings(db, spec, chosen)
     return [

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from secrets import token_hex
 
 from haystack_collector.db import Database
 from haystack_collector.errors import DatabaseConnectionError
@@ -58,7 +59,8 @@ class Notifier:
         self.policy = policy or DeliveryPolicy()
         self.every = every
         self.alerts = alerts or Alerts(send=send)
-        self.owner = owner or f"notifier@{socket.gethostname()}:{os.getpid()}"[:90]
+        # Unique per notifier, so two in one process never take each other's claims.
+        self.owner = owner or f"notifier@{socket.gethostname()}:{os.getpid()}:{token_hex(4)}"[-90:]
         self.send = send
         self._stop = threading.Event()
 

@@ -473,3 +473,23 @@ async def test_the_notifier_runs_as_a_task_of_a_shared_loop_until_stopped(
     notifier.stop()
     await asyncio.wait_for(task, timeout=2)
     assert len(hook.posts) == 1
+
+
+def test_new_means_fetched_unless_the_filter_names_states(db: Database, hook: Webhook) -> None:
+    create_watch(
+        db, name="fetched", filter={"engine": "states"}, events=["new"], channels_=[hook.url()]
+    )
+    create_watch(
+        db,
+        name="failures",
+        filter={"engine": "states", "state": ["failed"]},
+        events=["new"],
+        channels_=[hook.url("/failures")],
+    )
+    [good] = add_items(db, "states", 1, prefix="https://ok.test/p")
+    [bad] = add_items(db, "states", 1, prefix="https://broken.test/p")
+    db.run(set_states, {bad: "failed"})
+    notifier_from_settings(db, settings()).run_once()
+    told = {post["path"]: post["json"]["message"].splitlines()[1] for post in hook.posts}
+    assert told == {"/hook": "  https://ok.test/p/0", "/failures": "  https://broken.test/p/0"}
+    assert good != bad
