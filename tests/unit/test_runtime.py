@@ -128,7 +128,7 @@ def test_parts_switch_themselves_off(settings: Settings, db: Database) -> None:
     assert unscheduled.worker.scheduler is None
     # Re-visits off: the scheduler skips the re-visit policies' ticks.
     unvisited = Runtime.from_settings(settings, db=db, parts=Parts(revisits=False), engines=[Quiet])
-    assert unvisited.parts_built() == ["scheduler", "run_executor", "worker"]
+    assert unvisited.parts_built() == ["scheduler", "run_executor", "worker", "notifier"]
     assert unvisited.scheduler is not None
     assert unvisited.scheduler.revisiter is None
     # The scheduler is fired by the worker: asked for without one, it is off.
