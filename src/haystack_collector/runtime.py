@@ -209,7 +209,7 @@ class Runtime:
         with self.notifier.running_in_thread():
             yield
         if self.drain:  # what the drained run found is told now, not at the next start
-            self.notifier.run_once()
+            self.notifier.final_pass()
 
     def services(self) -> list[Worker | RunExecutor | Notifier]:
         """The parts that run as tasks on a loop shared with others (``haystack serve``)."""

@@ -233,6 +233,9 @@ class Settings(BaseSettings):
     notify_db_alert_every: float = Field(
         default=900.0, ge=0, le=86_400, validation_alias=_env("NOTIFY_DB_ALERT_EVERY")
     )
+    # Rows written less than this many seconds ago wait for the next pass: an id is handed out
+    # when a row is inserted, so a row committed late can have a lower id than one already read.
+    notify_settle: float = Field(default=5.0, ge=0, le=600, validation_alias=_env("NOTIFY_SETTLE"))
     # A host's circuit breaker open this many seconds raises a system alert.
     notify_breaker_alert_after: float = Field(
         default=600.0, ge=0, le=86_400, validation_alias=_env("NOTIFY_BREAKER_ALERT_AFTER")

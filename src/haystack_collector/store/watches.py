@@ -730,6 +730,39 @@ def newest_visit_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(item_visits.c.visitId))).scalar() or 0)
 
 
+@dataclass(frozen=True, slots=True)
+class SettledMarks:
+    """The newest item, version and visit ids written before a moment (0 with none)."""
+
+    item_id: int
+    version_id: int
+    visit_id: int
+
+
+def settled_marks(conn: Connection, *, before: datetime) -> SettledMarks:
+    """The newest ids of rows written before ``before``, newest first by id.
+
+    Ids are handed out when a row is inserted, not when its transaction commits, so a row with
+    a lower id can become visible after one with a higher id. A reader whose marks stop at
+    rows this old never moves past a row still being committed (a group commit takes well
+    under the settle time). A legacy item with no creation date counts as settled.
+    """
+    moment = to_db(before)
+
+    def newest(table: Any, key: Any, when: Any, *, null_settled: bool = False) -> int:
+        settled = when < moment
+        if null_settled:
+            settled = or_(settled, when.is_(None))
+        found = conn.execute(select(key).where(settled).order_by(key.desc()).limit(1)).scalar()
+        return int(found or 0)
+
+    return SettledMarks(
+        item_id=newest(items, items.c.itemId, items.c.itemCreated, null_settled=True),
+        version_id=newest(item_versions, item_versions.c.versionId, item_versions.c.validTo),
+        visit_id=newest(item_visits, item_visits.c.visitId, item_visits.c.visitDate),
+    )
+
+
 def newest_version_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(item_versions.c.versionId))).scalar() or 0)
 

@@ -42,6 +42,9 @@ log = get_logger("haystack.watch")
 
 QUEUED_WAIT = timedelta(hours=6)  # how long a discovered item may hold a watch's mark back
 MAX_PER_EVALUATION = 2_000  # items of one event read per watch per evaluation; the rest next
+# Rows younger than this are left for the next evaluation: an id is handed out at insert, so
+# a row committed late may have a lower id than one already read (store.settled_marks).
+SETTLE = timedelta(seconds=5)  # HAYSTACK_NOTIFY_SETTLE
 # The data keys a message shows besides the title (those an item has).
 SHOWN_KEYS = (*TITLE_KEYS, *POSTING_KEYS, "Description", "Summary", "Published", "Author")
 
@@ -54,12 +57,14 @@ class Evaluation:
     skipped: bool = False  # another evaluator moved the marks first
 
 
-def evaluate_watches(db: Database, *, now: datetime | None = None) -> list[Evaluation]:
+def evaluate_watches(
+    db: Database, *, now: datetime | None = None, settle: timedelta = SETTLE
+) -> list[Evaluation]:
     """Evaluate every enabled watch; one watch's failure is logged and the others go on."""
     done: list[Evaluation] = []
     for watch in db.run_read(store.list_watches, enabled=True):
         try:
-            done.append(evaluate_watch(db, watch, now=now))
+            done.append(evaluate_watch(db, watch, now=now, settle=settle))
         except DatabaseConnectionError:
             raise  # the notifier alerts on it
         except Exception:
@@ -67,18 +72,24 @@ def evaluate_watches(db: Database, *, now: datetime | None = None) -> list[Evalu
     return done
 
 
-def evaluate_watch(db: Database, watch: WatchRow, *, now: datetime | None = None) -> Evaluation:
-    """Record what happened to ``watch``'s items since its marks; moves the marks."""
+def evaluate_watch(
+    db: Database, watch: WatchRow, *, now: datetime | None = None, settle: timedelta = SETTLE
+) -> Evaluation:
+    """Record what happened to ``watch``'s items since its marks; moves the marks.
+
+    Only rows written at least ``settle`` before ``now`` are read (see ``SETTLE``).
+    """
     moment = now or datetime.now(UTC)
+    settled = db.run_read(store.settled_marks, before=moment - settle)
     spec = WatchFilter.from_dict(watch.filter)
     found: list[NewNotification] = []
     item_mark = watch.last_item_id
     if "new" in watch.events:
-        new, item_mark = _new(db, watch, spec, moment)
+        new, item_mark = _new(db, watch, spec, moment, settled.item_id)
         found += new
-    changed, version_mark = _changed(db, watch, spec)
+    changed, version_mark = _changed(db, watch, spec, settled.version_id)
     found += changed
-    gone, visit_mark = _gone(db, watch, spec)
+    gone, visit_mark = _gone(db, watch, spec, settled.visit_id)
     found += gone
     recorded = db.run(
         store.advance_watch,
@@ -97,9 +108,8 @@ def evaluate_watch(db: Database, watch: WatchRow, *, now: datetime | None = None
 
 
 def _new(
-    db: Database, watch: WatchRow, spec: WatchFilter, now: datetime
+    db: Database, watch: WatchRow, spec: WatchFilter, now: datetime, top: int
 ) -> tuple[list[NewNotification], int]:
-    top = db.run_read(store.max_item_id)
     if top <= watch.last_item_id:
         return [], watch.last_item_id
     mark = top
@@ -109,6 +119,9 @@ def _new(
         )
         if waiting is not None:
             mark = waiting - 1
+    # At most MAX_PER_EVALUATION ids past the mark, so every match among them is read and the
+    # mark can move to the end of the span; whatever lies beyond is the next evaluation's.
+    mark = min(mark, watch.last_item_id + MAX_PER_EVALUATION)
     ids = db.run_read(
         store.new_item_ids,
         where=spec.item_filter(),
@@ -116,8 +129,6 @@ def _new(
         upto=mark,
         limit=MAX_PER_EVALUATION,
     )
-    if len(ids) == MAX_PER_EVALUATION:
-        mark = ids[-1]  # the rest next time
     messages = db.run_read(store.item_messages, item_ids=ids, keys=SHOWN_KEYS)
     chosen = [messages[each] for each in ids if each in messages]
     # New content: a fetched item, unless the filter names the states it wants.
@@ -129,11 +140,14 @@ def _new(
     ], mark
 
 
-def _changed(db: Database, watch: WatchRow, spec: WatchFilter) -> tuple[list[NewNotification], int]:
+def _changed(
+    db: Database, watch: WatchRow, spec: WatchFilter, top: int
+) -> tuple[list[NewNotification], int]:
     """Changes stored after the watch's version mark that matter under its rules."""
     rows = db.run_read(
         versions.versions_since, after_version_id=watch.last_version_id, limit=MAX_PER_EVALUATION
     )
+    rows = [row for row in rows if (row.version_id or 0) <= top]  # oldest first
     if not rows:
         return [], watch.last_version_id
     mark = max(row.version_id or 0 for row in rows)
@@ -162,11 +176,14 @@ def _changed(db: Database, watch: WatchRow, spec: WatchFilter) -> tuple[list[New
     return found, mark
 
 
-def _gone(db: Database, watch: WatchRow, spec: WatchFilter) -> tuple[list[NewNotification], int]:
+def _gone(
+    db: Database, watch: WatchRow, spec: WatchFilter, top: int
+) -> tuple[list[NewNotification], int]:
     """Re-visits after the watch's visit mark that found a matching item gone."""
     visits = db.run_read(
         store.gone_visits_since, after_visit_id=watch.last_visit_id, limit=MAX_PER_EVALUATION
     )
+    visits = [each for each in visits if each[0] <= top]  # oldest first
     if not visits:
         return [], watch.last_visit_id  # the outcome index reads only gone visits past it
     mark = visits[-1][0]

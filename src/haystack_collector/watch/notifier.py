@@ -13,9 +13,10 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from secrets import token_hex
 
 from haystack_collector.db import Database
@@ -25,7 +26,8 @@ from haystack_collector.settings import Settings
 from haystack_collector.watch import channels
 from haystack_collector.watch.alerts import Alerts
 from haystack_collector.watch.deliver import DeliveryPolicy, DeliveryStats, Sender, deliver_due
-from haystack_collector.watch.evaluate import Evaluation, evaluate_watches
+from haystack_collector.store import watches as store
+from haystack_collector.watch.evaluate import SETTLE, Evaluation, evaluate_watches
 
 __all__ = ["Notifier", "NotifyPass"]
 
@@ -54,8 +56,10 @@ class Notifier:
         alerts: Alerts | None = None,
         owner: str | None = None,
         send: Sender = channels.send,
+        settle: float = SETTLE.total_seconds(),
     ) -> None:
         self.db = db
+        self.settle = timedelta(seconds=settle)
         self.policy = policy or DeliveryPolicy()
         self.every = every
         self.alerts = alerts or Alerts(send=send)
@@ -69,7 +73,7 @@ class Notifier:
         moment = now or datetime.now(UTC)
         done = NotifyPass()
         try:
-            done.evaluations = evaluate_watches(self.db, now=moment)
+            done.evaluations = evaluate_watches(self.db, now=moment, settle=self.settle)
             done.alerts = self.alerts.collect(self.db, now=moment)
             done.delivery = deliver_due(
                 self.db, owner=self.owner, policy=self.policy, now=moment, send=self.send
@@ -94,6 +98,12 @@ class Notifier:
             until = loop.time() + self.every
             while not self._stop.is_set() and loop.time() < until:
                 await asyncio.sleep(min(_STOP_CHECK_S, max(until - loop.time(), 0.0)))
+
+    def final_pass(self) -> NotifyPass:
+        """The pass after a drain: once what was just written has settled, so it is told now."""
+        if self.settle and self.db.run_read(store.list_watches, enabled=True):
+            time.sleep(self.settle.total_seconds())
+        return self.run_once()
 
     def stop(self) -> None:
         self._stop.set()
@@ -133,6 +143,7 @@ def notifier_from_settings(
             digest_interval=settings.notify_digest_interval,
         ),
         every=settings.notify_every,
+        settle=settings.notify_settle,
         alerts=Alerts(
             channels=settings.notify_alert_channels,
             breaker_after=settings.notify_breaker_alert_after,

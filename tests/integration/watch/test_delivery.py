@@ -43,6 +43,8 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 def settings(**values: Any) -> Settings:
+    # Rows are read the moment they are written (the settle time has its own test).
+    values.setdefault("notify_settle", 0)
     return Settings(_env_file=None, database_url="sqlite://", **values)  # type: ignore[call-arg]
 
 
@@ -50,23 +52,24 @@ def add_items(
     db: Database, engine: str, count: int, *, prefix: str = "https://jobs.test/p", **data: Any
 ) -> list[int]:
     """``count`` fetched items of engine ``engine``, titled "Item N", with ``data``."""
+    engine_id = db.run(lambda conn: make_engine(conn, name=engine).engine_id)
+    return db.run(lambda conn: add_items_on(conn, engine_id, count, prefix=prefix, **data))
 
-    def write(conn: Any) -> list[int]:
-        fixture = make_engine(conn, name=engine)
-        ids = []
-        for number in range(count):
-            ref = store.get_or_create_item(
-                conn, uri=f"{prefix}/{number}", engine_id=fixture.engine_id
-            )
-            if "JobTitle" not in data:
-                store.set_item_data(conn, item_id=ref.item_id, key="Title", value=f"Item {number}")
-            for key, value in data.items():
-                store.set_item_data(conn, item_id=ref.item_id, key=key, value=value)
-            ids.append(ref.item_id)
-        set_states(conn, dict.fromkeys(ids, "fetched"))
-        return ids
 
-    return db.run(write)
+def add_items_on(
+    conn: Any, engine_id: int, count: int, *, prefix: str = "https://jobs.test/p", **data: Any
+) -> list[int]:
+    """``add_items`` in the caller's transaction, for an engine already registered."""
+    ids = []
+    for number in range(count):
+        ref = store.get_or_create_item(conn, uri=f"{prefix}/{number}", engine_id=engine_id)
+        if "JobTitle" not in data:
+            store.set_item_data(conn, item_id=ref.item_id, key="Title", value=f"Item {number}")
+        for key, value in data.items():
+            store.set_item_data(conn, item_id=ref.item_id, key=key, value=value)
+        ids.append(ref.item_id)
+    set_states(conn, dict.fromkeys(ids, "fetched"))
+    return ids
 
 
 def test_two_hundred_new_items_make_one_digest_at_the_webhook_and_one_mail(
@@ -118,7 +121,7 @@ def test_a_notification_is_sent_once_across_a_restart(db: Database, hook: Webhoo
     add_items(db, "once", 3)
     # The first runtime's notifier records the notifications and stops before sending.
     first = notifier_from_settings(db, settings())
-    assert [each.recorded for each in evaluate_watches(db)] == [3]
+    assert [each.recorded for each in evaluate_watches(db, settle=timedelta(0))] == [3]
     del first
     # A new one sends them, once; a third sends nothing.
     second = notifier_from_settings(db, settings())
@@ -138,7 +141,7 @@ def test_a_notification_whose_sender_died_mid_send_is_marked_uncertain_not_sent_
 ) -> None:
     create_watch(db, name="died", filter={"engine": "died"}, events=["new"], channels_=[hook.url()])
     add_items(db, "died", 2)
-    evaluate_watches(db)
+    evaluate_watches(db, settle=timedelta(0))
     watch = db.run_read(watch_store.get_watch, name="died")
     start = datetime.now(UTC)
     # A worker claims them (committed) and dies before it settles them.
@@ -249,8 +252,8 @@ def test_the_digest_interval_holds_digests_back(db: Database, hook: Webhook) -> 
         db, name="hourly", filter={"engine": "hourly"}, events=["new"], channels_=[hook.url()]
     )
     notifier = notifier_from_settings(db, settings(notify_digest_interval=3600))
-    start = datetime.now(UTC)
     add_items(db, "hourly", 1, prefix="https://a.test/p")
+    start = datetime.now(UTC)
     assert notifier.run_once(now=start).delivery.sent == 1
     add_items(db, "hourly", 2, prefix="https://b.test/p")
     assert notifier.run_once(now=start + timedelta(minutes=10)).delivery.sent == 0
@@ -493,3 +496,35 @@ def test_new_means_fetched_unless_the_filter_names_states(db: Database, hook: We
     told = {post["path"]: post["json"]["message"].splitlines()[1] for post in hook.posts}
     assert told == {"/hook": "  https://ok.test/p/0", "/failures": "  https://broken.test/p/0"}
     assert good != bad
+
+
+def test_rows_wait_out_the_settle_time_so_a_late_commit_is_never_passed(
+    db: Database, hook: Webhook
+) -> None:
+    create_watch(db, name="late", filter={"engine": "late"}, events=["new"], channels_=[hook.url()])
+    notifier = notifier_from_settings(db, settings(notify_settle=30))
+    engine_id = db.run(lambda conn: make_engine(conn, name="late").engine_id)
+    late_ids: list[int] = []
+    if db.dialect == "sqlite":
+        # One writer at a time: ids are handed out in commit order, so only the wait shows.
+        add_items(db, "late", 1)
+    else:
+        # A transaction takes an id and commits after another one, with a higher id, did.
+        with db.transaction() as slow:
+            # Only the item row, which locks nothing the other transaction writes.
+            late = store.get_or_create_item(slow, uri="https://late.test/p/0", engine_id=engine_id)
+            set_states(slow, {late.item_id: "fetched"})
+            late_ids = [late.item_id]
+            [other] = add_items(db, "late", 1)
+            assert late.item_id < other  # committed later with the lower id
+            # Both are younger than the settle time: nothing is read and the mark stays.
+            assert notifier.run_once().delivery.sent == 0
+            assert db.run_read(watch_store.get_watch, name="late").last_item_id == 0
+    assert notifier.run_once().delivery.sent == 0  # still settling
+    later = datetime.now(UTC) + timedelta(seconds=31)
+    assert notifier.run_once(now=later).delivery.sent == (1 if db.dialect == "sqlite" else 2)
+    [post] = hook.posts
+    if late_ids:  # the item committed late is told, with the other
+        assert "https://late.test/p/0" in post["json"]["message"]
+        assert "https://jobs.test/p/0" in post["json"]["message"]
+    assert db.run_read(watch_store.get_watch, name="late").last_item_id > 0
