@@ -73,6 +73,8 @@ class CrawlOptions:
     obey_robots: bool = True
     main_text: bool = False
     volatile: VolatileRules | None = None  # what of its pages does not count as a change
+    revisit_every: int | None = None  # seconds: re-visit the crawl's pages this often
+    revisit_older_than: int | None = None  # seconds: only pages last looked at longer ago
 
     def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
         """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
@@ -93,6 +95,8 @@ class CrawlOptions:
             allowed_domains=list(self.allowed_domains),
             main_text=self.main_text,
             volatile=self.volatile,
+            revisit_every=self.revisit_every,
+            revisit_older_than=self.revisit_older_than,
             **depth,
             **chosen,
         )

@@ -7,7 +7,10 @@
 * the fetch settings and the engines' ``Fetchers`` (engines/fetchers.py): what every action
   fetches with, handed to the worker, the scheduler and the run executor, and through them to
   each action's context. Nothing is set on an engine class;
-* the worker, the scheduler (fired by the worker) and the run executor (API-queued runs).
+* the worker, the scheduler (fired by the worker) and the run executor (API-queued runs);
+* the re-visiter (revisits.py): the re-visit policies' ticks, fired by the scheduler;
+* the notifier (watch/notifier.py): evaluates the watches and delivers their notifications,
+  beside the worker (in a thread of its own, or as a task on ``haystack serve``'s loop).
 
 Every command starts one and differs only in its ``Parts``: ``haystack worker`` runs all of
 them, ``haystack run ENGINE`` and ``haystack crawl`` a draining worker alone, ``haystack
@@ -32,9 +35,11 @@ from haystack_collector.queue import QueuePolicy, SqlQueue
 
 if TYPE_CHECKING:
     from haystack_collector.engines.base import Engine
+    from haystack_collector.revisits import Revisiter
     from haystack_collector.runs import RunExecutor
     from haystack_collector.scheduler import Scheduler
     from haystack_collector.settings import Settings
+    from haystack_collector.watch.notifier import Notifier
     from haystack_collector.worker import Worker, WorkerStats
 
 __all__ = ["API_ONLY", "CRAWL", "RUN", "SERVE", "WORKER", "Parts", "Runtime"]
@@ -53,16 +58,20 @@ class Parts:
 
     worker: bool = True
     scheduler: bool = True  # fired by the worker: off without one
+    revisits: bool = True  # re-visit policies' ticks, fired by the scheduler: off without it
     run_executor: bool = True  # runs queued through the API (engine starts)
     follow_config: bool = True  # the Config table's MaxConcurrentJobs and DefaultDelay
     api: bool = False  # ``haystack serve``: the API shares the process (and its threads)
+    notifier: bool = True  # watches and their notifications (with the worker, and settings)
 
 
 WORKER = Parts()
-RUN = Parts(scheduler=False, run_executor=False)
-CRAWL = Parts(scheduler=False, run_executor=False, follow_config=False)
+RUN = Parts(scheduler=False, run_executor=False, notifier=False)
+CRAWL = Parts(scheduler=False, run_executor=False, follow_config=False, notifier=False)
 SERVE = Parts(api=True)
-API_ONLY = Parts(worker=False, scheduler=False, run_executor=False, follow_config=False, api=True)
+API_ONLY = Parts(
+    worker=False, scheduler=False, run_executor=False, follow_config=False, api=True, notifier=False
+)
 
 
 class Runtime:
@@ -101,9 +110,11 @@ class Runtime:
         self.fetch_settings = fetch if fetch is not None else FetchSettings()
         self.fetchers = Fetchers(self.fetch_settings, engines=engine_fetch)
         # Built in dependency order: the worker fires the scheduler and waits for the runner.
+        self.revisiter: Revisiter | None = None
         self.scheduler: Scheduler | None = None
         self.run_executor: RunExecutor | None = None
         self.worker: Worker | None = None
+        self.notifier: Notifier | None = None
         for name, build in _BUILDERS.items():
             setattr(self, name, build(self))
 
@@ -177,7 +188,7 @@ class Runtime:
 
         if self.worker is None:
             raise RuntimeError("this runtime runs no worker")
-        with self._runner_in_thread():
+        with self._runner_in_thread(), self._notifier_in_thread():
             return run_worker(
                 self.worker, stats_interval=stats_interval, tty=tty, threads=self.threads
             )
@@ -190,9 +201,20 @@ class Runtime:
         with self.run_executor.running_in_thread():
             yield
 
-    def services(self) -> list[Worker | RunExecutor]:
+    @contextlib.contextmanager
+    def _notifier_in_thread(self) -> Iterator[None]:
+        if self.notifier is None:
+            yield
+            return
+        with self.notifier.running_in_thread():
+            yield
+        if self.drain:  # what the drained run found is told now, not at the next start
+            self.notifier.run_once()
+
+    def services(self) -> list[Worker | RunExecutor | Notifier]:
         """The parts that run as tasks on a loop shared with others (``haystack serve``)."""
-        return [part for part in (self.worker, self.run_executor) if part is not None]
+        parts = (self.worker, self.run_executor, self.notifier)
+        return [part for part in parts if part is not None]
 
     def close(self) -> None:
         """Dispose of the database if the runtime opened it."""
@@ -214,7 +236,17 @@ def _scheduler(runtime: Runtime) -> Scheduler | None:
         return None  # fired by the worker's loop: without a worker nothing would tick it
     from haystack_collector.scheduler import Scheduler  # noqa: PLC0415
 
-    return Scheduler(runtime.db, fetchers=runtime.fetchers)
+    return Scheduler(runtime.db, fetchers=runtime.fetchers, revisiter=runtime.revisiter)
+
+
+def _revisiter(runtime: Runtime) -> Revisiter | None:
+    parts = runtime.parts
+    if not (parts.revisits and parts.scheduler and parts.worker and runtime.engines):
+        return None  # its ticks are the scheduler's: without one nothing would fire them
+    from haystack_collector.revisits import DEFAULT_BATCH, Revisiter  # noqa: PLC0415
+
+    batch = DEFAULT_BATCH if runtime.settings is None else runtime.settings.revisit_batch
+    return Revisiter(runtime.db, runtime.engines, batch=batch)
 
 
 def _run_executor(runtime: Runtime) -> RunExecutor | None:
@@ -258,8 +290,21 @@ def _worker(runtime: Runtime) -> Worker | None:
     )
 
 
+def _notifier(runtime: Runtime) -> Notifier | None:
+    settings = runtime.settings
+    if not runtime.parts.notifier or runtime.worker is None or settings is None:
+        return None  # beside a worker (built before it), as configured; a bare Runtime(db)
+    if settings.notify_every <= 0:
+        return None
+    from haystack_collector.watch.notifier import notifier_from_settings  # noqa: PLC0415
+
+    return notifier_from_settings(runtime.db, settings)
+
+
 _BUILDERS: dict[str, Callable[[Runtime], Any]] = {
+    "revisiter": _revisiter,
     "scheduler": _scheduler,
     "run_executor": _run_executor,
     "worker": _worker,
+    "notifier": _notifier,
 }

@@ -38,7 +38,9 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("dashboard", "/", "Dashboard"),
     NavEntry("engines", "/engines", "Engines"),
     NavEntry("items", "/items", "Items"),
+    NavEntry("postings", "/postings", "Postings"),
     NavEntry("runs", "/runs", "Runs"),
+    NavEntry("watches", "/watches", "Watches"),
     NavEntry("queue", "/queue", "Queue"),
     NavEntry("hosts", "/hosts", "Hosts"),
     NavEntry("status", "/status", "Status log"),
@@ -77,6 +79,11 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
     return _page(request, "item", title=f"Item {item_id}", item_id=item_id, nav_page="items")
 
 
+@router.get("/postings", response_class=HTMLResponse)
+def postings_page(request: Request) -> HTMLResponse:
+    return _page(request, "postings")
+
+
 @router.get("/runs", response_class=HTMLResponse)
 def runs_page(request: Request) -> HTMLResponse:
     return _page(request, "runs")
@@ -87,6 +94,11 @@ def jobs_page(request: Request) -> RedirectResponse:
     """The Runs page's legacy address (it was "Jobs"); permanent, so bookmarks follow it."""
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/runs{query}", status_code=308)
+
+
+@router.get("/watches", response_class=HTMLResponse)
+def watches_page(request: Request) -> HTMLResponse:
+    return _page(request, "watches")
 
 
 @router.get("/queue", response_class=HTMLResponse)

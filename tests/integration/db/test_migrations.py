@@ -56,6 +56,8 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0009",
             "0010",
             "0011",
+            "0012",
+            "0013",
         )
         assert not before.up_to_date
         after = upgrade(db)
@@ -100,6 +102,8 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         "0009",
         "0010",
         "0011",
+        "0012",
+        "0013",
     )
 
     after = upgrade(db)
