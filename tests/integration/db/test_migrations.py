@@ -52,6 +52,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0007",
             "0008",
             "0009",
+            "0014",
         )
         assert not before.up_to_date
         after = upgrade(db)
@@ -85,7 +86,17 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
     db = legacy_mariadb
     before = status(db)
     assert before.legacy_unversioned
-    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+    assert before.pending == (
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+        "0014",
+    )
 
     after = upgrade(db)
 
@@ -268,5 +279,36 @@ def test_the_worker_rows_lose_their_unchosen_seed_and_keep_chosen_values(tmp_pat
         with db.read() as conn:
             config = store.all_config(conn)
         assert (config["MaxConcurrentJobs"], config["DefaultDelay"]) == ("5", "2.5")
+    finally:
+        db.dispose()
+
+
+def test_0014_adds_the_snapshot_link_type_and_its_downgrade_removes_it_with_its_links(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'snapshot.db'}")
+    try:
+        upgrade(db)
+        with db.transaction() as conn:
+            engine_id = store.register_engine(conn, name="snapper", version="1")
+            store.store_items(
+                conn,
+                engine_id=engine_id,
+                records=[
+                    store.ItemRecord(
+                        uri="https://a.example/",
+                        links=[store.LinkSpec("urn:sha256:" + "0" * 64, "snapshot")],
+                    )
+                ],
+            )
+        with db.transaction() as conn:
+            command.downgrade(_config(conn), "0009")
+        with db.transaction() as conn:
+            names = set(conn.execute(text("SELECT LinkTypeName FROM LinkTypes")).scalars())
+            assert "snapshot" not in names
+            assert conn.execute(text("SELECT COUNT(*) FROM ItemLinks")).scalar() == 0
+        upgrade(db)
+        with db.transaction() as conn:
+            assert store.get_link_type_id(conn, name="snapshot") > 0
     finally:
         db.dispose()

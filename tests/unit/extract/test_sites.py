@@ -526,7 +526,7 @@ def yaml_with(**changes: Any) -> str:
         ),
         ({"job__title": "headline"}, r"job\.title names no listing or detail field: 'headline'"),
         ({"job__salary": "title"}, r"job\.salary: Input should be 'title', 'company'"),
-        ({"start_urls": None}, r"give either 'start_urls' or 'search'"),
+        ({"start_urls": None}, r"give one of 'start_urls', 'search' \(a search form\) or 'form'"),
         (
             {"start_urls": ["ftp://board.example/"]},
             r"start_urls: not an http\(s\) URL: 'ftp://board\.example/'",

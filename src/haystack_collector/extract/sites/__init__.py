@@ -24,8 +24,12 @@ from haystack_collector.extract.sites.load import (
     load_sites,
 )
 from haystack_collector.extract.sites.model import (
+    SNAPSHOT_KINDS,
+    BrowserForm,
     DetailSpec,
     FieldSpec,
+    FormPagination,
+    FormWait,
     ListingSpec,
     Locator,
     SearchForm,
@@ -41,10 +45,14 @@ from haystack_collector.extract.sites.results import (
 )
 
 __all__ = [
+    "SNAPSHOT_KINDS",
+    "BrowserForm",
     "DetailPage",
     "DetailSpec",
     "FieldSpec",
+    "FormPagination",
     "FormRequest",
+    "FormWait",
     "ListingPage",
     "ListingSpec",
     "Locator",
