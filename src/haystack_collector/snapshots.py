@@ -18,12 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from haystack_collector.fetch.download import open_data_file
 from haystack_collector.files import safe_file_name
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.snapshots import SNAPSHOT_LINK, URI_PREFIX
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 __all__ = [
     "CONTENT_TYPES",
@@ -32,6 +35,7 @@ __all__ = [
     "SNAPSHOT_FOLDER",
     "Snapshot",
     "SnapshotKind",
+    "capture_page",
     "parse_kinds",
     "snapshot_file",
     "snapshot_folder",
@@ -129,6 +133,21 @@ def store_snapshot(folder: Path, kind: SnapshotKind, data: bytes) -> Snapshot:
     finally:
         part.unlink(missing_ok=True)
     return Snapshot(kind, digest, len(data), target, new=True)
+
+
+async def capture_page(
+    page: Page, kinds: Iterable[SnapshotKind], html: str
+) -> dict[SnapshotKind, bytes]:
+    """The snapshots of ``kinds`` of the page as it shows now (``html``: its rendered DOM)."""
+    found: dict[SnapshotKind, bytes] = {}
+    for kind in kinds:
+        if kind == "html":
+            found[kind] = html.encode("utf-8")
+        elif kind == "png":
+            found[kind] = await page.screenshot(full_page=True, type="png")
+        else:
+            found[kind] = await page.pdf(print_background=True)
+    return found
 
 
 def snapshot_records(snapshots: Iterable[Snapshot]) -> tuple[list[LinkSpec], list[ItemRecord]]:

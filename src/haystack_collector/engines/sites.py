@@ -161,6 +161,12 @@ class Sites(FetchingEngine):
         settings = ctx.settings
         assert isinstance(settings, SitesSettings)
         defn = await asyncio.to_thread(resolve_site, settings.site, settings.folder)
+        if defn.form is not None:
+            raise ConfigError(
+                f"site {defn.name!r} fills in a form in a browser: run it with the"
+                " seleniumwebform engine",
+                setting="site",
+            )
         keywords = [k.strip() for k in settings.keywords if k.strip()]
         tally = _Tally()
         # A run of its own loop (the CLI, a schedule): its own client, closed when it ends.

@@ -101,7 +101,8 @@ async def search_form(
     timeout = form.wait.timeout * 1000
     await page.add_init_script(_MATCHER)
     response = await page.goto(url, wait_until="domcontentloaded", timeout=timeout)
-    await page.evaluate(_MATCHER)  # the document may be loaded before the init script ran
+    # The document may have loaded before the init script ran: install it there too.
+    await page.evaluate(f"() => {{ {_MATCHER} }}")
     status = None if response is None else response.status
     target = page.locator(form.selector).first
     try:
