@@ -17,7 +17,15 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 from parsel import Selector
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "JOB_FIELD_NAMES",
@@ -197,14 +205,15 @@ class SearchForm(_Strict):
 FormValue = bool | date | int | float | str | list[str]
 
 
-def _css(value: str | None, what: str) -> str | None:
-    """``value`` when it is a valid CSS selector; ValueError naming ``what`` otherwise."""
+def _css(value: str | None, what: str | None = None) -> str | None:
+    """``value`` when it is a valid CSS selector; ValueError (naming ``what``) otherwise."""
     if value is None:
         return None
     try:
         Locator(css=value)
-    except ValueError as error:
-        raise ValueError(f"{what}: {error}") from None
+    except ValidationError as error:
+        message = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{what}: {message}" if what else message) from None
     return value
 
 
@@ -217,7 +226,7 @@ class FormWait(_Strict):
     @field_validator("selector")
     @classmethod
     def _selector(cls, value: str | None) -> str | None:
-        return _css(value, "selector")
+        return _css(value)
 
 
 class FormPagination(_Strict):
@@ -254,12 +263,12 @@ class BrowserForm(_Strict):
     @field_validator("selector")
     @classmethod
     def _form_selector(cls, value: str) -> str:
-        return _css(value, "selector") or value
+        return _css(value) or value
 
     @field_validator("submit")
     @classmethod
     def _submit(cls, value: str | None) -> str | None:
-        return _css(value, "submit")
+        return _css(value)
 
     @field_validator("fields")
     @classmethod
