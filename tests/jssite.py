@@ -4,8 +4,9 @@ Every page ships an empty shell; its script fills it in. A plain fetch gets none
 content, the browser fetcher all of it. Pages:
 
 * ``/feed-results``: an empty ``<ul id="results">``; a script ``fetch()``es
-  ``/api/results.json`` and inserts ``FEED_ITEMS`` (12) ``<li class="result"><a
-  href="/item/N">Title N</a></li>``; each ``/item/N`` is a real (static) page.
+  ``/api/results.json`` (``?pad=N`` adds N bytes to it) and inserts ``FEED_ITEMS`` (12)
+  ``<li class="result"><a href="/item/N">Title N</a></li>``; each ``/item/N`` is a real
+  (static) page. The site is the ``jssite`` fixture (tests/conftest.py).
 * ``/scroll``: an infinite list of ``li.entry``, ``SCROLL_BATCH`` (10) per batch loaded when
   the reader nears the bottom, ``SCROLL_TOTAL`` (50) in all.
 * ``/search``: ``<form id="search">`` with ``input[name=q]``, ``select[name=category]`` (all,
@@ -46,8 +47,6 @@ from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from tests.http_server import serve_http
 
@@ -118,7 +117,7 @@ _SHELL = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</tit
 
 _FEED = """<h1>Feed</h1><ul id="results"></ul>
 <script>
-fetch('/api/results.json').then(r => r.json()).then(items => {
+fetch('/api/results.json' + location.search).then(r => r.json()).then(items => {
   const ul = document.getElementById('results');
   for (const it of items) {
     const li = document.createElement('li'); li.className = 'result';
@@ -245,7 +244,12 @@ class JsSiteHandler(BaseHTTPRequestHandler):
         elif path == "/feed-results":
             self._page("Feed", _FEED)
         elif path == "/api/results.json":
-            items = [{"n": n, "title": f"Title {n}"} for n in range(1, FEED_ITEMS + 1)]
+            items: list[dict[str, Any]] = [
+                {"n": n, "title": f"Title {n}"} for n in range(1, FEED_ITEMS + 1)
+            ]
+            pad = int(query.get("pad", ["0"])[0])  # bytes of filler: a body cap test
+            if pad:
+                items[0]["pad"] = "x" * pad
             self._send(json.dumps(items), "application/json")
         elif path.startswith(("/item/", "/job/")):
             n = path.rsplit("/", 1)[1]
@@ -361,17 +365,3 @@ def serve_recorder(host: str = "127.0.0.2") -> Iterator[Recorder]:
     hits: list[str] = []
     with serve_http(_RecorderHandler, host=host, hits=hits) as url:
         yield Recorder(url, hits)
-
-
-@pytest.fixture
-def jssite() -> Iterator[JsSite]:
-    """The JavaScript site on 127.0.0.1 and a free port."""
-    with serve_jssite() as site:
-        yield site
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    """Another loopback server (127.0.0.2) that records what reached it."""
-    with serve_recorder() as found:
-        yield found

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import signal
 import time
@@ -141,7 +142,12 @@ class Browser:
                 f"no browser at {s.executable!r} (HAYSTACK_BROWSER_PATH)", setting="browser_path"
             )
         if self._playwright is None:
-            self._playwright = await async_playwright().start()
+            # Playwright's tasks inherit the context they start in: a fresh one, so the work
+            # that happened to start the browser (its origin, its correlation id) is not theirs.
+            starting = asyncio.create_task(
+                async_playwright().start(), context=contextvars.Context()
+            )
+            self._playwright = await starting
         self._marker = f"--haystack-browser={uuid.uuid4().hex}"
         self._pid = None
         args = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", self._marker, *s.args]

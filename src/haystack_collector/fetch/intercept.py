@@ -12,15 +12,18 @@ Chromium never touches the network itself: each request is intercepted and made 
   (each hop checked again), and its body read within the caps; a body over them is refused.
 * Resource types in ``BrowserSettings.block`` are never requested.
 
-Route handlers run in Playwright's own tasks, outside the task's context variables: the
-origin and correlation id of the work are captured when the page opens and set again here,
-so the guard and the log lines follow the work as they do for every fetch.
+Route handlers run in Playwright's own tasks, whose context variables are those of whatever
+started Playwright, not the work's: each request is answered in a fresh context where the
+origin and correlation id captured when the page opened are set again, so the guard and the
+log lines follow the work as they do for every fetch (and one API task that happened to start
+the browser never makes every later page "API").
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
@@ -79,10 +82,19 @@ class Interceptor:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, route: Route) -> None:
-        """Answer one intercepted request (Playwright calls this)."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+        """Answer one intercepted request (Playwright calls this); see the module docstring."""
+        task = asyncio.create_task(self._scoped(route), context=contextvars.Context())
+        self._tasks.add(task)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():  # Playwright's own task was cancelled: pass it on
+                task.cancel()
+                raise
+        finally:
+            self._tasks.discard(task)
+
+    async def _scoped(self, route: Route) -> None:
         try:
             with origin_scope(self.origin), correlation_scope(self.correlation_id):
                 await self._answer(route)
@@ -90,9 +102,6 @@ class Interceptor:
             log.debug("browser request %s not answered: %s", route.request.url, exc)
             with contextlib.suppress(Exception):
                 await route.abort("failed")
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
 
     async def aclose(self) -> None:
         """Cancel requests still in flight (a page closed early) and close the clients."""
