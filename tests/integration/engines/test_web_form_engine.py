@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from haystack_collector.extract.sites import builtin_sites
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.store.snapshots import item_snapshots
 from tests.integration.crawl.helpers import link_edges, stored_data
-from tests.jssite import PAGE_SIZE, JobRow, JsSite, expected, serve_jssite
+from tests.jssite import PAGE_SIZE, JobRow, JsSite, expected
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -33,12 +32,6 @@ FAST = FetchSettings(
     min_delay=0.0, jitter=0.0, per_host_concurrency=8, retry_initial=0.01, retry_maximum=0.02
 )
 SHIPPED = "jssite-search"
-
-
-@pytest.fixture
-def site() -> Iterator[JsSite]:
-    with serve_jssite() as served:
-        yield served
 
 
 def run(db: Database, **settings: Any) -> ActionResult:
@@ -52,25 +45,25 @@ def definition(folder: Path, **changes: Any) -> str:
     source = builtin_sites()[SHIPPED].source
     assert source is not None
     raw = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
-    raw["name"] = "site-copy"
+    raw["name"] = "jssite-copy"
     for key, value in changes.items():
         section, _, name = key.partition("__")
         if name:
             raw[section][name] = value
         else:
             raw[section] = value
-    path = folder / "site-copy.yaml"
+    path = folder / "jssite-copy.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return str(path)
 
 
-def listings(db: Database, site: JsSite) -> dict[str, dict[str, list[Any]]]:
-    prefix = site.url + "/job/"
+def listings(db: Database, jssite: JsSite) -> dict[str, dict[str, list[Any]]]:
+    prefix = jssite.url + "/job/"
     return {uri: data for uri, data in stored_data(db).items() if uri.startswith(prefix)}
 
 
-def uris(site: JsSite, jobs: list[JobRow]) -> set[str]:
-    return {f"{site.url}/job/{job.n}" for job in jobs}
+def uris(jssite: JsSite, jobs: list[JobRow]) -> set[str]:
+    return {f"{jssite.url}/job/{job.n}" for job in jobs}
 
 
 def test_the_engine_keeps_the_original_name_and_action() -> None:
@@ -79,31 +72,31 @@ def test_the_engine_keeps_the_original_name_and_action() -> None:
 
 
 def test_the_shipped_example_collects_every_result_over_its_next_pages(
-    db: Database, site: JsSite
+    db: Database, jssite: JsSite
 ) -> None:
-    result = run(db, site=SHIPPED, keywords=["python"], base_url=site.url)
+    result = run(db, site=SHIPPED, keywords=["python"], base_url=jssite.url)
     assert result.ok, result.error
 
     # The example's fields: q=python, category=engineering, remote off, since 2024-01-01.
     wanted = expected("python", "engineering", remote=False, since="2024-01-01")
     assert len(wanted) == 30
-    found = listings(db, site)
-    assert set(found) == uris(site, wanted)
+    found = listings(db, jssite)
+    assert set(found) == uris(jssite, wanted)
     # Three pages of ten, each one POST to the search API, each a page item holding its ten.
-    assert len(site.asked("/api/search")) == 3
+    assert len(jssite.asked("/api/search")) == 3
     values = {"q": "python", "category": "engineering", "remote": False}
     values["since"] = date(2024, 1, 1)  # type: ignore[assignment]
-    page_uris = [search_uri(f"{site.url}/search", values, n) for n in (1, 2, 3)]
+    page_uris = [search_uri(f"{jssite.url}/search", values, n) for n in (1, 2, 3)]
     data = stored_data(db)
     assert [data[uri]["SiteListings"] for uri in page_uris] == [[10], [10], [10]]
     assert [data[uri]["SitePage"] for uri in page_uris] == [[1], [2], [3]]
     edges = link_edges(db)
     for number, uri in enumerate(page_uris):
         chunk = wanted[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
-        assert {right for left, right in edges if left == uri} == uris(site, chunk)
+        assert {right for left, right in edges if left == uri} == uris(jssite, chunk)
     # The fields and the job fields, salary included where the site shows one.
     job = next(job for job in wanted if job.salary)
-    stored = found[f"{site.url}/job/{job.n}"]
+    stored = found[f"{jssite.url}/job/{job.n}"]
     assert stored["title"] == [job.title]
     assert stored["JobTitle"] == [job.title]
     assert stored["JobCompany"] == [job.company]
@@ -114,7 +107,7 @@ def test_the_shipped_example_collects_every_result_over_its_next_pages(
 
 
 def test_every_input_is_applied_and_load_more_collects_every_result(
-    db: Database, site: JsSite, tmp_path: Path
+    db: Database, jssite: JsSite, tmp_path: Path
 ) -> None:
     copy = definition(
         tmp_path,
@@ -122,13 +115,13 @@ def test_every_input_is_applied_and_load_more_collects_every_result(
         form__pagination={"load_more": "button.load-more", "max_pages": 10},
     )
     fields = {"category": "all", "remote": True, "since": "2024-01-10"}
-    result = run(db, site=copy, keywords=["developer"], base_url=site.url, fields=fields)
+    result = run(db, site=copy, keywords=["developer"], base_url=jssite.url, fields=fields)
     assert result.ok, result.error
 
     wanted = expected("developer", "all", remote=True, since="2024-01-10")
     assert len(wanted) == 17  # two "load more" clicks after the first ten
-    assert set(listings(db, site)) == uris(site, wanted)
-    assert len(site.asked("/api/search")) == 2
+    assert set(listings(db, jssite)) == uris(jssite, wanted)
+    assert len(jssite.asked("/api/search")) == 2
     # Each input narrowed the search: leaving any one out would find other jobs.
     for looser in (
         expected("", "all", remote=True, since="2024-01-10"),
@@ -136,7 +129,7 @@ def test_every_input_is_applied_and_load_more_collects_every_result(
         expected("developer", "all", remote=False, since="2024-01-10"),
         expected("developer", "all", remote=True, since=""),
     ):
-        assert uris(site, looser) != uris(site, wanted)
+        assert uris(jssite, looser) != uris(jssite, wanted)
     # load more shows one growing list: one page item holding all of it.
     [page] = [data for uri, data in stored_data(db).items() if "#form:" in uri]
     assert page["SiteListings"] == [17]
@@ -144,37 +137,37 @@ def test_every_input_is_applied_and_load_more_collects_every_result(
 
 
 def test_settings_fields_replace_the_definitions_and_a_narrow_search_is_one_page(
-    db: Database, site: JsSite
+    db: Database, jssite: JsSite
 ) -> None:
     fields = {"remote": True, "since": "2024-02-01"}
-    result = run(db, site=SHIPPED, keywords=["python"], base_url=site.url, fields=fields)
+    result = run(db, site=SHIPPED, keywords=["python"], base_url=jssite.url, fields=fields)
     assert result.ok, result.error
     wanted = expected("python", "engineering", remote=True, since="2024-02-01")
     assert 0 < len(wanted) < PAGE_SIZE
-    assert set(listings(db, site)) == uris(site, wanted)
-    assert len(site.asked("/api/search")) == 1  # no next link: one page
+    assert set(listings(db, jssite)) == uris(jssite, wanted)
+    assert len(jssite.asked("/api/search")) == 1  # no next link: one page
 
 
-def test_max_pages_stops_the_pages(db: Database, site: JsSite) -> None:
-    result = run(db, site=SHIPPED, keywords=["python"], base_url=site.url, max_pages=2)
+def test_max_pages_stops_the_pages(db: Database, jssite: JsSite) -> None:
+    result = run(db, site=SHIPPED, keywords=["python"], base_url=jssite.url, max_pages=2)
     assert result.ok, result.error
     wanted = expected("python", "engineering", since="2024-01-01")[: 2 * PAGE_SIZE]
-    assert set(listings(db, site)) == uris(site, wanted)
+    assert set(listings(db, jssite)) == uris(jssite, wanted)
 
 
 def test_results_that_never_show_time_out_and_the_page_says_so(
-    db: Database, site: JsSite, tmp_path: Path
+    db: Database, jssite: JsSite, tmp_path: Path
 ) -> None:
     copy = definition(tmp_path, form__wait={"selector": "div.never-there", "timeout": 1})
-    result = run(db, site=copy, keywords=["python"], base_url=site.url)
+    result = run(db, site=copy, keywords=["python"], base_url=jssite.url)
 
     assert not result.ok
     assert result.error is not None
     assert "waited 1s for results after submitting the form" in result.error
     assert "css 'div.never-there'" in result.error
     # The form was submitted (the search was asked for) and nothing was stored as listings.
-    assert len(site.asked("/api/search")) == 1
-    assert listings(db, site) == {}
+    assert len(jssite.asked("/api/search")) == 1
+    assert listings(db, jssite) == {}
     [(uri, page)] = [(u, d) for u, d in stored_data(db).items() if "#form:" in u]
     assert uri.endswith("page=1")
     assert "waited 1s" in page["Error"][0]
@@ -184,13 +177,13 @@ def test_results_that_never_show_time_out_and_the_page_says_so(
 
 
 def test_a_field_the_page_lacks_is_a_changed_site(
-    db: Database, site: JsSite, tmp_path: Path
+    db: Database, jssite: JsSite, tmp_path: Path
 ) -> None:
     copy = definition(tmp_path, form__fields={"q": "{keyword}", "country": "CA"})
-    result = run(db, site=copy, keywords=["python"], base_url=site.url)
+    result = run(db, site=copy, keywords=["python"], base_url=jssite.url)
     assert not result.ok
     assert "the form has no field 'country'" in (result.error or "")
-    assert site.asked("/api/search") == []  # nothing was submitted
+    assert jssite.asked("/api/search") == []  # nothing was submitted
 
 
 @pytest.mark.parametrize(
@@ -203,12 +196,12 @@ def test_a_field_the_page_lacks_is_a_changed_site(
     ],
 )
 def test_bad_settings_fail_the_run_before_any_page_opens(
-    db: Database, site: JsSite, settings: dict[str, Any], problem: str
+    db: Database, jssite: JsSite, settings: dict[str, Any], problem: str
 ) -> None:
-    result = run(db, **({"site": SHIPPED, "base_url": site.url} | settings))
+    result = run(db, **({"site": SHIPPED, "base_url": jssite.url} | settings))
     assert not result.ok
     assert problem in (result.error or "")
-    assert site.hits == []
+    assert jssite.hits == []
 
 
 def test_the_sites_engine_sends_a_browser_form_to_this_engine(db: Database) -> None:
@@ -218,11 +211,11 @@ def test_the_sites_engine_sends_a_browser_form_to_this_engine(db: Database) -> N
 
 
 def test_snapshots_of_each_results_page_are_stored_once_by_hash_and_linked(
-    db: Database, site: JsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, jssite: JsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HAYSTACK_DOWNLOADS_DIR", str(tmp_path / "dl"))
     fields = {"remote": True, "since": "2024-02-01"}  # one page
-    settings = {"site": SHIPPED, "keywords": ["python"], "base_url": site.url}
+    settings = {"site": SHIPPED, "keywords": ["python"], "base_url": jssite.url}
     settings |= {"fields": fields, "snapshot": ["html", "png", "pdf"]}
     result = run(db, **settings)
     assert result.ok, result.error
