@@ -45,7 +45,8 @@ def test_snapshot_files_are_named_by_their_hash_and_stored_once(tmp_path: Path) 
     folder = snapshot_folder(tmp_path)
     first = store_snapshot(folder, "png", PNG)
     again = store_snapshot(folder, "png", PNG)
-    assert first.new and not again.new
+    assert first.new
+    assert not again.new
     assert first.path == again.path == folder / f"{hashlib.sha256(PNG).hexdigest()}.png"
     assert [p.name for p in folder.iterdir()] == [first.path.name]  # no part file left behind
     assert first.path.read_bytes() == PNG
