@@ -76,7 +76,7 @@
       if (!(kind in SNAPSHOT_LABELS) || !/^[0-9a-f]{64}$/.test(sha) || newest[kind]) continue;
       newest[kind] = { sha, linked: H.pick(shot, "linked") };
     }
-    const kinds = Object.keys(newest);
+    const kinds = Object.keys(SNAPSHOT_LABELS).filter((kind) => newest[kind]);
     if (!kinds.length) return;
     const links = document.getElementById("snapshot-links");
     links.replaceChildren(...kinds.map((kind) => el("a", {
