@@ -1,9 +1,10 @@
 """The site definition model: what a YAML or TOML file says about a job board, validated.
 
 A definition names the pages to start from (``start_urls``) or the search form to submit
-(``search``), how to find each listing on a results page and the fields in it, the link to
-the next results page, the fields of a listing's detail page, and which fields are the
-normalized job fields. Every selector is checked when the file is loaded, so a typo is an
+(``search``), whether pages are rendered in a browser first (``fetch: browser``, with
+``wait`` and ``scroll``), how to find each listing on a results page and the fields in it,
+the link to the next results page, the fields of a listing's detail page, and which fields
+are the normalized job fields. Every selector is checked when the file is loaded, so a typo is an
 error naming the file and the field, not an empty harvest later.
 """
 
@@ -15,6 +16,8 @@ from typing import Any, Literal
 
 from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 
 __all__ = [
     "JOB_FIELD_NAMES",
@@ -189,6 +192,11 @@ class SiteDefinition(_Strict):
     listing: ListingSpec
     detail: DetailSpec | None = None
     job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+    # How pages are fetched: "browser" renders them (scripts run) before the selectors apply,
+    # waiting and scrolling as ``wait`` and ``scroll`` say (fetch/browser.py).
+    fetch: Literal["http", "browser"] = "http"
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
 
     _source: str | None = PrivateAttr(default=None)
 
@@ -208,6 +216,8 @@ class SiteDefinition(_Strict):
     def _consistent(self) -> SiteDefinition:
         if bool(self.start_urls) == (self.search is not None):
             raise ValueError("give either 'start_urls' or 'search' (a search form), not both")
+        if self.fetch != "browser" and (self.wait is not None or self.scroll is not None):
+            raise ValueError("'wait' and 'scroll' apply to 'fetch: browser' only")
         known = set(self.listing.fields) | set(self.detail.fields if self.detail else ())
         for job_field, record_field in self.job.items():
             if record_field not in known:
