@@ -1070,6 +1070,30 @@ def worker(
 # --- crawl ---------------------------------------------------------------------------------
 
 
+def _render_options(
+    *, render: bool, selector: str | None, idle: bool, delay: float, timeout: float, scroll: int
+) -> dict[str, Any]:
+    """``CrawlOptions``' rendering choices from ``haystack crawl``'s options."""
+    from haystack_collector.fetch.browser import require_playwright  # noqa: PLC0415
+    from haystack_collector.fetch.render_options import (  # noqa: PLC0415
+        ScrollOptions,
+        WaitOptions,
+    )
+
+    asked = selector is not None or idle or delay or scroll
+    if not render:
+        if asked:
+            raise typer.BadParameter("the wait and scroll options need --render")
+        return {}
+    require_playwright()  # a missing extra is said before any work
+    wait = WaitOptions(selector=selector, network_idle=idle, delay=delay, timeout=timeout)
+    return {
+        "render": True,
+        "wait": wait if (selector is not None or idle or delay) else None,
+        "scroll": ScrollOptions(max_scrolls=scroll) if scroll else None,
+    }
+
+
 @app.command()
 @_reports_errors
 def crawl(
@@ -1117,6 +1141,37 @@ def crawl(
     ignore_robots: Annotated[
         bool, typer.Option("--ignore-robots", help="Do not obey robots.txt.")
     ] = False,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render", help="Render each page in the browser (the [browser] extra) first."
+        ),
+    ] = False,
+    wait_selector: Annotated[
+        str | None,
+        typer.Option(
+            "--wait-selector", metavar="CSS", help="With --render: wait until this appears."
+        ),
+    ] = None,
+    wait_idle: Annotated[
+        bool, typer.Option("--wait-idle", help="With --render: wait until the network is idle.")
+    ] = False,
+    wait_delay: Annotated[
+        float,
+        typer.Option("--wait-delay", min=0.0, metavar="S", help="With --render: then wait S s."),
+    ] = 0.0,
+    wait_timeout: Annotated[
+        float,
+        typer.Option(
+            "--wait-timeout", min=0.1, metavar="S", help="With --render: each wait's limit."
+        ),
+    ] = 10.0,
+    scroll: Annotated[
+        int,
+        typer.Option(
+            "--scroll", min=0, metavar="N", help="With --render: scroll down N times at most."
+        ),
+    ] = 0,
     stats_interval: Annotated[
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
@@ -1145,6 +1200,14 @@ def crawl(
         delay=delay,
         allowed_domains=tuple(allow_domain or ()),
         obey_robots=not ignore_robots,
+        **_render_options(
+            render=render,
+            selector=wait_selector,
+            idle=wait_idle,
+            delay=wait_delay,
+            timeout=wait_timeout,
+            scroll=scroll,
+        ),
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work
     runtime = crawl_runtime(

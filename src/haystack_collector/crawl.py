@@ -3,8 +3,9 @@
 Everything the crawl knows lives in the database (see ``engines.web_scraper``), so running the
 same command again after a crash resumes it: the seed is idempotent, done events are not run
 again, pending ones are. The crawl's choices (depth and page limits, domains, delay, per-host
-concurrency, robots) are stored with it, so ``haystack worker --drain`` (on any machine)
-finishes it the same way; running ``haystack crawl`` again stores that run's choices.
+concurrency, robots, rendering in the browser with its waits and scrolling) are stored with
+it, so ``haystack worker --drain`` (on any machine) finishes it the same way; running
+``haystack crawl`` again stores that run's choices.
 
 Crash recovery: the crawl's worker heartbeats like any worker. Killed (``kill -9``, a lost
 machine), it misses its heartbeats, and once ``HAYSTACK_WORKER_STALL_TIMEOUT`` seconds (30)
@@ -37,6 +38,7 @@ from haystack_collector.engines.web_scraper import (
 )
 from haystack_collector.errors import HaystackError
 from haystack_collector.fetch import FetchSettings
+from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.logs import get_logger
 from haystack_collector.queue import QueuePolicy
 from haystack_collector.runtime import CRAWL, Runtime
@@ -70,6 +72,9 @@ class CrawlOptions:
     delay: float | None = None
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
+    render: bool = False  # pages rendered in the browser (``--render``)
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
 
     def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
         """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
@@ -88,6 +93,9 @@ class CrawlOptions:
             url=self.url,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
+            render=self.render,
+            wait=self.wait,
+            scroll=self.scroll,
             **depth,
             **chosen,
         )

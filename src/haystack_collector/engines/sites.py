@@ -7,6 +7,11 @@ URI plus ``#listing-N``). A listing item carries its fields (ItemData keyed by f
 the normalized job fields and the site's name; listings with a detail URL get a ``detail``
 event. ``detail`` (item action) fetches that page and merges its fields over the listing's.
 
+A definition that says ``fetch: browser`` (or a run with ``render``) renders its results and
+detail pages in the browser first (``ctx.browser()``), waiting and scrolling as the
+definition says; the search form page itself is fetched (a form that only a script builds is
+the ``webform`` engine's work).
+
 A page the definition matches nothing on is a warning (a Status row and a log warning): the
 site has probably changed. Fetch failures are stored on the item as ``Error``.
 """
@@ -67,6 +72,7 @@ DETAIL_ACTION = "detail"
 # ItemData keys the engine writes besides the fields (lower-case) and the job fields (Job*).
 SITE = "Site"  # the definition's name
 SITE_FILE = "SiteFile"  # the file a user definition came from (none for shipped ones)
+SITE_RENDER = "SiteRender"  # the run rendered pages (``render``): so are the detail pages
 KEYWORD = "SiteKeyword"  # the keyword a results page was searched with
 LISTINGS = "SiteListings"  # how many listings a results page held
 STATUS_CODE = "StatusCode"
@@ -89,6 +95,10 @@ class SitesSettings(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="searched one by one")
     folder: ServerPath | None = Field(default=None, description="a folder of your own definitions")
     max_pages: int = Field(default=5, ge=1, description="results pages per start or keyword")
+    render: bool = Field(
+        default=False,
+        description="render pages in the browser, whatever the definition's 'fetch' says",
+    )
 
 
 def resolve_site(site: str, folder: str | None = None) -> SiteDefinition:
@@ -171,8 +181,17 @@ class Sites(FetchingEngine):
         tally = _Tally()
         # A run of its own loop (the CLI, a schedule): its own client, closed when it ends.
         async with ctx.new_fetcher() as fetcher:
+            render = settings.render or defn.fetch == "browser"
             for keyword, request in await self._starts(ctx, fetcher, defn, keywords, tally):
-                await self._walk(ctx, fetcher, defn, (keyword, request), settings.max_pages, tally)
+                await self._walk(
+                    ctx,
+                    fetcher,
+                    defn,
+                    (keyword, request),
+                    settings.max_pages,
+                    tally,
+                    render=render,
+                )
         searched = f" for {', '.join(map(repr, keywords))}" if keywords else ""
         summary = (
             f"site {defn.name!r}{searched}: {tally.pages} page(s), {tally.listings} listing(s),"
@@ -224,8 +243,11 @@ class Sites(FetchingEngine):
         start: tuple[str | None, _Request],
         max_pages: int,
         tally: _Tally,
+        *,
+        render: bool = False,
     ) -> None:
-        """Fetch and store results pages from ``start`` on, following next-page links."""
+        """Fetch (or render) and store results pages from ``start`` on, following next-page
+        links."""
         keyword, first = start
         request: _Request | None = first
         seen: set[str] = set()
@@ -233,7 +255,10 @@ class Sites(FetchingEngine):
             if request is None or request.uri in seen:
                 return
             seen.add(request.uri)
-            result = await fetcher.fetch(request.url, form=request.form)
+            if render and request.form is None:
+                result = await _render(ctx, fetcher, defn, request.url)
+            else:
+                result = await fetcher.fetch(request.url, form=request.form)
             tally.pages += 1
             error = _fetch_error(result)
             if error is not None:
@@ -251,7 +276,7 @@ class Sites(FetchingEngine):
                 ctx.log.warning("site %s: %s: %s", defn.name, request.url, refused)
                 return
             queued = await asyncio.to_thread(
-                self._store_listing, ctx, defn, keyword, request.uri, result, page
+                self._store_listing, ctx, defn, keyword, request.uri, result, page, render
             )
             tally.listings += len(page.records)
             tally.queued += queued
@@ -267,6 +292,7 @@ class Sites(FetchingEngine):
         page_uri: str,
         result: FetchResult,
         page: ListingPage,
+        render: bool,
     ) -> int:
         action_id = ctx.action_id(DETAIL_ACTION) if defn.detail is not None else None
         queued = ctx.db.run(
@@ -278,6 +304,7 @@ class Sites(FetchingEngine):
             page_uri=page_uri,
             page_data=_page_data(defn, keyword, result, None) | {LISTINGS: len(page.records)},
             page=page,
+            render=render and defn.fetch != "browser",  # the definition says it otherwise
         )
         ctx.items_stored += 1 + len(page.records)
         ctx.events_enqueued += queued
@@ -289,7 +316,10 @@ class Sites(FetchingEngine):
     async def detail(self, ctx: ActionContext, job: Job) -> None:
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await ctx.fetcher().fetch(job.uri)
+        if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
+            result = await _render(ctx, ctx.fetcher(), defn, job.uri)
+        else:
+            result = await ctx.fetcher().fetch(job.uri)
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
         page: DetailPage | None = None
@@ -355,6 +385,20 @@ def _form_request(defn: SiteDefinition, form: FormRequest) -> _Request:
     named = {*defn.search.keyword_fields, *defn.search.fields}
     search = tuple(sorted((k, v) for k, v in form.fields.items() if k in named))
     return _Request(form.action, form.fields, search)
+
+
+async def _render(
+    ctx: ActionContext, fetcher: Fetcher, defn: SiteDefinition, url: str
+) -> FetchResult:
+    """``url`` rendered in the browser as ``defn`` says, its navigation fetched with
+    ``fetcher``'s settings; a browser that dies raises (the queue retries the action)."""
+    rendered = await ctx.browser().render(
+        url,
+        settings=fetcher.settings,
+        wait=None if defn.wait is None else defn.wait.spec(),
+        scroll=None if defn.scroll is None else defn.scroll.spec(),
+    )
+    return rendered.as_fetch_result()
 
 
 def _fetch_error(result: FetchResult) -> str | None:
@@ -438,8 +482,12 @@ def store_listing(
     page_uri: str,
     page_data: Mapping[str, Any],
     page: ListingPage,
+    render: bool = False,
 ) -> int:
     """Store a results page and its listings as one transaction; returns detail events queued.
+
+    ``render``: the run rendered pages its definition does not ask to: the listings say so,
+    and their detail pages are rendered too.
 
     A listing already stored (a rerun, or one seen on another page) keeps the fields this page
     does not show, such as those its detail page added.
@@ -454,6 +502,8 @@ def store_listing(
             detailed.append(uri)
         # A listing is content in itself; its detail page, when fetched, states the outcome.
         data = _record_data(defn, fields)
+        if render:
+            data[SITE_RENDER] = True
         records.append(ItemRecord(uri=uri, data=data, state=FETCHED))
     links = [LinkSpec(uri, "contains") for uri in dict.fromkeys(uris)]
     records.insert(0, ItemRecord(uri=page_uri, data=page_data, links=links))

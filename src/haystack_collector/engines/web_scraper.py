@@ -57,6 +57,7 @@ from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
+from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
@@ -121,6 +122,11 @@ class WebScraperSettings(BaseModel):
     delay: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     per_host_concurrency: SkipJsonSchema[int | None] = Field(default=None, ge=1, le=100)
     obey_robots: SkipJsonSchema[bool | None] = None
+    # Render each page in the browser (fetch/browser.py) before reading its links: for sites
+    # whose content a script inserts. ``wait`` and ``scroll`` say how (unset: page load only).
+    render: bool = False
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,9 @@ class CrawlSpec:
     delay: float | None = None
     per_host_concurrency: int | None = None
     obey_robots: bool | None = None
+    render: bool = False  # pages rendered in the browser, waiting and scrolling as below
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
 
     @classmethod
     def from_settings(cls, settings: WebScraperSettings) -> CrawlSpec:
@@ -150,15 +159,25 @@ class CrawlSpec:
             settings.delay,
             settings.per_host_concurrency,
             settings.obey_robots,
+            settings.render,
+            settings.wait if settings.render else None,
+            settings.scroll if settings.render else None,
         )
 
     def as_json(self) -> dict[str, Any]:
+        rendering: dict[str, Any] = {}
+        if self.render:  # stored so that a resumed crawl (any worker) renders too
+            rendering["render"] = {
+                "wait": None if self.wait is None else self.wait.model_dump(),
+                "scroll": None if self.scroll is None else self.scroll.model_dump(),
+            }
         return {
             "url": self.url,
             "max_depth": self.max_depth,
             "max_pages": self.max_pages,
             "hosts": sorted(self.hosts),
             **self.fetch_overrides(),
+            **rendering,
         }
 
     @classmethod
@@ -169,6 +188,9 @@ class CrawlSpec:
             raw.get("per_host_concurrency"),
             raw.get("obey_robots"),
         )
+        render = raw.get("render")
+        wait = render.get("wait") if isinstance(render, dict) else None
+        scroll = render.get("scroll") if isinstance(render, dict) else None
         return cls(
             str(raw["url"]),
             int(raw["max_depth"]),
@@ -177,6 +199,9 @@ class CrawlSpec:
             None if delay is None else float(delay),
             None if per_host is None else int(per_host),
             None if robots is None else bool(robots),
+            isinstance(render, dict),
+            None if wait is None else WaitOptions.model_validate(wait),
+            None if scroll is None else ScrollOptions.model_validate(scroll),
         )
 
     def fetch_overrides(self) -> dict[str, Any]:
@@ -283,10 +308,14 @@ class WebScraper(FetchingEngine):
                 item_id=job.item_id,
                 scopes=_Scopes(self._specs),
             )
-        fetcher = self.crawl_fetcher(
-            ctx.fetch, scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
-        )
-        result = await fetcher.fetch(job.uri)
+        spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
+        fetcher = self.crawl_fetcher(ctx.fetch, spec)
+        if spec.render:
+            result = await self._render(ctx, fetcher, spec, job.uri)
+        else:
+            result = await fetcher.fetch(job.uri)
+        if result.error == CIRCUIT_OPEN and spec.render:  # the queue tries the page later
+            raise CircuitOpenError(f"fetch:{host_of(job.uri)}", retry_after=result.retry_after or 0)
         if result.error == CIRCUIT_OPEN:  # the retry loop is paid for only when it is needed
             result = await self._fetch(fetcher, job.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
@@ -308,6 +337,21 @@ class WebScraper(FetchingEngine):
         if writer is None or writer.key != key:
             writer = self._writers[loop] = _PageWriter(*key, _Scopes(self._specs))
         return writer
+
+    @staticmethod
+    async def _render(
+        ctx: ActionContext, fetcher: Fetcher, spec: CrawlSpec, url: str
+    ) -> FetchResult:
+        """``url`` rendered in the browser, its navigation fetched with ``fetcher``'s settings
+        (the crawl's slots, robots and breaker). A browser that dies raises: the queue retries
+        the page."""
+        rendered = await ctx.browser().render(
+            url,
+            settings=fetcher.settings,
+            wait=None if spec.wait is None else spec.wait.spec(),
+            scroll=None if spec.scroll is None else spec.scroll.spec(),
+        )
+        return rendered.as_fetch_result()
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
     async def _fetch(self, fetcher: Fetcher, url: str, first: list[FetchResult]) -> FetchResult:

@@ -704,6 +704,7 @@ def test_a_browser_form_definition_loads_and_joins_its_page_to_the_base(tmp_path
             r"form\.wait\.time: Extra inputs are not permitted",
         ),
         (GOOD_FORM, {"snapshot": ["gif"]}, r"snapshot\.0: Input should be 'html', 'png' or 'pdf'"),
+        (GOOD_FORM, {"wait": {"selector": "div"}}, r"a browser form waits as form\.wait says"),
     ],
 )
 def test_a_bad_form_block_names_the_file_and_the_field(

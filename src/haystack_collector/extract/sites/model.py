@@ -1,11 +1,12 @@
 """The site definition model: what a YAML or TOML file says about a job board, validated.
 
 A definition names the pages to start from (``start_urls``), the search form to submit over
-HTTP (``search``) or the form to fill in a browser (``form``, with ``fetch: browser``), how to
-find each listing on a results page and the fields in it, the link to the next results page,
-the fields of a listing's detail page, and which fields are the normalized job fields. Every
-selector is checked when the file is loaded, so a typo is an error naming the file and the
-field, not an empty harvest later.
+HTTP (``search``) or the form to fill in a browser (``form``), whether pages are rendered in a
+browser first (``fetch: browser``, with ``wait`` and ``scroll``), how to find each listing on a
+results page and the fields in it, the link to the next results page, the fields of a
+listing's detail page, and which fields are the normalized job fields. Every selector is
+checked when the file is loaded, so a typo is an error naming the file and the field, not an
+empty harvest later.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 
 __all__ = [
     "JOB_FIELD_NAMES",
@@ -289,7 +292,6 @@ class SiteDefinition(_Strict):
 
     name: str
     description: str | None = None
-    fetch: Literal["http", "browser"] = "http"  # how its pages are fetched
     base_url: str | None = None  # what a relative form page is joined to (a setting may replace it)
     start_urls: list[str] = Field(default_factory=list)  # "{keyword}" is filled in per keyword
     search: SearchForm | None = None
@@ -298,6 +300,11 @@ class SiteDefinition(_Strict):
     listing: ListingSpec
     detail: DetailSpec | None = None
     job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+    # How pages are fetched: "browser" renders them (scripts run) before the selectors apply,
+    # waiting and scrolling as ``wait`` and ``scroll`` say (fetch/browser.py).
+    fetch: Literal["http", "browser"] = "http"
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
 
     _source: str | None = PrivateAttr(default=None)
 
@@ -326,6 +333,8 @@ class SiteDefinition(_Strict):
                 "give one of 'start_urls', 'search' (a search form) or 'form' (a form filled in"
                 " a browser)"
             )
+        if self.fetch != "browser" and (self.wait is not None or self.scroll is not None):
+            raise ValueError("'wait' and 'scroll' apply to 'fetch: browser' only")
         if self.form is not None:
             self._check_form(self.form)
         known = set(self.listing.fields) | set(self.detail.fields if self.detail else ())
@@ -339,6 +348,11 @@ class SiteDefinition(_Strict):
     def _check_form(self, form: BrowserForm) -> None:
         if self.fetch != "browser":
             raise ValueError("form: a form is filled in a browser: add 'fetch: browser'")
+        if self.wait is not None or self.scroll is not None:
+            raise ValueError(
+                "a browser form waits as form.wait says and turns pages with form.pagination:"
+                " remove the top-level 'wait' and 'scroll'"
+            )
         if self.listing.next_page is not None:
             raise ValueError(
                 "listing.next_page: a browser form turns its pages with form.pagination;"
