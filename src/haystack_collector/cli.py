@@ -1071,7 +1071,14 @@ def worker(
 
 
 def _render_options(
-    *, render: bool, selector: str | None, idle: bool, delay: float, timeout: float, scroll: int
+    *,
+    render: bool,
+    selector: str | None,
+    idle: bool,
+    delay: float,
+    timeout: float,
+    scroll: int,
+    snapshot: str | None = None,
 ) -> dict[str, Any]:
     """``CrawlOptions``' rendering choices from ``haystack crawl``'s options."""
     from haystack_collector.fetch.browser import require_playwright  # noqa: PLC0415
@@ -1084,13 +1091,22 @@ def _render_options(
     if not render:
         if asked:
             raise typer.BadParameter("the wait and scroll options need --render")
+        if snapshot:
+            raise typer.BadParameter("--snapshot needs --render: snapshots are of rendered pages")
         return {}
+    from haystack_collector.snapshots import parse_kinds  # noqa: PLC0415
+
+    try:
+        kinds = tuple(parse_kinds(snapshot))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--snapshot") from None
     require_playwright()  # a missing extra is said before any work
     wait = WaitOptions(selector=selector, network_idle=idle, delay=delay, timeout=timeout)
     return {
         "render": True,
         "wait": wait if (selector is not None or idle or delay) else None,
         "scroll": ScrollOptions(max_scrolls=scroll) if scroll else None,
+        "snapshot": kinds,
     }
 
 
@@ -1172,6 +1188,14 @@ def crawl(
             "--scroll", min=0, metavar="N", help="With --render: scroll down N times at most."
         ),
     ] = 0,
+    snapshot: Annotated[
+        str | None,
+        typer.Option(
+            "--snapshot",
+            metavar="KINDS",
+            help="With --render: keep html,png,pdf of each page (under the downloads folder).",
+        ),
+    ] = None,
     stats_interval: Annotated[
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
@@ -1207,6 +1231,7 @@ def crawl(
             delay=wait_delay,
             timeout=wait_timeout,
             scroll=scroll,
+            snapshot=snapshot,
         ),
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work

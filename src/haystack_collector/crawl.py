@@ -75,6 +75,7 @@ class CrawlOptions:
     render: bool = False  # pages rendered in the browser (``--render``)
     wait: WaitOptions | None = None
     scroll: ScrollOptions | None = None
+    snapshot: tuple[str, ...] = ()  # what each rendered page keeps (``--snapshot``)
 
     def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
         """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
@@ -96,6 +97,7 @@ class CrawlOptions:
             render=self.render,
             wait=self.wait,
             scroll=self.scroll,
+            snapshot=list(self.snapshot),
             **depth,
             **chosen,
         )

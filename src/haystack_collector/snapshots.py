@@ -22,11 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from haystack_collector.fetch.download import open_data_file
 from haystack_collector.files import safe_file_name
-from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
+from haystack_collector.store import FETCHED, ItemRecord, LinkSpec, store_items
 from haystack_collector.store.snapshots import SNAPSHOT_LINK, URI_PREFIX
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
+    from sqlalchemy.engine import Connection
+
+    from haystack_collector.fetch.render import RenderResult, SnapshotSpec
 
 __all__ = [
     "CONTENT_TYPES",
@@ -36,10 +39,13 @@ __all__ = [
     "Snapshot",
     "SnapshotKind",
     "capture_page",
+    "keep_rendered",
+    "link_snapshots",
     "parse_kinds",
     "snapshot_file",
     "snapshot_folder",
     "snapshot_records",
+    "snapshot_spec",
     "snapshot_uri",
     "store_snapshot",
 ]
@@ -168,3 +174,41 @@ def snapshot_records(snapshots: Iterable[Snapshot]) -> tuple[list[LinkSpec], lis
         links.append(LinkSpec(shot.uri, LINK_TYPE))
         records.append(ItemRecord(uri=shot.uri, data=data, state=FETCHED))
     return links, records
+
+
+def snapshot_spec(kinds: Iterable[SnapshotKind]) -> SnapshotSpec | None:
+    """What a browser render must capture besides its HTML for ``kinds`` (None: nothing)."""
+    from haystack_collector.fetch.render import SnapshotSpec  # noqa: PLC0415 - the extra's
+
+    wanted = set(kinds)
+    if not wanted & {"png", "pdf"}:
+        return None
+    return SnapshotSpec(screenshot="png" in wanted, pdf="pdf" in wanted)
+
+
+def keep_rendered(
+    downloads: Path, rendered: RenderResult, kinds: Iterable[SnapshotKind]
+) -> list[Snapshot]:
+    """Store the snapshots of ``kinds`` a render captured (nothing of a failed render)."""
+    if rendered.error is not None:
+        return []
+    found: dict[SnapshotKind, bytes | None] = {}
+    for kind in kinds:
+        if kind == "html":
+            found[kind] = rendered.html.encode("utf-8") if rendered.html else None
+        elif kind == "png":
+            found[kind] = rendered.screenshot
+        else:
+            found[kind] = rendered.pdf
+    folder = snapshot_folder(downloads)
+    return [store_snapshot(folder, kind, data) for kind, data in found.items() if data]
+
+
+def link_snapshots(
+    conn: Connection, *, engine_id: int | None, page_uri: str, shots: Iterable[Snapshot]
+) -> None:
+    """Store the snapshot items and the page's ``snapshot`` links to them."""
+    links, records = snapshot_records(shots)
+    if records:
+        records.insert(0, ItemRecord(uri=page_uri, links=links))
+        store_items(conn, engine_id=engine_id, records=records)

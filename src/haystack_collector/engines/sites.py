@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
 from haystack_collector.extract.jobs import JobFields
@@ -55,6 +56,7 @@ from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.snapshots import keep_rendered, link_snapshots, snapshot_spec
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 
@@ -256,7 +258,7 @@ class Sites(FetchingEngine):
                 return
             seen.add(request.uri)
             if render and request.form is None:
-                result = await _render(ctx, fetcher, defn, request.url)
+                result = await _render(ctx, fetcher, defn, request.url, page_uri=request.uri)
             else:
                 result = await fetcher.fetch(request.url, form=request.form)
             tally.pages += 1
@@ -317,7 +319,7 @@ class Sites(FetchingEngine):
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
         if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
-            result = await _render(ctx, ctx.fetcher(), defn, job.uri)
+            result = await _render(ctx, ctx.fetcher(), defn, job.uri, page_uri=job.uri)
         else:
             result = await ctx.fetcher().fetch(job.uri)
         error = _fetch_error(result)
@@ -388,16 +390,27 @@ def _form_request(defn: SiteDefinition, form: FormRequest) -> _Request:
 
 
 async def _render(
-    ctx: ActionContext, fetcher: Fetcher, defn: SiteDefinition, url: str
+    ctx: ActionContext, fetcher: Fetcher, defn: SiteDefinition, url: str, *, page_uri: str
 ) -> FetchResult:
     """``url`` rendered in the browser as ``defn`` says, its navigation fetched with
-    ``fetcher``'s settings; a browser that dies raises (the queue retries the action)."""
+    ``fetcher``'s settings; a browser that dies raises (the queue retries the action). The
+    definition's ``snapshot`` kinds are stored and linked from ``page_uri``."""
     rendered = await ctx.browser().render(
         url,
         settings=fetcher.settings,
         wait=None if defn.wait is None else defn.wait.spec(),
         scroll=None if defn.scroll is None else defn.scroll.spec(),
+        snapshot=snapshot_spec(defn.snapshot),
     )
+    if defn.snapshot:
+        shots = await asyncio.to_thread(
+            keep_rendered, engine_defaults().downloads, rendered, defn.snapshot
+        )
+        if shots:
+            await asyncio.to_thread(
+                ctx.db.run, link_snapshots, engine_id=ctx.engine_id, page_uri=page_uri, shots=shots
+            )
+            ctx.items_stored += len(shots)
     return rendered.as_fetch_result()
 
 

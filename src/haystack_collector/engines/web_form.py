@@ -55,8 +55,13 @@ from haystack_collector.extract.sites import (
 from haystack_collector.extract.sites.model import FormValue, SnapshotKind
 from haystack_collector.fetch.form_fill import FormPage, FormTimeout, form_values, search_form
 from haystack_collector.queue import WorkQueue
-from haystack_collector.snapshots import Snapshot, capture_page, snapshot_folder, store_snapshot
-from haystack_collector.snapshots import snapshot_records as snapshot_links_and_items
+from haystack_collector.snapshots import (
+    Snapshot,
+    capture_page,
+    link_snapshots,
+    snapshot_folder,
+    store_snapshot,
+)
 from haystack_collector.store import ItemRecord
 
 __all__ = ["WebForm", "WebFormSettings", "search_uri"]
@@ -297,8 +302,4 @@ def _store_error(ctx: ActionContext, uri: str, data: dict[str, Any], shots: list
 
 
 def _link_shots(conn: Connection, engine_id: int, page_uri: str, shots: list[Snapshot]) -> None:
-    if not shots:
-        return
-    links, records = snapshot_links_and_items(shots)
-    records.insert(0, ItemRecord(uri=page_uri, links=links))
-    store.store_items(conn, engine_id=engine_id, records=records)
+    link_snapshots(conn, engine_id=engine_id, page_uri=page_uri, shots=shots)

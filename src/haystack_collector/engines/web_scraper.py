@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import Connection
 
@@ -61,6 +61,13 @@ from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Job
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
+from haystack_collector.snapshots import (
+    SnapshotKind,
+    keep_rendered,
+    link_snapshots,
+    parse_kinds,
+    snapshot_spec,
+)
 from haystack_collector.store import crawl as crawl_store
 from haystack_collector.store.crawl import (
     CRAWL_ENQUEUED,
@@ -127,6 +134,15 @@ class WebScraperSettings(BaseModel):
     render: bool = False
     wait: WaitOptions | None = None
     scroll: ScrollOptions | None = None
+    # With render: what each rendered page also keeps (snapshots.py): its HTML, a full-page
+    # PNG, a PDF; stored by SHA-256 under the downloads folder and linked from the page.
+    snapshot: list[SnapshotKind] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _snapshots_render(self) -> WebScraperSettings:
+        if self.snapshot and not self.render:
+            raise ValueError("snapshot: snapshots are taken of rendered pages: turn render on")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +160,7 @@ class CrawlSpec:
     render: bool = False  # pages rendered in the browser, waiting and scrolling as below
     wait: WaitOptions | None = None
     scroll: ScrollOptions | None = None
+    snapshot: tuple[SnapshotKind, ...] = ()  # what each rendered page keeps (snapshots.py)
 
     @classmethod
     def from_settings(cls, settings: WebScraperSettings) -> CrawlSpec:
@@ -162,6 +179,7 @@ class CrawlSpec:
             settings.render,
             settings.wait if settings.render else None,
             settings.scroll if settings.render else None,
+            tuple(settings.snapshot) if settings.render else (),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -170,6 +188,7 @@ class CrawlSpec:
             rendering["render"] = {
                 "wait": None if self.wait is None else self.wait.model_dump(),
                 "scroll": None if self.scroll is None else self.scroll.model_dump(),
+                "snapshot": list(self.snapshot),
             }
         return {
             "url": self.url,
@@ -191,6 +210,7 @@ class CrawlSpec:
         render = raw.get("render")
         wait = render.get("wait") if isinstance(render, dict) else None
         scroll = render.get("scroll") if isinstance(render, dict) else None
+        kinds = render.get("snapshot") if isinstance(render, dict) else None
         return cls(
             str(raw["url"]),
             int(raw["max_depth"]),
@@ -202,6 +222,7 @@ class CrawlSpec:
             isinstance(render, dict),
             None if wait is None else WaitOptions.model_validate(wait),
             None if scroll is None else ScrollOptions.model_validate(scroll),
+            tuple(parse_kinds(kinds)) if isinstance(kinds, list) else (),
         )
 
     def fetch_overrides(self) -> dict[str, Any]:
@@ -350,7 +371,17 @@ class WebScraper(FetchingEngine):
             settings=fetcher.settings,
             wait=None if spec.wait is None else spec.wait.spec(),
             scroll=None if spec.scroll is None else spec.scroll.spec(),
+            snapshot=snapshot_spec(spec.snapshot),
         )
+        if spec.snapshot:
+            shots = await asyncio.to_thread(
+                keep_rendered, engine_defaults().downloads, rendered, spec.snapshot
+            )
+            if shots:
+                await asyncio.to_thread(
+                    ctx.db.run, link_snapshots, engine_id=ctx.engine_id, page_uri=url, shots=shots
+                )
+                ctx.items_stored += len(shots)
         return rendered.as_fetch_result()
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
