@@ -237,6 +237,8 @@ class Browser:
                 page.set_default_timeout(self.settings.page_timeout * 1000)
                 page.interceptor = handler  # type: ignore[attr-defined]  # render() reads it
                 yield page
+            except BrowserCrashed:
+                raise
             except Exception as exc:
                 if not self.connected:
                     raise BrowserCrashed(f"the browser died: {exc}") from exc
