@@ -18,6 +18,8 @@ content, the browser fetcher all of it. Pages:
   ``button.load-more`` instead, which appends the next page.
 * ``/never``: a page whose synchronous script is a request the server never answers: its
   loading never finishes.
+* ``/slow?ms=N``: a page whose synchronous script takes N ms to arrive (a restart test kills
+  the browser meanwhile); the script adds a link to ``/item/99``.
 * ``/sneaky?target=URL``: a script ``fetch()``es ``URL`` and an ``<img>`` loads it (another
   loopback server in the tests); the page reports what the script got in ``#sneaky``.
 * ``/big``: a page larger than a small body cap (``BIG_BYTES``), with an image.
@@ -267,6 +269,13 @@ class JsSiteHandler(BaseHTTPRequestHandler):
             self._page("Search", _SEARCH % {"more": more})
         elif path == "/never":
             self._page("Never", _NEVER)
+        elif path == "/slow":
+            ms = int(query.get("ms", ["1000"])[0])
+            self._page("Slow", f'<h1>Slow</h1><script src="/api/slow.js?ms={ms}"></script>')
+        elif path == "/api/slow.js":
+            self.release.wait(int(query.get("ms", ["1000"])[0]) / 1000)
+            script = "document.body.insertAdjacentHTML('beforeend', '<a href=\"/item/99\">99</a>')"
+            self._send(script, "text/javascript")
         elif path == "/api/never.js":
             self.release.wait(60)  # never answered while the test runs
         elif path == "/sneaky":

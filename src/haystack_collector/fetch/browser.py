@@ -35,7 +35,7 @@ from haystack_collector.errors import ConfigError, NetworkError
 from haystack_collector.fetch.fetcher import Fetcher
 from haystack_collector.fetch.intercept import Interceptor
 from haystack_collector.fetch.policy import log
-from haystack_collector.fetch.procs import find_marked, tree, tree_rss
+from haystack_collector.fetch.procs import find_marked, tree, tree_pss
 from haystack_collector.fetch.render import (
     RenderResult,
     ScrollSpec,
@@ -114,10 +114,10 @@ class Browser:
             self._pid = find_marked(self._marker)
         return self._pid
 
-    def rss(self) -> int:
-        """Resident memory of the browser's process tree, in bytes (0 when none runs)."""
+    def memory(self) -> int:
+        """Proportional memory (PSS) of the browser's process tree, in bytes (0: none runs)."""
         pid = self.pid
-        return 0 if pid is None else tree_rss(pid)
+        return 0 if pid is None else tree_pss(pid)
 
     @property
     def connected(self) -> bool:
@@ -237,6 +237,8 @@ class Browser:
                 page.set_default_timeout(self.settings.page_timeout * 1000)
                 page.interceptor = handler  # type: ignore[attr-defined]  # render() reads it
                 yield page
+            except BrowserCrashed:
+                raise
             except Exception as exc:
                 if not self.connected:
                     raise BrowserCrashed(f"the browser died: {exc}") from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["find_marked", "tree", "tree_rss"]
+__all__ = ["find_marked", "tree", "tree_pss", "tree_rss"]
 
 _PROC = Path("/proc")
 
@@ -71,4 +71,32 @@ def tree_rss(root: int) -> int:
             total += int((_PROC / str(pid) / "statm").read_text().split()[1]) * page
         except (OSError, IndexError, ValueError):
             continue
+    return total
+
+
+def _pss(pid: int) -> int | None:
+    try:
+        text = (_PROC / str(pid) / "smaps_rollup").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def tree_pss(root: int) -> int:
+    """Proportional memory of ``root``'s process tree, in bytes: each shared page counted
+    once across the processes sharing it (what the tree really costs); RSS where the kernel
+    does not say."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in tree(root):
+        pss = _pss(pid)
+        if pss is None:
+            try:
+                pss = int((_PROC / str(pid) / "statm").read_text().split()[1]) * page
+            except (OSError, IndexError, ValueError):
+                continue
+        total += pss
     return total

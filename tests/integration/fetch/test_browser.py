@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError
 from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.fetch.browser import Browser, BrowserCrashed, require_playwright
@@ -28,6 +29,8 @@ from haystack_collector.fetch.render import ScrollSpec, SnapshotSpec, WaitSpec
 from haystack_collector.fetch.settings import BrowserSettings
 from haystack_collector.logs import ContextFilter, correlation_scope
 from haystack_collector.origin import API, origin_scope
+from haystack_collector.runtime import CRAWL, Runtime
+from haystack_collector.settings import load_settings
 from tests.jssite import (
     FEED_ITEMS,
     SCROLL_BATCH,
@@ -302,3 +305,27 @@ async def test_a_missing_browser_executable_is_a_clear_error(jssite: JsSite) -> 
             await browser.render(f"{jssite.url}/item/1")
     finally:
         await browser.aclose()
+
+
+async def test_the_runtime_hands_the_settings_to_its_browser(
+    jssite: JsSite, sqlite_db: Database
+) -> None:
+    settings = load_settings(
+        browser_block=["image"],
+        browser_timeout=1.5,
+        browser_pages=1,
+        download_delay=0,
+        obey_robots=False,
+    )
+    runtime = Runtime.from_settings(settings, db=sqlite_db, parts=CRAWL, engines=[])
+    browser = runtime.fetchers.for_engine("webScraper").browser()
+    try:
+        big = await browser.render(f"{jssite.url}/big")
+        assert big.blocked == 1  # HAYSTACK_BROWSER_BLOCK
+        assert jssite.asked("/img.png") == []
+        never = await browser.render(f"{jssite.url}/never")
+        assert never.error == "page timeout (1.5 s)"  # HAYSTACK_BROWSER_TIMEOUT
+        assert browser.browser.settings.pages == 1  # HAYSTACK_BROWSER_PAGES
+    finally:
+        await runtime.fetchers.aclose()
+    assert not browser.browser.connected  # closed with the fetchers
