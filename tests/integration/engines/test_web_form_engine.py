@@ -253,3 +253,29 @@ def test_snapshots_of_each_results_page_are_stored_once_by_hash_and_linked(
     assert again[".html"] == 1
     html_links = [e for e in link_edges(db) if e[1] == f"urn:sha256:{by_kind['html'].stem}"]
     assert html_links == [(page_uri, f"urn:sha256:{by_kind['html'].stem}")]
+
+
+def test_without_submit_or_wait_selector_the_form_submits_itself_and_waits_for_listings(
+    db: Database, jssite: JsSite, tmp_path: Path
+) -> None:
+    copy = definition(
+        tmp_path,
+        form__submit=None,  # submitted as Enter does
+        form__wait={"timeout": 10},  # the listing selector shows the results
+        form__pagination={"next": "a.next", "max_pages": 1},  # the definition's page limit
+    )
+    result = run(db, site=copy, keywords=["python"], base_url=jssite.url)
+    assert result.ok, result.error
+    wanted = expected("python", "engineering", since="2024-01-01")[:PAGE_SIZE]
+    assert set(listings(db, jssite)) == uris(jssite, wanted)
+    assert len(jssite.asked("/api/search")) == 1
+
+
+def test_a_form_that_is_not_on_the_page_is_a_changed_site(
+    db: Database, jssite: JsSite, tmp_path: Path
+) -> None:
+    copy = definition(tmp_path, form__selector="form#nowhere", form__wait={"timeout": 1})
+    result = run(db, site=copy, keywords=["python"], base_url=jssite.url)
+    assert not result.ok
+    assert "the form (css 'form#nowhere') is not on the page" in (result.error or "")
+    assert jssite.asked("/api/search") == []
