@@ -15,8 +15,9 @@ a detail URL get the ``detail`` action, which this engine inherits. With ``snaps
 each results page also gets its rendered HTML, a full-page PNG and/or a PDF, stored by SHA-256
 under the downloads folder and linked with ``snapshot`` links (see ``snapshots.py``).
 
-A form that is missing, a field or a submit button that is not on the page, and results that do
-not show within ``form.wait.timeout`` are stored as the page item's ``Error`` with a warning
+A form page that cannot be loaded (an HTTP error, a refused fetch), a form that is missing, a
+field or a submit button that is not on the page, and results that do not show within
+``form.wait.timeout`` are stored as the page item's ``Error`` with a warning
 (Status row and log); the other keywords still run, the pages read before still count, and the
 run then fails naming what went wrong.
 """
@@ -53,7 +54,13 @@ from haystack_collector.extract.sites import (
     read_listing,
 )
 from haystack_collector.extract.sites.model import FormValue, SnapshotKind
-from haystack_collector.fetch.form_fill import FormPage, FormTimeout, form_values, search_form
+from haystack_collector.fetch.form_fill import (
+    FormPage,
+    FormPageError,
+    FormTimeout,
+    form_values,
+    search_form,
+)
 from haystack_collector.queue import WorkQueue
 from haystack_collector.snapshots import (
     Snapshot,
@@ -196,10 +203,12 @@ class WebForm(Sites):
                     stored = await asyncio.to_thread(_store_shots, shots)
                     uri = search_uri(url, values, number)
                     await self._store_page(ctx, defn, keyword, uri, found, stored, tally)
-        except (FormTimeout, SiteChangedError) as problem:
+        except (FormTimeout, FormPageError, SiteChangedError) as problem:
             uri = search_uri(url, values, number + 1)
             message = str(problem)
             data = {SITE: defn.name, KEYWORD: keyword, ERROR: message, PAGE: number + 1}
+            if isinstance(problem, FormPageError):
+                data[STATUS_CODE] = problem.status
             await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=uri, data=data)])
             tally.warnings += 1
             tally.failures.append(f"{uri}: {message}")

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from haystack_collector.errors import ExtractionError
+from haystack_collector.errors import ExtractionError, NetworkError
 from haystack_collector.extract.sites import SiteChangedError, SiteDefinition, SiteWarning
 from haystack_collector.extract.sites.model import KEYWORD, BrowserForm, FormValue, Locator
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator as PageLocator
-    from playwright.async_api import Page
+    from playwright.async_api import Page, Response
 
-__all__ = ["FormPage", "FormTimeout", "form_values", "search_form"]
+__all__ = ["FormPage", "FormPageError", "FormTimeout", "form_values", "search_form"]
 
 _SEEN = "data-haystack-seen"
 _TRUE = frozenset({"1", "true", "on", "yes", "checked"})
@@ -63,6 +63,14 @@ _MATCHER = """window.__haystackMatch = (locators) => {
 
 class FormTimeout(ExtractionError):
     """The page did not show what a step of the search waits for within the form's timeout."""
+
+
+class FormPageError(NetworkError):
+    """The form's page could not be loaded: its HTTP status, or why its fetch failed."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ async def search_form(
         raise ValueError(f"site {defn.name!r} has no browser form")
     timeout = form.wait.timeout * 1000
     await page.add_init_script(_MATCHER)
-    response = await page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+    response = await _open(page, url, timeout)
     # The document may have loaded before the init script ran: install it there too.
     await page.evaluate(f"() => {{ {_MATCHER} }}")
     status = None if response is None else response.status
@@ -141,6 +149,30 @@ async def search_form(
             yield FormPage(number, page.url, await page.content())
     if pagination is not None and pagination.load_more is not None:
         yield FormPage(number, page.url, await page.content(), status)
+
+
+async def _open(page: Page, url: str, timeout: float) -> Response | None:
+    """Load the form's page; FormPageError (or FormTimeout) when it cannot be loaded."""
+    from playwright.async_api import Error as PlaywrightError  # noqa: PLC0415
+
+    try:
+        response = await page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+    except PlaywrightError as error:
+        if _is_timeout(error):
+            raise FormTimeout(f"waited {timeout / 1000:g}s for the form page {url}") from None
+        # The fetch behind the navigation says why (robots.txt, a refused address, ...).
+        handler = getattr(page, "interceptor", None)
+        fetched = getattr(getattr(handler, "navigation", None), "result", None)
+        reason = getattr(fetched, "error", None) or _first_line(error)
+        status = getattr(fetched, "status", None)
+        raise FormPageError(f"the form page {url}: {reason}", status) from error
+    if response is not None and response.status >= 400:
+        raise FormPageError(f"the form page {url}: HTTP {response.status}", response.status)
+    return response
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _awaited(defn: SiteDefinition) -> list[tuple[str | None, str | None]]:

@@ -279,3 +279,24 @@ def test_a_form_that_is_not_on_the_page_is_a_changed_site(
     assert not result.ok
     assert "the form (css 'form#nowhere') is not on the page" in (result.error or "")
     assert jssite.asked("/api/search") == []
+
+
+@pytest.mark.parametrize(
+    ("page", "problem", "status"),
+    [
+        ("/missing", "HTTP 404", 404),
+        ("/private/search", "robots.txt", None),  # the site's robots.txt disallows /private
+    ],
+)
+def test_a_form_page_that_cannot_be_loaded_is_stored_with_its_reason(
+    db: Database, jssite: JsSite, tmp_path: Path, page: str, problem: str, status: int | None
+) -> None:
+    copy = definition(tmp_path, form__page=page)
+    result = run(db, site=copy, keywords=["python"], base_url=jssite.url)
+    assert not result.ok
+    assert f"the form page {jssite.url}{page}: " in (result.error or "")
+    assert problem in (result.error or "")
+    [stored] = [d for u, d in stored_data(db).items() if u.startswith(f"{jssite.url}{page}#form:")]
+    assert problem in stored["Error"][0]
+    assert stored.get("StatusCode", [None]) == [status]
+    assert jssite.asked("/api/search") == []
