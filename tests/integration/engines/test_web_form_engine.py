@@ -22,6 +22,7 @@ from haystack_collector.engines.sites import Sites
 from haystack_collector.engines.web_form import WebForm, search_uri
 from haystack_collector.extract.sites import builtin_sites
 from haystack_collector.fetch import FetchSettings
+from haystack_collector.origin import API, origin_scope
 from haystack_collector.store.snapshots import item_snapshots
 from tests.integration.crawl.helpers import link_edges, stored_data
 from tests.jssite import PAGE_SIZE, JobRow, JsSite, expected
@@ -300,3 +301,12 @@ def test_a_form_page_that_cannot_be_loaded_is_stored_with_its_reason(
     assert problem in stored["Error"][0]
     assert stored.get("StatusCode", [None]) == [status]
     assert jssite.asked("/api/search") == []
+
+
+def test_api_work_cannot_point_the_form_at_a_loopback_address(db: Database, jssite: JsSite) -> None:
+    # Through the API, base_url is a token holder's choice: the SSRF guard refuses loopback.
+    with origin_scope(API):
+        result = run(db, site=SHIPPED, keywords=["python"], base_url=jssite.url)
+    assert not result.ok
+    assert f"the form page {jssite.url}/search: blocked address" in (result.error or "")
+    assert jssite.hits == []
