@@ -33,9 +33,10 @@ The search data set (``JOBS``, deterministic): 60 jobs, N = 1..60.
 * salary: ``$N,000`` when N % 5 == 0, else none.
 
 ``q`` matches titles case-insensitively; ``category`` "all" matches every category; ``remote``
-keeps remote jobs only; ``since`` keeps jobs posted on or after it. So q=python gives 40, with
-category=engineering 30 (python and N % 4 != 0), plus remote 15, plus since=2024-02-01 (N >=
-31) 8. ``expected(...)`` computes any such set; tests compare against it.
+keeps remote jobs only; ``since`` keeps jobs posted on or after it. So q=python gives 40 (4
+pages), with category=engineering 30 (N % 3 != 0 and N % 4 != 0), plus remote 10 (N = 2 mod
+4), plus since=2024-02-01 (N >= 31) 5: N = 34, 38, 46, 50, 58. q=python with category=sales
+gives 10. ``expected(...)`` computes any such set; tests compare against it.
 """
 
 from __future__ import annotations

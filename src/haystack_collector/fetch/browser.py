@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from haystack_collector.errors import ConfigError, NetworkError
 from haystack_collector.fetch.fetcher import Fetcher
-from haystack_collector.fetch.intercept import Interceptor
+from haystack_collector.fetch.intercept import Interceptor, SubresourceClients
 from haystack_collector.fetch.policy import log
 from haystack_collector.fetch.procs import find_marked, tree, tree_pss
 from haystack_collector.fetch.render import (
@@ -102,6 +102,7 @@ class Browser:
         self._marker: str | None = None
         self._pid: int | None = None
         self._fetchers: dict[FetchSettings, Fetcher] = {}
+        self._clients = SubresourceClients()
         self.launches = 0  # how many browsers were started (restarts included)
         self.open_pages = 0
 
@@ -193,6 +194,7 @@ class Browser:
         fetchers, self._fetchers = list(self._fetchers.values()), {}
         for fetcher in fetchers:
             await fetcher.aclose()
+        await self._clients.aclose()
 
     def _fetcher(self, settings: FetchSettings | None) -> Fetcher:
         chosen = settings or self.fetch_settings
@@ -229,6 +231,7 @@ class Browser:
                 self.settings,
                 origin=current_origin() if origin is _UNSET else origin,
                 correlation_id=get_correlation_id() if correlation_id is _UNSET else correlation_id,
+                clients=self._clients,
             )
             context = await self._context(handler)
             self.open_pages += 1

@@ -34,7 +34,7 @@ from haystack_collector.fetch.body import read_body
 from haystack_collector.fetch.fetcher import REDIRECTS, Fetcher
 from haystack_collector.fetch.policy import check_url, log, may_go_private
 from haystack_collector.fetch.result import FetchResult
-from haystack_collector.fetch.settings import BrowserSettings
+from haystack_collector.fetch.settings import BrowserSettings, FetchSettings
 from haystack_collector.fetch.ssrf import GuardedTransport
 from haystack_collector.logs import correlation_scope
 from haystack_collector.origin import origin_scope
@@ -42,13 +42,38 @@ from haystack_collector.origin import origin_scope
 if TYPE_CHECKING:
     from playwright.async_api import Request, Route
 
-__all__ = ["Interceptor"]
+__all__ = ["Interceptor", "SubresourceClients"]
 
 # Headers a fulfilled answer must not repeat: the body handed over is whole and decoded.
 _DROP_ANSWER = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection"})
 # Headers of Chromium's request that the client sets itself.
 _DROP_REQUEST = frozenset({"host", "content-length", "connection", "accept-encoding"})
 _FORM = "application/x-www-form-urlencoded"
+
+
+class SubresourceClients:
+    """The HTTP clients pages' other requests go out on, shared by a browser's pages (their
+    keep-alive connections too): one per fetch settings and per "may go private"."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[FetchSettings, bool], httpx.AsyncClient] = {}
+
+    def get(self, settings: FetchSettings, allowed: bool) -> httpx.AsyncClient:
+        """A client that connects only to checked addresses unless ``allowed``."""
+        client = self._clients.get((settings, allowed))
+        if client is None:
+            client = self._clients[settings, allowed] = httpx.AsyncClient(
+                transport=None if allowed else GuardedTransport(),
+                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+                follow_redirects=False,  # each hop is checked by the interceptor
+                trust_env=allowed,
+            )
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
 
 @dataclasses.dataclass(slots=True)
@@ -69,6 +94,7 @@ class Interceptor:
         *,
         origin: str | None,
         correlation_id: str | None,
+        clients: SubresourceClients | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.settings = fetcher.settings
@@ -78,7 +104,8 @@ class Interceptor:
         self.refused: list[str] = []
         self.blocked = 0
         self._ready: dict[str, FetchResult] = {}  # a redirect's target, fetched already
-        self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._own = clients is None
+        self._clients = clients if clients is not None else SubresourceClients()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, route: Route) -> None:
@@ -104,16 +131,15 @@ class Interceptor:
                 await route.abort("failed")
 
     async def aclose(self) -> None:
-        """Cancel requests still in flight (a page closed early) and close the clients."""
+        """Cancel requests still in flight (a page closed early); close its own clients."""
         tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        if self._own:
+            await self._clients.aclose()
 
     async def _answer(self, route: Route) -> None:
         request = route.request
@@ -206,17 +232,7 @@ class Interceptor:
 
     def _client(self, url: str) -> httpx.AsyncClient:
         """A client that connects only to checked addresses unless ``url`` may go private."""
-        allowed = may_go_private(self.settings, url)
-        client = self._clients.get(allowed)
-        if client is None:
-            s = self.settings
-            client = self._clients[allowed] = httpx.AsyncClient(
-                transport=None if allowed else GuardedTransport(),
-                timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
-                follow_redirects=False,  # each hop is checked here
-                trust_env=allowed,
-            )
-        return client
+        return self._clients.get(self.settings, may_go_private(self.settings, url))
 
 
 def _form(request: Request) -> dict[str, str] | None:
