@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.engines import ActionContext, Engine, item_action, start_action
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord
 
 # Seconds each Pages run sleeps, so a test can kill a worker mid-way.
@@ -24,9 +24,9 @@ RUN_KEY = "worker-test-run"
 class Pages(Engine):
     """Stores its item idempotently (keyed by URI) and appends one ItemData row per run.
 
-    The extra row is how tests count runs: a job run twice leaves two rows. Both writes are
+    The extra row is how tests count runs: a task run twice leaves two rows. Both writes are
     one transaction and a run writes no Status row (like a crawl's pages), so the scale-out
-    test measures the queue, not three commits per job.
+    test measures the queue, not three commits per task.
     """
 
     name = "pages-test"
@@ -38,17 +38,17 @@ class Pages(Engine):
         ctx.status("seeded")
 
     @item_action("pages-store")
-    def store_page(self, ctx: ActionContext, job: Job) -> None:
+    def store_page(self, ctx: ActionContext, task: Task) -> None:
         time.sleep(float(os.environ.get(SLEEP_ENV, "0")))
-        ctx.db.run(_store_and_count, engine_id=ctx.engine_id, job=job)
+        ctx.db.run(_store_and_count, engine_id=ctx.engine_id, task=task)
         ctx.items_stored += 1
 
 
-def _store_and_count(conn: Connection, *, engine_id: int, job: Job) -> None:
+def _store_and_count(conn: Connection, *, engine_id: int, task: Task) -> None:
     store.store_items(
-        conn, engine_id=engine_id, records=[ItemRecord(uri=job.uri, data={"stored": True})]
+        conn, engine_id=engine_id, records=[ItemRecord(uri=task.uri, data={"stored": True})]
     )
-    store.add_item_data(conn, item_id=job.item_id, key=RUN_KEY, value=job.owner)
+    store.add_item_data(conn, item_id=task.item_id, key=RUN_KEY, value=task.owner)
 
 
 def main() -> None:

@@ -92,14 +92,15 @@ app.add_typer(config_app, name="config")
 app.add_typer(engines_app, name="engines")
 app.add_typer(schedule_app, name="schedule")
 
-# Jobs a worker runs at once; None: the setting (HAYSTACK_WORKER_CONCURRENCY, [Threads] count).
+# Tasks (claimed events) a worker runs at once; None: the setting (HAYSTACK_WORKER_CONCURRENCY,
+# [Threads] count).
 ConcurrencyOption = Annotated[
     int | None,
     typer.Option(
         "--concurrency",
         "-c",
         min=1,
-        help="Jobs run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
+        help="Tasks run at the same time (default: HAYSTACK_WORKER_CONCURRENCY).",
         show_default=False,
     ),
 ]
@@ -500,7 +501,7 @@ def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
     from haystack_collector.db import migrate  # noqa: PLC0415
     from haystack_collector.store import event_counts  # noqa: PLC0415
     from haystack_collector.store.admin import table_counts  # noqa: PLC0415
-    from haystack_collector.store.jobs import job_counts  # noqa: PLC0415
+    from haystack_collector.store.runs import run_counts  # noqa: PLC0415
     from haystack_collector.store.schedules import list_schedules  # noqa: PLC0415
     from haystack_collector.store.workers import recent_workers  # noqa: PLC0415
 
@@ -511,7 +512,7 @@ def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
     with db.read() as conn:
         counts = table_counts(conn)
         events = event_counts(conn)
-        jobs = job_counts(conn)
+        runs = run_counts(conn)
         schedules = list_schedules(conn)
         workers = recent_workers(conn)
     return {
@@ -523,7 +524,7 @@ def _status_summary(ctx: typer.Context, db: Database) -> dict[str, Any]:
         "pool": db.pool_status().as_dict(),
         "counts": counts,
         "events": events,
-        "jobs": jobs,
+        "runs": runs,
         "schedules": {
             "enabled": sum(1 for each in schedules if each.enabled),
             "disabled": sum(1 for each in schedules if not each.enabled),
@@ -560,7 +561,7 @@ def _print_status(summary: dict[str, Any]) -> None:
         + ("(up to date)" if schema["up_to_date"] else f"(upgrade to {schema['head']} pending)"),
         "Pool": ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in summary["pool"].items()),
         "Events": ", ".join(f"{state} {n}" for state, n in summary["events"].items()),
-        "Jobs": ", ".join(f"{state} {n}" for state, n in summary["jobs"].items()),
+        "Runs": ", ".join(f"{state} {n}" for state, n in summary["runs"].items()),
         "Schedules": f"{summary['schedules']['enabled']} enabled,"
         f" {summary['schedules']['disabled']} disabled",
         "Workers": _workers_line(summary["workers"]),
@@ -586,7 +587,7 @@ def _show_status(ctx: typer.Context, db: Database, *, json_output: bool) -> None
 @app.command()
 @_reports_errors
 def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Database health, pool, row counts, events, jobs, schedules and running workers.
+    """Database health, pool, row counts, events, runs, schedules and running workers.
 
     A SQLite database (the default ./haystack.db) is created and migrated on first use; a MariaDB
     or PostgreSQL database must be upgraded with `haystack db upgrade` first.
@@ -1003,10 +1004,10 @@ def worker(
         typer.Option(
             "--drain",
             help=(
-                "Exit once nothing is due and nothing runs: no queued event and no job queued"
+                "Exit once nothing is due and nothing runs: no queued event and no run queued"
                 " through the API (an engine start) is left, and none is running here or held"
                 " by another running worker. Events due"
-                " later (retries in backoff) and jobs of disabled engines are not awaited."
+                " later (retries in backoff) and runs of disabled engines are not awaited."
             ),
         ),
     ] = False,
@@ -1020,7 +1021,7 @@ def worker(
     ] = None,
     grace: Annotated[
         float,
-        typer.Option("--grace", min=0.0, metavar="S", help="Seconds running jobs get on stop."),
+        typer.Option("--grace", min=0.0, metavar="S", help="Seconds running tasks get on stop."),
     ] = 10.0,
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Do not fire due schedules from this worker.")
@@ -1029,16 +1030,16 @@ def worker(
 ) -> None:
     """Claim queued events and run their engines' actions until SIGINT/SIGTERM (or --drain).
 
-    Jobs queued through the API (engine starts, POST /api/jobs/scrape) run beside them; with
-    --drain the worker exits once neither events nor such jobs are left to run.
+    Runs queued through the API (engine starts, POST /api/runs/scrape) run beside them; with
+    --drain the worker exits once neither events nor such runs are left to run.
     Any number of workers, on any number of machines, may share a MariaDB or PostgreSQL
     database. Unless --no-scheduler, the worker also fires due schedules every few seconds.
-    A first SIGINT/SIGTERM stops claiming and lets running jobs finish (--grace); a second
+    A first SIGINT/SIGTERM stops claiming and lets running tasks finish (--grace); a second
     cancels them. Either way what is held is released and the exit code is 0.
     A worker killed outright is judged dead by the others once it missed its heartbeats for
     HAYSTACK_WORKER_STALL_TIMEOUT seconds (30): they release what it held and run it.
     Every few seconds the worker reads the Config rows MaxConcurrentJobs (at most this many
-    jobs at once, never more than -c) and DefaultDelay (seconds between requests to a host,
+    tasks at once, never more than -c) and DefaultDelay (seconds between requests to a host,
     instead of HAYSTACK_DOWNLOAD_DELAY); empty rows change nothing.
     """
     from haystack_collector.engines.registry import all_engines, get_engine  # noqa: PLC0415
@@ -1046,7 +1047,7 @@ def worker(
 
     db = _ready_database(ctx)
     engines = [get_engine(name) for name in engine] if engine else all_engines()
-    # Jobs queued through the API (start an engine, run an action) run beside the item actions;
+    # Runs queued through the API (start an engine, run an action) run beside the item actions;
     # a drain waits for them too, and for the events they queue.
     runtime = Runtime.from_settings(
         _settings(ctx),
@@ -1235,7 +1236,7 @@ def serve(
     ] = None,
     no_worker: Annotated[
         bool,
-        typer.Option("--no-worker", help="API and UI only: no worker, scheduler or job runner."),
+        typer.Option("--no-worker", help="API and UI only: no worker, scheduler or run executor."),
     ] = False,
     api_processes: Annotated[
         int | None,
@@ -1249,7 +1250,7 @@ def serve(
 ) -> None:
     """Serve the API and the web UI; unless --no-worker, also collect in the same process.
 
-    The embedded worker, scheduler and job runner run every engine on the configured database.
+    The embedded worker, scheduler and run executor run every engine on the configured database.
     With --api-processes N, N processes answer API requests on the one port (one per core
     serves the most); only the first collects. SIGINT/SIGTERM stop everything cleanly (exit 0).
     """

@@ -139,7 +139,7 @@ def crawl_runtime(
     settings: Settings | None = None,
 ) -> Runtime:
     """The runtime of a crawl: a draining worker for ``webScraper`` alone, fetching with
-    ``fetch_settings`` (see ``crawl_fetch_settings``), and no scheduler, job runner or Config
+    ``fetch_settings`` (see ``crawl_fetch_settings``), and no scheduler, run executor or Config
     following."""
     # From the settings when the command line has them (worker name, stall timeout, threads).
     build = Runtime if settings is None else functools.partial(Runtime.from_settings, settings)

@@ -1,7 +1,7 @@
 """Prometheus instruments, counted where the work happens, kept by processes that serve them.
 
 The fetcher counts every fetch (``observe_fetch``, called from ``fetch.policy.log_result``);
-the job runner observes each API job (``observe_job``); the API each request
+the run executor observes each run requested through the API (``observe_run``); the API each request
 (``observe_request``) and its open streams (``stream_opened``/``stream_closed``). Figures that
 live in the database (queue depth, items, workers, breakers) are read at scrape time by
 ``routes/metrics.py``, so every process's ``/metrics`` shows the same totals for those.
@@ -32,8 +32,8 @@ __all__ = [
     "enable",
     "enabled",
     "observe_fetch",
-    "observe_job",
     "observe_request",
+    "observe_run",
     "stream_closed",
     "stream_opened",
 ]
@@ -49,7 +49,7 @@ class Instruments:
     fetches: Counter
     fetch_seconds: Histogram
     items_stored: Counter
-    job_duration: Histogram
+    run_duration: Histogram
     api_request_seconds: Histogram
     api_streams: Gauge
 
@@ -71,12 +71,12 @@ class Instruments:
             ),
             items_stored=Counter(
                 "haystack_items_stored",
-                "Items stored by this process's jobs, by engine.",
+                "Items stored by this process's runs, by engine.",
                 ["engine"],
             ),
-            job_duration=Histogram(
-                "haystack_job_duration_seconds",
-                "How long API jobs ran, by engine and final state.",
+            run_duration=Histogram(
+                "haystack_run_duration_seconds",
+                "How long runs requested through the API took, by engine and final state.",
                 ["engine", "state"],
                 buckets=(0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0),
             ),
@@ -138,11 +138,11 @@ def observe_fetch(*, host: str, status: int | None, error: bool, seconds: float)
     kept.fetch_seconds.labels(outcome="error" if error else "ok").observe(max(seconds, 0.0))
 
 
-def observe_job(*, engine: str, state: str, seconds: float, items: int) -> None:
-    """Count one API job that ended in ``state`` after ``seconds``, having stored ``items``."""
+def observe_run(*, engine: str, state: str, seconds: float, items: int) -> None:
+    """Count one API run that ended in ``state`` after ``seconds``, having stored ``items``."""
     if (kept := _instruments) is None:
         return
-    kept.job_duration.labels(engine=engine, state=state).observe(seconds)
+    kept.run_duration.labels(engine=engine, state=state).observe(seconds)
     kept.items_stored.labels(engine=engine).inc(items)
 
 

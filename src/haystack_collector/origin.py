@@ -2,7 +2,7 @@
 
 A token holder is not trusted with the server's network: what they ask for, and everything it
 leads to, is fetched with the SSRF guard on. The origin follows the work the way the
-correlation id does: a ``contextvars`` value set by the job runner (API-requested runs) and the
+correlation id does: a ``contextvars`` value set by the run executor (API-requested runs) and the
 worker (per claimed event), stamped on every event queued meanwhile (``itemEventOrigin``), and
 read by the fetcher on every hop. Rows written through the admin API carry it too.
 

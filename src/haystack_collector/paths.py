@@ -4,7 +4,7 @@ The command line is trusted with the server's files; an API token holder is not.
 their path settings with ``ServerPath`` (or ``ServerPath`` in a list, or ``Optional``), which
 also shows in their settings schema as ``"format": "path"``. For work that arrives through the
 API, ``confine_settings`` checks every marked value and hands back the settings with each path
-replaced by its resolved absolute form, so the job stores (and later runs with) exactly what
+replaced by its resolved absolute form, so the run stores (and later runs with) exactly what
 was checked:
 
 * ``~`` (a home folder) and any ``..`` component are refused before anything is resolved;
@@ -15,7 +15,7 @@ was checked:
   the folders of ``Settings.api_path_roots``.
 
 A refusal is a ``ConfigError`` naming the setting (``folders.1``), which the API answers 422.
-Checking again when the job runs (``confine_settings`` once more) catches a symlink swapped in
+Checking again when the run runs (``confine_settings`` once more) catches a symlink swapped in
 since it was queued.
 """
 
@@ -199,6 +199,6 @@ def api_engine_settings(
     engine: type[Engine], given: Mapping[str, Any] | None, settings: Settings
 ) -> dict[str, Any]:
     """Engine settings that came through the API, validated and with their paths confined
-    (see the module docstring): what the job is queued with. ConfigError (422) otherwise."""
+    (see the module docstring): what the run is queued with. ConfigError (422) otherwise."""
     validated = engine.validate_settings(given)
     return confine_settings(validated, PathRoots.of(settings)).model_dump(mode="json")

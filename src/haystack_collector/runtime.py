@@ -6,9 +6,9 @@
 * the queue: a ``SqlQueue`` with its policy (the lease);
 * the fetch settings and the engines' ``Fetchers`` (engines/fetchers.py): what every action
   fetches (and renders) with, the worker's browser included, handed to the worker, the
-  scheduler and the job runner, and through them to
+  scheduler and the run executor, and through them to
   each action's context. Nothing is set on an engine class;
-* the worker, the scheduler (fired by the worker) and the job runner (API-queued jobs).
+* the worker, the scheduler (fired by the worker) and the run executor (API-queued runs).
 
 Every command starts one and differs only in its ``Parts``: ``haystack worker`` runs all of
 them, ``haystack run ENGINE`` and ``haystack crawl`` a draining worker alone, ``haystack
@@ -34,7 +34,7 @@ from haystack_collector.queue import QueuePolicy, SqlQueue
 
 if TYPE_CHECKING:
     from haystack_collector.engines.base import Engine
-    from haystack_collector.jobs import JobRunner
+    from haystack_collector.runs import RunExecutor
     from haystack_collector.scheduler import Scheduler
     from haystack_collector.settings import Settings
     from haystack_collector.worker import Worker, WorkerStats
@@ -43,7 +43,7 @@ __all__ = ["API_ONLY", "CRAWL", "RUN", "SERVE", "WORKER", "Parts", "Runtime"]
 
 # How often a worker fires due schedules, in seconds.
 SCHEDULE_EVERY_S = 5.0
-# Threads for blocking store calls beyond one per job: the worker's helpers, the job runner;
+# Threads for blocking store calls beyond one per task: the worker's helpers, the run executor;
 # and more for API requests when the API shares the loop.
 HELPER_THREADS = 8
 API_THREADS = 8
@@ -55,20 +55,20 @@ class Parts:
 
     worker: bool = True
     scheduler: bool = True  # fired by the worker: off without one
-    job_runner: bool = True  # jobs queued through the API (engine starts)
+    run_executor: bool = True  # runs queued through the API (engine starts)
     follow_config: bool = True  # the Config table's MaxConcurrentJobs and DefaultDelay
     api: bool = False  # ``haystack serve``: the API shares the process (and its threads)
 
 
 WORKER = Parts()
-RUN = Parts(scheduler=False, job_runner=False)
-CRAWL = Parts(scheduler=False, job_runner=False, follow_config=False)
+RUN = Parts(scheduler=False, run_executor=False)
+CRAWL = Parts(scheduler=False, run_executor=False, follow_config=False)
 SERVE = Parts(api=True)
-API_ONLY = Parts(worker=False, scheduler=False, job_runner=False, follow_config=False, api=True)
+API_ONLY = Parts(worker=False, scheduler=False, run_executor=False, follow_config=False, api=True)
 
 
 class Runtime:
-    """The database, queue, fetchers, worker, scheduler and job runner of one process."""
+    """The database, queue, fetchers, worker, scheduler and run executor of one process."""
 
     def __init__(
         self,
@@ -107,7 +107,7 @@ class Runtime:
         self.fetchers = Fetchers(self.fetch_settings, engines=engine_fetch, browser=browser)
         # Built in dependency order: the worker fires the scheduler and waits for the runner.
         self.scheduler: Scheduler | None = None
-        self.job_runner: JobRunner | None = None
+        self.run_executor: RunExecutor | None = None
         self.worker: Worker | None = None
         for name, build in _BUILDERS.items():
             setattr(self, name, build(self))
@@ -134,7 +134,7 @@ class Runtime:
         ``db``: an open (migrated) database the caller disposes; None opens one from the
         settings, disposed by ``close``. ``fetch``: the fetch settings (default: the
         settings'); ``engine_fetch``: settings of their own for some engines, by name.
-        ``concurrency``: jobs at once (default ``worker_concurrency``); ``lease``: seconds a
+        ``concurrency``: tasks at once (default ``worker_concurrency``); ``lease``: seconds a
         claim lasts (default the queue's), or ``policy`` the whole queue policy.
         """
         if policy is None and lease is not None:
@@ -170,13 +170,13 @@ class Runtime:
     @property
     def threads(self) -> int:
         """Threads of the loop's default executor: every store call runs in one."""
-        jobs = self.concurrency if self.worker is not None else 0
-        return jobs + HELPER_THREADS + (API_THREADS if self.parts.api else 0)
+        tasks = self.concurrency if self.worker is not None else 0
+        return tasks + HELPER_THREADS + (API_THREADS if self.parts.api else 0)
 
     # --- running ---------------------------------------------------------------------------
 
     def run(self, *, stats_interval: float = 10.0, tty: bool | None = None) -> WorkerStats:
-        """Run the worker until SIGINT/SIGTERM (or drained), the job runner beside it in a
+        """Run the worker until SIGINT/SIGTERM (or drained), the run executor beside it in a
         thread of its own; progress on stderr (see ``worker.run_worker``)."""
         from haystack_collector.worker import run_worker  # noqa: PLC0415
 
@@ -189,15 +189,15 @@ class Runtime:
 
     @contextlib.contextmanager
     def _runner_in_thread(self) -> Iterator[None]:
-        if self.job_runner is None:
+        if self.run_executor is None:
             yield
             return
-        with self.job_runner.running_in_thread():
+        with self.run_executor.running_in_thread():
             yield
 
-    def services(self) -> list[Worker | JobRunner]:
+    def services(self) -> list[Worker | RunExecutor]:
         """The parts that run as tasks on a loop shared with others (``haystack serve``)."""
-        return [part for part in (self.worker, self.job_runner) if part is not None]
+        return [part for part in (self.worker, self.run_executor) if part is not None]
 
     def close(self) -> None:
         """Dispose of the database if the runtime opened it."""
@@ -222,14 +222,14 @@ def _scheduler(runtime: Runtime) -> Scheduler | None:
     return Scheduler(runtime.db, fetchers=runtime.fetchers)
 
 
-def _job_runner(runtime: Runtime) -> JobRunner | None:
-    if not runtime.parts.job_runner or not runtime.engines:
+def _run_executor(runtime: Runtime) -> RunExecutor | None:
+    if not runtime.parts.run_executor or not runtime.engines:
         return None
-    from haystack_collector.jobs import JobRunner  # noqa: PLC0415
     from haystack_collector.paths import PathRoots  # noqa: PLC0415
+    from haystack_collector.runs import RunExecutor  # noqa: PLC0415
 
     roots = None if runtime.settings is None else PathRoots.of(runtime.settings)
-    return JobRunner(runtime.db, runtime.engines, roots=roots, fetchers=runtime.fetchers)
+    return RunExecutor(runtime.db, runtime.engines, roots=roots, fetchers=runtime.fetchers)
 
 
 def _worker(runtime: Runtime) -> Worker | None:
@@ -241,7 +241,7 @@ def _worker(runtime: Runtime) -> Worker | None:
         Worker,
     )
 
-    runner = runtime.job_runner
+    runner = runtime.run_executor
     settings = runtime.settings
     return Worker(
         runtime.db,
@@ -253,8 +253,8 @@ def _worker(runtime: Runtime) -> Worker | None:
         grace=runtime.grace,
         scheduler=runtime.scheduler,
         schedule_every=SCHEDULE_EVERY_S,
-        # A drain also waits for the API jobs still to run: they queue events.
-        jobs_outstanding=runner.outstanding if runtime.drain and runner is not None else None,
+        # A drain also waits for the API runs still to run: they queue events.
+        runs_outstanding=runner.outstanding if runtime.drain and runner is not None else None,
         config_every=CONFIG_CHECK_EVERY if runtime.parts.follow_config else None,
         fetchers=runtime.fetchers,
         # Crash recovery: when other workers count this one dead, and its owner id's name.
@@ -265,6 +265,6 @@ def _worker(runtime: Runtime) -> Worker | None:
 
 _BUILDERS: dict[str, Callable[[Runtime], Any]] = {
     "scheduler": _scheduler,
-    "job_runner": _job_runner,
+    "run_executor": _run_executor,
     "worker": _worker,
 }

@@ -1,15 +1,15 @@
-"""``haystack serve``: the API and UI, with an embedded worker, scheduler and job runner.
+"""``haystack serve``: the API and UI, with an embedded worker, scheduler and run executor.
 
 Everything shares one process and one event loop: uvicorn's server is a task next to the
-runtime's parts (runtime.py): the Worker (all engines, firing due schedules) and the JobRunner.
+runtime's parts (runtime.py): the Worker (all engines, firing due schedules) and the RunExecutor.
 SIGINT/SIGTERM stop all three cleanly (the server closes its connections, the worker and the
 runner hand back what they have not finished) and ``serve`` returns, so the command exits 0; a
-second signal cancels running jobs at once.
+second signal cancels running tasks at once.
 
 With ``api_processes`` N > 1, this process binds the port and starts N - 1 more processes
 (``multiprocessing`` spawn) that answer API requests on the same listening socket, the kernel
 handing each connection to whichever accepts first; only this one runs the worker, scheduler
-and job runner. A helper process that dies is started again; each one exits when this process
+and run executor. A helper process that dies is started again; each one exits when this process
 does, and on SIGINT/SIGTERM.
 """
 
@@ -36,8 +36,8 @@ from haystack_collector.api.routes.stream import stop_streams
 from haystack_collector.db import Database
 from haystack_collector.engines.defaults import EngineDefaults, configure_defaults
 from haystack_collector.errors import HaystackError
-from haystack_collector.jobs import JobRunner
 from haystack_collector.logs import get_logger, setup_logging
+from haystack_collector.runs import RunExecutor
 from haystack_collector.runtime import API_ONLY, SERVE, Runtime
 from haystack_collector.settings import Settings
 from haystack_collector.worker import Worker
@@ -130,7 +130,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 async def _serve(settings: Settings, runtime: Runtime, *, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
-    # Store calls run in threads: room for the worker's jobs, the job runner and requests.
+    # Store calls run in threads: room for the worker's tasks, the run executor and requests.
     loop.set_default_executor(
         ThreadPoolExecutor(max_workers=runtime.threads, thread_name_prefix="haystack")
     )
@@ -138,7 +138,7 @@ async def _serve(settings: Settings, runtime: Runtime, *, host: str, port: int) 
     server = _Server(app, settings, host, port)
     sock = _listen(host, port) if settings.api_processes > 1 else None
     helpers = None if sock is None else _ApiProcesses(settings, sock, settings.api_processes - 1)
-    workers: list[Worker | JobRunner] = runtime.services()
+    workers: list[Worker | RunExecutor] = runtime.services()
 
     def stop() -> None:
         server.stop()

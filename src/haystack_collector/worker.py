@@ -1,13 +1,13 @@
 """The worker: claims queued ItemEvents and runs their engines' item actions concurrently.
 
 One asyncio loop holds a claim loop and ``concurrency`` consumer tasks. The claim loop keeps a
-small buffer of claimed jobs (``claim_batch``) full; each consumer takes a job and runs the
+small buffer of claimed tasks (``claim_batch``) full; each consumer takes a task and runs the
 engine's item action with ``run_item_action_async`` (async actions on the loop, sync ones in
 threads). Every queue and store call is blocking SQLAlchemy, so it runs in a thread too.
 
-Successful jobs are finished in batches (every ``finish_flush`` seconds or ``finish_batch``
-jobs, and always before exit): one commit for many jobs is what lets a worker finish thousands
-of events a second. Failed jobs are retried at once (backoff, then dead letters).
+Successful tasks are finished in batches (every ``finish_flush`` seconds or ``finish_batch``
+tasks, and always before exit): one commit for many tasks is what lets a worker finish thousands
+of events a second. Failed tasks are retried at once (backoff, then dead letters).
 
 Delivery is at least once: a worker killed before its finishes were flushed leaves those
 events leased, and they run again when the lease runs out. Actions must be idempotent.
@@ -20,11 +20,11 @@ at least three times per stall timeout. A worker of this machine and pid namespa
 heartbeats carry ``process_identity``) whose pid is gone is dead at once. The lease stays the
 guard against a worker that is alive but hung.
 
-Stopping: ``stop()`` (SIGINT/SIGTERM in the CLI) stops claiming, hands buffered jobs back,
-lets running jobs finish for ``grace`` seconds, then cancels and releases the rest, flushes
-the finishes and returns. A second ``stop()`` cancels running jobs at once. A cancelled sync
+Stopping: ``stop()`` (SIGINT/SIGTERM in the CLI) stops claiming, hands buffered tasks back,
+lets running tasks finish for ``grace`` seconds, then cancels and releases the rest, flushes
+the finishes and returns. A second ``stop()`` cancels running tasks at once. A cancelled sync
 action keeps running in its thread until it returns (Python cannot interrupt a thread); its
-job is released regardless, so another worker may run it again.
+task is released regardless, so another worker may run it again.
 
 An engine disabled meanwhile (``POST /api/engines/{name}/stop``) has its running actions
 cancelled and its claimed events released within ``DISABLED_CHECK_EVERY`` seconds.
@@ -34,20 +34,20 @@ every ``config_every`` seconds, so an edit in the UI reaches running workers wit
 (an empty or missing row leaves the worker as started; a value that is not one is logged and
 ignored the same way):
 
-* ``MaxConcurrentJobs``: at most this many jobs run at once in this worker, never more than
-  its ``concurrency``. Lowered, consumers above it stop taking jobs once their current job
-  ends (nothing running is cancelled); raised, they take jobs again.
+* ``MaxConcurrentJobs``: at most this many tasks run at once in this worker, never more than
+  its ``concurrency``. Lowered, consumers above it stop taking tasks once their current task
+  ends (nothing running is cancelled); raised, they take tasks again.
 * ``DefaultDelay``: seconds between two requests to one host, for every fetcher of this
   worker's ``fetchers`` built from the runtime's settings (``Fetchers.set_delay``); it
   replaces ``HAYSTACK_DOWNLOAD_DELAY``. A stopped worker hands its fetchers back without it.
 
-``drain``: return once a claim finds nothing, no job is running and no other running worker
+``drain``: return once a claim finds nothing, no task is running and no other running worker
 holds a claim (it may queue follow-ups, or die and have its claims released after the stall
 timeout). Events whose ``run_after`` lies in the future (retries waiting out their backoff)
 are not waited for. With
-``jobs_outstanding`` (a job runner's ``outstanding``), a drain also waits for the API jobs
+``runs_outstanding`` (a run executor's ``outstanding``), a drain also waits for the runs
 (engine starts) still queued or running: they queue events. The count is taken before each
-claim, so events a job queued before it ended are always seen by a later claim.
+claim, so events a task queued before it ended are always seen by a later claim.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ from haystack_collector.engines.base import (
 from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.logs import correlation_scope, get_logger, logging_context
 from haystack_collector.origin import origin_scope
-from haystack_collector.queue import Job, Outcome, WorkQueue
+from haystack_collector.queue import Outcome, Task, WorkQueue
 from haystack_collector.store.workers import (
     WORKER_RETENTION,
     claims_of_running_workers,
@@ -111,7 +111,8 @@ HEARTBEAT_EVERY = 5.0
 DEFAULT_STALL_TIMEOUT = 30.0
 # How often a worker that follows the Config table reads it again, in seconds.
 CONFIG_CHECK_EVERY = 5.0
-# The Config rows such a worker follows (see the module docstring).
+# The Config rows such a worker follows (see the module docstring). Their names are the original
+# Peregrin database's and stay as they are: "Jobs" there means the tasks a worker runs at once.
 MAX_CONCURRENT_JOBS = "MaxConcurrentJobs"
 DEFAULT_DELAY = "DefaultDelay"
 # How often a worker deletes the rows of long-gone workers (store.workers.WORKER_RETENTION).
@@ -159,7 +160,7 @@ class WorkerStats:
 
     @property
     def rate(self) -> float:
-        """Finished jobs per second since the start."""
+        """Finished tasks per second since the start."""
         return self.finished / max(self.running_for, 1e-6)
 
     def as_dict(self) -> dict[str, Any]:
@@ -197,7 +198,8 @@ class _Slot:
 
 
 class Worker:
-    """Claims and runs jobs of ``engines`` with ``concurrency`` tasks until stopped or drained."""
+    """Claims and runs tasks of ``engines`` with ``concurrency`` consumers until stopped or
+    drained."""
 
     def __init__(
         self,
@@ -215,10 +217,10 @@ class Worker:
         grace: float = 10.0,
         scheduler: Scheduler | None = None,
         schedule_every: float = 5.0,
-        on_job: Callable[[WorkerStats], None] | None = None,
+        on_task: Callable[[WorkerStats], None] | None = None,
         heartbeat_every: float = HEARTBEAT_EVERY,
         prune_every: float = PRUNE_WORKERS_EVERY,
-        jobs_outstanding: Callable[[], int] | None = None,
+        runs_outstanding: Callable[[], int] | None = None,
         config_every: float | None = None,
         fetchers: Fetchers | None = None,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
@@ -242,18 +244,18 @@ class Worker:
         self.grace = grace
         self.scheduler = scheduler
         self.schedule_every = schedule_every
-        self.on_job = on_job
+        self.on_task = on_task
         self.stall_timeout = stall_timeout
         self.process = process_identity()
         # Three beats per stall timeout: one late beat never makes a live worker look dead.
         self.heartbeat_every = min(heartbeat_every, stall_timeout / 3)
         self.prune_every = prune_every
         self._pruned_at: float | None = None
-        self.jobs_outstanding = jobs_outstanding
+        self.runs_outstanding = runs_outstanding
         self.config_every = config_every
         # What the engines fetch with (the runtime's); closed on this loop as the worker stops.
         self.fetchers = fetchers if fetchers is not None else Fetchers()
-        # Jobs run at once: ``concurrency`` unless MaxConcurrentJobs says fewer.
+        # Tasks run at once: ``concurrency`` unless MaxConcurrentJobs says fewer.
         self.limit = concurrency
         self._limit_changed = asyncio.Condition()
         self._config_seen: dict[str, str | None] = {}
@@ -266,22 +268,22 @@ class Worker:
         self._idle = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
-        self._buffer: asyncio.Queue[Job] = asyncio.Queue()
-        self._active: dict[int, Job] = {}
+        self._buffer: asyncio.Queue[Task] = asyncio.Queue()
+        self._active: dict[int, Task] = {}
         self._runs: dict[int, asyncio.Task[ActionResult]] = {}  # running actions, by event id
-        self._done: list[Job] = []
-        self._interrupted: list[Job] = []
+        self._done: list[Task] = []
+        self._interrupted: list[Task] = []
         self._consumers: list[asyncio.Task[None]] = []
 
     # --- control ---------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """First call: stop claiming and wind down gracefully; second: cancel running jobs."""
+        """First call: stop claiming and wind down gracefully; second: cancel running tasks."""
         if self._stopping:
-            log.warning("second stop: cancelling %d running job(s)", len(self._active))
+            log.warning("second stop: cancelling %d running task(s)", len(self._active))
             self._hard_stop.set()
         else:
-            log.info("stopping: no more claims; waiting up to %.0fs for running jobs", self.grace)
+            log.info("stopping: no more claims; waiting up to %.0fs for running tasks", self.grace)
             self._stopping = True
         self._wake.set()
 
@@ -291,7 +293,7 @@ class Worker:
 
     @property
     def running(self) -> int:
-        """Jobs taken by a consumer and not yet ended."""
+        """Tasks taken by a consumer and not yet ended."""
         return len(self._active)
 
     # --- the run ---------------------------------------------------------------------------
@@ -346,23 +348,23 @@ class Worker:
         while not self._stopping:
             await self._cancel_stopped()
             wanted, held = self._claim_room(), self._buffer.qsize()
-            # Refilled once half is used: one claim of many jobs, not one per job taken.
+            # Refilled once half is used: one claim of many tasks, not one per task taken.
             room = wanted - held if held <= wanted // 2 else 0
             if room > 0:
-                # Both taken before the claim: a job running while the claim reads may commit
+                # Both taken before the claim: a task running while the claim reads may commit
                 # follow-up events the claim did not see, so only a claim that started with
-                # nothing running (and no API job left) proves the queue drained.
+                # nothing running (and no run left) proves the queue drained.
                 idle = self._buffer.empty() and not self._active
-                jobs_left = await self._jobs_left() if self.drain else 0
+                runs_left = await self._runs_left() if self.drain else 0
                 claimed = await self._claim(room)
-                for job in claimed:
-                    self._buffer.put_nowait(job)
+                for task in claimed:
+                    self._buffer.put_nowait(task)
                 if claimed:
                     continue
-                if self.drain and idle and not jobs_left and not await self._held_elsewhere():
+                if self.drain and idle and not runs_left and not await self._held_elsewhere():
                     log.info("drained: nothing left to claim")
                     return
-            # Buffer full, or nothing due: wait for a consumer to take or end a job (drain),
+            # Buffer full, or nothing due: wait for a consumer to take or end a task (drain),
             # for stop(), or for the idle period to pass.
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -388,22 +390,22 @@ class Worker:
         return held > 0
 
     def _claim_room(self) -> int:
-        """The claimed jobs to keep at hand: ``claim_batch``, scaled down with the limit."""
+        """The claimed tasks to keep at hand: ``claim_batch``, scaled down with the limit."""
         return max(1, -(-self.claim_batch * self.limit // self.concurrency))
 
-    async def _jobs_left(self) -> int:
-        """API jobs still to run (0 without ``jobs_outstanding``); unknown counts as some."""
-        if self.jobs_outstanding is None:
+    async def _runs_left(self) -> int:
+        """Runs still to run (0 without ``runs_outstanding``); unknown counts as some."""
+        if self.runs_outstanding is None:
             return 0
         try:
-            return await asyncio.to_thread(self.jobs_outstanding)
+            return await asyncio.to_thread(self.runs_outstanding)
         except Exception:  # an outage: do not call the queue drained; the next round asks again
-            log.exception("counting outstanding jobs failed")
+            log.exception("counting outstanding runs failed")
             return 1
 
-    async def _claim(self, room: int) -> list[Job]:
-        """Claim up to ``room`` jobs, engine by engine; a failed claim is logged and waited out."""
-        claimed: list[Job] = []
+    async def _claim(self, room: int) -> list[Task]:
+        """Claim up to ``room`` tasks, engine by engine; a failed claim is logged and waited out."""
+        claimed: list[Task] = []
         for engine_id, slot in self._slots.items():
             if len(claimed) >= room or self._stopping:
                 break
@@ -418,16 +420,16 @@ class Worker:
                     action_ids=slot.item_action_ids,
                 )
             except Exception:  # an outage must not end the worker; the next round retries
-                log.exception("claiming jobs of %s failed", slot.engine.name)
+                log.exception("claiming tasks of %s failed", slot.engine.name)
         self.stats.claimed += len(claimed)
         return claimed
 
     async def _cancel_stopped(self) -> None:
         """Cancel the running actions of engines disabled meanwhile (an API stop)."""
-        for event_id, job in list(self._active.items()):
+        for event_id, task in list(self._active.items()):
             run = self._runs.get(event_id)
-            if run is not None and await self._is_disabled(job.engine_id):
-                log.info("engine %s was stopped: cancelling event %s", job.engine_id, event_id)
+            if run is not None and await self._is_disabled(task.engine_id):
+                log.info("engine %s was stopped: cancelling event %s", task.engine_id, event_id)
                 run.cancel()
 
     async def _is_disabled(self, engine_id: int) -> bool:
@@ -443,90 +445,92 @@ class Worker:
         self._disabled[engine_id] = (time.monotonic(), disabled)
         return disabled
 
-    # --- running jobs ----------------------------------------------------------------------
+    # --- running tasks ----------------------------------------------------------------------
 
     async def _consume(self, index: int) -> None:
-        """Run jobs one after another while ``index`` is below the limit (0 always is)."""
+        """Run tasks one after another while ``index`` is below the limit (0 always is)."""
         while True:
             if index >= self.limit:
                 async with self._limit_changed:
                     await self._limit_changed.wait_for(lambda: index < self.limit)
-            job = await self._buffer.get()
-            if index >= self.limit:  # lowered while this consumer waited for a job
-                self._buffer.put_nowait(job)
+            task = await self._buffer.get()
+            if index >= self.limit:  # lowered while this consumer waited for a task
+                self._buffer.put_nowait(task)
                 continue
             if self._stopping:  # taken after stop(): it never starts, and is released
-                self._interrupted.append(job)
+                self._interrupted.append(task)
                 continue
-            if self._disabled.get(job.engine_id, (0.0, False))[1]:  # its engine was stopped
-                await self._release([job])
+            if self._disabled.get(task.engine_id, (0.0, False))[1]:  # its engine was stopped
+                await self._release([task])
                 continue
-            self._active[job.event_id] = job
+            self._active[task.event_id] = task
             self._idle.clear()
             self._wake.set()  # room in the buffer: the claim loop may refill it
             try:
-                await self._process(job)
+                await self._process(task)
             except asyncio.CancelledError:
-                self._interrupted.append(job)
+                self._interrupted.append(task)
                 raise
             finally:
-                del self._active[job.event_id]
+                del self._active[task.event_id]
                 if not self._active:
                     self._idle.set()
                 if self.drain:
-                    self._wake.set()  # the last job ending may mean the queue is drained
+                    self._wake.set()  # the last task ending may mean the queue is drained
 
-    async def _process(self, job: Job) -> None:
-        slot = self._slots[job.engine_id]
-        action = _action_name(slot.registered, job.action_id)
+    async def _process(self, task: Task) -> None:
+        slot = self._slots[task.engine_id]
+        action = _action_name(slot.registered, task.action_id)
         with (
-            correlation_scope(job.correlation_id),  # the id of the work that queued it, if any
-            origin_scope(job.origin),  # API work fetches with the SSRF guard on, follow-ups too
-            logging_context(engine_name=slot.engine.name, operation=action, item_id=job.item_id),
+            correlation_scope(task.correlation_id),  # the id of the work that queued it, if any
+            origin_scope(task.origin),  # API work fetches with the SSRF guard on, follow-ups too
+            logging_context(engine_name=slot.engine.name, operation=action, item_id=task.item_id),
         ):
             run = asyncio.create_task(
                 run_item_action_async(
                     slot.engine,
                     self.db,
-                    job,
+                    task,
                     registered=slot.registered,
                     queue=self.queue,
                     fetchers=self.fetchers,
                 )
             )
-            self._runs[job.event_id] = run
+            self._runs[task.event_id] = run
             try:
                 result = await run
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not run.cancelled() or (task is not None and task.cancelling()):
+                current = asyncio.current_task()
+                if not run.cancelled() or (current is not None and current.cancelling()):
                     raise  # the worker itself is being cancelled
-                await self._release([job])  # cancelled by _cancel_stopped: handed back
+                await self._release([task])  # cancelled by _cancel_stopped: handed back
                 return
             finally:
-                del self._runs[job.event_id]
+                del self._runs[task.event_id]
             self.stats.items_stored += result.items_stored
             if result.ok and result.event_done:
                 self.stats.finished += 1  # committed with the action's own results
             elif result.ok:
-                self._done.append(job)
+                self._done.append(task)
                 if len(self._done) >= self.finish_batch:
                     self._flush_now.set()
             else:
-                await self._retry(job, result)
-        if self.on_job is not None:
-            self.on_job(self.stats)
+                await self._retry(task, result)
+        if self.on_task is not None:
+            self.on_task(self.stats)
 
-    async def _retry(self, job: Job, result: ActionResult) -> None:
+    async def _retry(self, task: Task, result: ActionResult) -> None:
         self.stats.failed += 1
         try:
-            outcome = await asyncio.to_thread(self.queue.retry, job, error=result.error or "failed")
-        except Exception:  # the lease runs out and the job is claimed again: nothing lost
-            log.exception("could not record the failure of event %s", job.event_id)
+            outcome = await asyncio.to_thread(
+                self.queue.retry, task, error=result.error or "failed"
+            )
+        except Exception:  # the lease runs out and the task is claimed again: nothing lost
+            log.exception("could not record the failure of event %s", task.event_id)
             return
         if outcome is Outcome.DEAD:
             self.stats.dead += 1
-            log.warning("event %s is dead after %d attempts", job.event_id, job.attempts)
+            log.warning("event %s is dead after %d attempts", task.event_id, task.attempts)
         elif outcome is Outcome.RETRYING:
             self.stats.retried += 1
 
@@ -540,42 +544,42 @@ class Worker:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Finish every completed job in one call; on failure they wait for the next flush."""
+        """Finish every completed task in one call; on failure they wait for the next flush."""
         async with self._flush_lock:
-            jobs, self._done = self._done, []
-            if not jobs:
+            tasks, self._done = self._done, []
+            if not tasks:
                 return
             try:
-                still_pending = await asyncio.to_thread(self.queue.finish, *jobs)
+                still_pending = await asyncio.to_thread(self.queue.finish, *tasks)
             except Exception:
-                log.exception("finishing %d job(s) failed; will try again", len(jobs))
-                self._done[:0] = jobs
+                log.exception("finishing %d task(s) failed; will try again", len(tasks))
+                self._done[:0] = tasks
                 return
-            self.stats.finished += len(jobs)
-            if still_pending < len(jobs):
+            self.stats.finished += len(tasks)
+            if still_pending < len(tasks):
                 # Their leases ran out and another worker finished them first.
-                log.warning("%d finished job(s) were already done", len(jobs) - still_pending)
+                log.warning("%d finished task(s) were already done", len(tasks) - still_pending)
 
     # --- stopping --------------------------------------------------------------------------
 
     async def _wind_down(self, helpers: list[asyncio.Task[None]]) -> None:
-        """Release what never started, let running jobs finish (or cancel them), flush."""
+        """Release what never started, let running tasks finish (or cancel them), flush."""
         unstarted = []
         while not self._buffer.empty():
             unstarted.append(self._buffer.get_nowait())
         await self._release(unstarted)
         await self._wait_for_running()
         # Under the flush lock, so a flush in progress completes (and is counted) before its
-        # loop is cancelled: cancelled mid-call, it would lose track of the jobs it finished.
+        # loop is cancelled: cancelled mid-call, it would lose track of the tasks it finished.
         async with self._flush_lock:
-            for task in [*self._consumers, *helpers]:
-                task.cancel()
+            for helper in [*self._consumers, *helpers]:
+                helper.cancel()
             await asyncio.gather(*self._consumers, *helpers, return_exceptions=True)
         await self._release(self._interrupted)
         await self._flush()
         if self._done:
             log.error(
-                "%d completed job(s) could not be finished; they will run again", len(self._done)
+                "%d completed task(s) could not be finished; they will run again", len(self._done)
             )
         self.stats.stopped = time.monotonic()
         log.info("worker %s done: %s", self.owner, self.stats.line())
@@ -593,16 +597,16 @@ class Worker:
             idle.cancel()
             hard.cancel()
         if self._active:
-            log.warning("cancelling %d job(s) still running", len(self._active))
+            log.warning("cancelling %d task(s) still running", len(self._active))
 
-    async def _release(self, jobs: list[Job]) -> None:
-        for job in jobs:
+    async def _release(self, tasks: list[Task]) -> None:
+        for task in tasks:
             try:
-                if await asyncio.to_thread(self.queue.release, job):
+                if await asyncio.to_thread(self.queue.release, task):
                     self.stats.released += 1
             except Exception:  # its lease runs out instead
-                log.exception("could not release event %s", job.event_id)
-        jobs.clear()
+                log.exception("could not release event %s", task.event_id)
+        tasks.clear()
 
     def _record_status(self) -> None:
         try:
@@ -730,12 +734,12 @@ class Worker:
         limit = self.concurrency if cap is None else min(int(cap), self.concurrency)
         if limit != self.limit:
             log.info(
-                "%s: at most %d of %d job(s) at once", MAX_CONCURRENT_JOBS, limit, self.concurrency
+                "%s: at most %d of %d task(s) at once", MAX_CONCURRENT_JOBS, limit, self.concurrency
             )
             async with self._limit_changed:
                 self.limit = limit
                 self._limit_changed.notify_all()
-            self._wake.set()  # the claim loop may keep more (or fewer) jobs at hand
+            self._wake.set()  # the claim loop may keep more (or fewer) tasks at hand
         delay = self._config_number(config, DEFAULT_DELAY, _seconds)
         if delay != self.fetchers.delay:
             shown = "the settings' delay" if delay is None else f"{delay:g}s"
@@ -804,7 +808,7 @@ def run_worker(
 
     Progress goes to stderr: a live line on a terminal, a stats line every
     ``stats_interval`` seconds otherwise. ``threads``: the loop's executor (default: one per
-    job plus 8 for the helpers; ``Runtime.threads``).
+    task plus 8 for the helpers; ``Runtime.threads``).
     """
     interactive = sys.stderr.isatty() if tty is None else tty
     size = threads if threads is not None else worker.concurrency + 8

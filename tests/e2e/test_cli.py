@@ -26,7 +26,7 @@ from haystack_collector.db import Database, migrate
 from haystack_collector.db.migrate import upgrade
 from haystack_collector.store import all_config, recent_status
 from haystack_collector.store.admin import TABLES
-from haystack_collector.store.jobs import create_job
+from haystack_collector.store.runs import create_run
 from haystack_collector.store.schedules import add_schedule
 from haystack_collector.store.workers import register_worker
 from tests.databases import recreate_server_database, selected_backends
@@ -276,7 +276,7 @@ def test_status_json_reports_database_pool_counts_and_events(db: Database) -> No
     with db.read() as conn:
         assert summary["counts"]["Config"] == len(all_config(conn))
     assert summary["events"] == {"pending": 0, "claimed": 0, "done": 0, "dead": 0}
-    assert summary["jobs"] == {"queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
+    assert summary["runs"] == {"queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
     assert summary["schedules"] == {"enabled": 0, "disabled": 0}
     assert summary["workers"] == []
 
@@ -284,7 +284,7 @@ def test_status_json_reports_database_pool_counts_and_events(db: Database) -> No
 def test_status_shows_the_runtime_jobs_schedules_and_running_workers(db: Database) -> None:
     with db.transaction() as conn:
         engine = make_engine(conn, name="status-runtime")
-        create_job(
+        create_run(
             conn,
             engine_id=engine.engine_id,
             settings={},
@@ -301,13 +301,13 @@ def test_status_shows_the_runtime_jobs_schedules_and_running_workers(db: Databas
     shown = haystack("--database-url", url_of(db), "status")
 
     summary = json.loads(as_json.stdout)
-    assert summary["jobs"]["queued"] == 1
+    assert summary["runs"]["queued"] == 1
     assert summary["schedules"] == {"enabled": 1, "disabled": 1}
     assert {"owner": "status-test-worker", "host": "box", "pid": 4242, "state": "running"} in (
         summary["workers"]
     )
     lines = shown.stdout.splitlines()
-    assert any("Jobs" in line and "queued 1" in line for line in lines)
+    assert any("Runs" in line and "queued 1" in line for line in lines)
     assert any("Schedules" in line and "1 enabled, 1 disabled" in line for line in lines)
     assert any("Workers" in line and "status-test-worker" in line for line in lines)
 
@@ -321,7 +321,7 @@ def test_status_without_json_prints_tables() -> None:
         "sqlite:///./haystack.db",
         "Pool",
         "Events",
-        "Jobs",
+        "Runs",
         "Schedules",
         "Peregrin tables",
         "Config",

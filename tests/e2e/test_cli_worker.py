@@ -1,4 +1,4 @@
-"""How many jobs ``haystack worker`` and ``haystack run ENGINE`` run at once, and from where:
+"""How many tasks ``haystack worker`` and ``haystack run ENGINE`` run at once, and from where:
 ``-c``, else ``HAYSTACK_WORKER_CONCURRENCY`` or the legacy INI's ``[Threads] count``, capped by
 the Config row ``MaxConcurrentJobs``. A worker's Workers row reports both numbers."""
 

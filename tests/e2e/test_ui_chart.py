@@ -114,7 +114,7 @@ def test_a_bad_chart_range_is_a_422(client: TestClient, days: str) -> None:
 
 
 def test_pages_are_html_and_unknown_pages_are_404(client: TestClient) -> None:
-    for path in ("/", "/engines", "/items", "/items/7", "/jobs", "/queue", "/hosts", "/status"):
+    for path in ("/", "/engines", "/items", "/items/7", "/runs", "/queue", "/hosts", "/status"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("text/html")

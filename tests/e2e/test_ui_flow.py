@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from haystack_collector import store
-from haystack_collector.db.schema import items, jobs
+from haystack_collector.db.schema import items, runs
 from haystack_collector.store.status import get_config, set_config
 from tests.e2e.ui_fixtures import BrowserPage, LiveApp, set_token, wait_for
 from tests.integration.crawl.site import Site, serve
@@ -45,12 +45,12 @@ def item_total(app: LiveApp) -> int:
 
 
 def crawl_finished(app: LiveApp) -> bool:
-    """The crawl's job is done and no page of it is waiting or being fetched."""
+    """The crawl's run is done and no page of it is waiting or being fetched."""
     engine_id = app.db.run_read(store.get_engine_id, name="webScraper")
     if engine_id is None:
         return False
     queue = app.db.run_read(store.event_counts, engine_id=engine_id)
-    states = app.db.run_read(lambda conn: set(conn.execute(select(jobs.c.jobState)).scalars()))
+    states = app.db.run_read(lambda conn: set(conn.execute(select(runs.c.runState)).scalars()))
     return queue["pending"] == queue["claimed"] == 0 and queue["done"] > 0 and states == {"done"}
 
 
@@ -70,9 +70,9 @@ def test_crawl_started_from_the_ui_fills_the_items_page_live(
     page.fill("#setting-max_depth", "2")
     page.fill("#setting-max_pages", str(MAX_PAGES))
     page.click("#engine-start")
-    expect(page.locator("#engine-result")).to_contain_text("Started webScraper as job #")
-    job_link = page.locator("#engine-result a.job-link")
-    job_id = int(job_link.inner_text().lstrip("#"))
+    expect(page.locator("#engine-result")).to_contain_text("Started webScraper as run #")
+    run_link = page.locator("#engine-result a.run-link")
+    run_id = int(run_link.inner_text().lstrip("#"))
     ui_page.screenshot("01-engines-start")
 
     # The items page, opened while the crawl runs, fills up without a reload.
@@ -87,11 +87,11 @@ def test_crawl_started_from_the_ui_fills_the_items_page_live(
     assert first < min(stored, 50)
     ui_page.screenshot("02-items-live")
 
-    page.goto(f"/jobs#job-{job_id}")
-    job_row = page.locator("#jobs tr", has=page.locator(f"#job-{job_id}"))
-    expect(job_row).to_contain_text("webScraper")
-    expect(job_row.locator(".badge")).to_have_text("done", timeout=30_000)
-    ui_page.screenshot("03-jobs")
+    page.goto(f"/runs#run-{run_id}")
+    run_row = page.locator("#runs tr", has=page.locator(f"#run-{run_id}"))
+    expect(run_row).to_contain_text("webScraper")
+    expect(run_row.locator(".badge")).to_have_text("done", timeout=30_000)
+    ui_page.screenshot("03-runs")
 
     # The site's host, as the workers report it: requested, healthy.
     page.goto("/hosts")
@@ -130,8 +130,8 @@ def test_the_jobs_page_follows_a_job_from_queued_to_done(
     ui_page: BrowserPage, ui_server: LiveApp, site_url: str
 ) -> None:
     page = ui_page.page
-    page.goto("/jobs")
-    expect(page.locator("#jobs tbody tr").first).to_be_visible()
+    page.goto("/runs")
+    expect(page.locator("#runs tbody tr").first).to_be_visible()
     # Queued by someone else (through the API) while the page is open.
     started = httpx.post(
         f"{ui_server.url}/api/engines/webScraper/start",
@@ -139,8 +139,8 @@ def test_the_jobs_page_follows_a_job_from_queued_to_done(
         headers={"Authorization": f"Bearer {ui_server.token}"},
     )
     assert started.status_code == 202, started.text
-    job_id = started.json()["job_id"]
-    row = page.locator("#jobs tr", has=page.locator(f"#job-{job_id}"))
+    run_id = started.json()["run_id"]
+    row = page.locator("#runs tr", has=page.locator(f"#run-{run_id}"))
     expect(row).to_be_visible(timeout=5_000)  # the stream reports it, no reload
     expect(row.locator(".badge")).to_have_text("done", timeout=30_000)
     expect(row).to_contain_text("items")

@@ -1,5 +1,5 @@
 """Every UI page in chromium: served offline from this app, says when the API is away,
-keeps the token, and drives the API's writes (engines, jobs, queue) with clear errors."""
+keeps the token, and drives the API's writes (engines, runs, queue) with clear errors."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from haystack_collector.db.schema import item_events
 from haystack_collector.store import ItemRecord
 from haystack_collector.store._sql import utcnow
 from haystack_collector.store.events import get_event
-from haystack_collector.store.jobs import create_job, get_job
+from haystack_collector.store.runs import create_run, get_run
 from haystack_collector.store.schedules import add_schedule
 from tests.e2e.ui_fixtures import BrowserPage, LiveApp, dead_event, seed_items, set_token
 
@@ -24,7 +24,7 @@ PAGES = [
     ("/", "Dashboard"),
     ("/engines", "Engines"),
     ("/items", "Items"),
-    ("/jobs", "Jobs"),
+    ("/runs", "Runs"),
     ("/queue", "Queue"),
     ("/hosts", "Hosts"),
     ("/status", "Status log"),
@@ -182,16 +182,16 @@ def test_a_job_with_bad_parameters_is_refused_with_the_reason(
     ui_page: BrowserPage, ui_server: LiveApp
 ) -> None:
     page = ui_page.page
-    page.goto("/jobs")
+    page.goto("/runs")
     set_token(page, ui_server.token)
     page.click("summary")
     page.select_option("#scrape-engine", "webScraper")
     page.fill("#scrape-params", '{"bogus": 1}')
-    page.get_by_role("button", name="Queue job").click()
+    page.get_by_role("button", name="Queue run").click()
     expect(page.locator("#notice")).to_contain_text("Error 422")
     expect(page.locator("#notice")).to_contain_text("bogus")
     page.fill("#scrape-params", "{not json")
-    page.get_by_role("button", name="Queue job").click()
+    page.get_by_role("button", name="Queue run").click()
     expect(page.locator("#notice")).to_have_text("Parameters: not valid JSON.")
 
 
@@ -356,16 +356,16 @@ def test_a_missing_item_says_so(ui_page: BrowserPage) -> None:
     expect(page.locator("#item-title")).to_have_text("Item 999999")
 
 
-def test_stopping_an_engine_asks_first_and_cancels_its_jobs(
+def test_stopping_an_engine_asks_first_and_cancels_its_runs(
     ui_page: BrowserPage, ui_server: LiveApp
 ) -> None:
     db = ui_server.db
     engine_id = db.run_read(store.get_engine_id, name="fileDownloader")
     assert engine_id is not None
-    # A job waiting on a paused engine (no worker takes it) until the stop cancels it.
+    # A run waiting on a paused engine (no worker takes it) until the stop cancels it.
     db.run(store.set_engine_disabled, engine_id=engine_id, disabled=True)
-    job_id = db.run(
-        create_job, engine_id=engine_id, settings={}, correlation_id=None, requested_by="test"
+    run_id = db.run(
+        create_run, engine_id=engine_id, settings={}, correlation_id=None, requested_by="test"
     )
     page = ui_page.page
     page.goto("/engines")
@@ -374,11 +374,11 @@ def test_stopping_an_engine_asks_first_and_cancels_its_jobs(
     expect(row.locator(".badge")).to_have_text("disabled")
     row.get_by_role("button", name="Stop").click()
     page.click("#confirm-cancel")
-    assert db.run_read(get_job, job_id=job_id).state == "queued"
+    assert db.run_read(get_run, run_id=run_id).state == "queued"
     row.get_by_role("button", name="Stop").click()
     page.click("#confirm-ok")
     expect(page.locator("#notice")).to_have_text("fileDownloader: stop done.")
     expect(row.locator(".badge")).to_have_text("disabled")
-    assert db.run_read(get_job, job_id=job_id).state == "cancelled"
+    assert db.run_read(get_run, run_id=run_id).state == "cancelled"
     row.get_by_role("button", name="Enable").click()
     expect(row.locator(".badge")).to_have_text("enabled")

@@ -1,6 +1,6 @@
 """Browser test fixtures: ``haystack serve`` on a free port and Debian's chromium.
 
-``serve()`` runs in a subprocess (API, UI, embedded worker and job runner) on a private SQLite
+``serve()`` runs in a subprocess (API, UI, embedded worker and run executor) on a private SQLite
 database that the tests open too, to seed data and check what the UI changed. Playwright
 drives /usr/bin/chromium; screenshots go to ``test-artifacts/`` at the repository root.
 """
@@ -82,7 +82,7 @@ def free_port() -> int:
 
 @contextmanager
 def run_serve(database_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``haystack serve`` (API, UI, embedded worker, scheduler, job runner) in a subprocess on a
+    """``haystack serve`` (API, UI, embedded worker, scheduler, run executor) in a subprocess on a
     free port; yields its URL once /health answers."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HAYSTACK_")}

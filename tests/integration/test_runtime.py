@@ -9,7 +9,7 @@ from haystack_collector.engines import ActionContext, item_action, start_action
 from haystack_collector.engines.base import run_start_actions
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.fetch import FetchSettings
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.runtime import RUN, Runtime
 from haystack_collector.store import ItemRecord
 
@@ -30,7 +30,7 @@ class Reads(FetchingEngine):
         ctx.enqueue("read", [item_id])
 
     @item_action("read")
-    async def read(self, ctx: ActionContext, job: Job) -> None:
+    async def read(self, ctx: ActionContext, task: Task) -> None:
         fetcher = ctx.fetcher()
         shared = fetcher is ctx.fetcher() and fetcher.settings == ctx.fetch_settings
         type(self).seen.append(("read", ctx.fetch_settings, shared))

@@ -1,4 +1,4 @@
-"""``serve()`` in a real process: the API, the embedded worker and job runner, clean stops."""
+"""``serve()`` in a real process: the API, the embedded worker and run executor, clean stops."""
 
 from __future__ import annotations
 
@@ -117,14 +117,14 @@ def test_serve_crawls_a_site_started_through_the_api_and_stops_on_sigint(
             headers=auth | {"X-Correlation-ID": "serve-e2e"},
         )
         assert started.status_code == 202, started.text
-        job_url = f"{base}/api/jobs/{started.json()['job_id']}"
+        run_url = f"{base}/api/runs/{started.json()['run_id']}"
 
-        job = wait_for(
-            lambda: (j := httpx.get(job_url).json())["state"] in ("done", "failed") and j,
-            "the job",
+        run = wait_for(
+            lambda: (j := httpx.get(run_url).json())["state"] in ("done", "failed") and j,
+            "the run",
         )
-        assert (job["state"], job["error"], job["correlation_id"]) == ("done", None, "serve-e2e")
-        assert job["items_stored"] == 1  # the crawl's root; its pages are the worker's
+        assert (run["state"], run["error"], run["correlation_id"]) == ("done", None, "serve-e2e")
+        assert run["items_stored"] == 1  # the crawl's root; its pages are the worker's
 
         def crawled() -> dict[str, Any] | None:
             engine = httpx.get(f"{base}/api/engines/webScraper").json()
@@ -134,7 +134,7 @@ def test_serve_crawls_a_site_started_through_the_api_and_stops_on_sigint(
 
         engine = wait_for(crawled, "the embedded worker to crawl the site")
         assert engine["events"]["dead"] == 0
-        assert engine["last_job"]["job_id"] == job["job_id"]
+        assert engine["last_run"]["run_id"] == run["run_id"]
         assert any(
             worker["state"] == "running" for worker in httpx.get(f"{base}/health").json()["workers"]
         )
@@ -159,9 +159,9 @@ def test_serve_without_a_worker_only_queues_and_stops_on_sigterm(database: Path)
             headers=auth,
         )
         assert started.status_code == 202
-        time.sleep(1.5)  # a job runner, were there one, would have claimed it by now
-        job = httpx.get(f"{base}/api/jobs/{started.json()['job_id']}").json()
-        assert (job["state"], job["claimed_by"]) == ("queued", None)
+        time.sleep(1.5)  # a run executor, were there one, would have claimed it by now
+        run = httpx.get(f"{base}/api/runs/{started.json()['run_id']}").json()
+        assert (run["state"], run["claimed_by"]) == ("queued", None)
         assert httpx.get(f"{base}/health").json()["workers"] == []
 
         code, output = stop(process, signal.SIGTERM)

@@ -64,7 +64,7 @@ def test_the_guard_reads_every_module_outside_the_layers() -> None:
     assert {"engines/sites.py", "ui/charts.py", "api/routes/status.py", "queue/sql.py"} <= checked
     assert {"legacy/__init__.py", "legacy/PeregrinDB_v2.py", "worker.py"} <= checked
     assert not any(name.startswith(("store/", "db/")) for name in checked)
-    assert {"items", "item_events", "item_data", "jobs", "status"} <= TABLES
+    assert {"items", "item_events", "item_data", "runs", "status"} <= TABLES
 
 
 def test_no_module_outside_store_and_db_builds_or_runs_sql() -> None:

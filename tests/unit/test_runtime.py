@@ -43,10 +43,10 @@ def db(settings: Settings) -> Iterator[Database]:
 @pytest.mark.parametrize(
     ("parts", "built"),
     [
-        (WORKER, ["scheduler", "job_runner", "worker"]),  # haystack worker
+        (WORKER, ["scheduler", "run_executor", "worker"]),  # haystack worker
         (RUN, ["worker"]),  # haystack run ENGINE
         (CRAWL, ["worker"]),  # haystack crawl
-        (SERVE, ["scheduler", "job_runner", "worker"]),  # haystack serve
+        (SERVE, ["scheduler", "run_executor", "worker"]),  # haystack serve
         (API_ONLY, []),  # haystack serve --no-worker, and the extra API processes
     ],
 )
@@ -66,7 +66,7 @@ def test_only_a_crawl_ignores_the_config_table(settings: Settings, db: Database)
 
 def test_the_settings_reach_every_part(settings: Settings, db: Database) -> None:
     runtime = Runtime.from_settings(settings, db=db, engines=[Quiet], drain=True, lease=42)
-    worker, runner, scheduler = runtime.worker, runtime.job_runner, runtime.scheduler
+    worker, runner, scheduler = runtime.worker, runtime.run_executor, runtime.scheduler
     assert worker is not None
     assert runner is not None
     assert scheduler is not None
@@ -81,7 +81,7 @@ def test_the_settings_reach_every_part(settings: Settings, db: Database) -> None
     assert worker.queue is runtime.queue
     assert runtime.queue.policy.lease == timedelta(seconds=42)
     assert worker.scheduler is scheduler
-    assert worker.jobs_outstanding == runner.outstanding  # a drain waits for API jobs too
+    assert worker.runs_outstanding == runner.outstanding  # a drain waits for API runs too
     assert runtime.threads == 7 + 8
     # Crash recovery: when the others count this worker dead, and the name in its owner id.
     assert worker.stall_timeout == 6  # worker_stall_timeout
@@ -98,7 +98,7 @@ def test_a_commands_choices_win_over_the_settings(settings: Settings, db: Databa
     assert runtime.worker.concurrency == 16
     assert runtime.worker.claim_batch == 32
     assert runtime.fetchers.settings_for(Quiet.name) == crawl
-    assert runtime.worker.jobs_outstanding is None  # no job runner to wait for
+    assert runtime.worker.runs_outstanding is None  # no run executor to wait for
 
 
 def test_an_engine_can_fetch_with_settings_of_its_own(settings: Settings, db: Database) -> None:
@@ -111,7 +111,7 @@ def test_an_engine_can_fetch_with_settings_of_its_own(settings: Settings, db: Da
 
 
 def test_parts_switch_themselves_off(settings: Settings, db: Database) -> None:
-    # No engine: no worker and no job runner (nothing to run), so no scheduler (nothing ticks it).
+    # No engine: no worker and no run executor (nothing to run), so no scheduler (nothing ticks it).
     idle = Runtime.from_settings(settings, db=db, engines=[])
     assert idle.parts_built() == []
     assert idle.threads == 8
@@ -121,7 +121,7 @@ def test_parts_switch_themselves_off(settings: Settings, db: Database) -> None:
     unscheduled = Runtime.from_settings(
         settings, db=db, parts=Parts(scheduler=False), engines=[Quiet]
     )
-    assert unscheduled.parts_built() == ["job_runner", "worker"]
+    assert unscheduled.parts_built() == ["run_executor", "worker"]
     assert unscheduled.worker is not None
     assert unscheduled.worker.scheduler is None
     # The scheduler is fired by the worker: asked for without one, it is off.

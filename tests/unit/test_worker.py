@@ -11,7 +11,7 @@ import pytest
 from haystack_collector.db import Database
 from haystack_collector.engines import ActionContext, Engine, item_action
 from haystack_collector.engines.base import RegisteredEngine
-from haystack_collector.queue import Job, MemoryQueue, QueuePolicy
+from haystack_collector.queue import MemoryQueue, QueuePolicy, Task
 from haystack_collector.resilience import RetryPolicy
 from haystack_collector.worker import Worker
 
@@ -52,14 +52,14 @@ class AsyncEngine(Engine):
     name = "async-test"
 
     @item_action("act")
-    async def act(self, ctx: ActionContext, job: Job) -> None:
+    async def act(self, ctx: ActionContext, task: Task) -> None:
         Probe.running += 1
         Probe.peak = max(Probe.peak, Probe.running)
         try:
             await asyncio.sleep(0.01)
             if Probe.gate is not None:
                 await Probe.gate.wait()
-            Probe.runs[job.item_id] = Probe.runs.get(job.item_id, 0) + 1
+            Probe.runs[task.item_id] = Probe.runs.get(task.item_id, 0) + 1
         finally:
             Probe.running -= 1
 
@@ -68,16 +68,16 @@ class SyncEngine(Engine):
     name = "sync-test"
 
     @item_action("act")
-    def act(self, ctx: ActionContext, job: Job) -> None:
-        Probe.runs[job.item_id] = Probe.runs.get(job.item_id, 0) + 1
+    def act(self, ctx: ActionContext, task: Task) -> None:
+        Probe.runs[task.item_id] = Probe.runs.get(task.item_id, 0) + 1
 
 
 class FailingEngine(Engine):
     name = "failing-test"
 
     @item_action("act")
-    def act(self, ctx: ActionContext, job: Job) -> None:
-        raise ValueError(f"cannot parse {job.uri}")
+    def act(self, ctx: ActionContext, task: Task) -> None:
+        raise ValueError(f"cannot parse {task.uri}")
 
 
 @pytest.fixture(autouse=True)
@@ -136,9 +136,9 @@ async def test_finishes_are_batched() -> None:
     calls: list[int] = []
     finish = queue.finish
 
-    def counting_finish(*jobs: Job) -> int:
-        calls.append(len(jobs))
-        return finish(*jobs)
+    def counting_finish(*tasks: Task) -> int:
+        calls.append(len(tasks))
+        return finish(*tasks)
 
     queue.finish = counting_finish  # type: ignore[method-assign]
     await asyncio.wait_for(worker(queue, SyncEngine, finish_flush=60, finish_batch=10).run(), 10)
@@ -151,7 +151,7 @@ async def test_stop_releases_unstarted_jobs_and_waits_for_running_ones() -> None
     Probe.gate = asyncio.Event()
     the_worker = worker(queue, AsyncEngine, concurrency=2, claim_batch=5, drain=False)
     task = asyncio.create_task(the_worker.run())
-    for _ in range(500):  # bounded: until both running jobs are in the action
+    for _ in range(500):  # bounded: until both running tasks are in the action
         if Probe.running == 2:
             break
         await asyncio.sleep(0.01)
@@ -160,7 +160,7 @@ async def test_stop_releases_unstarted_jobs_and_waits_for_running_ones() -> None
     Probe.gate.set()
     stats = await asyncio.wait_for(task, 10)
     assert stats.finished == 2
-    # The buffered jobs never started, and every one of them is handed back (the buffer is
+    # The buffered tasks never started, and every one of them is handed back (the buffer is
     # refilled once half of claim_batch is used, so 3 of 5 were still at hand).
     assert stats.released == stats.claimed - 2 == 3
     assert pending(queue) == 18
@@ -168,7 +168,7 @@ async def test_stop_releases_unstarted_jobs_and_waits_for_running_ones() -> None
 
 async def test_second_stop_cancels_and_releases_running_jobs() -> None:
     queue = queue_with(4)
-    Probe.gate = asyncio.Event()  # never set: the jobs would run forever
+    Probe.gate = asyncio.Event()  # never set: the tasks would run forever
     the_worker = worker(queue, AsyncEngine, concurrency=2, claim_batch=1, drain=False)
     task = asyncio.create_task(the_worker.run())
     for _ in range(500):

@@ -18,8 +18,8 @@ from haystack_collector.api.routes import (
     health,
     hosts,
     items,
-    jobs,
     metrics,
+    runs,
     status,
     stream,
 )
@@ -41,8 +41,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.read_lane = deps.ReadLane.for_database(settings, db)
     errors.install(app)
     middleware.install(app, settings)
-    for module in (health, metrics, config, engines, items, status, jobs, events, hosts, admin):
+    for module in (health, metrics, config, engines, items, status, runs, events, hosts, admin):
         app.include_router(module.router)
+    app.include_router(runs.legacy_router)
     app.include_router(stream.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)

@@ -36,7 +36,7 @@ access_log = get_logger("haystack.api.access")
 
 CORRELATION_HEADER = "X-Correlation-ID"
 # What we accept from a client as its id: short and harmless in a log line or a header
-# (Jobs.jobCorrelationId holds 64 characters).
+# (Runs.runCorrelationId holds 64 characters).
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 
 

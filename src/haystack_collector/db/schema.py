@@ -243,7 +243,7 @@ schedules = Table(
 )
 
 TOKEN_NAME_MAX = 100
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+RUN_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 # API bearer tokens: only a SHA-256 of each token is kept, so a leaked table grants nothing.
 api_tokens = Table(
@@ -260,26 +260,26 @@ api_tokens = Table(
 )
 
 # Work requested through the API (start an engine, run an action with parameters): queued here,
-# run by a worker's job runner, its progress and outcome kept for GET /api/jobs/{id}.
-jobs = Table(
-    "Jobs",
+# run by a worker's run executor, its progress and outcome kept for GET /api/runs/{id}.
+runs = Table(
+    "Runs",
     metadata,
-    Column("jobId", Integer, primary_key=True),
+    Column("runId", Integer, primary_key=True),
     Column("engineId", Integer, ForeignKey("Engines.EngineId"), nullable=False),
-    Column("jobAction", String(ACTION_NAME_MAX)),  # None: every start action of the engine
-    Column("jobSettings", Text),  # JSON object: the engine's settings for this run
-    Column("jobState", String(20), nullable=False, server_default="queued"),  # JOB_STATES
-    Column("jobCreated", Timestamp, nullable=False),
-    Column("jobStarted", Timestamp),
-    Column("jobFinished", Timestamp),
-    Column("jobClaimedBy", String(CLAIM_OWNER_MAX)),
-    Column("jobLeaseUntil", Timestamp),
-    Column("jobItemsStored", Integer, nullable=False, server_default="0"),
-    Column("jobEventsEnqueued", Integer, nullable=False, server_default="0"),
-    Column("jobError", Text),
-    Column("jobCorrelationId", String(64)),  # the request that asked for it, for the logs
-    Column("jobRequestedBy", String(TOKEN_NAME_MAX)),  # the token's name
-    Index("ix_Jobs_state", "jobState", "jobCreated"),
+    Column("runAction", String(ACTION_NAME_MAX)),  # None: every start action of the engine
+    Column("runSettings", Text),  # JSON object: the engine's settings for this run
+    Column("runState", String(20), nullable=False, server_default="queued"),  # RUN_STATES
+    Column("runCreated", Timestamp, nullable=False),
+    Column("runStarted", Timestamp),
+    Column("runFinished", Timestamp),
+    Column("runClaimedBy", String(CLAIM_OWNER_MAX)),
+    Column("runLeaseUntil", Timestamp),
+    Column("runItemsStored", Integer, nullable=False, server_default="0"),
+    Column("runEventsEnqueued", Integer, nullable=False, server_default="0"),
+    Column("runError", Text),
+    Column("runCorrelationId", String(64)),  # the request that asked for it, for the logs
+    Column("runRequestedBy", String(TOKEN_NAME_MAX)),  # the token's name
+    Index("ix_Runs_state", "runState", "runCreated"),
 )
 
 # Worker heartbeats: who is working, since when, last seen (health and the dashboard).
@@ -294,7 +294,7 @@ workers = Table(
     Column("workerState", String(20), nullable=False, server_default="running"),
     Column("workerStarted", Timestamp, nullable=False),
     Column("workerSeen", Timestamp, nullable=False),
-    Column("workerFinished", Integer, nullable=False, server_default="0"),  # jobs finished
+    Column("workerFinished", Integer, nullable=False, server_default="0"),  # tasks finished
     Column("workerFailed", Integer, nullable=False, server_default="0"),
     Column("workerStats", Text),  # JSON: the worker's latest counters and per-host fetch state
     UniqueConstraint("workerOwner", name="uq_Workers_workerOwner"),
@@ -302,4 +302,4 @@ workers = Table(
 )
 
 # Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
-HAYSTACK_TABLES: tuple[Table, ...] = (schedules, api_tokens, jobs, workers)
+HAYSTACK_TABLES: tuple[Table, ...] = (schedules, api_tokens, runs, workers)

@@ -16,7 +16,7 @@ An engine is a class::
             ctx.enqueue("extractor", list(result.item_ids.values()))
 
         @item_action("extractor", description="Extract a listing")
-        async def extract(self, ctx: ActionContext, job: Job) -> None: ...
+        async def extract(self, ctx: ActionContext, task: Task) -> None: ...
 
 Start actions take no input (searches, seeds) and are what schedules run; item actions consume
 the queued events of their action. This is the original ``actions()`` dictionary (action name
@@ -53,7 +53,7 @@ from haystack_collector.engines.fetchers import EngineBrowser, EngineFetch, Fetc
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.logs import get_logger, log_performance, logging_context
-from haystack_collector.queue import Job, SqlQueue, WorkQueue
+from haystack_collector.queue import SqlQueue, Task, WorkQueue
 from haystack_collector.store import BatchResult, ItemRecord
 
 ActionKind = Literal["start", "item"]
@@ -100,7 +100,7 @@ def start_action(
 def item_action(
     name: str, *, description: str | None = None, params: Mapping[str, Any] | None = None
 ) -> Callable[[F], F]:
-    """Declare a method ``(self, ctx, job)`` that handles queued events of action ``name``."""
+    """Declare a method ``(self, ctx, task)`` that handles queued events of action ``name``."""
     return _declare("item", name, description, params)
 
 
@@ -127,7 +127,7 @@ class Engine:
     version: ClassVar[str] = "1.0"
     description: ClassVar[str | None] = None
     Settings: ClassVar[type[BaseModel]] = NoSettings
-    # One Status row per successful item-action run; an engine running many small jobs a
+    # One Status row per successful item-action run; an engine running many small tasks a
     # second (a crawl: one per page) sets False so its rows do not double its writes.
     # Failures are always recorded.
     status_per_run: ClassVar[bool] = True
@@ -135,7 +135,7 @@ class Engine:
     @classmethod
     def actions(cls) -> dict[str, ActionSpec]:
         """Every declared action by name, subclasses overriding their bases."""
-        # A copy: the cached mapping serves every job the worker runs.
+        # A copy: the cached mapping serves every task the worker runs.
         return dict(_declared_actions(cls))  # type: ignore[arg-type]  # classes hash by identity
 
     @classmethod
@@ -177,7 +177,7 @@ class Engine:
 
 @functools.cache
 def _declared_actions(engine: type[Engine]) -> dict[str, ActionSpec]:
-    # Read from the class once: the worker asks for every job it runs.
+    # Read from the class once: the worker asks for every task it runs.
     found: dict[str, ActionSpec] = {}
     for klass in reversed(engine.__mro__):
         for attribute in vars(klass).values():
@@ -223,7 +223,7 @@ class ActionContext:
     items_stored: int = field(default=0)
     events_enqueued: int = field(default=0)
     # Set once an item action finished its own event in the transaction storing its results
-    # (``store_items(..., finish=job)``): the worker must not finish it a second time.
+    # (``store_items(..., finish=task)``): the worker must not finish it a second time.
     event_done: bool = field(default=False)
     # The process's fetchers as this engine sees them (handed down by the runtime).
     fetch: EngineFetch = field(default_factory=lambda: Fetchers().for_engine(""))
@@ -264,15 +264,15 @@ class ActionContext:
         return self.fetch.browser()
 
     def store_items(
-        self, records: Sequence[ItemRecord], *, finish: Job | None = None
+        self, records: Sequence[ItemRecord], *, finish: Task | None = None
     ) -> BatchResult:
-        """Store the records (an upsert); with ``finish``, that job's event is finished in the
+        """Store the records (an upsert); with ``finish``, that task's event is finished in the
         same transaction (``queue.finish_within``), so the results and the finished event
         commit together, and the worker does not finish it again."""
         if finish is None:
             result = self.db.run(store.store_items, engine_id=self.engine_id, records=records)
         else:
-            result = self.db.run(_store_and_finish, self, records=records, job=finish)
+            result = self.db.run(_store_and_finish, self, records=records, task=finish)
             self.event_done = True
         self.items_stored += len({record.uri for record in records})
         return result
@@ -295,10 +295,10 @@ class ActionContext:
 
 
 def _store_and_finish(
-    conn: Connection, context: ActionContext, *, records: Sequence[ItemRecord], job: Job
+    conn: Connection, context: ActionContext, *, records: Sequence[ItemRecord], task: Task
 ) -> BatchResult:
     result = store.store_items(conn, engine_id=context.engine_id, records=records)
-    context.queue.finish_within(conn, job)
+    context.queue.finish_within(conn, task)
     return result
 
 
@@ -307,7 +307,7 @@ def _store_and_finish(
 
 @dataclass(frozen=True, slots=True)
 class ActionResult:
-    """How one run of one action went; ``ok`` False means the worker should retry the job."""
+    """How one run of one action went; ``ok`` False means the worker should retry the task."""
 
     engine: str
     action: str
@@ -316,7 +316,7 @@ class ActionResult:
     items_stored: int = 0
     events_enqueued: int = 0
     error: str | None = None
-    job: Job | None = None
+    task: Task | None = None
     event_done: bool = False  # the action already finished its event (see ActionContext)
 
 
@@ -339,7 +339,7 @@ def run_start_actions(
     queue = _queue_of(db, queue)
     fetchers = fetchers if fetchers is not None else Fetchers()
     return [
-        _run(engine, db, registered, spec, settings, queue=queue, job=None, fetchers=fetchers)
+        _run(engine, db, registered, spec, settings, queue=queue, task=None, fetchers=fetchers)
         for spec in engine.start_actions()
     ]
 
@@ -347,23 +347,23 @@ def run_start_actions(
 def run_item_action(
     engine: type[Engine],
     db: Database,
-    job: Job,
+    task: Task,
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     queue: WorkQueue | None = None,
     fetchers: Fetchers | None = None,
 ) -> ActionResult:
-    """Run the item action of ``engine`` that ``job`` was queued for; never raises an Exception.
+    """Run the item action of ``engine`` that ``task`` was queued for; never raises an Exception.
 
-    The caller finishes the job on ``ok`` (unless ``event_done``: the action finished it
+    The caller finishes the task on ``ok`` (unless ``event_done``: the action finished it
     through ``queue``, a ``SqlQueue`` on ``db`` by default) and retries it otherwise.
     """
     started = time.perf_counter()
     try:
         registered = engine.register(db)
-        spec = _item_spec(engine, registered, job)
+        spec = _item_spec(engine, registered, task)
     except Exception as error:
-        return _cannot_run(engine, job, started, error)
+        return _cannot_run(engine, task, started, error)
     fetchers = fetchers if fetchers is not None else Fetchers()
     return _run(
         engine,
@@ -372,7 +372,7 @@ def run_item_action(
         spec,
         settings,
         queue=_queue_of(db, queue),
-        job=job,
+        task=task,
         fetchers=fetchers,
     )
 
@@ -380,7 +380,7 @@ def run_item_action(
 async def run_item_action_async(
     engine: type[Engine],
     db: Database,
-    job: Job,
+    task: Task,
     settings: Mapping[str, Any] | BaseModel | None = None,
     *,
     registered: RegisteredEngine | None = None,
@@ -390,7 +390,7 @@ async def run_item_action_async(
     """``run_item_action`` for an event loop: async actions are awaited on the running loop,
     sync ones and every store call run in a thread, so the loop never blocks on them.
 
-    ``registered`` (from ``engine.register(db)``) spares a worker one catalog upsert per job.
+    ``registered`` (from ``engine.register(db)``) spares a worker one catalog upsert per task.
     ``fetchers``: the worker's, which it closes as it stops; without them the action gets
     fetchers of the default settings, closed when it ends.
     The context's helpers are still blocking store calls: an async action calling them holds
@@ -400,18 +400,18 @@ async def run_item_action_async(
     try:
         if registered is None:
             registered = await asyncio.to_thread(engine.register, db)
-        spec = _item_spec(engine, registered, job)
+        spec = _item_spec(engine, registered, task)
     except Exception as error:
-        return _cannot_run(engine, job, started, error)
+        return _cannot_run(engine, task, started, error)
     queue = _queue_of(db, queue)
     if fetchers is not None:
         return await _run_async(
-            engine, db, registered, spec, settings, queue=queue, job=job, fetchers=fetchers
+            engine, db, registered, spec, settings, queue=queue, task=task, fetchers=fetchers
         )
     own = Fetchers()
     try:
         return await _run_async(
-            engine, db, registered, spec, settings, queue=queue, job=job, fetchers=own
+            engine, db, registered, spec, settings, queue=queue, task=task, fetchers=own
         )
     finally:
         await own.aclose()
@@ -421,19 +421,19 @@ def _queue_of(db: Database, queue: WorkQueue | None) -> WorkQueue:
     return SqlQueue(db) if queue is None else queue
 
 
-def _item_spec(engine: type[Engine], registered: RegisteredEngine, job: Job) -> ActionSpec:
+def _item_spec(engine: type[Engine], registered: RegisteredEngine, task: Task) -> ActionSpec:
     by_id = {action_id: name for name, action_id in registered.action_ids.items()}
-    spec = engine.actions().get(by_id.get(job.action_id, ""))
+    spec = engine.actions().get(by_id.get(task.action_id, ""))
     if spec is None or spec.kind != "item":
-        raise NotFoundError(f"engine {engine.name!r} has no item action {job.action_id}")
+        raise NotFoundError(f"engine {engine.name!r} has no item action {task.action_id}")
     return spec
 
 
-def _cannot_run(engine: type[Engine], job: Job, started: float, error: Exception) -> ActionResult:
+def _cannot_run(engine: type[Engine], task: Task, started: float, error: Exception) -> ActionResult:
     result = ActionResult(
-        engine.name, str(job.action_id), False, _since(started), error=_describe(error), job=job
+        engine.name, str(task.action_id), False, _since(started), error=_describe(error), task=task
     )
-    log.warning("cannot run job %s: %s", job.event_id, result.error)
+    log.warning("cannot run task %s: %s", task.event_id, result.error)
     return result
 
 
@@ -445,24 +445,24 @@ def _run(
     settings: Mapping[str, Any] | BaseModel | None,
     *,
     queue: WorkQueue,
-    job: Job | None,
+    task: Task | None,
     fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
-    with _action_logging(engine, spec, job), _timed(engine, spec):
+    with _action_logging(engine, spec, task), _timed(engine, spec):
         try:
             context = _context(
                 engine, db, registered, spec, settings, queue=queue, fetchers=fetchers
             )
-            outcome = _method(engine, spec, context, job)()
+            outcome = _method(engine, spec, context, task)()
             if inspect.isawaitable(outcome):
                 # The action's loop ends with it: so do the fetchers it used there.
                 _run_coroutine(outcome, fetchers.aclose)
         except Exception as failure:  # BaseException (Ctrl-C, cancellation) propagates
             error = _failed(failure)
-        result = _result(engine, spec, started, context, error=error, job=job)
+        result = _result(engine, spec, started, context, error=error, task=task)
         if _worth_recording(engine, result):
             _record(db, registered, spec, result)
     return result
@@ -476,18 +476,18 @@ async def _run_async(
     settings: Mapping[str, Any] | BaseModel | None,
     *,
     queue: WorkQueue,
-    job: Job | None,
+    task: Task | None,
     fetchers: Fetchers,
 ) -> ActionResult:
     started = time.perf_counter()
     context: ActionContext | None = None
     error: str | None = None
-    with _action_logging(engine, spec, job), _timed(engine, spec):
+    with _action_logging(engine, spec, task), _timed(engine, spec):
         try:
             context = _context(
                 engine, db, registered, spec, settings, queue=queue, fetchers=fetchers
             )
-            call = _method(engine, spec, context, job)
+            call = _method(engine, spec, context, task)
             # A coroutine function is awaited here; a sync one runs in a thread (a sync
             # method returning an awaitable is awaited too, like _run does).
             outcome = call() if _is_async(engine, spec) else await asyncio.to_thread(call)
@@ -495,7 +495,7 @@ async def _run_async(
                 await outcome
         except Exception as failure:  # BaseException (cancellation) propagates
             error = _failed(failure)
-        result = _result(engine, spec, started, context, error=error, job=job)
+        result = _result(engine, spec, started, context, error=error, task=task)
         if _worth_recording(engine, result):
             await asyncio.to_thread(_record, db, registered, spec, result)
     return result
@@ -512,11 +512,11 @@ def _timed(engine: type[Engine], spec: ActionSpec) -> Any:
     return log_performance(f"{engine.name}.{spec.name}")
 
 
-def _action_logging(engine: type[Engine], spec: ActionSpec, job: Job | None) -> Any:
+def _action_logging(engine: type[Engine], spec: ActionSpec, task: Task | None) -> Any:
     return logging_context(
         engine_name=engine.name,
         operation=spec.name,
-        item_id=None if job is None else job.item_id,
+        item_id=None if task is None else task.item_id,
     )
 
 
@@ -544,14 +544,14 @@ def _context(
 
 
 def _method(
-    engine: type[Engine], spec: ActionSpec, context: ActionContext, job: Job | None
+    engine: type[Engine], spec: ActionSpec, context: ActionContext, task: Task | None
 ) -> Callable[[], Any]:
     """The action bound to a fresh engine instance and its arguments, ready to call."""
     method = getattr(engine(), spec.function)
     return (
         functools.partial(method, context)
-        if job is None
-        else functools.partial(method, context, job)
+        if task is None
+        else functools.partial(method, context, task)
     )
 
 
@@ -572,7 +572,7 @@ def _result(
     context: ActionContext | None,
     *,
     error: str | None,
-    job: Job | None,
+    task: Task | None,
 ) -> ActionResult:
     return ActionResult(
         engine=engine.name,
@@ -582,7 +582,7 @@ def _result(
         items_stored=0 if context is None else context.items_stored,
         events_enqueued=0 if context is None else context.events_enqueued,
         error=error,
-        job=job,
+        task=task,
         event_done=context is not None and context.event_done and error is None,
     )
 
@@ -620,8 +620,8 @@ def _record(
         f"{registered.name}:{spec.name} {verdict} in {result.duration:.3f}s;"
         f" items stored {result.items_stored}, events enqueued {result.events_enqueued}"
     )
-    if result.job is not None:
-        message += f"; item {result.job.item_id} (event {result.job.event_id})"
+    if result.task is not None:
+        message += f"; item {result.task.item_id} (event {result.task.event_id})"
     if result.error is not None:
         message += f"; error: {result.error}"
     try:

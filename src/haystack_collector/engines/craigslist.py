@@ -52,7 +52,7 @@ from haystack_collector.extract.craigslist import (
 from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import Fetcher, FetchResult
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize
@@ -357,21 +357,21 @@ class Craigslist(FetchingEngine):
     # --- the postings ----------------------------------------------------------------------
 
     @item_action(EXTRACT_ACTION, description="Fetch a posting and store its fields")
-    async def extractor(self, ctx: ActionContext, job: Job) -> None:
+    async def extractor(self, ctx: ActionContext, task: Task) -> None:
         """Fetch one posting and store its fields (or that it is gone, or the fetch error)."""
-        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=job.item_id)
-        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(job.uri)
+        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=task.item_id)
+        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(task.uri)
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         if url is None:
             data: dict[str, ItemValue | Sequence[ItemValue]] = {
-                "Error": f"no URL to fetch for {job.uri!r}",
+                "Error": f"no URL to fetch for {task.uri!r}",
                 "FetchedAt": fetched_at,
             }
         else:
             result = await ctx.fetcher().fetch(url)
             data = posting_data(result, known, fetched_at)
         # The posting and its finished event commit together (the worker does not finish it).
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
 
 
 @dataclass(slots=True)

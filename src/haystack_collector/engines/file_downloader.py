@@ -16,7 +16,7 @@ link. A file whose bytes were already stored points at the first file (``LocalPa
 Settings, most specific first: the page item's ``DownloadSettings`` (JSON, written by the start
 action ``downloadSeed``), then the action's settings. Remote
 failures are stored, not retried by the queue (the fetcher already retried); database errors
-fail the job and the queue retries it. Files go to ``folder``: empty, the downloads folder
+fail the task and the queue retries it. Files go to ``folder``: empty, the downloads folder
 (``HAYSTACK_DOWNLOADS_DIR``); relative, a folder in the data folder. ``downloadVideo`` hands
 the page URL to yt-dlp when it is installed and otherwise records that it is not.
 """
@@ -48,7 +48,7 @@ from haystack_collector.fetch.download import FILE_MODE, Download
 from haystack_collector.files import INERT_SUFFIX, file_class, file_hashes, is_loaded_name
 from haystack_collector.origin import from_api
 from haystack_collector.paths import PATH_SCHEMA, PathSetting, confine_path
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize
@@ -139,41 +139,41 @@ class FileDownloader(FetchingEngine):
         ctx.log.info("queued %d page(s) for %s", len(result.item_ids), settings.action)
 
     @item_action("downloadDocuments", description="Download the documents a page links to")
-    async def download_documents(self, ctx: ActionContext, job: Job) -> None:
-        await self._download_linked(ctx, job)
+    async def download_documents(self, ctx: ActionContext, task: Task) -> None:
+        await self._download_linked(ctx, task)
 
     @item_action("downloadMedia", description="Download the images, audio and video of a page")
-    async def download_media(self, ctx: ActionContext, job: Job) -> None:
-        await self._download_linked(ctx, job)
+    async def download_media(self, ctx: ActionContext, task: Task) -> None:
+        await self._download_linked(ctx, task)
 
     @item_action("downloadApplications", description="Download the programs a page links to")
-    async def download_applications(self, ctx: ActionContext, job: Job) -> None:
-        await self._download_linked(ctx, job)
+    async def download_applications(self, ctx: ActionContext, task: Task) -> None:
+        await self._download_linked(ctx, task)
 
     @item_action("downloadArchives", description="Download the archives a page links to")
-    async def download_archives(self, ctx: ActionContext, job: Job) -> None:
-        await self._download_linked(ctx, job)
+    async def download_archives(self, ctx: ActionContext, task: Task) -> None:
+        await self._download_linked(ctx, task)
 
     @item_action("downloadAll", description="Download every file of a known class a page links to")
-    async def download_all(self, ctx: ActionContext, job: Job) -> None:
-        await self._download_linked(ctx, job)
+    async def download_all(self, ctx: ActionContext, task: Task) -> None:
+        await self._download_linked(ctx, task)
 
     @item_action("downloadVideo", description="Download a page's video with yt-dlp")
-    async def download_video(self, ctx: ActionContext, job: Job) -> None:
-        settings = await asyncio.to_thread(self._settings, ctx, job)
+    async def download_video(self, ctx: ActionContext, task: Task) -> None:
+        settings = await asyncio.to_thread(self._settings, ctx, task)
         command = yt_dlp_command()
         if command is None:
-            await asyncio.to_thread(_store_page_error, ctx, job.uri, YT_DLP_MISSING)
-            await asyncio.to_thread(ctx.status, f"downloadVideo {job.uri}: {YT_DLP_MISSING}")
+            await asyncio.to_thread(_store_page_error, ctx, task.uri, YT_DLP_MISSING)
+            await asyncio.to_thread(ctx.status, f"downloadVideo {task.uri}: {YT_DLP_MISSING}")
             return
-        outcome = await _run_yt_dlp(command, job.uri, settings)
-        await asyncio.to_thread(ctx.db.run, _store_outcome, ctx=ctx, uri=job.uri, found=outcome)
+        outcome = await _run_yt_dlp(command, task.uri, settings)
+        await asyncio.to_thread(ctx.db.run, _store_outcome, ctx=ctx, uri=task.uri, found=outcome)
 
-    async def _download_linked(self, ctx: ActionContext, job: Job) -> None:
-        settings = await asyncio.to_thread(self._settings, ctx, job)
+    async def _download_linked(self, ctx: ActionContext, task: Task) -> None:
+        settings = await asyncio.to_thread(self._settings, ctx, task)
         allowed = [c for c in ACTION_CLASSES[ctx.action] if c in settings.classes]
         fetcher = ctx.fetcher()
-        page = await fetcher.fetch(job.uri)
+        page = await fetcher.fetch(task.uri)
         try:
             targets = _targets(page, allowed)
             problem = _page_problem(page)
@@ -187,21 +187,21 @@ class FileDownloader(FetchingEngine):
             outcome.files.append((url, _file_data(done)))
             kept += done.ok
         outcome.page["FilesKept"] = kept
-        await asyncio.to_thread(ctx.db.run, _store_outcome, ctx=ctx, uri=job.uri, found=outcome)
+        await asyncio.to_thread(ctx.db.run, _store_outcome, ctx=ctx, uri=task.uri, found=outcome)
         ctx.items_stored += 1 + len(outcome.files)
-        message = f"{ctx.action} {job.uri}: {len(targets)} file link(s), {kept} kept"
+        message = f"{ctx.action} {task.uri}: {len(targets)} file link(s), {kept} kept"
         refused = [f"{url}: {data['Error']}" for url, data in outcome.files if data["Error"]]
         if refused:
             message += "; refused: " + "; ".join(refused)
         await asyncio.to_thread(ctx.status, message[:4000])
 
-    def _settings(self, ctx: ActionContext, job: Job) -> FileDownloaderSettings:
-        raw = ctx.db.run_read(store.get_item_value, item_id=job.item_id, key=SETTINGS_KEY)
+    def _settings(self, ctx: ActionContext, task: Task) -> FileDownloaderSettings:
+        raw = ctx.db.run_read(store.get_item_value, item_id=task.item_id, key=SETTINGS_KEY)
         if isinstance(raw, dict):
             try:
                 stored = FileDownloaderSettings.model_validate(raw)
             except ValidationError as error:
-                raise ConfigError(f"bad {SETTINGS_KEY} on item {job.item_id}: {error}") from error
+                raise ConfigError(f"bad {SETTINGS_KEY} on item {task.item_id}: {error}") from error
             if from_api():
                 # The item's folder is data anyone with a token can edit (the admin API):
                 # API work writes only inside the folders the API may use.

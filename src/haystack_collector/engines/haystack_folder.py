@@ -55,7 +55,7 @@ from haystack_collector.extract.bookmarks import (
 )
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.paths import ServerPath
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, ItemValue, LinkSpec
 
 __all__ = [
@@ -123,15 +123,15 @@ class HaystackFolder(Engine):
         ctx.log.info("%d of %d file(s) in %s queued", queued, len(files), folder)
 
     @item_action(PROCESS_ACTION, description="Store the URLs of one file")
-    def process(self, ctx: ActionContext, job: Job) -> None:
-        limit = ctx.db.run_read(store.get_item_value, item_id=job.item_id, key=_MAX_BYTES)
-        read = read_file(job.uri, max_bytes=limit if isinstance(limit, int) else None)
+    def process(self, ctx: ActionContext, task: Task) -> None:
+        limit = ctx.db.run_read(store.get_item_value, item_id=task.item_id, key=_MAX_BYTES)
+        read = read_file(task.uri, max_bytes=limit if isinstance(limit, int) else None)
         stored = ctx.db.run(
-            store_file, queue=ctx.queue, engine_id=ctx.engine_id, job=job, read=read
+            store_file, queue=ctx.queue, engine_id=ctx.engine_id, task=task, read=read
         )
         ctx.items_stored += 1 + stored
         if read.error is not None:
-            ctx.log.warning("%s: %s", job.uri, read.error)
+            ctx.log.warning("%s: %s", task.uri, read.error)
 
 
 # The limit a file was queued with (item actions get no settings).
@@ -263,13 +263,13 @@ def _web_bookmarks(bookmarks: Sequence[Bookmark]) -> list[Bookmark]:
 
 
 def store_file(
-    conn: Connection, *, queue: WorkQueue, engine_id: int, job: Job, read: FileRead
+    conn: Connection, *, queue: WorkQueue, engine_id: int, task: Task, read: FileRead
 ) -> int:
     """Store one processed file and its URLs; returns how many URLs were stored."""
-    file_id = job.item_id
+    file_id = task.item_id
     if read.sha256 is None:  # unreadable: no size or time, so the next scan retries it
         data: Data = {"FileName": read.name, "Error": read.error, FILE_SIZE: [], FILE_DATE: []}
-        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(job.uri, data)])
+        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(task.uri, data)])
         return 0
     data = {
         "FileName": read.name,
@@ -279,7 +279,7 @@ def store_file(
     }
     stored_hash = store.get_item_value(conn, item_id=file_id, key=SHA256)
     if stored_hash == read.sha256:  # touched, not changed: what was stored still holds
-        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(job.uri, data)])
+        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(task.uri, data)])
         return 0
     urls = [bookmark.url.strip() for bookmark in read.bookmarks]
     before = contained(conn, item_id=file_id)
@@ -290,11 +290,11 @@ def store_file(
         "Error": read.error or [],
     }
     records = [
-        ItemRecord(job.uri, data, links=[LinkSpec(url, CONTAINS) for url in urls]),
+        ItemRecord(task.uri, data, links=[LinkSpec(url, CONTAINS) for url in urls]),
         *(
             ItemRecord(url, _bookmark_data(bookmark), state=FETCHED)
             for url, bookmark in zip(urls, read.bookmarks, strict=True)
-            if url != job.uri
+            if url != task.uri
         ),
     ]
     result = store.store_items(conn, engine_id=engine_id, records=records)

@@ -38,7 +38,7 @@ from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.extract.feed import FeedEntry, FeedError, FeedInfo, parse_feed
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.fetch import FetchResult
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, ItemValue, LinkSpec
 
 __all__ = [
@@ -111,16 +111,18 @@ class Rss(FetchingEngine):
         ctx.log.info("queued %d feed(s) for fetching", len(feeds))
 
     @item_action(FETCH_ACTION, description="Fetch a feed and store its new entries")
-    async def fetch_feed(self, ctx: ActionContext, job: Job) -> None:
-        known = await asyncio.to_thread(ctx.db.run_read, _validators, item_id=job.item_id)
-        result = await ctx.fetcher().fetch(job.uri, etag=known[0], last_modified=known[1])
+    async def fetch_feed(self, ctx: ActionContext, task: Task) -> None:
+        known = await asyncio.to_thread(ctx.db.run_read, _validators, item_id=task.item_id)
+        result = await ctx.fetcher().fetch(task.uri, etag=known[0], last_modified=known[1])
         checked = datetime.now(UTC).replace(microsecond=0)
-        await asyncio.to_thread(self._store, ctx, job, result, checked)
+        await asyncio.to_thread(self._store, ctx, task, result, checked)
 
-    def _store(self, ctx: ActionContext, job: Job, result: FetchResult, checked: datetime) -> None:
+    def _store(
+        self, ctx: ActionContext, task: Task, result: FetchResult, checked: datetime
+    ) -> None:
         update = _update(result, checked)  # parsing is CPU work: off the loop, outside the txn
         new = ctx.db.run(
-            store_feed, queue=ctx.queue, engine_id=ctx.engine_id, job=job, update=update
+            store_feed, queue=ctx.queue, engine_id=ctx.engine_id, task=task, update=update
         )
         ctx.items_stored += 1 + len(update.entries)
         ctx.events_enqueued += new
@@ -265,12 +267,12 @@ def _info_data(info: FeedInfo) -> Data:
 
 
 def store_feed(
-    conn: Connection, *, queue: WorkQueue, engine_id: int, job: Job, update: FeedUpdate
+    conn: Connection, *, queue: WorkQueue, engine_id: int, task: Task, update: FeedUpdate
 ) -> int:
     """Store one fetch of a feed as one transaction; returns the follow-up events added."""
-    feed_id = job.item_id
+    feed_id = task.item_id
     # An entry pointing back at the feed would overwrite the feed's own data in the batch.
-    entries = {uri: e for uri, e in _distinct(update.entries).items() if uri != job.uri}
+    entries = {uri: e for uri, e in _distinct(update.entries).items() if uri != task.uri}
     known = contained(conn, item_id=feed_id, key=ENTRY_ID) if entries else {}
     known_ids = {value for value in known.values() if value is not None}
     new = [
@@ -280,7 +282,7 @@ def store_feed(
     ]
     records = [
         ItemRecord(
-            uri=job.uri,
+            uri=task.uri,
             data=update.data,
             links=[LinkSpec(uri, CONTAINS) for uri in entries],
         ),

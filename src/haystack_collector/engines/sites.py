@@ -54,7 +54,7 @@ from haystack_collector.extract.sites import (
 from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.paths import PathSetting, ServerPath
-from haystack_collector.queue import Job, WorkQueue
+from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.values import ItemValue
 
@@ -307,13 +307,13 @@ class Sites(FetchingEngine):
     # --- detail ----------------------------------------------------------------------------
 
     @item_action(DETAIL_ACTION, description="Fetch a listing's detail page and store its fields")
-    async def detail(self, ctx: ActionContext, job: Job) -> None:
-        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=job.item_id)
+    async def detail(self, ctx: ActionContext, task: Task) -> None:
+        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
         if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
-            result = await _render(ctx, ctx.fetcher(), defn, job.uri)
+            result = await _render(ctx, ctx.fetcher(), defn, task.uri)
         else:
-            result = await ctx.fetcher().fetch(job.uri)
+            result = await ctx.fetcher().fetch(task.uri)
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
         page: DetailPage | None = None
@@ -331,9 +331,9 @@ class Sites(FetchingEngine):
                 fields = merge_fields(_fields(defn, stored), page.record.fields)
                 data |= _record_data(defn, fields)
         else:
-            ctx.log.warning("site %s: detail page %s: %s", defn.name, job.uri, error)
+            ctx.log.warning("site %s: detail page %s: %s", defn.name, task.uri, error)
         # The data and the finished event commit together (the worker does not finish it).
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data=data)], finish=job)
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
 
     def _definition(self, stored: Mapping[str, list[ItemValue]]) -> SiteDefinition:
         """The definition a listing item was found with (its file, else the shipped one)."""

@@ -25,7 +25,7 @@ choosing) fetches with the worker's own settings.
 Fetch failures are stored, not retried by the queue: the fetcher already retried network
 errors and 5xx with backoff, a 404/500 is a fact about the site worth recording (``Error``,
 ``StatusCode``), and a queue retry would sit out a 30 s+ backoff that ``--drain`` does not wait
-for. Two things do fail the job, so the queue retries it: database errors, and a host whose
+for. Two things do fail the task, so the queue retries it: database errors, and a host whose
 circuit breaker stays open through ``BREAKER_WAITS`` waits for its probe (the page was never
 requested; storing "circuit open" as its content would lose it).
 """
@@ -59,7 +59,7 @@ from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.store import crawl as crawl_store
 from haystack_collector.store.crawl import (
@@ -296,35 +296,37 @@ class WebScraper(FetchingEngine):
         ctx.log.info("crawl of %s seeded as item %d", spec.url, root_id)
 
     @item_action(CRAWL_ACTION, description="Crawl web pages and follow their links")
-    async def crawl(self, ctx: ActionContext, job: Job) -> None:
+    async def crawl(self, ctx: ActionContext, task: Task) -> None:
         # The page's crawl decides how it is fetched (its own choices). A page this process
         # queued is known; another's (a resumed crawl, a second worker) is read first.
         writer = self._writer(ctx)
-        scope: crawl_store.CrawlScope | None = self._specs.get(writer.root_of(job.uri) or 0)
+        scope: crawl_store.CrawlScope | None = self._specs.get(writer.root_of(task.uri) or 0)
         if scope is None:
             scope = await asyncio.to_thread(
                 ctx.db.run_read,
                 crawl_store.page_scope,
-                item_id=job.item_id,
+                item_id=task.item_id,
                 scopes=_Scopes(self._specs),
             )
         spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
         fetcher = self.crawl_fetcher(ctx.fetch, spec)
         if spec.render:
-            result = await self._render(ctx, fetcher, spec, job.uri)
+            result = await self._render(ctx, fetcher, spec, task.uri)
         else:
-            result = await fetcher.fetch(job.uri)
+            result = await fetcher.fetch(task.uri)
         if result.error == CIRCUIT_OPEN and spec.render:  # the queue tries the page later
-            raise CircuitOpenError(f"fetch:{host_of(job.uri)}", retry_after=result.retry_after or 0)
+            raise CircuitOpenError(
+                f"fetch:{host_of(task.uri)}", retry_after=result.retry_after or 0
+            )
         if result.error == CIRCUIT_OPEN:  # the retry loop is paid for only when it is needed
-            result = await self._fetch(fetcher, job.uri, [result])
+            result = await self._fetch(fetcher, task.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
         if len(result.body) > PARSE_ON_LOOP_BYTES:
             page = await asyncio.to_thread(_page_record, result, fetched_at)
         else:
             page = _page_record(result, fetched_at)
-        write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
+        write = PageWrite(task.item_id, task.uri, task.event_id, page.data, page.links)
         stored = await writer.write(write)
         ctx.event_done = True
         ctx.items_stored += 1 + stored.enqueued
@@ -359,7 +361,7 @@ class WebScraper(FetchingEngine):
 
         ``first`` holds the first attempt's result when the caller already made it. A page the
         breaker refused was never requested, so it is not a fact about the site to store:
-        after ``BREAKER_WAITS`` waits the job fails and the queue retries it later.
+        after ``BREAKER_WAITS`` waits the task fails and the queue retries it later.
         """
         result = first.pop() if first else await fetcher.fetch(url)
         if result.error == CIRCUIT_OPEN:
@@ -486,12 +488,12 @@ def store_page(
     *,
     engine_id: int,
     action_id: int,
-    job: Job,
+    task: Task,
     page: _Fetched,
     specs: dict[int, CrawlSpec],
 ) -> StoredPage:
     """Store one fetched page as its own transaction (``store.crawl.store_pages``)."""
-    write = PageWrite(job.item_id, job.uri, job.event_id, page.data, page.links)
+    write = PageWrite(task.item_id, task.uri, task.event_id, page.data, page.links)
     [stored] = crawl_store.store_pages(
         conn, engine_id=engine_id, action_id=action_id, pages=[write], scopes=_Scopes(specs)
     )

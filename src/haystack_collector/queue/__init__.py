@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from haystack_collector.queue.base import (
     ACTION_RETRY_POLICY,
-    Job,
     Outcome,
     QueuePolicy,
+    Task,
     WorkQueue,
 )
 from haystack_collector.queue.memory import MemoryQueue
@@ -20,10 +20,10 @@ from haystack_collector.queue.sql import SqlQueue
 
 __all__ = [
     "ACTION_RETRY_POLICY",
-    "Job",
     "MemoryQueue",
     "Outcome",
     "QueuePolicy",
     "SqlQueue",
+    "Task",
     "WorkQueue",
 ]

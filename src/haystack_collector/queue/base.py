@@ -39,7 +39,7 @@ class QueuePolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
+class Task:
     """A claimed event: run ``action_id`` of ``engine_id`` on the item, then finish or retry."""
 
     event_id: int
@@ -50,12 +50,12 @@ class Job:
     attempts: int  # this claim included
     owner: str
     lease_until: datetime
-    correlation_id: str | None = None  # of the work that queued it; the job runs under it
+    correlation_id: str | None = None  # of the work that queued it; the task runs under it
     origin: str | None = None  # "api": API work, run with the SSRF guard on (see ``origin``)
 
 
 class Outcome(enum.StrEnum):
-    """What ``retry`` did with a failed job."""
+    """What ``retry`` did with a failed task."""
 
     RETRYING = "retrying"  # due again later
     DEAD = "dead"  # out of attempts; kept with its last error, revived by enqueue(reopen=True)
@@ -98,27 +98,27 @@ class WorkQueue(Protocol):
         limit: int = 10,
         engine_id: int | None = None,
         action_ids: Sequence[int] | None = None,
-    ) -> list[Job]:
+    ) -> list[Task]:
         """Lease up to ``limit`` due events to ``owner``; none while the queue is paused."""
         ...
 
-    def finish(self, *jobs: Job) -> int:
-        """The jobs' actions succeeded; returns how many were still pending.
+    def finish(self, *tasks: Task) -> int:
+        """The tasks' actions succeeded; returns how many were still pending.
 
         Several at once share one commit: a worker finishing what completed since its last
-        round spends one round trip, not one per job.
+        round spends one round trip, not one per task.
         """
         ...
 
-    def finish_within(self, conn: Connection, *jobs: Job) -> int:
+    def finish_within(self, conn: Connection, *tasks: Task) -> int:
         """``finish`` inside the caller's transaction on ``conn``: what the action stored there
         and its finished event commit together (or roll back together)."""
         ...
 
-    def retry(self, job: Job, *, error: str) -> Outcome:
-        """The job's action failed: due again after a backoff, or dead when out of attempts."""
+    def retry(self, task: Task, *, error: str) -> Outcome:
+        """The task's action failed: due again after a backoff, or dead when out of attempts."""
         ...
 
-    def release(self, job: Job) -> bool:
-        """Hand an unstarted or interrupted job back without counting the attempt."""
+    def release(self, task: Task) -> bool:
+        """Hand an unstarted or interrupted task back without counting the attempt."""
         ...

@@ -14,7 +14,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.errors import IntegrityViolation
 from haystack_collector.origin import current_origin
-from haystack_collector.queue.base import Job, Outcome, QueuePolicy
+from haystack_collector.queue.base import Outcome, QueuePolicy, Task
 
 
 @dataclass
@@ -133,7 +133,7 @@ class MemoryQueue:
         limit: int = 10,
         engine_id: int | None = None,
         action_ids: Sequence[int] | None = None,
-    ) -> list[Job]:
+    ) -> list[Task]:
         now = self._clock()
         with self._lock:
             if self.paused:
@@ -148,59 +148,59 @@ class MemoryQueue:
                 ),
                 key=lambda e: e.event_id,
             )[:limit]
-            jobs = []
+            tasks = []
             for event in due:
                 event.owner, event.lease_until = owner, now + self.policy.lease
                 event.attempts += 1
-                jobs.append(self._job(event))
-            return jobs
+                tasks.append(self._task(event))
+            return tasks
 
-    def finish(self, *jobs: Job) -> int:
+    def finish(self, *tasks: Task) -> int:
         now = self._clock()
         finished = 0
         with self._lock:
-            for job in jobs:
-                event = self._find(job)
+            for task in tasks:
+                event = self._find(task)
                 if not (event.done or event.dead):
                     event.done, event.owner, event.lease_until = now, None, None
                     finished += 1
         return finished
 
-    def finish_within(self, conn: Connection, *jobs: Job) -> int:
+    def finish_within(self, conn: Connection, *tasks: Task) -> int:
         with self._lock:
-            pending = sum(1 for job in jobs if not self._settled(self._find(job)))
+            pending = sum(1 for task in tasks if not self._settled(self._find(task)))
 
         def on_commit(_conn: Connection) -> None:
-            self.finish(*jobs)
+            self.finish(*tasks)
 
         sa_event.listen(conn, "commit", on_commit, once=True)
         return pending
 
-    def retry(self, job: Job, *, error: str) -> Outcome:
+    def retry(self, task: Task, *, error: str) -> Outcome:
         now = self._clock()
         with self._lock:
-            event = self._find(job)
+            event = self._find(task)
             if event.done or event.dead:
                 return Outcome.GONE
             event.last_error, event.owner, event.lease_until = error, None, None
-            if job.attempts >= self.policy.max_attempts:
+            if task.attempts >= self.policy.max_attempts:
                 event.dead = now
                 return Outcome.DEAD
-            event.run_after = self.policy.next_run(now, job.attempts)
+            event.run_after = self.policy.next_run(now, task.attempts)
             return Outcome.RETRYING
 
-    def release(self, job: Job) -> bool:
+    def release(self, task: Task) -> bool:
         with self._lock:
-            event = self._find(job)
-            if event.owner != job.owner or event.done:
+            event = self._find(task)
+            if event.owner != task.owner or event.done:
                 return False
             event.owner, event.lease_until = None, None
             event.attempts = max(event.attempts - 1, 0)
             return True
 
-    def last_error(self, job: Job) -> str | None:
-        """The error a failed job left behind (the SQL queue keeps it in itemEventLastError)."""
-        return self._find(job).last_error
+    def last_error(self, task: Task) -> str | None:
+        """The error a failed task left behind (the SQL queue keeps it in itemEventLastError)."""
+        return self._find(task).last_error
 
     def _learn(self, item_ids: Sequence[int], conn: Connection | None = None) -> None:
         """Look up in the database the items not known yet (when there is one to ask)."""
@@ -230,13 +230,13 @@ class MemoryQueue:
             and (event.lease_until is None or event.lease_until <= now)
         )
 
-    def _find(self, job: Job) -> _Event:
-        return self._events[(job.engine_id, job.action_id, job.item_id)]
+    def _find(self, task: Task) -> _Event:
+        return self._events[(task.engine_id, task.action_id, task.item_id)]
 
-    def _job(self, event: _Event) -> Job:
+    def _task(self, event: _Event) -> Task:
         assert event.owner is not None
         assert event.lease_until is not None
-        return Job(
+        return Task(
             event_id=event.event_id,
             engine_id=event.engine_id,
             action_id=event.action_id,

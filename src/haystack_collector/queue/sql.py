@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.queue.base import Job, Outcome, QueuePolicy
+from haystack_collector.queue.base import Outcome, QueuePolicy, Task
 from haystack_collector.store import ClaimedEvent, EventSpec
 
 RUN_QUEUE = "RunQueue"
@@ -60,7 +60,7 @@ class SqlQueue:
         limit: int = 10,
         engine_id: int | None = None,
         action_ids: Sequence[int] | None = None,
-    ) -> list[Job]:
+    ) -> list[Task]:
         claimed = self.db.run(
             _claim_unless_paused,
             owner=owner,
@@ -69,30 +69,30 @@ class SqlQueue:
             engine_id=engine_id,
             action_ids=action_ids,
         )
-        return [_job(event, owner) for event in claimed]
+        return [_task(event, owner) for event in claimed]
 
-    def finish(self, *jobs: Job) -> int:
-        if not jobs:
+    def finish(self, *tasks: Task) -> int:
+        if not tasks:
             return 0
-        return self.db.run(self.finish_within, *jobs)
+        return self.db.run(self.finish_within, *tasks)
 
-    def finish_within(self, conn: Connection, *jobs: Job) -> int:
-        if not jobs:
+    def finish_within(self, conn: Connection, *tasks: Task) -> int:
+        if not tasks:
             return 0
-        return store.finish_claimed(conn, event_ids=[job.event_id for job in jobs])
+        return store.finish_claimed(conn, event_ids=[task.event_id for task in tasks])
 
-    def retry(self, job: Job, *, error: str) -> Outcome:
-        dead = job.attempts >= self.policy.max_attempts
-        run_after = None if dead else self.policy.next_run(datetime.now(UTC), job.attempts)
+    def retry(self, task: Task, *, error: str) -> Outcome:
+        dead = task.attempts >= self.policy.max_attempts
+        run_after = None if dead else self.policy.next_run(datetime.now(UTC), task.attempts)
         changed = self.db.run(
-            store.fail_claimed, event_id=job.event_id, error=error, run_after=run_after, dead=dead
+            store.fail_claimed, event_id=task.event_id, error=error, run_after=run_after, dead=dead
         )
         if not changed:
             return Outcome.GONE
         return Outcome.DEAD if dead else Outcome.RETRYING
 
-    def release(self, job: Job) -> bool:
-        return self.db.run(store.release_claimed, event_id=job.event_id, owner=job.owner)
+    def release(self, task: Task) -> bool:
+        return self.db.run(store.release_claimed, event_id=task.event_id, owner=task.owner)
 
 
 def _claim_unless_paused(
@@ -117,8 +117,8 @@ def _claim_unless_paused(
     )
 
 
-def _job(event: ClaimedEvent, owner: str) -> Job:
-    return Job(
+def _task(event: ClaimedEvent, owner: str) -> Task:
+    return Task(
         event_id=event.event_id,
         engine_id=event.engine_id,
         action_id=event.action_id,

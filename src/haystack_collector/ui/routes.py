@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from haystack_collector import __version__
@@ -38,7 +38,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("dashboard", "/", "Dashboard"),
     NavEntry("engines", "/engines", "Engines"),
     NavEntry("items", "/items", "Items"),
-    NavEntry("jobs", "/jobs", "Jobs"),
+    NavEntry("runs", "/runs", "Runs"),
     NavEntry("queue", "/queue", "Queue"),
     NavEntry("hosts", "/hosts", "Hosts"),
     NavEntry("status", "/status", "Status log"),
@@ -77,9 +77,16 @@ def item_page(request: Request, item_id: int) -> HTMLResponse:
     return _page(request, "item", title=f"Item {item_id}", item_id=item_id, nav_page="items")
 
 
-@router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(request: Request) -> HTMLResponse:
-    return _page(request, "jobs")
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request) -> HTMLResponse:
+    return _page(request, "runs")
+
+
+@router.get("/jobs", include_in_schema=False)
+def jobs_page(request: Request) -> RedirectResponse:
+    """The Runs page's legacy address (it was "Jobs"); permanent, so bookmarks follow it."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/runs{query}", status_code=308)
 
 
 @router.get("/queue", response_class=HTMLResponse)

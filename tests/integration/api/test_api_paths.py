@@ -1,6 +1,6 @@
 """Path settings that come through the API stay inside the configured roots (issue 10, High 2).
 
-Token holders are not trusted with the server's files: ``/api/jobs/scrape`` and
+Token holders are not trusted with the server's files: ``/api/runs/scrape`` and
 ``/api/engines/{name}/start`` refuse paths outside the downloads and data folders (and
 ``HAYSTACK_API_PATH_ROOTS``) with a 422 naming the setting, and queue nothing.
 """
@@ -22,11 +22,11 @@ from haystack_collector.engines.file_downloader import FileDownloader
 from haystack_collector.engines.file_scanner import FileScanner
 from haystack_collector.engines.haystack_folder import HaystackFolder
 from haystack_collector.engines.sites import Sites
-from haystack_collector.jobs import JobRunner
 from haystack_collector.paths import PathRoots
-from haystack_collector.store import jobs as job_store
+from haystack_collector.runs import RunExecutor
+from haystack_collector.store import runs as run_store
 from tests.integration.api.items_fixtures import api_settings
-from tests.integration.api.jobs_fixtures import Api, api_for, installed_engines
+from tests.integration.api.runs_fixtures import Api, api_for, installed_engines
 
 ENGINES = [FileScanner, HaystackFolder, FileDownloader, Sites]
 
@@ -59,15 +59,15 @@ def api(db: Database, monkeypatch: pytest.MonkeyPatch, folders: dict[str, Path])
 
 def scrape(api: Api, engine: str, parameters: dict[str, Any]) -> Any:
     body = {"engine": engine, "parameters": parameters}
-    return api.client.post("/api/jobs/scrape", json=body, headers=api.auth)
+    return api.client.post("/api/runs/scrape", json=body, headers=api.auth)
 
 
 def start(api: Api, engine: str, settings: dict[str, Any]) -> Any:
     return api.client.post(f"/api/engines/{engine}/start", json=settings, headers=api.auth)
 
 
-def queued_jobs(db: Database) -> list[job_store.JobRow]:
-    return db.run_read(job_store.list_jobs, limit=50)
+def queued_runs(db: Database) -> list[run_store.RunRow]:
+    return db.run_read(run_store.list_runs, limit=50)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_paths_outside_the_roots_are_422_naming_the_setting_and_queue_nothing(
     answer = (scrape if route == "scrape" else start)(api, engine, parameters)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"].startswith(f"{setting}: ")
-    assert queued_jobs(api.db) == []
+    assert queued_runs(api.db) == []
 
 
 def test_an_absolute_path_outside_is_refused_even_under_a_known_name(
@@ -112,16 +112,16 @@ def test_paths_inside_a_root_are_queued_resolved(api: Api, folders: dict[str, Pa
     downloading = start(api, "fileDownloader", {"urls": ["http://93.184.216.34/"]})
     named = start(api, "sites", {"site": "remoteok"})
     assert [scanned.status_code, downloading.status_code, named.status_code] == [202, 202, 202]
-    jobs = {job.job_id: job for job in queued_jobs(api.db)}
-    scanner = jobs[scanned.json()["job_id"]].settings
+    runs = {run.run_id: run for run in queued_runs(api.db)}
+    scanner = runs[scanned.json()["run_id"]].settings
     assert scanner["folders"] == [str(data / "inbox"), str(folders["shared"].resolve())]
-    downloader = jobs[downloading.json()["job_id"]].settings
+    downloader = runs[downloading.json()["run_id"]].settings
     assert downloader["folder"] == str(folders["downloads"].resolve())  # unset: the downloads
-    assert jobs[named.json()["job_id"]].settings["site"] == "remoteok"  # a name, not a path
+    assert runs[named.json()["run_id"]].settings["site"] == "remoteok"  # a name, not a path
 
 
-def run_job(api: Api, job_id: int, folders: dict[str, Path]) -> job_store.JobRow:
-    """Run a job runner with the API's roots until the job has ended; the job as it ended."""
+def run_run(api: Api, run_id: int, folders: dict[str, Path]) -> run_store.RunRow:
+    """Run a run executor with the API's roots until the run has ended; the run as it ended."""
     roots = PathRoots.of(
         api_settings(
             data_dir=folders["data"],
@@ -131,17 +131,17 @@ def run_job(api: Api, job_id: int, folders: dict[str, Path]) -> job_store.JobRow
     )
 
     async def main() -> None:
-        runner = JobRunner(api.db, [FileScanner], poll=0.05, roots=roots)
+        runner = RunExecutor(api.db, [FileScanner], poll=0.05, roots=roots)
         task = asyncio.create_task(runner.run())
         deadline = time.monotonic() + 20
-        while api.db.run_read(job_store.get_job, job_id=job_id).state not in job_store.FINAL_STATES:
+        while api.db.run_read(run_store.get_run, run_id=run_id).state not in run_store.FINAL_STATES:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         runner.stop()
         await task
 
     asyncio.run(main())
-    return api.db.run_read(job_store.get_job, job_id=job_id)
+    return api.db.run_read(run_store.get_run, run_id=run_id)
 
 
 def test_an_accepted_scan_reads_only_inside_the_root(
@@ -150,7 +150,7 @@ def test_an_accepted_scan_reads_only_inside_the_root(
     answer = scrape(api, "fileScanner", {"folders": ["."]})
     assert answer.status_code == 202
 
-    assert run_job(api, answer.json()["job_id"], folders).state == "done"
+    assert run_run(api, answer.json()["run_id"], folders).state == "done"
     with db.read() as conn:
         uris = {str(uri) for uri in conn.execute(select(items.c.ItemURI)).scalars()}
     assert (folders["data"].resolve() / "inbox" / "note.txt").as_uri() in uris
@@ -168,7 +168,7 @@ def test_a_folder_swapped_for_a_symlink_after_queueing_is_refused_when_the_job_r
     inbox.rmdir()
     inbox.symlink_to(folders["outside"])  # the path checked at queue time now leads out
 
-    ended = run_job(api, answer.json()["job_id"], folders)
+    ended = run_run(api, answer.json()["run_id"], folders)
 
     assert ended.state == "failed"
     assert ended.error is not None

@@ -230,8 +230,8 @@ def seed_queue(db: Database) -> dict[str, int]:
         db.run(store.enqueue_event, engine_id=engine_id, action_id=action_id, item_id=item_id)
     queue = SqlQueue(db)
     first, second, third = queue.claim(owner="w:1:a", limit=3, engine_id=engine_id)
-    for job, error in ((first, "HTTP 500 from upstream"), (second, "timeout")):
-        db.run(store.fail_claimed, event_id=job.event_id, error=error, run_after=None, dead=True)
+    for task, error in ((first, "HTTP 500 from upstream"), (second, "timeout")):
+        db.run(store.fail_claimed, event_id=task.event_id, error=error, run_after=None, dead=True)
     return {"dead": first.event_id, "dead2": second.event_id, "claimed": third.event_id}
 
 
@@ -290,7 +290,7 @@ def test_retrying_a_dead_event_makes_it_pending_with_fresh_attempts(db: Database
     # The queue hands it out again.
     engine_id = body["engine_id"]
     claimed = SqlQueue(db).claim(owner="w:2:b", limit=10, engine_id=engine_id)
-    assert ids["dead"] in {job.event_id for job in claimed}
+    assert ids["dead"] in {task.event_id for task in claimed}
 
 
 def test_discarding_a_dead_event_deletes_it(db: Database) -> None:

@@ -322,10 +322,10 @@ def test_metrics_without_a_database_say_so(tmp_path: Path) -> None:
     assert ("haystack_queue_events", frozenset({("state", "pending")})) not in found
 
 
-def test_job_durations_are_exposed_for_the_jobs_runner(db: Database) -> None:
+def test_run_durations_are_exposed_for_the_run_executor(db: Database) -> None:
     with client_for(core_app(db)) as client:  # an app: this process now keeps the counters
-        metrics.observe_job(engine="metrics-test", state="done", seconds=2.0, items=0)
+        metrics.observe_run(engine="metrics-test", state="done", seconds=2.0, items=0)
         found = samples(client.get("/metrics").text)
     labels = frozenset({("engine", "metrics-test"), ("state", "done")})
-    assert found["haystack_job_duration_seconds_count", labels] >= 1
-    assert found["haystack_job_duration_seconds_sum", labels] >= 2.0
+    assert found["haystack_run_duration_seconds_count", labels] >= 1
+    assert found["haystack_run_duration_seconds_sum", labels] >= 2.0

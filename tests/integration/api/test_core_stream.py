@@ -1,4 +1,4 @@
-"""/api/stream over a real uvicorn: status lines and job progress arrive live, then it ends."""
+"""/api/stream over a real uvicorn: status lines and run progress arrive live, then it ends."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy import update
 from haystack_collector import store
 from haystack_collector.api.routes.stream import StreamTiming, stop_streams
 from haystack_collector.db import Database
-from haystack_collector.db.schema import jobs
+from haystack_collector.db.schema import runs
 from haystack_collector.store._sql import utcnow
 from tests.integration.api.core_fixtures import core_app, mint, served
 
@@ -74,10 +74,10 @@ def app(db: Database) -> FastAPI:
     return app
 
 
-def add_job(db: Database, engine_id: int) -> int:
+def add_run(db: Database, engine_id: int) -> int:
     with db.transaction() as conn:
         result = conn.execute(
-            jobs.insert().values(engineId=engine_id, jobState="queued", jobCreated=utcnow())
+            runs.insert().values(engineId=engine_id, runState="queued", runCreated=utcnow())
         )
         assert result.inserted_primary_key is not None
         return int(result.inserted_primary_key[0])
@@ -103,16 +103,16 @@ def test_new_status_rows_and_job_changes_arrive_live(db: Database, app: FastAPI)
         assert line.json()["message"] == "crawl started"
         assert line.json()["engine"] == "streamed"
 
-        job_id = add_job(db, engine_id)
-        queued = wait_for(events, lambda e: e.event == "job")
-        assert (queued.json()["job_id"], queued.json()["state"]) == (job_id, "queued")
+        run_id = add_run(db, engine_id)
+        queued = wait_for(events, lambda e: e.event == "run")
+        assert (queued.json()["run_id"], queued.json()["state"]) == (run_id, "queued")
         with db.transaction() as conn:
             conn.execute(
-                update(jobs)
-                .where(jobs.c.jobId == job_id)
-                .values(jobState="running", jobStarted=utcnow(), jobItemsStored=3)
+                update(runs)
+                .where(runs.c.runId == run_id)
+                .values(runState="running", runStarted=utcnow(), runItemsStored=3)
             )
-        running = wait_for(events, lambda e: e.event == "job")
+        running = wait_for(events, lambda e: e.event == "run")
         assert (running.json()["state"], running.json()["items_stored"]) == ("running", 3)
         assert running.json()["engine"] == "streamed"
 
@@ -139,7 +139,7 @@ def test_the_stream_ends_when_the_client_disconnects(db: Database, app: FastAPI)
     with served(app) as base:
         with (
             httpx.Client(base_url=base, timeout=5) as client,
-            client.stream("GET", "/api/stream?jobs=false") as response,
+            client.stream("GET", "/api/stream?runs=false") as response,
         ):
             events = sse_events(response.iter_lines())
             assert next(events).comments == ["connected"]

@@ -15,10 +15,10 @@ from haystack_collector import store, worker
 from haystack_collector.db import Database
 from haystack_collector.db.schema import item_events
 from haystack_collector.engines import ActionContext, Engine, item_action
-from haystack_collector.queue import Job, SqlQueue
+from haystack_collector.queue import SqlQueue, Task
 from haystack_collector.store import EventSpec, ItemRecord
 from haystack_collector.worker import Worker
-from tests.integration.api.jobs_fixtures import Api, api_for, installed_engines
+from tests.integration.api.runs_fixtures import Api, api_for, installed_engines
 
 
 class Hold:
@@ -31,14 +31,14 @@ class Hold:
 class Held(Engine):
     """An item action that waits (cancellably) until the test opens the hold."""
 
-    name = "jobs-test-held"
+    name = "tasks-test-held"
 
     @item_action("hold")
-    async def hold(self, ctx: ActionContext, job: Job) -> None:
-        Hold.entered.add(job.item_id)
+    async def hold(self, ctx: ActionContext, task: Task) -> None:
+        Hold.entered.add(task.item_id)
         while not Hold.open.is_set():
             await asyncio.sleep(0.02)
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=job.uri, data={"held": True})])
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data={"held": True})])
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_stop_cancels_running_actions_and_enable_resumes(api: Api) -> None:
     the_worker = Worker(db, SqlQueue(db), [Held], concurrency=2, idle_sleep=0.05)
 
     def post(action: str) -> int:
-        answer = api.client.post(f"/api/engines/jobs-test-held/{action}", headers=api.auth)
+        answer = api.client.post(f"/api/engines/tasks-test-held/{action}", headers=api.auth)
         return answer.status_code
 
     async def scenario() -> None:

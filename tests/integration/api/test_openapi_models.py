@@ -89,11 +89,11 @@ def test_real_error_answers_are_error_out(db: Database, client: TestClient) -> N
     answers = {
         "401": client.post("/api/engines/nope/stop"),
         "404": client.get("/api/engines/no-such-engine"),
-        "404 job": client.get("/api/jobs/999999"),
+        "404 run": client.get("/api/runs/999999"),
         "422 query": client.get("/api/items", params={"limit": "many"}),
-        "422 body": client.post("/api/jobs/scrape", json={"engine": ""}, headers=auth),
+        "422 body": client.post("/api/runs/scrape", json={"engine": ""}, headers=auth),
         "422 not json": client.post(
-            "/api/jobs/scrape",
+            "/api/runs/scrape",
             content=b"{not json",
             headers=auth | {"Content-Type": "application/json"},
         ),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +19,7 @@ from haystack_collector.db import Database, migrate
 from haystack_collector.db.migrate import _config, status, upgrade
 from haystack_collector.db.schema import item_data, item_events, items, metadata
 from haystack_collector.store import admin, search
+from haystack_collector.store import runs as runs_store
 from haystack_collector.store._sql import uri_hash
 from tests.databases import recreate_server_database, selected_backends
 
@@ -52,6 +54,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0007",
             "0008",
             "0009",
+            "0010",
         )
         assert not before.up_to_date
         after = upgrade(db)
@@ -85,7 +88,17 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
     db = legacy_mariadb
     before = status(db)
     assert before.legacy_unversioned
-    assert before.pending == ("0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+    assert before.pending == (
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+        "0010",
+    )
 
     after = upgrade(db)
 
@@ -270,3 +283,74 @@ def test_the_worker_rows_lose_their_unchosen_seed_and_keep_chosen_values(tmp_pat
         assert (config["MaxConcurrentJobs"], config["DefaultDelay"]) == ("5", "2.5")
     finally:
         db.dispose()
+
+
+def test_0010_renames_the_jobs_table_to_runs_and_back_keeping_its_rows(db: Database) -> None:
+    """0010: an API-requested engine run is a run; its table, columns and index say so."""
+    old = sa.table(
+        "Jobs",
+        sa.column("jobId", sa.Integer),
+        sa.column("engineId", sa.Integer),
+        sa.column("jobAction", sa.String),
+        sa.column("jobState", sa.String),
+        sa.column("jobCreated", sa.DateTime),
+        sa.column("jobRequestedBy", sa.String),
+    )
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    try:
+        with db.transaction() as conn:
+            command.downgrade(_config(conn), "0009")
+        with db.transaction() as conn:  # a row as the code before 0010 wrote it
+            engine_id = store.register_engine(conn, name="renamed", version="1")
+            conn.execute(
+                old.insert().values(
+                    engineId=engine_id,
+                    jobAction="start",
+                    jobState="done",
+                    jobCreated=now,
+                    jobRequestedBy="ops",
+                )
+            )
+            job_id = conn.execute(
+                select(old.c.jobId).where(old.c.engineId == engine_id)
+            ).scalar_one()
+    finally:
+        upgrade(db)
+    with db.read() as conn:
+        run = runs_store.get_run(conn, run_id=job_id)
+        tables = set(inspect(conn).get_table_names())
+        indexes = {index["name"] for index in inspect(conn).get_indexes("Runs")}
+    assert (run.engine_id, run.action, run.state, run.requested_by) == (
+        engine_id,
+        "start",
+        "done",
+        "ops",
+    )
+    assert run.created == now.replace(tzinfo=UTC)
+    assert "Runs" in tables
+    assert "Jobs" not in tables
+    assert "ix_Runs_state" in indexes
+    assert "ix_Jobs_state" not in indexes
+
+    # Reversible: down again, the row is back under the old names.
+    try:
+        with db.transaction() as conn:
+            command.downgrade(_config(conn), "0009")
+        with db.read() as conn:
+            tables = set(inspect(conn).get_table_names())
+            back = conn.execute(select(old.c.jobAction).where(old.c.jobId == job_id)).scalar_one()
+        assert "Jobs" in tables
+        assert "Runs" not in tables
+        assert back == "start"
+    finally:
+        upgrade(db)
+    with db.read() as conn:  # and a run queued after the round trip gets a fresh id
+        assert runs_store.get_run(conn, run_id=job_id).action == "start"
+    created = db.run(
+        runs_store.create_run,
+        engine_id=engine_id,
+        settings={},
+        correlation_id=None,
+        requested_by="ops",
+    )
+    assert created > job_id

@@ -225,7 +225,7 @@ def test_entries_are_stored_once_and_polls_use_conditional_gets(
     assert fetch_events(db) == {"pending": 0, "claimed": 0, "done": 2, "dead": 0}
 
 
-def test_broken_and_missing_feeds_record_an_error_and_do_not_fail_the_job(
+def test_broken_and_missing_feeds_record_an_error_and_do_not_fail_the_task(
     db: Database, feeds: FeedServer, base: str
 ) -> None:
     page, missing, youtube = base + "/page.html", base + "/missing.rss", base + "/youtube.xml"

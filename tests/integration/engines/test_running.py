@@ -19,7 +19,7 @@ from haystack_collector.engines import (
     run_start_actions,
     start_action,
 )
-from haystack_collector.queue import Job, SqlQueue
+from haystack_collector.queue import SqlQueue, Task
 from haystack_collector.store import StatusRow
 from tests.unit.engines.sample_engines import Broken, Echo
 
@@ -28,7 +28,7 @@ def _statuses(db: Database, engine_id: int) -> list[StatusRow]:
     return db.run_read(store.recent_status, engine_id=engine_id)
 
 
-def _claim_all(db: Database, engine: type[Engine]) -> list[Job]:
+def _claim_all(db: Database, engine: type[Engine]) -> list[Task]:
     registered = engine.register(db)
     return SqlQueue(db).claim(owner="test", limit=50, engine_id=registered.engine_id)
 
@@ -60,7 +60,7 @@ def test_start_actions_store_and_enqueue_through_the_store_and_write_status(db: 
     assert (result.engine, result.action) == ("echo-test", "echo-search")
     assert (result.items_stored, result.events_enqueued) == (2, 2)
     assert result.duration >= 0
-    assert result.job is None
+    assert result.task is None
     registered = Echo.register(db)
     with db.read() as conn:
         stored = conn.execute(
@@ -79,26 +79,26 @@ def test_start_actions_store_and_enqueue_through_the_store_and_write_status(db: 
     assert "items stored 2, events enqueued 2" in status.message
 
 
-def test_an_async_item_action_runs_on_a_claimed_job(db: Database) -> None:
+def test_an_async_item_action_runs_on_a_claimed_task(db: Database) -> None:
     run_start_actions(Echo, db, {"seeds": ["https://echo.test/async"]})
-    [job] = _claim_all(db, Echo)
-    result = run_item_action(Echo, db, job)
+    [task] = _claim_all(db, Echo)
+    result = run_item_action(Echo, db, task)
     assert result.ok, result.error
-    assert result.job == job
+    assert result.task == task
     assert result.items_stored == 1
-    assert db.run_read(store.get_item_value, item_id=job.item_id, key="echo") == job.uri
-    messages = [s.message for s in _statuses(db, job.engine_id)]
+    assert db.run_read(store.get_item_value, item_id=task.item_id, key="echo") == task.uri
+    messages = [s.message for s in _statuses(db, task.engine_id)]
     assert messages[0].startswith("echo-test:echo-extract ok")  # the run's own row, newest
-    assert f"(event {job.event_id})" in messages[0]
+    assert f"(event {task.event_id})" in messages[0]
     assert "echoed https://echo.test/async" in messages  # ctx.status from the action
 
 
 def test_an_async_action_also_runs_from_inside_an_event_loop(db: Database) -> None:
     run_start_actions(Echo, db, {"seeds": ["https://echo.test/loop"]})
-    [job] = _claim_all(db, Echo)
+    [task] = _claim_all(db, Echo)
 
     async def worker() -> bool:
-        return run_item_action(Echo, db, job).ok
+        return run_item_action(Echo, db, task).ok
 
     assert asyncio.run(worker())
 
@@ -122,11 +122,11 @@ def test_a_failing_item_action_is_a_failed_result_the_worker_retries(db: Databas
         action_id=registered.action_ids["broken-extract"],
         item_ids=[item.item_id],
     )
-    [job] = _claim_all(db, Broken)
-    result = run_item_action(Broken, db, job)
+    [task] = _claim_all(db, Broken)
+    result = run_item_action(Broken, db, task)
     assert not result.ok
     assert result.error == "ValueError: cannot parse https://broken.test/item"
-    assert result.job == job
+    assert result.task == task
 
 
 def test_every_action_run_is_timed_on_the_performance_log_failed_ones_too(
@@ -134,8 +134,8 @@ def test_every_action_run_is_timed_on_the_performance_log_failed_ones_too(
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="haystack.performance"):
         run_start_actions(Echo, db, {"seeds": ["https://echo.test/timed"]})
-        [job] = _claim_all(db, Echo)
-        run_item_action(Echo, db, job)
+        [task] = _claim_all(db, Echo)
+        run_item_action(Echo, db, task)
         run_start_actions(Broken, db)
 
     timed = [r for r in caplog.records if r.name == "haystack.performance"]
@@ -148,11 +148,11 @@ def test_every_action_run_is_timed_on_the_performance_log_failed_ones_too(
     assert timed[-1].getMessage().startswith("broken-test.broken-search took ")
 
 
-def test_a_job_for_an_action_the_engine_lacks_is_a_failed_result(db: Database) -> None:
+def test_a_task_for_an_action_the_engine_lacks_is_a_failed_result(db: Database) -> None:
     registered = Echo.register(db)
     run_start_actions(Echo, db)
-    [job] = _claim_all(db, Echo)
-    foreign = dataclasses.replace(job, action_id=registered.action_ids["echo-search"])
+    [task] = _claim_all(db, Echo)
+    foreign = dataclasses.replace(task, action_id=registered.action_ids["echo-search"])
     result = run_item_action(Echo, db, foreign)
     assert not result.ok
     assert result.error is not None

@@ -2,7 +2,7 @@
 
 This machine has no public address, so in these tests 127.0.0.1 plays the public internet
 (``loopback_plays_public``) and 127.0.0.2, the rest of 127/8, plays the private network a
-token holder must not reach. The worker and job runner run as ``haystack serve`` runs them: with
+token holder must not reach. The worker and run executor run as ``haystack serve`` runs them: with
 ``allow_private`` on for the command line's own work. Each test also runs the same work from
 the command line, which does reach 127.0.0.2: the guard, not the test set-up, stops API work.
 """
@@ -30,12 +30,12 @@ from haystack_collector.engines.file_downloader import FileDownloader
 from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.fetch import FetchSettings, ssrf
-from haystack_collector.jobs import JobRunner
 from haystack_collector.origin import API, origin_scope
 from haystack_collector.paths import PathRoots
 from haystack_collector.queue import SqlQueue
+from haystack_collector.runs import RunExecutor
 from haystack_collector.store import EventSpec, ItemRecord
-from haystack_collector.store import jobs as job_store
+from haystack_collector.store import runs as run_store
 from haystack_collector.worker import Worker
 from tests.http_server import serve_http
 from tests.integration.api.items_fixtures import Api, api_for
@@ -135,21 +135,21 @@ def api(db: Database, loopback_plays_public: None, tmp_path: Path) -> Iterator[A
 
 def scrape(api: Api, engine: str, parameters: dict[str, Any]) -> int:
     answer = api.client.post(
-        "/api/jobs/scrape", json={"engine": engine, "parameters": parameters}, headers=api.auth
+        "/api/runs/scrape", json={"engine": engine, "parameters": parameters}, headers=api.auth
     )
     assert answer.status_code == 202, answer.text
-    return int(answer.json()["job_id"])
+    return int(answer.json()["run_id"])
 
 
 def drain(db: Database, roots: Path | None = None, timeout: float = 30.0) -> None:
-    """Run a job runner and a worker, as ``haystack serve`` does, until nothing is left.
+    """Run a run executor and a worker, as ``haystack serve`` does, until nothing is left.
 
     ``roots``: the folder API paths may use (the test's downloads folder).
     """
     folder = roots or Path.cwd()
 
     async def main() -> None:
-        runner = JobRunner(
+        runner = RunExecutor(
             db, ENGINES, poll=0.05, roots=PathRoots((folder,), folder, folder), fetchers=FETCHERS
         )
         worker = Worker(
@@ -158,15 +158,15 @@ def drain(db: Database, roots: Path | None = None, timeout: float = 30.0) -> Non
             ENGINES,
             drain=True,
             idle_sleep=0.05,
-            jobs_outstanding=runner.outstanding,
+            runs_outstanding=runner.outstanding,
             fetchers=FETCHERS,
         )
-        jobs = asyncio.create_task(runner.run())
+        runs = asyncio.create_task(runner.run())
         try:
             await asyncio.wait_for(worker.run(), timeout)
         finally:
             runner.stop()
-            await jobs
+            await runs
 
     asyncio.run(main())
 
@@ -183,8 +183,8 @@ def event_origins(db: Database) -> set[str | None]:
         return set(conn.execute(select(item_events.c.itemEventOrigin)).scalars())
 
 
-def job_error(db: Database, job_id: int) -> str | None:
-    return db.run_read(job_store.get_job, job_id=job_id).error
+def run_error(db: Database, run_id: int) -> str | None:
+    return db.run_read(run_store.get_run, run_id=run_id).error
 
 
 # What each engine is asked to do, and the internal path it would reach without the guard: a
@@ -220,12 +220,12 @@ def test_api_work_never_reaches_the_private_network(
     settings: dict[str, Any],
     path: str,
 ) -> None:
-    job_id = scrape(api, engine, filled(settings, public=public, folder=str(tmp_path)))
+    run_id = scrape(api, engine, filled(settings, public=public, folder=str(tmp_path)))
     drain(api.db, tmp_path)
 
-    assert job_error(api.db, job_id) is None
+    assert run_error(api.db, run_id) is None
     assert internal.hits == []
-    assert event_origins(api.db) == {"api"}  # the job's events and their follow-ups alike
+    assert event_origins(api.db) == {"api"}  # the run's events and their follow-ups alike
 
 
 @pytest.mark.parametrize(("engine", "settings", "path"), WORK, ids=WORK_IDS)

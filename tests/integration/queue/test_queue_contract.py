@@ -19,7 +19,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import item_events
 from haystack_collector.errors import IntegrityViolation
-from haystack_collector.queue import Job, MemoryQueue, Outcome, QueuePolicy, SqlQueue, WorkQueue
+from haystack_collector.queue import MemoryQueue, Outcome, QueuePolicy, SqlQueue, Task, WorkQueue
 from haystack_collector.resilience import RetryPolicy
 from tests.databases import Baseline, selected_backends
 from tests.factories import make_engine
@@ -41,7 +41,7 @@ class QueueWorld:
     action_id: int
     new_item: Callable[[], int]
     pause: Callable[[bool], None]
-    last_error: Callable[[Job], str | None]
+    last_error: Callable[[Task], str | None]
     # A database transaction for the *_within operations to join (a scratch SQLite one for
     # the memory double, which has nothing to commit but its own events).
     transaction: Callable[[], AbstractContextManager[Connection]]
@@ -83,11 +83,11 @@ def _sql_world(db: Database) -> QueueWorld:
     def pause(paused: bool) -> None:
         db.run(store.set_config, name="RunQueue", value="0" if paused else "1")
 
-    def last_error(job: Job) -> str | None:
+    def last_error(task: Task) -> str | None:
         with db.read() as conn:
             return conn.execute(
                 select(item_events.c.itemEventLastError).where(
-                    item_events.c.ItemEventId == job.event_id
+                    item_events.c.ItemEventId == task.event_id
                 )
             ).scalar()
 
@@ -125,11 +125,11 @@ def test_enqueued_events_are_claimed_oldest_first_with_a_lease(world: QueueWorld
     first, second = world.new_item(), world.new_item()
     assert world.enqueue(first, second) == 2
     before = datetime.now(UTC)
-    jobs = world.queue.claim(owner="worker-1", limit=10)
-    assert [job.item_id for job in jobs] == [first, second]
-    assert all(job.owner == "worker-1" and job.attempts == 1 for job in jobs)
-    assert all(job.lease_until > before for job in jobs)
-    assert jobs[0].uri.startswith("https://queue.test/")
+    tasks = world.queue.claim(owner="worker-1", limit=10)
+    assert [task.item_id for task in tasks] == [first, second]
+    assert all(task.owner == "worker-1" and task.attempts == 1 for task in tasks)
+    assert all(task.lease_until > before for task in tasks)
+    assert tasks[0].uri.startswith("https://queue.test/")
 
 
 def test_enqueueing_twice_queues_once(world: QueueWorld) -> None:
@@ -157,9 +157,9 @@ def test_claimed_events_are_not_claimed_again_while_leased(world: QueueWorld) ->
 def test_finished_events_are_done_for_good(world: QueueWorld) -> None:
     item = world.new_item()
     world.enqueue(item)
-    (job,) = world.queue.claim(owner="w")
-    assert world.queue.finish(job)
-    assert not world.queue.finish(job)
+    (task,) = world.queue.claim(owner="w")
+    assert world.queue.finish(task)
+    assert not world.queue.finish(task)
     assert world.queue.claim(owner="w") == []
     assert world.enqueue(item) == 0  # done work is not queued again...
     world.enqueue(item, reopen=True)  # ...unless asked to run once more
@@ -184,48 +184,48 @@ def test_failures_are_retried_after_a_backoff_then_dead_with_the_last_error(
     outcomes = []
     for attempt in range(1, FAST.max_attempts + 1):
         deadline = time.monotonic() + 2
-        jobs: list[Job] = []
-        while not jobs and time.monotonic() < deadline:
-            jobs = world.queue.claim(owner="w")
-            if not jobs:
+        tasks: list[Task] = []
+        while not tasks and time.monotonic() < deadline:
+            tasks = world.queue.claim(owner="w")
+            if not tasks:
                 time.sleep(0.02)
-        (job,) = jobs
-        assert job.attempts == attempt
+        (task,) = tasks
+        assert task.attempts == attempt
         if attempt == 1:
             assert world.queue.claim(owner="w") == []  # not due again at once
-        outcomes.append(world.queue.retry(job, error=f"boom {attempt}"))
+        outcomes.append(world.queue.retry(task, error=f"boom {attempt}"))
     assert outcomes == [Outcome.RETRYING, Outcome.RETRYING, Outcome.DEAD]
-    assert world.last_error(job) == "boom 3"
+    assert world.last_error(task) == "boom 3"
     time.sleep(0.15)
     assert world.queue.claim(owner="w") == []  # dead events stay put
-    world.enqueue(job.item_id, reopen=True)  # retried by hand
+    world.enqueue(task.item_id, reopen=True)  # retried by hand
     (revived,) = world.queue.claim(owner="w")
     assert revived.attempts == 1
 
 
-def test_several_jobs_finish_in_one_go(world: QueueWorld) -> None:
+def test_several_tasks_finish_in_one_go(world: QueueWorld) -> None:
     world.enqueue(*(world.new_item() for _ in range(5)))
-    jobs = world.queue.claim(owner="w", limit=5)
-    assert world.queue.finish(*jobs[:2]) == 2
-    assert world.queue.finish(*jobs) == 3  # the first two were done already
+    tasks = world.queue.claim(owner="w", limit=5)
+    assert world.queue.finish(*tasks[:2]) == 2
+    assert world.queue.finish(*tasks) == 3  # the first two were done already
     assert world.queue.finish() == 0
     assert world.queue.claim(owner="w") == []
 
 
 def test_a_late_retry_of_finished_work_is_gone(world: QueueWorld) -> None:
     world.enqueue(world.new_item())
-    (job,) = world.queue.claim(owner="w")
-    world.queue.finish(job)
-    assert world.queue.retry(job, error="late") is Outcome.GONE
+    (task,) = world.queue.claim(owner="w")
+    world.queue.finish(task)
+    assert world.queue.retry(task, error="late") is Outcome.GONE
 
 
-def test_released_jobs_are_claimable_at_once_without_using_an_attempt(world: QueueWorld) -> None:
+def test_released_tasks_are_claimable_at_once_without_using_an_attempt(world: QueueWorld) -> None:
     world.enqueue(world.new_item())
-    (job,) = world.queue.claim(owner="stopping")
-    assert world.queue.release(job)
+    (task,) = world.queue.claim(owner="stopping")
+    assert world.queue.release(task)
     (again,) = world.queue.claim(owner="next")
     assert again.attempts == 1
-    assert not world.queue.release(job)  # no longer ours
+    assert not world.queue.release(task)  # no longer ours
 
 
 def test_a_paused_queue_hands_out_nothing(world: QueueWorld) -> None:
@@ -250,9 +250,9 @@ def test_events_due_later_wait_their_turn(world: QueueWorld) -> None:
     now = world.new_item()
     world.enqueue(later, run_after=datetime.now(UTC) + timedelta(seconds=0.3))
     world.enqueue(now)
-    assert [job.item_id for job in world.queue.claim(owner="w")] == [now]
+    assert [task.item_id for task in world.queue.claim(owner="w")] == [now]
     time.sleep(0.35)
-    assert [job.item_id for job in world.queue.claim(owner="w")] == [later]
+    assert [task.item_id for task in world.queue.claim(owner="w")] == [later]
 
 
 def test_concurrent_workers_each_get_distinct_events(world: QueueWorld) -> None:
@@ -267,13 +267,13 @@ def test_concurrent_workers_each_get_distinct_events(world: QueueWorld) -> None:
 
     def work(name: str) -> None:
         while True:
-            jobs = world.queue.claim(owner=name, limit=7)
-            if not jobs:
+            tasks = world.queue.claim(owner=name, limit=7)
+            if not tasks:
                 return
-            for job in jobs:
-                world.queue.finish(job)
+            for task in tasks:
+                world.queue.finish(task)
             with lock:
-                claimed.extend(job.event_id for job in jobs)
+                claimed.extend(task.event_id for task in tasks)
 
     threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(6)]
     for thread in threads:
@@ -320,7 +320,7 @@ def test_enqueueing_inside_a_transaction_takes_effect_when_it_commits(world: Que
     assert world.queue.claim(owner="w") == []
     with world.transaction() as conn:
         assert world.queue.enqueue_within(conn, **within, item_ids=[kept]) == 1
-    (job,) = world.queue.claim(owner="w")
-    assert job.item_id == kept
+    (task,) = world.queue.claim(owner="w")
+    assert task.item_id == kept
     with world.transaction() as conn:  # already queued: nothing new
         assert world.queue.enqueue_within(conn, **within, item_ids=[kept]) == 0

@@ -18,7 +18,7 @@ from haystack_collector.engines.web_scraper import (
     seed_crawl,
 )
 from haystack_collector.errors import HaystackError
-from haystack_collector.queue import Job, SqlQueue
+from haystack_collector.queue import SqlQueue, Task
 from haystack_collector.store.crawl import PageWrite, StoredPage, store_pages
 from tests.integration.crawl.helpers import crawl_events, link_edges, stored_data
 
@@ -34,12 +34,12 @@ def seeded(db: Database, **limits: int) -> tuple[int, int, int]:
     return registered.engine_id, action, root
 
 
-def claim(db: Database, limit: int = 50) -> dict[str, Job]:
-    return {job.uri: job for job in SqlQueue(db).claim(owner="test", limit=limit)}
+def claim(db: Database, limit: int = 50) -> dict[str, Task]:
+    return {task.uri: task for task in SqlQueue(db).claim(owner="test", limit=limit)}
 
 
-def write(job: Job, *links: str, title: str = "t") -> PageWrite:
-    return PageWrite(job.item_id, job.uri, job.event_id, {"Title": title}, list(links))
+def write(task: Task, *links: str, title: str = "t") -> PageWrite:
+    return PageWrite(task.item_id, task.uri, task.event_id, {"Title": title}, list(links))
 
 
 def test_a_batch_decides_its_pages_in_order(db: Database) -> None:
@@ -52,10 +52,10 @@ def test_a_batch_decides_its_pages_in_order(db: Database) -> None:
         pages=[write(home, ROOT + "a", ROOT + "b")],
         scopes=_Scopes({}),
     )
-    jobs = claim(db)
+    tasks = claim(db)
     pages = [
-        write(jobs[ROOT + "a"], ROOT + "c", ROOT + "b", "http://elsewhere.test/"),
-        write(jobs[ROOT + "b"], ROOT + "c", ROOT + "d", ROOT + "x/x/x/x/x"),
+        write(tasks[ROOT + "a"], ROOT + "c", ROOT + "b", "http://elsewhere.test/"),
+        write(tasks[ROOT + "b"], ROOT + "c", ROOT + "d", ROOT + "x/x/x/x/x"),
     ]
     stored = db.run(
         store_pages, engine_id=engine_id, action_id=action, pages=pages, scopes=_Scopes({})
@@ -83,8 +83,8 @@ def test_max_pages_is_exact_across_a_batch(db: Database) -> None:
         pages=[write(home, ROOT + "a", ROOT + "b")],
         scopes=_Scopes({}),
     )
-    jobs = claim(db)
-    pages = [write(jobs[ROOT + "a"], ROOT + "c"), write(jobs[ROOT + "b"], ROOT + "d", ROOT + "e")]
+    tasks = claim(db)
+    pages = [write(tasks[ROOT + "a"], ROOT + "c"), write(tasks[ROOT + "b"], ROOT + "d", ROOT + "e")]
     stored = db.run(
         store_pages, engine_id=engine_id, action_id=action, pages=pages, scopes=_Scopes({})
     )
@@ -113,9 +113,9 @@ async def test_the_group_commit_stores_concurrent_pages_in_fewer_transactions(
     links = [f"{ROOT}p{n}" for n in range(30)]
     writer = _PageWriter(db, engine_id, action, _Scopes({}))
     await writer.write(write(home, *links))
-    jobs = claim(db)
+    tasks = claim(db)
     commits.clear()
-    stored = await asyncio.gather(*(writer.write(write(jobs[url], title=url)) for url in links))
+    stored = await asyncio.gather(*(writer.write(write(tasks[url], title=url)) for url in links))
     assert all(s.depth == 1 for s in stored)
     assert len(commits) < len(links)  # the first page waits alone; the rest share
     assert crawl_events(db)["done"] == 31
@@ -127,14 +127,14 @@ async def test_a_page_that_cannot_be_stored_fails_alone(db: Database) -> None:
     [home] = claim(db).values()
     writer = _PageWriter(db, engine_id, action, _Scopes({}))
     await writer.write(write(home, ROOT + "a", ROOT + "b", ROOT + "c"))
-    jobs = claim(db)
+    tasks = claim(db)
     bad = PageWrite(
-        jobs[ROOT + "b"].item_id, ROOT + "b", jobs[ROOT + "b"].event_id, {"k" * 500: 1}, []
+        tasks[ROOT + "b"].item_id, ROOT + "b", tasks[ROOT + "b"].event_id, {"k" * 500: 1}, []
     )
     results = await asyncio.gather(
-        writer.write(write(jobs[ROOT + "a"])),
+        writer.write(write(tasks[ROOT + "a"])),
         writer.write(bad),
-        writer.write(write(jobs[ROOT + "c"])),
+        writer.write(write(tasks[ROOT + "c"])),
         return_exceptions=True,
     )
     assert isinstance(results[0], StoredPage)

@@ -17,7 +17,7 @@ from haystack_collector.engines import craigslist, rss, run_start_actions, web_s
 from haystack_collector.engines.file_scanner import FileScanner
 from haystack_collector.extract.craigslist import SearchResult
 from haystack_collector.fetch import FetchResult
-from haystack_collector.queue import Job, SqlQueue
+from haystack_collector.queue import SqlQueue, Task
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.item_state import outcome_state
 from tests.factories import make_engine, make_uri
@@ -29,8 +29,8 @@ def state_of(conn: Connection, uri: str) -> str:
     return str(conn.execute(select(items.c.ItemState).where(items.c.ItemURI == uri)).scalar_one())
 
 
-def claim(conn: Connection, item_id: int, engine_id: int, action_id: int) -> Job:
-    """The item's event (queued now if need be) as the Job a worker hands the action."""
+def claim(conn: Connection, item_id: int, engine_id: int, action_id: int) -> Task:
+    """The item's event (queued now if need be) as the Task a worker hands the action."""
     store.enqueue_event(conn, engine_id=engine_id, action_id=action_id, item_id=item_id)
     e = item_events.c
     event_id = conn.execute(
@@ -39,7 +39,7 @@ def claim(conn: Connection, item_id: int, engine_id: int, action_id: int) -> Job
         )
     ).scalar_one()
     uri = conn.execute(select(items.c.ItemURI).where(items.c.itemId == item_id)).scalar_one()
-    return Job(event_id, engine_id, action_id, item_id, uri, 1, "test", NOW + timedelta(hours=1))
+    return Task(event_id, engine_id, action_id, item_id, uri, 1, "test", NOW + timedelta(hours=1))
 
 
 # --- the rules, in the store -------------------------------------------------------------
@@ -183,9 +183,9 @@ def test_a_crawl_page_is_fetched_failed_or_gone_and_its_targets_queued(db: Datab
         page = web_scraper._page_record(
             FetchResult(base + "/", 200, body=body, content_type="text/html"), NOW
         )
-        job = claim(conn, root, engine_id, action_id)
+        task = claim(conn, root, engine_id, action_id)
         web_scraper.store_page(
-            conn, engine_id=engine_id, action_id=action_id, job=job, page=page, specs={}
+            conn, engine_id=engine_id, action_id=action_id, task=task, page=page, specs={}
         )
         assert state_of(conn, base + "/") == "fetched"
         assert [state_of(conn, base + path) for path in ("/a", "/b")] == ["queued", "queued"]
@@ -195,12 +195,12 @@ def test_a_crawl_page_is_fetched_failed_or_gone_and_its_targets_queued(db: Datab
         ):
             item_id = store.find_item_id(conn, uri=base + path)
             assert item_id is not None
-            job = claim(conn, item_id, engine_id, action_id)
+            task = claim(conn, item_id, engine_id, action_id)
             web_scraper.store_page(
                 conn,
                 engine_id=engine_id,
                 action_id=action_id,
-                job=job,
+                task=task,
                 page=web_scraper._page_record(result, NOW),
                 specs={},
             )
@@ -231,13 +231,13 @@ def test_a_feed_is_fetched_or_failed_and_its_entries_are_fetched(db: Database) -
         feed_id = store.find_item_id(conn, uri=feed)
         assert feed_id is not None
         fresh = FetchResult(feed, 200, body=FEED, content_type="application/rss+xml")
-        job = claim(conn, feed_id, engine_id, action_id)
+        task = claim(conn, feed_id, engine_id, action_id)
         update = rss._update(fresh, NOW)
-        rss.store_feed(conn, queue=queue, engine_id=engine_id, job=job, update=update)
+        rss.store_feed(conn, queue=queue, engine_id=engine_id, task=task, update=update)
         assert [state_of(conn, uri) for uri in (feed, "https://news.test/1")] == ["fetched"] * 2
         broken = FetchResult(feed, 500, content_type="text/html")
         update = rss._update(broken, NOW)
-        rss.store_feed(conn, queue=queue, engine_id=engine_id, job=job, update=update)
+        rss.store_feed(conn, queue=queue, engine_id=engine_id, task=task, update=update)
         assert state_of(conn, feed) == "failed"
         assert state_of(conn, "https://news.test/2") == "fetched"
 
@@ -263,10 +263,10 @@ def test_craigslist_listings_are_fetched_and_an_expired_posting_is_gone(db: Data
         item_id = store.find_item_id(conn, uri=listing.uri)
         assert item_id is not None
         data = craigslist.posting_data(FetchResult(url, 404, content_type="text/html"), {}, NOW)
-        job = claim(conn, item_id, engine_id, action_id)
-        # What the extractor's ctx.store_items(..., finish=job) does in one transaction.
-        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(uri=job.uri, data=data)])
-        queue.finish_within(conn, job)
+        task = claim(conn, item_id, engine_id, action_id)
+        # What the extractor's ctx.store_items(..., finish=task) does in one transaction.
+        store.store_items(conn, engine_id=engine_id, records=[ItemRecord(uri=task.uri, data=data)])
+        queue.finish_within(conn, task)
         assert state_of(conn, listing.uri) == "gone"
 
 

@@ -1,5 +1,5 @@
 """The Config rows a running worker follows, edited through the API as the UI's Config page does:
-``MaxConcurrentJobs`` caps the jobs it runs at once, ``DefaultDelay`` spaces its requests to a
+``MaxConcurrentJobs`` caps the tasks it runs at once, ``DefaultDelay`` spaces its requests to a
 host; either takes effect within ``CONFIG_CHECK_EVERY`` seconds, without a restart."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from haystack_collector.engines import ActionContext, Engine, item_action
 from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.fetch import FetchSettings
-from haystack_collector.queue import Job, SqlQueue
+from haystack_collector.queue import SqlQueue, Task
 from haystack_collector.store import EventSpec, ItemRecord
 from haystack_collector.worker import (
     CONFIG_CHECK_EVERY,
@@ -28,7 +28,7 @@ from haystack_collector.worker import (
     Worker,
 )
 from tests.http_server import serve_http
-from tests.integration.api.jobs_fixtures import Api, api_for
+from tests.integration.api.runs_fixtures import Api, api_for
 
 JOB_SECONDS = 0.1
 
@@ -42,7 +42,7 @@ class Paced(Engine):
     cancelled = 0
 
     @item_action("work")
-    async def work(self, ctx: ActionContext, job: Job) -> None:
+    async def work(self, ctx: ActionContext, task: Task) -> None:
         cls = type(self)
         cls.running += 1
         cls.peak = max(cls.peak, cls.running)
@@ -61,8 +61,8 @@ class Fetches(FetchingEngine):
     name = "config-test-fetches"
 
     @item_action("fetch")
-    async def fetch(self, ctx: ActionContext, job: Job) -> None:
-        result = await ctx.fetcher().fetch(job.uri)
+    async def fetch(self, ctx: ActionContext, task: Task) -> None:
+        result = await ctx.fetcher().fetch(task.uri)
         assert result.status == 200, result.error
 
 
@@ -122,7 +122,7 @@ async def until(check: Callable[[], bool], what: str, timeout: float) -> float:
 
 
 async def peak_over(seconds: float) -> int:
-    """The most Paced jobs that ran at once during the next ``seconds``."""
+    """The most Paced tasks that ran at once during the next ``seconds``."""
     Paced.peak = Paced.running
     await asyncio.sleep(seconds)
     return Paced.peak
@@ -141,19 +141,19 @@ def test_max_concurrent_jobs_edited_in_the_api_caps_a_running_worker_within_seco
 
     async def scenario() -> None:
         task = asyncio.create_task(the_worker.run())
-        await until(lambda: Paced.running == 4, "four jobs at once", timeout=10)
+        await until(lambda: Paced.running == 4, "four tasks at once", timeout=10)
 
         await asyncio.to_thread(set_config, api, MAX_CONCURRENT_JOBS, "1")
         took = await until(lambda: the_worker.limit == 1, "the cap of 1", timeout=within)
         assert took <= within
-        # Jobs taken before the edit run to their end (their action may not have begun yet).
-        await until(lambda: the_worker.running <= 1, "taken jobs to end", timeout=2)
+        # Tasks taken before the edit run to their end (their action may not have begun yet).
+        await until(lambda: the_worker.running <= 1, "taken tasks to end", timeout=2)
         done = the_worker.stats.finished
         assert await peak_over(10 * JOB_SECONDS) == 1
         assert the_worker.stats.finished > done  # one at a time, but still working
 
         await asyncio.to_thread(set_config, api, MAX_CONCURRENT_JOBS, "3")
-        await until(lambda: Paced.running == 3, "three jobs at once", timeout=within)
+        await until(lambda: Paced.running == 3, "three tasks at once", timeout=within)
         assert await peak_over(10 * JOB_SECONDS) == 3
 
         the_worker.stop()
@@ -161,7 +161,7 @@ def test_max_concurrent_jobs_edited_in_the_api_caps_a_running_worker_within_seco
 
     asyncio.run(scenario())
 
-    assert Paced.cancelled == 0  # lowering the cap let the running jobs finish
+    assert Paced.cancelled == 0  # lowering the cap let the running tasks finish
     assert (the_worker.stats.failed, the_worker.stats.dead) == (0, 0)
 
 

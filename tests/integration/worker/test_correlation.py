@@ -1,7 +1,7 @@
 """A request's correlation id follows its work through every event it causes, in any worker.
 
 Events remember the id they were queued under (``itemEventCorrelationId``); a worker runs each
-job under its event's id, and the follow-up events that job queues inherit it in turn.
+task under its event's id, and the follow-up events that task queues inherit it in turn.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines import ActionContext, Engine, item_action, start_action
 from haystack_collector.logs import correlation_scope, get_correlation_id
-from haystack_collector.queue import Job, SqlQueue
+from haystack_collector.queue import SqlQueue, Task
 from haystack_collector.store import ItemRecord
 from haystack_collector.worker import Worker
 
@@ -31,9 +31,9 @@ class Chain(Engine):
         ctx.enqueue("chain-page", list(result.item_ids.values()))
 
     @item_action("chain-page")
-    def page(self, ctx: ActionContext, job: Job) -> None:
-        number = int(job.uri.rsplit("/", 1)[1])
-        records = [ItemRecord(uri=job.uri, data={SEEN: get_correlation_id()})]
+    def page(self, ctx: ActionContext, task: Task) -> None:
+        number = int(task.uri.rsplit("/", 1)[1])
+        records = [ItemRecord(uri=task.uri, data={SEEN: get_correlation_id()})]
         if number < 2:
             next_page = f"https://chain.test/{number + 1}"
             records.append(ItemRecord(uri=next_page, events=[ctx.action_id("chain-page")]))

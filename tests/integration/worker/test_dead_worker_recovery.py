@@ -103,7 +103,7 @@ def test_a_worker_on_another_host_releases_a_killed_workers_claims_after_the_sta
         assert set(runs) == set(ids)
         assert sum(n - 1 for n in runs.values()) <= held  # reruns only of what it held
         assert duplicate_uris(db) == 0
-        # The stall timeout decided, not the lease: 260 jobs of no time take a few seconds.
+        # The stall timeout decided, not the lease: 260 tasks of no time take a few seconds.
         assert took < STALL + 30, took
         rows = {row.owner.split(":")[0]: row for row in db.run_read(list_workers)}
         assert rows["host-a"].state == "dead"

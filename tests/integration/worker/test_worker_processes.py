@@ -67,7 +67,11 @@ def duplicate_uris(db: Database) -> int:
 
 
 def start_worker(url: str, *args: str, sleep: float = 0.0) -> subprocess.Popen[str]:
-    env = {**os.environ, SLEEP_ENV: str(sleep), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        SLEEP_ENV: str(sleep),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    }
     command = [sys.executable, "-m", "tests.worker_engines", "--database-url", url, "worker"]
     return subprocess.Popen(
         [*command, "--no-scheduler", *args],
@@ -130,7 +134,7 @@ def test_kill_9_mid_way_then_a_new_worker_loses_and_duplicates_nothing(
 ) -> None:
     db, url = scratch
     ids = enqueue_pages(db, 300)
-    # 300 jobs of 50 ms on 4 slots take about 4 s: the kill at 40 done always lands mid-way.
+    # 300 tasks of 50 ms on 4 slots take about 4 s: the kill at 40 done always lands mid-way.
     first = start_worker(url, "--drain", "--lease", "1", "-c", "4", sleep=0.05)
     try:
         wait_until_done(db, 40)
@@ -148,7 +152,7 @@ def test_kill_9_mid_way_then_a_new_worker_loses_and_duplicates_nothing(
         stop(second)
     assert counts(db) == {"pending": 0, "claimed": 0, "done": 300, "dead": 0}
     runs = runs_per_item(db, ids)
-    assert set(runs) == set(ids)  # every page ran; reruns only of the killed worker's jobs
+    assert set(runs) == set(ids)  # every page ran; reruns only of the killed worker's tasks
     assert duplicate_uris(db) == 0
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(item_events)).scalar() == 300

@@ -7,7 +7,7 @@ import asyncio
 from pydantic import BaseModel, Field
 
 from haystack_collector.engines import ActionContext, Engine, item_action, start_action
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord
 
 
@@ -32,10 +32,10 @@ class Echo(Engine):
         ctx.log.info("stored %d seeds", len(ctx.settings.seeds))
 
     @item_action("echo-extract", description="Echo an item's URI into its data")
-    async def extract(self, ctx: ActionContext, job: Job) -> None:
+    async def extract(self, ctx: ActionContext, task: Task) -> None:
         await asyncio.sleep(0)
-        ctx.store_items([ItemRecord(uri=job.uri, data={"echo": job.uri})])
-        ctx.status(f"echoed {job.uri}")
+        ctx.store_items([ItemRecord(uri=task.uri, data={"echo": task.uri})])
+        ctx.status(f"echoed {task.uri}")
 
 
 class Broken(Engine):
@@ -47,8 +47,8 @@ class Broken(Engine):
         raise RuntimeError("the site changed its layout")
 
     @item_action("broken-extract")
-    def extract(self, ctx: ActionContext, job: Job) -> None:
-        raise ValueError(f"cannot parse {job.uri}")
+    def extract(self, ctx: ActionContext, task: Task) -> None:
+        raise ValueError(f"cannot parse {task.uri}")
 
 
 class NotAnEngine:

@@ -122,15 +122,15 @@ def test_storing_a_page_links_in_scope_targets_and_queues_them_once(sqlite_db: D
     spec = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/", max_depth=3))
     root = db.run(seed_crawl, engine_id=registered.engine_id, action_id=action, spec=spec)
     assert db.run(seed_crawl, engine_id=registered.engine_id, action_id=action, spec=spec) == root
-    [job] = SqlQueue(db).claim(owner="test", limit=5)
+    [task] = SqlQueue(db).claim(owner="test", limit=5)
     page = _page_record(html("http://site.test/", SAME_PAGE), NOW)
     stored = db.run(
-        store_page, engine_id=registered.engine_id, action_id=action, job=job, page=page, specs={}
+        store_page, engine_id=registered.engine_id, action_id=action, task=task, page=page, specs={}
     )
     assert (stored.depth, stored.linked, stored.enqueued) == (0, 2, 2)
     # Running it again (a redelivered event) stores the same, and queues nothing new.
     again = db.run(
-        store_page, engine_id=registered.engine_id, action_id=action, job=job, page=page, specs={}
+        store_page, engine_id=registered.engine_id, action_id=action, task=task, page=page, specs={}
     )
     assert again.enqueued == 0
     data = stored_data(db)
@@ -151,10 +151,10 @@ def test_max_pages_caps_what_is_queued(sqlite_db: Database) -> None:
     action = registered.action_ids["WebCrawler"]
     spec = CrawlSpec.from_settings(WebScraperSettings(url="http://site.test/", max_pages=2))
     db.run(seed_crawl, engine_id=registered.engine_id, action_id=action, spec=spec)
-    [job] = SqlQueue(db).claim(owner="test", limit=5)
+    [task] = SqlQueue(db).claim(owner="test", limit=5)
     page = _page_record(html("http://site.test/", SAME_PAGE), NOW)
     stored = db.run(
-        store_page, engine_id=registered.engine_id, action_id=action, job=job, page=page, specs={}
+        store_page, engine_id=registered.engine_id, action_id=action, task=task, page=page, specs={}
     )
     assert stored.enqueued == 1
     assert crawl_events(db)["pending"] == 1

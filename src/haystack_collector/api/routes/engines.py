@@ -1,8 +1,8 @@
 """Routes: engines — what each registered engine does and has done; start, stop, enable, disable.
 
 An engine's "enabled" is the Engines row's ``EngineDisabled`` flag (the original's): workers
-and job runners claim nothing of a disabled engine. Stop disables the engine and cancels its
-queued and running jobs; enable lets it work again.
+and run executors claim nothing of a disabled engine. Stop disables the engine and cancels its
+queued and running runs; enable lets it work again.
 """
 
 from __future__ import annotations
@@ -16,21 +16,21 @@ from pydantic import BaseModel, Field
 from haystack_collector import store
 from haystack_collector.api.deps import DbDep, ReadAccess, SettingsDep, WriteAccess
 from haystack_collector.api.models import EventCounts, StatusOut, error_responses
-from haystack_collector.api.routes.jobs import JOB_ERRORS, JobOut, JobQueued, job_out, queue_job
+from haystack_collector.api.routes.runs import RUN_ERRORS, RunOut, RunQueued, queue_run, run_out
 from haystack_collector.api.routes.status import status_item
 from haystack_collector.db import Database
 from haystack_collector.engines.base import Engine
 from haystack_collector.engines.registry import all_engines, get_engine
 from haystack_collector.paths import api_engine_settings
-from haystack_collector.store import jobs as job_store
+from haystack_collector.store import runs as run_store
 from haystack_collector.store.schedules import list_schedules
 
 router = APIRouter(
     prefix="/api/engines",
     tags=["engines"],
-    responses=error_responses(401, 422, 429, 503, described=JOB_ERRORS),
+    responses=error_responses(401, 422, 429, 503, described=RUN_ERRORS),
 )
-NOT_FOUND = error_responses(404, described=JOB_ERRORS)
+NOT_FOUND = error_responses(404, described=RUN_ERRORS)
 
 
 class ActionOut(BaseModel):
@@ -61,7 +61,7 @@ class EngineOut(BaseModel):
     actions: list[ActionOut]
     settings_schema: dict[str, Any] = Field(description="JSON schema of the start settings.")
     schedules: list[ScheduleOut]
-    last_job: JobOut | None
+    last_run: RunOut | None
     last_status: StatusOut | None
     items: int = Field(description="Items this engine created.")
     events: EventCounts
@@ -74,7 +74,7 @@ class EngineList(BaseModel):
 class EngineState(BaseModel):
     name: str
     enabled: bool
-    cancelled_jobs: int = Field(default=0, description="Jobs a stop cancelled.")
+    cancelled_runs: int = Field(default=0, description="Runs a stop cancelled.")
 
 
 @router.get("", response_model=EngineList)
@@ -92,8 +92,8 @@ def get_one(name: str, db: DbDep, _: ReadAccess) -> EngineOut:
 @router.post(
     "/{name}/start",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=JobQueued,
-    responses=error_responses(404, 409, described=JOB_ERRORS),
+    response_model=RunQueued,
+    responses=error_responses(404, 409, described=RUN_ERRORS),
 )
 async def start(
     name: str,
@@ -103,11 +103,11 @@ async def start(
     engine_settings: Annotated[
         dict[str, Any] | None, Body(description="The engine's settings (see settings_schema).")
     ] = None,
-) -> JobQueued:
+) -> RunQueued:
     """Queue a run of the engine's start actions; 422 on bad settings or a path outside the
     folders the API may use (``HAYSTACK_API_PATH_ROOTS``), 409 if disabled."""
     engine = get_engine(name)
-    return await queue_job(
+    return await queue_run(
         db,
         engine,
         action=None,
@@ -119,33 +119,33 @@ async def start(
 
 @router.post("/{name}/stop", response_model=EngineState, responses=NOT_FOUND)
 def stop(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
-    """Disable the engine (nothing of it is claimed) and cancel its queued and running jobs."""
+    """Disable the engine (nothing of it is claimed) and cancel its queued and running runs."""
     engine = get_engine(name)
     engine_id = engine.register(db).engine_id
     cancelled = db.run(
-        job_store.stop_engine,
+        run_store.stop_engine,
         engine_id=engine_id,
         message=f"engine {engine.name} stopped by {principal.name}",
     )
-    return EngineState(name=engine.name, enabled=False, cancelled_jobs=cancelled)
+    return EngineState(name=engine.name, enabled=False, cancelled_runs=cancelled)
 
 
 @router.post("/{name}/enable", response_model=EngineState, responses=NOT_FOUND)
 def enable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
-    """Let the engine's events and jobs be claimed again."""
+    """Let the engine's events and runs be claimed again."""
     return _set_enabled(db, get_engine(name), enabled=True, by=principal.name)
 
 
 @router.post("/{name}/disable", response_model=EngineState, responses=NOT_FOUND)
 def disable(name: str, db: DbDep, principal: WriteAccess) -> EngineState:
-    """Pause the engine: its events and jobs stay queued until it is enabled."""
+    """Pause the engine: its events and runs stay queued until it is enabled."""
     return _set_enabled(db, get_engine(name), enabled=False, by=principal.name)
 
 
 def _set_enabled(db: Database, engine: type[Engine], *, enabled: bool, by: str) -> EngineState:
     engine_id = engine.register(db).engine_id
     db.run(
-        job_store.set_engine_enabled,
+        run_store.set_engine_enabled,
         engine_id=engine_id,
         enabled=enabled,
         message=f"engine {engine.name} {'enabled' if enabled else 'disabled'} by {by}",
@@ -172,13 +172,13 @@ def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
             **base,
             enabled=True,
             schedules=[],
-            last_job=None,
+            last_run=None,
             last_status=None,
             items=0,
             events=EventCounts(pending=0, claimed=0, done=0, dead=0),
         )
     row = db.run_read(store.get_engine, engine_id=engine_id)
-    activity = db.run_read(job_store.engine_activity, engine_id=engine_id)
+    activity = db.run_read(run_store.engine_activity, engine_id=engine_id)
     schedules = db.run_read(list_schedules, engine_id=engine_id)
     last = activity.last_status
     return EngineOut(
@@ -196,7 +196,7 @@ def _engine_out(db: Database, engine: type[Engine]) -> EngineOut:
             )
             for s in schedules
         ],
-        last_job=None if activity.last_job is None else job_out(activity.last_job, engine.name),
+        last_run=None if activity.last_run is None else run_out(activity.last_run, engine.name),
         last_status=None if last is None else status_item(last),
         items=activity.items,
         events=EventCounts(**activity.events),

@@ -1,6 +1,6 @@
 """``GET /metrics``: Prometheus exposition.
 
-This process's instruments (``haystack_collector.metrics``: fetches, latencies, jobs, API
+This process's instruments (``haystack_collector.metrics``: fetches, latencies, runs, API
 requests) plus figures read from the database at scrape time: queue depth by state, items,
 workers seen, breaker states (from the workers' heartbeats) and this app's connection pool.
 A database that does not answer leaves those out and sets ``haystack_database_up`` to 0.

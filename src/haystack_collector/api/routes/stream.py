@@ -1,8 +1,8 @@
-"""``GET /api/stream``: server-sent events for the live status log and job progress.
+"""``GET /api/stream``: server-sent events for the live status log and run progress.
 
 Each connection polls the database about once a second (reads are cheap, indexed by id and
 state): ``event: status`` for every new Status row (its id is the SSE id, so a reconnecting
-browser resumes after ``Last-Event-ID``), and ``event: job`` whenever a job's state or counts
+browser resumes after ``Last-Event-ID``), and ``event: run`` whenever a run's state or counts
 change. A comment line goes out every ``heartbeat`` seconds so proxies keep the connection.
 The stream ends when the client disconnects or the server shuts down.
 """
@@ -30,7 +30,7 @@ from haystack_collector.db import Database
 from haystack_collector.errors import HaystackError
 from haystack_collector.logs import get_logger
 from haystack_collector.metrics import stream_closed, stream_opened
-from haystack_collector.store.jobs import JobRow, active_and_recent_jobs
+from haystack_collector.store.runs import RunRow, active_and_recent_runs
 from haystack_collector.store.status import last_status_id, status_log
 
 router = APIRouter(prefix="/api/stream", tags=["stream"], responses=READ_ERRORS)
@@ -41,8 +41,8 @@ HEARTBEAT_SECONDS = 15.0
 MAX_AGE_SECONDS = 600.0
 RECONNECT_MS = 1000
 STATUS_BATCH = 200
-# Jobs that ended this recently are still reported, so their last change is never missed.
-RECENT_JOBS = timedelta(minutes=5)
+# Runs that ended this recently are still reported, so their last change is never missed.
+RECENT_RUNS = timedelta(minutes=5)
 # A Last-Event-ID the stream resumes after: a Status id, as the ids it sends are.
 _EVENT_ID = re.compile(r"[0-9]{1,19}")
 _MAX_EVENT_ID = 2**63 - 1
@@ -143,23 +143,23 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None  # the store's datetimes are aware (UTC)
 
 
-def job_snapshot(found: list[tuple[JobRow, str | None]]) -> dict[int, dict[str, Any]]:
-    """The jobs ``store.jobs.active_and_recent_jobs`` found, as the stream sends them, by id."""
+def run_snapshot(found: list[tuple[RunRow, str | None]]) -> dict[int, dict[str, Any]]:
+    """The runs ``store.runs.active_and_recent_runs`` found, as the stream sends them, by id."""
     return {
-        job.job_id: {
-            "job_id": job.job_id,
-            "engine_id": job.engine_id,
+        run.run_id: {
+            "run_id": run.run_id,
+            "engine_id": run.engine_id,
             "engine": engine,
-            "action": job.action,
-            "state": job.state,
-            "created": _iso(job.created),
-            "started": _iso(job.started),
-            "finished": _iso(job.finished),
-            "items_stored": job.items_stored,
-            "events_enqueued": job.events_enqueued,
-            "error": job.error,
+            "action": run.action,
+            "state": run.state,
+            "created": _iso(run.created),
+            "started": _iso(run.started),
+            "finished": _iso(run.finished),
+            "items_stored": run.items_stored,
+            "events_enqueued": run.events_enqueued,
+            "error": run.error,
         }
-        for job, engine in found
+        for run, engine in found
     }
 
 
@@ -174,22 +174,22 @@ async def _read(db: Database, work: Any, **kwargs: Any) -> Any:
 
 
 async def events(
-    request: Request, db: Database, *, after: int, timing: StreamTiming, with_jobs: bool
+    request: Request, db: Database, *, after: int, timing: StreamTiming, with_runs: bool
 ) -> AsyncIterator[str]:
     """The event stream of one connection, until the client goes away."""
     stream_opened()
     try:
-        async for chunk in _events(request, db, after=after, timing=timing, with_jobs=with_jobs):
+        async for chunk in _events(request, db, after=after, timing=timing, with_runs=with_runs):
             yield chunk
     finally:  # the client went away (the response task was cancelled) or the server stops
         stream_closed()
 
 
 async def _events(
-    request: Request, db: Database, *, after: int, timing: StreamTiming, with_jobs: bool
+    request: Request, db: Database, *, after: int, timing: StreamTiming, with_runs: bool
 ) -> AsyncIterator[str]:
     last_id = after
-    seen_jobs: dict[int, dict[str, Any]] = {}
+    seen_runs: dict[int, dict[str, Any]] = {}
     down = False
     yield f"retry: {RECONNECT_MS}\n: connected\n\n"
     opened = last_sent = time.monotonic()
@@ -204,11 +204,11 @@ async def _events(
             for row in status_out(rows):
                 last_id = row.status_id
                 out.append(sse("status", row.model_dump(mode="json"), event_id=row.status_id))
-            if with_jobs:
-                jobs = await _read(db, active_and_recent_jobs, ended_within=RECENT_JOBS)
-                current = job_snapshot(jobs)
-                out += [sse("job", job) for i, job in current.items() if seen_jobs.get(i) != job]
-                seen_jobs = current
+            if with_runs:
+                runs = await _read(db, active_and_recent_runs, ended_within=RECENT_RUNS)
+                current = run_snapshot(runs)
+                out += [sse("run", run) for i, run in current.items() if seen_runs.get(i) != run]
+                seen_runs = current
             if down:
                 down = False
                 out.append(sse("database", {"ok": True}))
@@ -239,10 +239,10 @@ async def stream(
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="Send Status rows after this id.")
     ] = None,
-    jobs_: Annotated[bool, Query(alias="jobs", description="Include job progress.")] = True,
+    runs_: Annotated[bool, Query(alias="runs", description="Include run progress.")] = True,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> StreamingResponse:
-    """Live Status rows (``event: status``) and job progress (``event: job``).
+    """Live Status rows (``event: status``) and run progress (``event: run``).
 
     429 when the client (its token, else its address) already has
     ``api_max_streams_per_client`` streams open, or the server ``api_max_streams``.
@@ -261,7 +261,7 @@ async def stream(
             headers={"Retry-After": "5"},
         )
     return _SlotStreamingResponse(
-        events(request, db, after=start, timing=timing, with_jobs=jobs_),
+        events(request, db, after=start, timing=timing, with_runs=runs_),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         slots=slots,

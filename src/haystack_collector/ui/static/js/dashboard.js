@@ -95,9 +95,9 @@
     document.addEventListener("haystack:token", reloadActivity); // when reads need a token
     const live = document.getElementById("activity-live");
     H.stream((type, data) => {
-      if (type === "job" && data && typeof data === "object") {
+      if (type === "run" && data && typeof data === "object") {
         const stored = H.pick(data, "items_stored");
-        addActivity({ engine: H.pick(data, "engine"), message: "job #" + H.pick(data, "job_id") + " " +
+        addActivity({ engine: H.pick(data, "engine"), message: "run #" + H.pick(data, "run_id") + " " +
           H.fmt(H.pick(data, "state")) + (stored ? ", " + stored + " items" : ""), date: H.pick(data, "finished", "started", "created") });
       } else {
         addActivity(data && typeof data === "object" ? data : { message: data });

@@ -23,12 +23,12 @@
   }
 
   function lastRunText(engine) {
-    const job = H.pick(engine, "last_job");
+    const run = H.pick(engine, "last_run");
     const status = H.pick(engine, "last_status");
     const parts = [];
-    if (job) {
-      parts.push("job #" + H.pick(job, "job_id") + " " + H.fmt(H.pick(job, "state")) + " " +
-        H.fmtTime(H.pick(job, "finished", "started", "created")));
+    if (run) {
+      parts.push("run #" + H.pick(run, "run_id") + " " + H.fmt(H.pick(run, "state")) + " " +
+        H.fmtTime(H.pick(run, "finished", "started", "created")));
     }
     if (status) parts.push(H.fmtTime(H.pick(status, "date")) + " " + H.fmt(H.pick(status, "message")));
     return parts.join(" · ") || "—";
@@ -46,7 +46,7 @@
   }
 
   async function command(name, verb) {
-    if (verb === "stop" && !(await H.confirmAction("Stop " + name + "? It is disabled and its queued and running jobs are cancelled."))) return;
+    if (verb === "stop" && !(await H.confirmAction("Stop " + name + "? It is disabled and its queued and running runs are cancelled."))) return;
     const result = await H.write("/api/engines/" + encodeURIComponent(name) + "/" + verb, { method: "POST" },
       name + ": " + verb + " done.");
     if (result) await load();
@@ -175,11 +175,11 @@
     const result = await H.write("/api/engines/" + encodeURIComponent(name) + "/start",
       { method: "POST", body: settings });
     if (!result) return;
-    const jobId = H.pick(result, "job_id", "id", "jobId");
+    const runId = H.pick(result, "run_id", "id", "runId");
     const out = document.getElementById("engine-result");
-    out.replaceChildren("Started " + name + (jobId !== undefined ? " as job " : "."),
-      jobId !== undefined ? el("a", { href: "/jobs#job-" + jobId, class: "job-link" }, "#" + jobId) : "");
-    H.notify("Started " + name + (jobId !== undefined ? " (job " + jobId + ")." : "."));
+    out.replaceChildren("Started " + name + (runId !== undefined ? " as run " : "."),
+      runId !== undefined ? el("a", { href: "/runs#run-" + runId, class: "run-link" }, "#" + runId) : "");
+    H.notify("Started " + name + (runId !== undefined ? " (run " + runId + ")." : "."));
     loadRuns();
   }
 
@@ -200,15 +200,15 @@
   async function loadRuns() {
     if (!selected) return;
     const table = document.getElementById("engine-runs");
-    let runs = H.asList(H.pick(selected, "last_runs", "runs", "jobs") || [], "jobs");
+    let runs = H.asList(H.pick(selected, "last_runs", "runs") || [], "runs");
     try {
-      const jobs = H.asList(await H.api("/api/jobs", { query: { engine: nameOf(selected), limit: 10 }, retry: false }), "jobs");
-      if (jobs.length) runs = jobs.filter((j) => [undefined, nameOf(selected)].includes(H.pick(j, "engine", "engine_name")));
+      const found = H.asList(await H.api("/api/runs", { query: { engine: nameOf(selected), limit: 10 }, retry: false }), "runs");
+      if (found.length) runs = found.filter((j) => [undefined, nameOf(selected)].includes(H.pick(j, "engine", "engine_name")));
     } catch (_) {
-      /* no jobs list yet: the engine's own last runs are shown */
+      /* no runs list yet: the engine's own last runs are shown */
     }
     H.fillTable(table, runs, [
-      ["Job", (j) => { const id = H.pick(j, "job_id", "id"); return el("a", { href: "/jobs#job-" + id }, "#" + id); }],
+      ["Run", (j) => { const id = H.pick(j, "run_id", "id"); return el("a", { href: "/runs#run-" + id }, "#" + id); }],
       ["Action", (j) => H.pick(j, "action") || "all start actions"],
       ["State", (j) => H.badge(H.pick(j, "state", "status"))],
       ["Created", (j) => H.fmtTime(H.pick(j, "created"))],

@@ -317,7 +317,7 @@ const Haystack = (() => {
   // the stream reconnects by itself, sending Last-Event-ID (the last Status row's id) so it
   // resumes where it left off; the page says so while it is disconnected. Saving another
   // token reconnects at once with it.
-  const EVENT_TYPES = ["message", "status", "job", "database"];
+  const EVENT_TYPES = ["message", "status", "run", "database"];
   const STREAM_RETRY_MAX_MS = 30000;
   const UNAUTHORIZED_RETRY_MS = 30000;
 

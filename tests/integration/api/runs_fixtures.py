@@ -1,4 +1,4 @@
-"""Test engines and helpers for the engines and jobs API tests (and the job runner's)."""
+"""Test engines and helpers for the engines and runs API tests (and the run executor's)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from haystack_collector.db import Database
 from haystack_collector.engines import ActionContext, Engine, item_action, registry, start_action
 from haystack_collector.engines.web_scraper import WebScraper
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord
 from tests.integration.api.items_fixtures import Api
 from tests.integration.api.items_fixtures import api_for as items_api_for
 
-TOKEN_NAME = "jobs-tester"
+TOKEN_NAME = "runs-tester"
 # A public address: accepted by the SSRF check without any DNS lookup.
 PUBLIC_URL = "http://93.184.216.34/start"
 
@@ -33,8 +33,8 @@ class SeedSettings(BaseModel):
 class Seeds(Engine):
     """Two start actions: ``seed-many`` stores ``count`` items and queues them; ``seed-one``."""
 
-    name = "jobs-test-seeds"
-    description = "Seeds items for the jobs API tests"
+    name = "runs-test-seeds"
+    description = "Seeds items for the runs API tests"
     Settings = SeedSettings
 
     @start_action("seed-many", description="Store count items and queue them")
@@ -53,12 +53,12 @@ class Seeds(Engine):
         ctx.store_items([ItemRecord(uri=f"{settings.url}/one")])
 
     @item_action("visit", description="Visit a seeded item")
-    def visit(self, ctx: ActionContext, job: Job) -> None:
-        ctx.store_items([ItemRecord(uri=job.uri, data={"visited": True})])
+    def visit(self, ctx: ActionContext, task: Task) -> None:
+        ctx.store_items([ItemRecord(uri=task.uri, data={"visited": True})])
 
 
 class Gate:
-    """Holds the ``jobs-test-slow`` engine's start action until the test opens it."""
+    """Holds the ``runs-test-slow`` engine's start action until the test opens it."""
 
     entered = threading.Event()
     release = threading.Event()
@@ -72,7 +72,7 @@ class Gate:
 class Slow(Engine):
     """A start action that waits at the gate (at most 10 s), then stores one item."""
 
-    name = "jobs-test-slow"
+    name = "runs-test-slow"
 
     @start_action("wait")
     def wait(self, ctx: ActionContext) -> None:
@@ -84,7 +84,7 @@ class Slow(Engine):
 class Failing(Engine):
     """A start action that stores an item, then fails."""
 
-    name = "jobs-test-failing"
+    name = "runs-test-failing"
 
     @start_action("fail")
     def fail(self, ctx: ActionContext) -> None:
@@ -114,6 +114,6 @@ def installed_engines(
 
 @contextmanager
 def api_for(db: Database, **overrides: Any) -> Iterator[Api]:
-    """``items_fixtures.api_for`` with a token named ``TOKEN_NAME`` (jobs record who asked)."""
+    """``items_fixtures.api_for`` with a token named ``TOKEN_NAME`` (runs record who asked)."""
     with items_api_for(db, token_name=TOKEN_NAME, **overrides) as api:
         yield api

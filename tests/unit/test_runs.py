@@ -1,4 +1,4 @@
-"""The job runner's action selection and the API's SSRF check of settings (no database)."""
+"""The run executor's action selection and the API's SSRF check of settings (no database)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any, cast
 
 import pytest
 
-from haystack_collector.api.routes.jobs import check_settings_urls
+from haystack_collector.api.routes.runs import check_settings_urls
 from haystack_collector.db import Database
 from haystack_collector.errors import ConfigError, NotFoundError
-from haystack_collector.jobs import _only, run_job_actions
-from tests.integration.api.jobs_fixtures import Seeds
+from haystack_collector.runs import _only, execute_run
+from tests.integration.api.runs_fixtures import Seeds
 
 NO_DATABASE = cast(Database, None)  # the checks below fail before any database call
 
@@ -70,12 +70,12 @@ def test_a_malformed_url_is_refused() -> None:
 
 def test_an_unknown_action_is_not_run() -> None:
     with pytest.raises(NotFoundError, match="has no start action 'nope'"):
-        run_job_actions(Seeds, NO_DATABASE, action="nope", settings={})
+        execute_run(Seeds, NO_DATABASE, action="nope", settings={})
 
 
 def test_an_item_action_is_not_run_as_a_start_action() -> None:
     with pytest.raises(NotFoundError, match="has no start action 'visit'"):
-        run_job_actions(Seeds, NO_DATABASE, action="visit", settings={})
+        execute_run(Seeds, NO_DATABASE, action="visit", settings={})
 
 
 def test_a_named_start_action_runs_alone_under_the_engines_name() -> None:

@@ -1,4 +1,4 @@
-"""Routes: jobs — engine runs requested through the API, queued for a worker's job runner."""
+"""Routes: runs — engine runs requested through the API, queued for a worker's run executor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from haystack_collector import store
@@ -21,37 +22,39 @@ from haystack_collector.fetch.ssrf import BlockedAddress, check_host
 from haystack_collector.logs import get_correlation_id
 from haystack_collector.masking import mask_text
 from haystack_collector.paths import api_engine_settings
-from haystack_collector.store import jobs as job_store
-from haystack_collector.store.jobs import JobRow
+from haystack_collector.store import runs as run_store
+from haystack_collector.store.runs import RunRow
 from haystack_collector.urls import canonicalize, scheme_of
 
-# What the errors of the jobs and engines routes mean there.
-JOB_ERRORS = {
-    404: "No such engine, action or job.",
+# What the errors of the runs and engines routes mean there.
+RUN_ERRORS = {
+    404: "No such engine, action or run.",
     409: "The engine is disabled.",
     422: "Bad input: malformed request, invalid settings, or a refused URL.",
 }
 
+# ``LEGACY_PREFIX``: the routes' names before a run was called a run (see ``legacy_router``).
+LEGACY_PREFIX = "/api/jobs"
 router = APIRouter(
-    prefix="/api/jobs",
-    tags=["jobs"],
-    responses=error_responses(401, 422, 429, 503, described=JOB_ERRORS),
+    prefix="/api/runs",
+    tags=["runs"],
+    responses=error_responses(401, 422, 429, 503, described=RUN_ERRORS),
 )
 
 # Ids are 32-bit INTEGER columns on MariaDB and PostgreSQL.
 MAX_ID = 2**31 - 1
 
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+RunState = Literal["queued", "running", "done", "failed", "cancelled"]
 
 
-class JobOut(BaseModel):
+class RunOut(BaseModel):
     """A requested run: what it runs, where it is, and how it went."""
 
-    job_id: int
+    run_id: int
     engine: str
     action: str | None = Field(description="The start action run; null: all of them.")
     settings: dict[str, Any]
-    state: JobState
+    state: RunState
     created: datetime
     started: datetime | None
     finished: datetime | None
@@ -63,22 +66,22 @@ class JobOut(BaseModel):
     requested_by: str | None
 
 
-class JobDetail(JobOut):
-    """A job with its engine's queue now (the events its run led to are among them)."""
+class RunDetail(RunOut):
+    """A run with its engine's queue now (the events its run led to are among them)."""
 
     engine_events: EventCounts
 
 
-class JobList(BaseModel):
-    jobs: list[JobOut]
-    next: int | None = Field(description="Pass as `before` for older jobs; null at the end.")
+class RunList(BaseModel):
+    runs: list[RunOut]
+    next: int | None = Field(description="Pass as `before` for older runs; null at the end.")
 
 
-class JobQueued(BaseModel):
-    job_id: int
+class RunQueued(BaseModel):
+    run_id: int
     engine: str
     action: str | None
-    state: JobState
+    state: RunState
 
 
 class ScrapeRequest(BaseModel):
@@ -91,27 +94,27 @@ class ScrapeRequest(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
-def job_out(job: JobRow, engine_name: str) -> JobOut:
-    return JobOut(
-        job_id=job.job_id,
+def run_out(run: RunRow, engine_name: str) -> RunOut:
+    return RunOut(
+        run_id=run.run_id,
         engine=engine_name,
-        action=job.action,
-        settings=_masked(job.settings),
-        state=job.state,
-        created=job.created,
-        started=job.started,
-        finished=job.finished,
-        claimed_by=job.claimed_by,
-        items_stored=job.items_stored,
-        events_enqueued=job.events_enqueued,
-        error=None if job.error is None else mask_text(job.error),
-        correlation_id=job.correlation_id,
-        requested_by=job.requested_by,
+        action=run.action,
+        settings=_masked(run.settings),
+        state=run.state,
+        created=run.created,
+        started=run.started,
+        finished=run.finished,
+        claimed_by=run.claimed_by,
+        items_stored=run.items_stored,
+        events_enqueued=run.events_enqueued,
+        error=None if run.error is None else mask_text(run.error),
+        correlation_id=run.correlation_id,
+        requested_by=run.requested_by,
     )
 
 
 def _masked(value: Any) -> Any:
-    """Settings as shown: secrets in their strings masked (jobs are readable without a token)."""
+    """Settings as shown: secrets in their strings masked (runs are readable without a token)."""
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, list):
@@ -121,7 +124,7 @@ def _masked(value: Any) -> Any:
     return value
 
 
-async def queue_job(
+async def queue_run(
     db: Database,
     engine: type[Engine],
     *,
@@ -129,12 +132,12 @@ async def queue_job(
     settings: dict[str, Any],
     allow_private: bool,
     requested_by: str,
-) -> JobQueued:
-    """Validate the settings (422), check their URLs (422), queue the job; 409 if disabled."""
+) -> RunQueued:
+    """Validate the settings (422), check their URLs (422), queue the run; 409 if disabled."""
     validated = engine.validate_settings(settings)
     await check_settings_urls(validated.model_dump(mode="json"), allow_private=allow_private)
     registered = await asyncio.to_thread(engine.register, db)
-    # Checked before, not inside, the insert: a job queued in the instant an engine is
+    # Checked before, not inside, the insert: a run queued in the instant an engine is
     # disabled waits in the queue (claims skip disabled engines) and a stop cancels it.
     if await asyncio.to_thread(
         db.run_read, store.is_engine_disabled, engine_id=registered.engine_id
@@ -142,16 +145,16 @@ async def queue_job(
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"engine {engine.name!r} is disabled; enable it first"
         )
-    job_id = await asyncio.to_thread(
+    run_id = await asyncio.to_thread(
         db.run,
-        job_store.create_job,
+        run_store.create_run,
         engine_id=registered.engine_id,
         action=action,
         settings=validated.model_dump(mode="json"),
         correlation_id=get_correlation_id(),
         requested_by=requested_by,
     )
-    return JobQueued(job_id=job_id, engine=engine.name, action=action, state="queued")
+    return RunQueued(run_id=run_id, engine=engine.name, action=action, state="queued")
 
 
 async def check_settings_urls(settings: Any, *, allow_private: bool, path: str = "") -> None:
@@ -219,12 +222,12 @@ def _join(path: str, key: str) -> str:
 @router.post(
     "/scrape",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=JobQueued,
-    responses=error_responses(404, 409, described=JOB_ERRORS),
+    response_model=RunQueued,
+    responses=error_responses(404, 409, described=RUN_ERRORS),
 )
 async def scrape(
     request: ScrapeRequest, db: DbDep, settings: SettingsDep, principal: WriteAccess
-) -> JobQueued:
+) -> RunQueued:
     """Queue a run of one start action (or every one) of an engine with ``parameters``."""
     engine = get_engine(request.engine)
     if request.action is not None:
@@ -236,7 +239,7 @@ async def scrape(
                 f"action {request.action!r} of {engine.name!r} handles queued items;"
                 " only start actions can be requested"
             )
-    return await queue_job(
+    return await queue_run(
         db,
         engine,
         action=request.action,
@@ -246,18 +249,18 @@ async def scrape(
     )
 
 
-@router.get("", response_model=JobList, responses=error_responses(404, described=JOB_ERRORS))
-def list_jobs(
+@router.get("", response_model=RunList, responses=error_responses(404, described=RUN_ERRORS))
+def list_runs(
     db: DbDep,
     _: ReadAccess,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Jobs older than this id.")
+        int | None, Query(ge=1, le=MAX_ID, description="Runs older than this id.")
     ] = None,
-    engine: Annotated[str | None, Query(description="Only this engine's jobs.")] = None,
-    state: JobState | None = None,
-) -> JobList:
-    """Recent jobs, newest first."""
+    engine: Annotated[str | None, Query(description="Only this engine's runs.")] = None,
+    state: RunState | None = None,
+) -> RunList:
+    """Recent runs, newest first."""
     names = _engine_names(db)
     engine_id = None
     if engine is not None:
@@ -265,26 +268,44 @@ def list_jobs(
         if engine_id is None:
             raise NotFoundError(f"no engine named {engine!r}")
     rows = db.run_read(
-        job_store.list_jobs, limit=limit + 1, before=before, engine_id=engine_id, state=state
+        run_store.list_runs, limit=limit + 1, before=before, engine_id=engine_id, state=state
     )
     page = rows[:limit]
-    return JobList(
-        jobs=[job_out(row, names.get(row.engine_id, str(row.engine_id))) for row in page],
-        next=page[-1].job_id if len(rows) > limit else None,
+    return RunList(
+        runs=[run_out(row, names.get(row.engine_id, str(row.engine_id))) for row in page],
+        next=page[-1].run_id if len(rows) > limit else None,
     )
 
 
 @router.get(
-    "/{job_id:int}", response_model=JobDetail, responses=error_responses(404, described=JOB_ERRORS)
+    "/{run_id:int}", response_model=RunDetail, responses=error_responses(404, described=RUN_ERRORS)
 )
-def get_job(job_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep, _: ReadAccess) -> JobDetail:
-    """A job's progress and outcome; 404 if there is none."""
-    job = db.run_read(job_store.get_job, job_id=job_id)
-    engine = db.run_read(store.get_engine, engine_id=job.engine_id)
-    counts = db.run_read(store.event_counts, engine_id=job.engine_id)
-    out = job_out(job, engine.name if engine is not None else str(job.engine_id))
-    return JobDetail(**out.model_dump(), engine_events=EventCounts(**counts))
+def get_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep, _: ReadAccess) -> RunDetail:
+    """A run's progress and outcome; 404 if there is none."""
+    run = db.run_read(run_store.get_run, run_id=run_id)
+    engine = db.run_read(store.get_engine, engine_id=run.engine_id)
+    counts = db.run_read(store.event_counts, engine_id=run.engine_id)
+    out = run_out(run, engine.name if engine is not None else str(run.engine_id))
+    return RunDetail(**out.model_dump(), engine_events=EventCounts(**counts))
 
 
 def _engine_names(db: Database) -> dict[int, str]:
     return {row.engine_id: row.name for row in db.run_read(store.list_engines)}
+
+
+# The legacy names: these routes were ``/api/jobs...`` before an engine run requested through
+# the API was called a run. Same handlers and bodies, marked deprecated in the OpenAPI schema.
+legacy_router = APIRouter(tags=["runs"], deprecated=True)
+for _route in router.routes:
+    assert isinstance(_route, APIRoute)
+    legacy_router.add_api_route(
+        LEGACY_PREFIX + _route.path.removeprefix(router.prefix),
+        _route.endpoint,
+        methods=sorted(_route.methods or ()),
+        response_model=_route.response_model,
+        status_code=_route.status_code,
+        responses=_route.responses,
+        name=f"legacy_{_route.name}",
+        summary=f"{_route.summary or _route.name.replace('_', ' ').capitalize()} (legacy name)",
+        description=f"Deprecated: the legacy name of `{_route.path}`.\n\n{_route.description}",
+    )

@@ -1,5 +1,5 @@
-"""``haystack worker --drain`` runs the jobs queued through the API (engine starts) as well as
-the events, and exits only once neither is left: the events a job queues are run too."""
+"""``haystack worker --drain`` runs the runs queued through the API (engine starts) as well as
+the events, and exits only once neither is left: the events a run queues are run too."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from haystack_collector import store
 from haystack_collector.cli import app
 from haystack_collector.db import Database
 from haystack_collector.engines import ActionContext, Engine, item_action, registry, start_action
-from haystack_collector.queue import Job
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord
-from haystack_collector.store import jobs as job_store
+from haystack_collector.store import runs as run_store
 
 
 class SeederSettings(BaseModel):
@@ -42,8 +42,8 @@ class Seeder(Engine):
         ctx.enqueue("drain-fetch", [result.item_ids[uri] for uri in ctx.settings.uris])
 
     @item_action("drain-fetch")
-    def fetch(self, ctx: ActionContext, job: Job) -> None:
-        ctx.store_items([ItemRecord(uri=job.uri, data={"fetched": "yes"})])
+    def fetch(self, ctx: ActionContext, task: Task) -> None:
+        ctx.store_items([ItemRecord(uri=task.uri, data={"fetched": "yes"})])
 
 
 @pytest.fixture
@@ -61,11 +61,11 @@ def drain(db: Database, *extra: str) -> Result:
     return CliRunner().invoke(app, [*command, "-e", Seeder.name], catch_exceptions=False)
 
 
-def queue_job(db: Database, *, action: str | None = None, **settings: object) -> int:
-    """A job as ``POST /api/jobs/scrape`` (or ``POST /api/engines/{name}/start``) queues it."""
+def queue_run(db: Database, *, action: str | None = None, **settings: object) -> int:
+    """A run as ``POST /api/runs/scrape`` (or ``POST /api/engines/{name}/start``) queues it."""
     engine_id = Seeder.register(db).engine_id
     return db.run(
-        job_store.create_job,
+        run_store.create_run,
         engine_id=engine_id,
         action=action,
         settings=settings,
@@ -81,8 +81,8 @@ def fetched(db: Database, uri: str) -> bool:
     return db.run_read(store.get_item_value, item_id=item_id, key="fetched") == "yes"
 
 
-def job_state(db: Database, job_id: int) -> str:
-    return db.run_read(job_store.get_job, job_id=job_id).state
+def run_state(db: Database, run_id: int) -> str:
+    return db.run_read(run_store.get_run, run_id=run_id).state
 
 
 def events(db: Database) -> dict[str, int]:
@@ -90,17 +90,17 @@ def events(db: Database) -> dict[str, int]:
     return db.run_read(store.event_counts, engine_id=engine_id)
 
 
-def test_drain_runs_queued_jobs_and_the_events_they_queue_then_exits(
+def test_drain_runs_queued_runs_and_the_events_they_queue_then_exits(
     db: Database, seeder: type[Seeder]
 ) -> None:
     uris = [f"https://drain.test/{i}" for i in range(3)]
-    slow = queue_job(db, uris=uris[:2], sleep=1.0)  # still running when the queue is empty
-    named = queue_job(db, action="drain-seed", uris=uris[2:])  # one start action, by name
+    slow = queue_run(db, uris=uris[:2], sleep=1.0)  # still running when the queue is empty
+    named = queue_run(db, action="drain-seed", uris=uris[2:])  # one start action, by name
 
     result = drain(db)
 
     assert result.exit_code == 0, result.output
-    assert (job_state(db, slow), job_state(db, named)) == ("done", "done")
+    assert (run_state(db, slow), run_state(db, named)) == ("done", "done")
     assert all(fetched(db, uri) for uri in uris)  # their events ran before the exit
     counts = events(db)
     assert (counts["pending"], counts["claimed"], counts["done"]) == (0, 0, 3)
@@ -115,47 +115,47 @@ def test_drain_with_nothing_queued_exits_at_once(db: Database, seeder: type[Seed
     assert time.monotonic() - started < 10
 
 
-def test_a_failing_job_ends_the_drain_like_a_finished_one(
+def test_a_failing_run_ends_the_drain_like_a_finished_one(
     db: Database, seeder: type[Seeder]
 ) -> None:
-    bad = queue_job(db, action="no-such-action")
-    good = queue_job(db, uris=["https://drain.test/good"])
+    bad = queue_run(db, action="no-such-action")
+    good = queue_run(db, uris=["https://drain.test/good"])
 
     result = drain(db)
 
     assert result.exit_code == 0, result.output
-    failed = db.run_read(job_store.get_job, job_id=bad)
+    failed = db.run_read(run_store.get_run, run_id=bad)
     assert failed.state == "failed"
     assert "no start action 'no-such-action'" in (failed.error or "")
-    assert job_state(db, good) == "done"
+    assert run_state(db, good) == "done"
     assert fetched(db, "https://drain.test/good")
 
 
-def test_drain_does_not_wait_for_jobs_of_a_disabled_engine(
+def test_drain_does_not_wait_for_runs_of_a_disabled_engine(
     db: Database, seeder: type[Seeder]
 ) -> None:
-    job_id = queue_job(db, uris=["https://drain.test/stopped"])
+    run_id = queue_run(db, uris=["https://drain.test/stopped"])
     engine_id = Seeder.register(db).engine_id
     db.run(store.set_engine_disabled, engine_id=engine_id, disabled=True)
 
     result = drain(db)
 
     assert result.exit_code == 0, result.output
-    assert job_state(db, job_id) == "queued"  # left for when the engine is enabled again
+    assert run_state(db, run_id) == "queued"  # left for when the engine is enabled again
     assert db.run_read(store.find_item_id, uri="https://drain.test/stopped") is None
 
 
-def test_drain_does_not_wait_for_a_job_another_runner_holds(
+def test_drain_does_not_wait_for_a_run_another_runner_holds(
     db: Database, seeder: type[Seeder]
 ) -> None:
-    job_id = queue_job(db, uris=["https://drain.test/elsewhere"])
+    run_id = queue_run(db, uris=["https://drain.test/elsewhere"])
     [held] = db.run(
-        job_store.claim_jobs, owner="another-runner", limit=1, lease=timedelta(minutes=5)
+        run_store.claim_runs, owner="another-runner", limit=1, lease=timedelta(minutes=5)
     )
-    assert held.job_id == job_id
+    assert held.run_id == run_id
 
     result = drain(db)
 
     assert result.exit_code == 0, result.output
-    row = db.run_read(job_store.get_job, job_id=job_id)
+    row = db.run_read(run_store.get_run, run_id=run_id)
     assert (row.state, row.claimed_by) == ("running", "another-runner")

@@ -1,4 +1,4 @@
-"""The job runner on real databases: runs, outcomes, correlation ids, cancellation, stopping."""
+"""The run executor on real databases: runs, outcomes, correlation ids, cancellation, stopping."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from haystack_collector import store
+from haystack_collector import metrics, store
 from haystack_collector.db import Database
 from haystack_collector.db.schema import items, status
 from haystack_collector.engines import Engine
-from haystack_collector.jobs import JobRunner, RunnerStats
 from haystack_collector.logs import ContextFilter
 from haystack_collector.queue import SqlQueue
+from haystack_collector.runs import RunExecutor, RunExecutorStats
 from haystack_collector.store import EventSpec, ItemRecord
-from haystack_collector.store import jobs as job_store
-from haystack_collector.store.jobs import JobRow
+from haystack_collector.store import runs as run_store
+from haystack_collector.store.runs import RunRow
 from haystack_collector.worker import Worker
-from tests.integration.api.jobs_fixtures import PUBLIC_URL, Failing, Gate, Seeds, Slow
+from tests.integration.api.runs_fixtures import PUBLIC_URL, Failing, Gate, Seeds, Slow
 
 ENGINES: list[type[Engine]] = [Seeds, Slow, Failing]
 
@@ -59,22 +59,22 @@ def records() -> Iterator[Records]:
     logger.setLevel(level)
 
 
-def queue(db: Database, engine: type[Engine], **job: Any) -> int:
-    values: dict[str, Any] = {"settings": {}, "correlation_id": None, "requested_by": "t"} | job
-    return db.run(job_store.create_job, engine_id=engine.register(db).engine_id, **values)
+def queue(db: Database, engine: type[Engine], **run: Any) -> int:
+    values: dict[str, Any] = {"settings": {}, "correlation_id": None, "requested_by": "t"} | run
+    return db.run(run_store.create_run, engine_id=engine.register(db).engine_id, **values)
 
 
-def job(db: Database, job_id: int) -> JobRow:
-    return db.run_read(job_store.get_job, job_id=job_id)
+def run(db: Database, run_id: int) -> RunRow:
+    return db.run_read(run_store.get_run, run_id=run_id)
 
 
-def runner(db: Database, **options: Any) -> JobRunner:
-    return JobRunner(db, ENGINES, poll=0.05, **options)
+def runner(db: Database, **options: Any) -> RunExecutor:
+    return RunExecutor(db, ENGINES, poll=0.05, **options)
 
 
 async def run_until(
-    runners: list[JobRunner], done: Callable[[], bool], timeout: float = 20
-) -> list[RunnerStats]:
+    runners: list[RunExecutor], done: Callable[[], bool], timeout: float = 20
+) -> list[RunExecutorStats]:
     """Run the runners until ``done()`` holds (checked in a thread), then stop them."""
     tasks = [asyncio.create_task(each.run()) for each in runners]
     deadline = time.monotonic() + timeout
@@ -89,14 +89,20 @@ async def run_until(
     return list(await asyncio.gather(*tasks))
 
 
-def ended(db: Database, *job_ids: int) -> Callable[[], bool]:
-    return lambda: all(job(db, i).state in job_store.FINAL_STATES for i in job_ids)
+def ended(db: Database, *run_ids: int) -> Callable[[], bool]:
+    return lambda: all(run(db, i).state in run_store.FINAL_STATES for i in run_ids)
 
 
-def jobs_observed(engine: str, state: str) -> float:
-    """How many job durations the metrics histogram holds for the engine and final state."""
+@pytest.fixture(autouse=True)
+def _metrics_kept() -> None:
+    """This process keeps the counters, as a serving process does (run alone, no app did it)."""
+    metrics.enable()
+
+
+def runs_observed(engine: str, state: str) -> float:
+    """How many run durations the metrics histogram holds for the engine and final state."""
     labels = {"engine": engine, "state": state}
-    return REGISTRY.get_sample_value("haystack_job_duration_seconds_count", labels) or 0.0
+    return REGISTRY.get_sample_value("haystack_run_duration_seconds_count", labels) or 0.0
 
 
 def count_items(db: Database, prefix: str) -> int:
@@ -105,76 +111,76 @@ def count_items(db: Database, prefix: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def test_a_job_runs_every_start_action_and_records_the_outcome(
+def test_a_run_runs_every_start_action_and_records_the_outcome(
     db: Database, records: Records
 ) -> None:
-    job_id = queue(db, Seeds, settings={"count": 3}, correlation_id="req-1234")
-    durations_before = jobs_observed("jobs-test-seeds", "done")
+    run_id = queue(db, Seeds, settings={"count": 3}, correlation_id="req-1234")
+    durations_before = runs_observed("runs-test-seeds", "done")
 
-    (stats,) = asyncio.run(run_until([runner(db, owner="runner-1")], ended(db, job_id)))
+    (stats,) = asyncio.run(run_until([runner(db, owner="runner-1")], ended(db, run_id)))
 
-    done = job(db, job_id)
+    done = run(db, run_id)
     assert (done.state, done.error, done.claimed_by) == ("done", None, "runner-1")
     assert (done.items_stored, done.events_enqueued) == (4, 3)  # seed-many 3 + seed-one 1
     assert done.started is not None
     assert done.finished is not None
     assert count_items(db, PUBLIC_URL) == 4
     assert (stats.claimed, stats.done, stats.failed, stats.items_stored) == (1, 1, 0, 4)
-    assert jobs_observed("jobs-test-seeds", "done") == durations_before + 1
+    assert runs_observed("runs-test-seeds", "done") == durations_before + 1
     # Every line logged while running it, the engine's own included, carries the request's id.
-    work = [r for r in records.seen if getattr(r, "haystack_context", {}).get("job_id") == job_id]
-    assert any(r.name == "haystack.engines.jobs-test-seeds" for r in work)
+    work = [r for r in records.seen if getattr(r, "haystack_context", {}).get("run_id") == run_id]
+    assert any(r.name == "haystack.engines.runs-test-seeds" for r in work)
     assert {getattr(r, "correlation_id", None) for r in work} == {"req-1234"}
 
 
-def test_a_job_naming_an_action_runs_only_that_action(db: Database) -> None:
-    job_id = queue(db, Seeds, action="seed-one", settings={"url": "https://one.test"})
+def test_a_run_naming_an_action_runs_only_that_action(db: Database) -> None:
+    run_id = queue(db, Seeds, action="seed-one", settings={"url": "https://one.test"})
 
-    asyncio.run(run_until([runner(db)], ended(db, job_id)))
+    asyncio.run(run_until([runner(db)], ended(db, run_id)))
 
-    done = job(db, job_id)
+    done = run(db, run_id)
     assert (done.state, done.items_stored, done.events_enqueued) == ("done", 1, 0)
     assert count_items(db, "https://one.test/") == 1
 
 
-def test_a_failing_action_fails_the_job_and_keeps_what_it_stored(db: Database) -> None:
-    job_id = queue(db, Failing)
+def test_a_failing_action_fails_the_run_and_keeps_what_it_stored(db: Database) -> None:
+    run_id = queue(db, Failing)
 
-    (stats,) = asyncio.run(run_until([runner(db)], ended(db, job_id)))
+    (stats,) = asyncio.run(run_until([runner(db)], ended(db, run_id)))
 
-    failed = job(db, job_id)
+    failed = run(db, run_id)
     assert failed.state == "failed"
     assert failed.error == "fail: RuntimeError: the source is gone"
     assert failed.items_stored == 1
     assert count_items(db, "https://failing.test/") == 1
     assert (stats.done, stats.failed) == (0, 1)
-    assert jobs_observed("jobs-test-failing", "failed") >= 1
+    assert runs_observed("runs-test-failing", "failed") >= 1
 
 
-def test_settings_the_engine_refuses_fail_the_job(db: Database) -> None:
-    job_id = queue(db, Seeds, settings={"count": "many"})
+def test_settings_the_engine_refuses_fail_the_run(db: Database) -> None:
+    run_id = queue(db, Seeds, settings={"count": "many"})
 
-    asyncio.run(run_until([runner(db)], ended(db, job_id)))
+    asyncio.run(run_until([runner(db)], ended(db, run_id)))
 
-    failed = job(db, job_id)
+    failed = run(db, run_id)
     assert failed.state == "failed"
     assert failed.error is not None
     assert "count: Input should be a valid integer" in failed.error
 
 
-def test_two_runners_run_each_job_once(db: Database) -> None:
-    job_ids = [
+def test_two_runners_run_each_run_once(db: Database) -> None:
+    run_ids = [
         queue(db, Seeds, action="seed-one", settings={"url": f"https://twice.test/{i}"})
         for i in range(12)
     ]
 
     stats = asyncio.run(
-        run_until([runner(db, owner="runner-a"), runner(db, owner="runner-b")], ended(db, *job_ids))
+        run_until([runner(db, owner="runner-a"), runner(db, owner="runner-b")], ended(db, *run_ids))
     )
 
     assert sum(s.claimed for s in stats) == sum(s.done for s in stats) == 12
-    assert {job(db, i).state for i in job_ids} == {"done"}
-    # One Status row per run of the action: no job ran twice.
+    assert {run(db, i).state for i in run_ids} == {"done"}
+    # One Status row per run of the action: no run ran twice.
     engine_id = Seeds.register(db).engine_id
     with db.read() as conn:
         runs = conn.execute(
@@ -184,7 +190,7 @@ def test_two_runners_run_each_job_once(db: Database) -> None:
     assert count_items(db, "https://twice.test/") == 12
 
 
-def test_a_cancelled_job_stops_and_stays_cancelled(db: Database) -> None:
+def test_a_cancelled_run_stops_and_stays_cancelled(db: Database) -> None:
     slow = queue(db, Slow)
     the_runner = runner(db, concurrency=1)
 
@@ -192,11 +198,11 @@ def test_a_cancelled_job_stops_and_stays_cancelled(db: Database) -> None:
         task = asyncio.create_task(the_runner.run())
         assert await asyncio.to_thread(Gate.entered.wait, 10)
         await asyncio.to_thread(
-            db.run, job_store.cancel_jobs, engine_id=Slow.register(db).engine_id
+            db.run, run_store.cancel_runs, engine_id=Slow.register(db).engine_id
         )
-        # The runner notices at its next renewal and frees its slot for the next job.
+        # The runner notices at its next renewal and frees its slot for the next run.
         nxt = await asyncio.to_thread(queue, db, Seeds, action="seed-one")
-        while await asyncio.to_thread(lambda: job(db, nxt).state) != "done":
+        while await asyncio.to_thread(lambda: run(db, nxt).state) != "done":
             await asyncio.sleep(0.05)
         Gate.release.set()  # the abandoned thread ends; its outcome is dropped
         await asyncio.sleep(0.2)
@@ -205,14 +211,14 @@ def test_a_cancelled_job_stops_and_stays_cancelled(db: Database) -> None:
 
     asyncio.run(scenario())
 
-    cancelled = job(db, slow)
+    cancelled = run(db, slow)
     assert (cancelled.state, cancelled.error) == ("cancelled", "engine stopped")
     assert cancelled.items_stored == 0
     assert the_runner.stats.cancelled == 1
     assert the_runner.stats.done == 1
 
 
-def test_stopping_hands_running_jobs_back_after_the_grace(db: Database) -> None:
+def test_stopping_hands_running_runs_back_after_the_grace(db: Database) -> None:
     slow = queue(db, Slow)
     the_runner = runner(db, grace=0.1)
 
@@ -225,12 +231,12 @@ def test_stopping_hands_running_jobs_back_after_the_grace(db: Database) -> None:
 
     asyncio.run(scenario())
 
-    released = job(db, slow)
+    released = run(db, slow)
     assert (released.state, released.claimed_by, released.started) == ("queued", None, None)
     assert the_runner.stats.released == 1
 
 
-def test_stopping_lets_a_job_finish_within_the_grace(db: Database) -> None:
+def test_stopping_lets_a_run_finish_within_the_grace(db: Database) -> None:
     slow = queue(db, Slow)
     the_runner = runner(db, grace=10)
 
@@ -244,17 +250,17 @@ def test_stopping_lets_a_job_finish_within_the_grace(db: Database) -> None:
 
     asyncio.run(scenario())
 
-    assert job(db, slow).state == "done"
+    assert run(db, slow).state == "done"
     assert the_runner.stats.released == 0
 
 
-def test_a_runner_in_a_thread_runs_jobs_until_the_block_ends(db: Database) -> None:
-    job_id = queue(db, Seeds, action="seed-one")
+def test_a_runner_in_a_thread_runs_runs_until_the_block_ends(db: Database) -> None:
+    run_id = queue(db, Seeds, action="seed-one")
     the_runner = runner(db)
 
     with the_runner.running_in_thread():
         deadline = time.monotonic() + 20
-        while job(db, job_id).state != "done":
+        while run(db, run_id).state != "done":
             assert time.monotonic() < deadline
             time.sleep(0.05)
 
@@ -314,10 +320,10 @@ def test_queue_claims_skip_the_events_of_disabled_engines(db: Database) -> None:
 
 
 def test_a_lease_that_runs_out_mid_run_is_taken_over(db: Database) -> None:
-    job_id = queue(db, Seeds, action="seed-one")
-    first = db.run(job_store.claim_jobs, owner="dead", limit=1, lease=timedelta(seconds=-1))
-    assert [j.job_id for j in first] == [job_id]
+    run_id = queue(db, Seeds, action="seed-one")
+    first = db.run(run_store.claim_runs, owner="dead", limit=1, lease=timedelta(seconds=-1))
+    assert [j.run_id for j in first] == [run_id]
 
-    asyncio.run(run_until([runner(db, owner="heir")], ended(db, job_id)))
+    asyncio.run(run_until([runner(db, owner="heir")], ended(db, run_id)))
 
-    assert (job(db, job_id).state, job(db, job_id).claimed_by) == ("done", "heir")
+    assert (run(db, run_id).state, run(db, run_id).claimed_by) == ("done", "heir")
