@@ -53,6 +53,7 @@ from haystack_collector.extract.sites import (
 )
 from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.fetch import Fetcher, FetchResult
+from haystack_collector.fetch.render import IDLE
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
@@ -389,7 +390,7 @@ async def _render(
     rendered = await ctx.browser().render(
         url,
         settings=fetcher.settings,
-        wait=None if defn.wait is None else defn.wait.spec(),
+        wait=IDLE if defn.wait is None else defn.wait.spec(),
         scroll=None if defn.scroll is None else defn.scroll.spec(),
     )
     return rendered.as_fetch_result()

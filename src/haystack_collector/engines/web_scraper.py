@@ -57,6 +57,7 @@ from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
+from haystack_collector.fetch.render import IDLE
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Task
@@ -350,7 +351,7 @@ class WebScraper(FetchingEngine):
         rendered = await ctx.browser().render(
             url,
             settings=fetcher.settings,
-            wait=None if spec.wait is None else spec.wait.spec(),
+            wait=IDLE if spec.wait is None else spec.wait.spec(),
             scroll=None if spec.scroll is None else spec.scroll.spec(),
         )
         return rendered.as_fetch_result()
