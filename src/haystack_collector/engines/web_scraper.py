@@ -126,8 +126,9 @@ class WebScraperSettings(BaseModel):
     # Render each page in the browser (fetch/browser.py) before reading its links: for sites
     # whose content a script inserts. ``wait`` and ``scroll`` say how (unset: page load only).
     render: bool = False
-    wait: WaitOptions | None = None
-    scroll: ScrollOptions | None = None
+    # Blocks of their own, left out of the UI's flat form (the API and the CLI set them).
+    wait: SkipJsonSchema[WaitOptions | None] = None
+    scroll: SkipJsonSchema[ScrollOptions | None] = None
 
 
 @dataclass(frozen=True, slots=True)
