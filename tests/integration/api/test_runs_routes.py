@@ -305,15 +305,22 @@ def test_the_legacy_jobs_routes_queue_list_and_show_the_same_runs(api: Api) -> N
     legacy = api.client.post("/api/jobs/scrape", json=body, headers=api.auth)
     assert legacy.status_code == 202
     run_id = legacy.json()["run_id"]
+    # A client written against the legacy names reads the id it always read.
+    assert legacy.json()["job_id"] == run_id
     assert api.db.run_read(run_store.get_run, run_id=run_id).action == "seed-many"
 
     listed = api.client.get("/api/jobs", params={"engine": "runs-test-seeds"}, headers=api.auth)
     new = api.client.get("/api/runs", params={"engine": "runs-test-seeds"}, headers=api.auth)
     assert listed.status_code == new.status_code == 200
-    assert listed.json() == new.json()
+    assert listed.json()["runs"] == new.json()["runs"]
+    assert listed.json()["next"] == new.json()["next"]
     assert [run["run_id"] for run in listed.json()["runs"]] == [run_id]
-    shown = api.client.get(f"/api/jobs/{run_id}", headers=api.auth)
-    assert shown.json() == api.client.get(f"/api/runs/{run_id}", headers=api.auth).json()
+    assert [job["job_id"] for job in listed.json()["jobs"]] == [run_id]
+    assert "jobs" not in new.json()
+    assert "job_id" not in new.json()["runs"][0]
+    shown = api.client.get(f"/api/jobs/{run_id}", headers=api.auth).json()
+    current = api.client.get(f"/api/runs/{run_id}", headers=api.auth).json()
+    assert shown == {**current, "job_id": run_id}
     # Writes through the legacy name need a token as the new one does.
     assert api.client.post("/api/jobs/scrape", json=body).status_code == 401
     assert api.client.get("/api/jobs/999999", headers=api.auth).status_code == 404

@@ -55,6 +55,8 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0008",
             "0009",
             "0010",
+            "0011",
+            "0013",
         )
         assert not before.up_to_date
         after = upgrade(db)
@@ -98,6 +100,8 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         "0008",
         "0009",
         "0010",
+        "0011",
+        "0013",
     )
 
     after = upgrade(db)

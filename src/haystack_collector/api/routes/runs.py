@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from haystack_collector import store
@@ -294,18 +293,83 @@ def _engine_names(db: Database) -> dict[int, str]:
 
 
 # The legacy names: these routes were ``/api/jobs...`` before an engine run requested through
-# the API was called a run. Same handlers and bodies, marked deprecated in the OpenAPI schema.
-legacy_router = APIRouter(tags=["runs"], deprecated=True)
-for _route in router.routes:
-    assert isinstance(_route, APIRoute)
-    legacy_router.add_api_route(
-        LEGACY_PREFIX + _route.path.removeprefix(router.prefix),
-        _route.endpoint,
-        methods=sorted(_route.methods or ()),
-        response_model=_route.response_model,
-        status_code=_route.status_code,
-        responses=_route.responses,
-        name=f"legacy_{_route.name}",
-        summary=f"{_route.summary or _route.name.replace('_', ' ').capitalize()} (legacy name)",
-        description=f"Deprecated: the legacy name of `{_route.path}`.\n\n{_route.description}",
-    )
+# the API was called a run. Same handlers, marked deprecated in the OpenAPI schema, and their
+# answers carry the names those routes always had (``job_id``, ``jobs``) beside the new ones, so
+# a client written against them keeps working.
+legacy_router = APIRouter(
+    prefix=LEGACY_PREFIX,
+    tags=["runs"],
+    deprecated=True,
+    responses=error_responses(401, 422, 429, 503, described=RUN_ERRORS),
+)
+
+
+class LegacyRunQueued(RunQueued):
+    job_id: int = Field(description="The legacy name of `run_id`.")
+
+
+class LegacyRunOut(RunOut):
+    job_id: int = Field(description="The legacy name of `run_id`.")
+
+
+class LegacyRunDetail(RunDetail):
+    job_id: int = Field(description="The legacy name of `run_id`.")
+
+
+class LegacyRunList(RunList):
+    jobs: list[LegacyRunOut] = Field(description="The legacy name of `runs`.")
+
+
+def _legacy_doc(route: str) -> str:
+    return f"Deprecated: the legacy name of `{router.prefix}{route}`; answers also carry `job_id`."
+
+
+@legacy_router.post(
+    "/scrape",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=LegacyRunQueued,
+    responses=error_responses(404, 409, described=RUN_ERRORS),
+    summary="Scrape (legacy name)",
+    description=_legacy_doc("/scrape"),
+)
+async def legacy_scrape(
+    request: ScrapeRequest, db: DbDep, settings: SettingsDep, principal: WriteAccess
+) -> LegacyRunQueued:
+    queued = await scrape(request, db, settings, principal)
+    return LegacyRunQueued(**queued.model_dump(), job_id=queued.run_id)
+
+
+@legacy_router.get(
+    "",
+    response_model=LegacyRunList,
+    responses=error_responses(404, described=RUN_ERRORS),
+    summary="List runs (legacy name)",
+    description=_legacy_doc(""),
+)
+def legacy_list_runs(
+    db: DbDep,
+    _: ReadAccess,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Runs older than this id.")
+    ] = None,
+    engine: Annotated[str | None, Query(description="Only this engine's runs.")] = None,
+    state: RunState | None = None,
+) -> LegacyRunList:
+    found = list_runs(db, _, limit=limit, before=before, engine=engine, state=state)
+    legacy = [LegacyRunOut(**run.model_dump(), job_id=run.run_id) for run in found.runs]
+    return LegacyRunList(runs=found.runs, jobs=legacy, next=found.next)
+
+
+@legacy_router.get(
+    "/{run_id:int}",
+    response_model=LegacyRunDetail,
+    responses=error_responses(404, described=RUN_ERRORS),
+    summary="Get run (legacy name)",
+    description=_legacy_doc("/{run_id}"),
+)
+def legacy_get_run(
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep, access: ReadAccess
+) -> LegacyRunDetail:
+    run = get_run(run_id, db, access)
+    return LegacyRunDetail(**run.model_dump(), job_id=run.run_id)

@@ -3,9 +3,10 @@
 A definition names the pages to start from (``start_urls``) or the search form to submit
 (``search``), whether pages are rendered in a browser first (``fetch: browser``, with
 ``wait`` and ``scroll``), how to find each listing on a results page and the fields in it,
-the link to the next results page, the fields of a listing's detail page, and which fields
-are the normalized job fields. Every selector is checked when the file is loaded, so a typo is an
-error naming the file and the field, not an empty harvest later.
+the link to the next results page, the fields of a listing's detail page, which fields are
+the normalized posting fields, and what of a detail page is no change (``volatile``). Every
+selector is checked when the file is loaded, so a typo is an error naming the file and the
+field, not an empty harvest later.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ import string
 from typing import Any, Literal
 
 from parsel import Selector
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
+from haystack_collector.extract.volatile import VolatileRules
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 
 __all__ = [
-    "JOB_FIELD_NAMES",
+    "POSTING_FIELD_NAMES",
     "DetailSpec",
     "FieldSpec",
     "ListingSpec",
@@ -30,8 +40,10 @@ __all__ = [
 ]
 
 FieldType = Literal["text", "url", "int", "float", "date", "datetime", "list"]
-JobFieldName = Literal["title", "company", "location", "compensation", "employment_type", "posted"]
-JOB_FIELD_NAMES: tuple[str, ...] = (
+PostingFieldName = Literal[
+    "title", "company", "location", "compensation", "employment_type", "posted"
+]
+POSTING_FIELD_NAMES: tuple[str, ...] = (
     "title",
     "company",
     "location",
@@ -143,9 +155,11 @@ class ListingSpec(_Strict):
 
 
 class DetailSpec(_Strict):
-    """A listing's own page: its fields (merged over the listing's)."""
+    """A listing's own page: its fields (merged over the listing's), and the notice the board
+    shows on a listing that was removed or has expired (``gone``: the listing is gone)."""
 
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    gone: Locator | None = None
 
     _check_names = field_validator("fields")(_check_field_names)
 
@@ -191,7 +205,13 @@ class SiteDefinition(_Strict):
     search: SearchForm | None = None
     listing: ListingSpec
     detail: DetailSpec | None = None
-    job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+    # posting field -> record field; ``job`` is the section's name before postings had theirs.
+    posting: dict[PostingFieldName, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("posting", "job")
+    )
+    # What of a detail page is no change when it is fetched again (a footer clock, an ad):
+    # its visible text under these rules is kept as the listing's TextDigest.
+    volatile: VolatileRules | None = None
     # How pages are fetched: "browser" renders them (scripts run) before the selectors apply,
     # waiting and scrolling as ``wait`` and ``scroll`` say (fetch/browser.py).
     fetch: Literal["http", "browser"] = "http"
@@ -219,10 +239,10 @@ class SiteDefinition(_Strict):
         if self.fetch != "browser" and (self.wait is not None or self.scroll is not None):
             raise ValueError("'wait' and 'scroll' apply to 'fetch: browser' only")
         known = set(self.listing.fields) | set(self.detail.fields if self.detail else ())
-        for job_field, record_field in self.job.items():
+        for name, record_field in self.posting.items():
             if record_field not in known:
                 raise ValueError(
-                    f"job.{job_field} names no listing or detail field: {record_field!r}"
+                    f"posting.{name} names no listing or detail field: {record_field!r}"
                 )
         return self
 
