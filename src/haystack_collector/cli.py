@@ -37,6 +37,8 @@ from haystack_collector.errors import (
 )
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
+from haystack_collector.revisit_cli import make_revisit_command
+from haystack_collector.versions_cli import make_versions_app
 
 # Each command imports what it needs when it runs: `haystack --version`, `--help` and the
 # commands that never serve the API (crawl, worker) start without the database layer, the
@@ -141,6 +143,7 @@ def _settings(ctx: typer.Context) -> Settings:
         configure_defaults,
     )
     from haystack_collector.settings import load_settings  # noqa: PLC0415
+    from haystack_collector.store import versions  # noqa: PLC0415
 
     state = _state(ctx)
     if state.settings is None:
@@ -155,6 +158,11 @@ def _settings(ctx: typer.Context) -> Settings:
         # Engines fall back on these folders and depth; the next command reads its own.
         configure_defaults(EngineDefaults.of(settings))
         ctx.find_root().call_on_close(lambda: configure_defaults(None))
+        # Every write of item data applies the version retention (store/versions.py).
+        versions.configure_retention(
+            versions.retention_of(settings.versions_keep, settings.versions_max_age)
+        )
+        ctx.find_root().call_on_close(lambda: versions.configure_retention(None))
     return state.settings
 
 
@@ -793,42 +801,175 @@ def engines_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
             typer.echo(f"  {action['kind']:<5} {action['name']}")
 
 
-# --- jobs ----------------------------------------------------------------------------------
+# --- postings ------------------------------------------------------------------------------
 
 
-@app.command("jobs")
-@_reports_errors
-def jobs_list(
+def postings_command(
     ctx: typer.Context,
-    source: Annotated[
-        str | None, typer.Option("--source", help="Only jobs this source (engine or site) found.")
+    *,
+    q: Annotated[
+        str | None,
+        typer.Option("--q", "--keyword", help="Every word in the title, company or description."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many jobs.")] = 50,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Only postings this source (engine or site) found."),
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Only postings with this text in the location.")
+    ] = None,
+    compensation: Annotated[
+        bool | None,
+        typer.Option(
+            "--compensation/--no-compensation",
+            help="Only postings that state (do not state) a compensation.",
+            show_default=False,
+        ),
+    ] = None,
+    min_compensation: Annotated[
+        float | None,
+        typer.Option(
+            "--min-compensation",
+            min=0,
+            metavar="N",
+            help="Only postings that can pay at least N per year (see docs/postings.md).",
+        ),
+    ] = None,
+    posted_since: Annotated[
+        str | None,
+        typer.Option("--posted-since", metavar="YYYY-MM-DD", help="Posted on or after this day."),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only postings in this status (repeat for several)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many postings.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first.")] = 0,
+    set_status: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--set-status",
+            metavar="FINGERPRINT STATUS",
+            help="Move one posting to STATUS (new, seen, applied, interviewing, offer,"
+            " rejected, archived, ignored) instead of listing.",
+        ),
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="A note recorded with --set-status.")
+    ] = None,
+    csv_output: Annotated[
+        bool, typer.Option("--csv", help="Print every matching posting as CSV (no paging).")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """The newest job postings from every source, one line per job however many boards list it."""
+    """The postings board: job postings from every source, one per job, newest first.
+
+    Filters combine; --set-status moves one posting through the workflow
+    (new -> seen -> applied -> interviewing -> offer/rejected, or archived/ignored).
+    """
+    from datetime import date  # noqa: PLC0415
+
+    from haystack_collector.extract.records import to_jsonable  # noqa: PLC0415
+    from haystack_collector.store.postings import (  # noqa: PLC0415
+        POSTING_STATUSES,
+        PostingFilter,
+        iter_postings,
+        list_postings,
+        set_posting_status,
+    )
+
+    def checked(value: str, option: str) -> Any:
+        if value not in POSTING_STATUSES:
+            raise ConfigError(
+                f"{option}: not a posting status: {value!r} (one of {', '.join(POSTING_STATUSES)})",
+                setting=option,
+            )
+        return value
+
+    db = _ready_database(ctx)
+    if set_status is not None:
+        fingerprint, target = set_status
+        change = db.run(
+            set_posting_status,
+            fingerprint=fingerprint,
+            status=checked(target, "--set-status"),
+            note=note,
+            by="cli",
+        )
+        if json_output:
+            _print_json({"change": to_jsonable(change)})
+        elif change.changed:
+            typer.echo(f"{fingerprint}: {change.previous} -> {change.status}")
+        else:
+            typer.echo(f"{fingerprint}: already {change.status}")
+        return
+    try:
+        since = date.fromisoformat(posted_since) if posted_since else None
+    except ValueError:
+        raise ConfigError(
+            f"--posted-since: not a date (YYYY-MM-DD): {posted_since!r}", setting="--posted-since"
+        ) from None
+    where = PostingFilter(
+        q=q or None,
+        source=source,
+        location=location,
+        compensation=compensation,
+        min_compensation=min_compensation,
+        posted_since=since,
+        status=tuple(checked(value, "--status") for value in status) if status else None,
+    )
+    if csv_output:
+        from haystack_collector.csv_export import (  # noqa: PLC0415
+            POSTING_FIELDS,
+            csv_pieces,
+            posting_rows,
+        )
+
+        postings = db.run_read(lambda conn: list(iter_postings(conn, where=where)))
+        for piece in csv_pieces(POSTING_FIELDS, posting_rows(postings)):
+            sys.stdout.write(piece)
+        sys.stdout.flush()
+        return
+    page = db.run_read(list_postings, where=where, limit=limit, offset=offset)
+    if json_output:
+        _print_json(
+            {
+                "postings": [to_jsonable(posting) for posting in page.postings],
+                "total": page.total,
+                "counts": page.counts,
+            }
+        )
+        return
+    _print_postings(page.postings, page.total)
+
+
+def _print_postings(postings: list[Any], total: int) -> None:
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
-    from haystack_collector.extract.records import to_jsonable  # noqa: PLC0415
-    from haystack_collector.store.job_postings import list_jobs  # noqa: PLC0415
-
-    found = _ready_database(ctx).run_read(list_jobs, source=source, limit=limit)
-    if json_output:
-        _print_json({"jobs": [to_jsonable(job) for job in found]})
-        return
-    table = Table("title", "company", "location", "posted", "sources", box=None)
-    for job in found:
-        posted = job.posted.isoformat() if job.posted else ""
+    table = Table(
+        "status", "title", "company", "location", "posted", "sources", "fingerprint", box=None
+    )
+    for posting in postings:
+        posted = posting.posted.isoformat() if posting.posted else ""
+        status = posting.status + (" (gone)" if posting.gone else "")
         table.add_row(
-            Text(job.title or ""),  # Text: scraped strings are never read as rich markup
-            Text(job.company or ""),
-            Text(job.location or ""),
+            status,
+            Text(posting.title or ""),  # Text: scraped strings are never read as rich markup
+            Text(posting.company or ""),
+            Text(posting.location or ""),
             posted,
-            Text(", ".join(job.sources)),
+            Text(", ".join(posting.sources)),
+            posting.fingerprint,
         )
     Console().print(table)
+    typer.echo(f"{len(postings)} of {total} posting(s)")
+
+
+# `haystack jobs` was the command's name before postings had a board: kept, hidden, as an alias.
+app.command("postings")(_reports_errors(postings_command))
+app.command("jobs", hidden=True)(_reports_errors(postings_command))
 
 
 # --- schedules -----------------------------------------------------------------------------
@@ -1197,10 +1338,33 @@ def crawl(
             help="With --render: keep html,png,pdf of each page (under the downloads folder).",
         ),
     ] = None,
+    main_text: Annotated[
+        bool,
+        typer.Option(
+            "--main-text",
+            help="Keep each page's main text (searchable, diffed between versions).",
+        ),
+    ] = False,
     stats_interval: Annotated[
         float,
         typer.Option("--stats-interval", min=0.1, metavar="S", help="Seconds between stats lines."),
     ] = 10.0,
+    revisit_every: Annotated[
+        str | None,
+        typer.Option(
+            "--revisit-every",
+            metavar="DURATION",
+            help="Re-visit the crawl's pages this often (24h, 1d12h); a worker runs it.",
+        ),
+    ] = None,
+    revisit_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--revisit-older-than",
+            metavar="DURATION",
+            help="Only pages last looked at longer ago (default: half of --revisit-every).",
+        ),
+    ] = None,
 ) -> None:
     """Crawl URL's site (depth- and page-limited, trap-resistant), storing every page.
 
@@ -1215,8 +1379,11 @@ def crawl(
     )
     from haystack_collector.crawl import crawl as run_runtime_crawl  # noqa: PLC0415
     from haystack_collector.engines.web_scraper import CrawlSpec  # noqa: PLC0415
+    from haystack_collector.revisits import parse_duration  # noqa: PLC0415
 
     settings = _settings(ctx)
+    if revisit_older_than is not None and revisit_every is None:
+        raise ConfigError("--revisit-older-than needs --revisit-every")
     options = CrawlOptions(
         url=url,
         max_depth=settings.web_scraper_depth if max_depth is None else max_depth,
@@ -1225,6 +1392,11 @@ def crawl(
         delay=delay,
         allowed_domains=tuple(allow_domain or ()),
         obey_robots=not ignore_robots,
+        main_text=main_text,
+        revisit_every=None if revisit_every is None else parse_duration(revisit_every),
+        revisit_older_than=(
+            None if revisit_older_than is None else parse_duration(revisit_older_than)
+        ),
         **_render_options(
             render=render,
             selector=wait_selector,
@@ -1353,6 +1525,12 @@ def _read_regular_file(file: Path) -> bytes:
 
 # `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).
 app.add_typer(make_token_app(_ready_database), name="token")
+# `haystack versions prune`: the version retention applied to every item.
+app.add_typer(make_versions_app(_ready_database, _settings), name="versions")
+# `haystack revisit ENGINE --every 24h --older-than 12h`, `--list`: re-visit policies.
+app.command("revisit")(
+    make_revisit_command(_ready_database, lambda ctx: _settings(ctx).revisit_batch)
+)
 
 
 def main() -> None:

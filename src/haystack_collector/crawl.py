@@ -37,6 +37,7 @@ from haystack_collector.engines.web_scraper import (
     WebScraperSettings,
 )
 from haystack_collector.errors import HaystackError
+from haystack_collector.extract.volatile import VolatileRules
 from haystack_collector.fetch import FetchSettings
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.logs import get_logger
@@ -72,6 +73,10 @@ class CrawlOptions:
     delay: float | None = None
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
+    main_text: bool = False
+    volatile: VolatileRules | None = None  # what of its pages does not count as a change
+    revisit_every: int | None = None  # seconds: re-visit the crawl's pages this often
+    revisit_older_than: int | None = None  # seconds: only pages last looked at longer ago
     render: bool = False  # pages rendered in the browser (``--render``)
     wait: WaitOptions | None = None
     scroll: ScrollOptions | None = None
@@ -94,6 +99,10 @@ class CrawlOptions:
             url=self.url,
             max_pages=self.max_pages,
             allowed_domains=list(self.allowed_domains),
+            main_text=self.main_text,
+            volatile=self.volatile,
+            revisit_every=self.revisit_every,
+            revisit_older_than=self.revisit_older_than,
             render=self.render,
             wait=self.wait,
             scroll=self.scroll,

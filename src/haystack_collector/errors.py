@@ -14,6 +14,7 @@ the original chained as ``__cause__``, so callers only ever catch Haystack's own
     │       └── IntegrityViolation     a unique or foreign key constraint refused the row
     ├── ValueTooLongError              a value exceeds its column; nothing is truncated silently
     ├── NotFoundError                  an item, engine, action or config key does not exist
+    ├── ConflictError                  a change the thing's current state does not allow
     ├── ExtractionError                a page or file could not be turned into records
     └── RateLimitExceeded              a local limiter gave up waiting for a token
 
@@ -103,6 +104,10 @@ class ValueTooLongError(HaystackError, ValueError):
 
 class NotFoundError(HaystackError, LookupError):
     """The thing asked for does not exist."""
+
+
+class ConflictError(HaystackError):
+    """A change the current state does not allow (a posting status move that is not allowed)."""
 
 
 class ExtractionError(HaystackError):

@@ -8,7 +8,8 @@
   fetches (and renders) with, the worker's browser included, handed to the worker, the
   scheduler and the run executor, and through them to
   each action's context. Nothing is set on an engine class;
-* the worker, the scheduler (fired by the worker) and the run executor (API-queued runs).
+* the worker, the scheduler (fired by the worker) and the run executor (API-queued runs);
+* the re-visiter (revisits.py): the re-visit policies' ticks, fired by the scheduler.
 
 Every command starts one and differs only in its ``Parts``: ``haystack worker`` runs all of
 them, ``haystack run ENGINE`` and ``haystack crawl`` a draining worker alone, ``haystack
@@ -34,6 +35,7 @@ from haystack_collector.queue import QueuePolicy, SqlQueue
 
 if TYPE_CHECKING:
     from haystack_collector.engines.base import Engine
+    from haystack_collector.revisits import Revisiter
     from haystack_collector.runs import RunExecutor
     from haystack_collector.scheduler import Scheduler
     from haystack_collector.settings import Settings
@@ -55,6 +57,7 @@ class Parts:
 
     worker: bool = True
     scheduler: bool = True  # fired by the worker: off without one
+    revisits: bool = True  # re-visit policies' ticks, fired by the scheduler: off without it
     run_executor: bool = True  # runs queued through the API (engine starts)
     follow_config: bool = True  # the Config table's MaxConcurrentJobs and DefaultDelay
     api: bool = False  # ``haystack serve``: the API shares the process (and its threads)
@@ -106,6 +109,7 @@ class Runtime:
             browser = settings.browser_settings()
         self.fetchers = Fetchers(self.fetch_settings, engines=engine_fetch, browser=browser)
         # Built in dependency order: the worker fires the scheduler and waits for the runner.
+        self.revisiter: Revisiter | None = None
         self.scheduler: Scheduler | None = None
         self.run_executor: RunExecutor | None = None
         self.worker: Worker | None = None
@@ -219,7 +223,17 @@ def _scheduler(runtime: Runtime) -> Scheduler | None:
         return None  # fired by the worker's loop: without a worker nothing would tick it
     from haystack_collector.scheduler import Scheduler  # noqa: PLC0415
 
-    return Scheduler(runtime.db, fetchers=runtime.fetchers)
+    return Scheduler(runtime.db, fetchers=runtime.fetchers, revisiter=runtime.revisiter)
+
+
+def _revisiter(runtime: Runtime) -> Revisiter | None:
+    parts = runtime.parts
+    if not (parts.revisits and parts.scheduler and parts.worker and runtime.engines):
+        return None  # its ticks are the scheduler's: without one nothing would fire them
+    from haystack_collector.revisits import DEFAULT_BATCH, Revisiter  # noqa: PLC0415
+
+    batch = DEFAULT_BATCH if runtime.settings is None else runtime.settings.revisit_batch
+    return Revisiter(runtime.db, runtime.engines, batch=batch)
 
 
 def _run_executor(runtime: Runtime) -> RunExecutor | None:
@@ -264,6 +278,7 @@ def _worker(runtime: Runtime) -> Worker | None:
 
 
 _BUILDERS: dict[str, Callable[[Runtime], Any]] = {
+    "revisiter": _revisiter,
     "scheduler": _scheduler,
     "run_executor": _run_executor,
     "worker": _worker,

@@ -21,6 +21,10 @@ future time and never fires in a loop), skipped, and recorded as skipped in a St
 the engine and a log line. The flag is checked on the schedule's Engines row when the due
 schedules are read, and again on the installed engine's row (the one the API disables, a
 newer version's row when the engine was upgraded) just before the run would start.
+
+A re-visit policy is a schedule too (``store.revisits``): its tick, claimed the same way, is
+handed to the runtime's ``Revisiter`` (revisits.py), which queues the policy's due items
+instead of running start actions. A process without one (re-visits off) skips the tick.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haystack_collector import store
 from haystack_collector.db import Database
@@ -40,6 +44,7 @@ from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.engines.registry import get_engine
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
+from haystack_collector.store.revisits import is_revisit
 from haystack_collector.store.schedules import (
     MissedPolicy,
     ScheduleRow,
@@ -61,6 +66,9 @@ __all__ = [
     "run_schedule",
     "schedule_engine",
 ]
+
+if TYPE_CHECKING:
+    from haystack_collector.revisits import Revisiter
 
 log = get_logger("haystack.scheduler")
 
@@ -112,11 +120,17 @@ def schedule_engine(
     )
 
 
-def run_schedule(db: Database, fetchers: Fetchers | None = None) -> FireCallback:
+def run_schedule(
+    db: Database, fetchers: Fetchers | None = None, revisiter: Revisiter | None = None
+) -> FireCallback:
     """The usual fire callback: run the schedule's engine's start actions with its settings
-    (fetching with ``fetchers``, the runtime's)."""
+    (fetching with ``fetchers``, the runtime's); a re-visit policy's tick goes to
+    ``revisiter`` (skipped without one)."""
 
     def fire(schedule: ScheduleRow, due: datetime) -> None:
+        if is_revisit(schedule):
+            _revisit(revisiter, schedule, due)
+            return
         row = db.run_read(store.get_engine, engine_id=schedule.engine_id)
         if row is None:
             raise NotFoundError(f"schedule {schedule.name!r}: engine {schedule.engine_id} is gone")
@@ -134,6 +148,17 @@ def run_schedule(db: Database, fetchers: Fetchers | None = None) -> FireCallback
                 )
 
     return fire
+
+
+def _revisit(revisiter: Revisiter | None, schedule: ScheduleRow, due: datetime) -> None:
+    from haystack_collector.revisits import RevisitsOff  # noqa: PLC0415
+
+    if revisiter is None:
+        raise RunSkipped("re-visits are off in this process")
+    try:
+        revisiter.fire(schedule, due)
+    except RevisitsOff as off:
+        raise RunSkipped(str(off)) from None
 
 
 def fire_due(
@@ -233,9 +258,11 @@ class Scheduler:
         fire: FireCallback | None = None,
         owner: str | None = None,
         fetchers: Fetchers | None = None,
+        revisiter: Revisiter | None = None,
     ) -> None:
         self.db = db
-        self.fire = fire or run_schedule(db, fetchers)
+        self.revisiter = revisiter
+        self.fire = fire or run_schedule(db, fetchers, revisiter)
         self.owner = owner or default_owner()
 
     def run_once(self, now: datetime | None = None) -> list[FiredRun]:

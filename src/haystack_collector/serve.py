@@ -40,6 +40,7 @@ from haystack_collector.logs import get_logger, setup_logging
 from haystack_collector.runs import RunExecutor
 from haystack_collector.runtime import API_ONLY, SERVE, Runtime
 from haystack_collector.settings import Settings
+from haystack_collector.store import versions
 from haystack_collector.worker import Worker
 
 __all__ = ["serve"]
@@ -105,11 +106,15 @@ def serve(
     # The address served is one of the Host names the API answers (guards.allowed_host_names).
     settings = settings.model_copy(update={"api_host": host})
     configure_defaults(EngineDefaults.of(settings))
+    versions.configure_retention(
+        versions.retention_of(settings.versions_keep, settings.versions_max_age)
+    )
     try:
         with Runtime.from_settings(settings, db=db, parts=SERVE if worker else API_ONLY) as runtime:
             asyncio.run(_serve(settings, runtime, host=host, port=port))
     finally:
         configure_defaults(None)
+        versions.configure_retention(None)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -252,6 +257,9 @@ def serve_api_process(
     for handler in setup_logging(settings.log_level, None, settings.log_json).handlers:
         handler.setLevel(console_level)
     configure_defaults(EngineDefaults.of(settings))  # the engine settings it validates
+    versions.configure_retention(
+        versions.retention_of(settings.versions_keep, settings.versions_max_age)
+    )
     with Runtime.from_settings(settings, parts=API_ONLY) as runtime:
         asyncio.run(_serve_api(settings, runtime.db, sock, parent))
 

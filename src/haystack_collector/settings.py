@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     web_scraper_depth: int = Field(
         default=3, ge=0, le=100, validation_alias=_env("WEB_SCRAPER_DEPTH")
     )
+    # Earlier versions of each item kept when its meaning changes (store/versions.py): the
+    # newest this many (0: keep none, and read nothing to decide), none older than this many
+    # days (unset: no age limit; an item's newest earlier version is always kept).
+    versions_keep: int = Field(default=50, ge=0, le=100_000, validation_alias=_env("VERSIONS_KEEP"))
+    versions_max_age: float | None = Field(
+        default=None, gt=0, validation_alias=_env("VERSIONS_MAX_AGE")
+    )
     # Seconds a worker may miss its heartbeats before any other worker judges it dead and
     # releases its claims (crash recovery; see worker.py). The same on every worker.
     worker_stall_timeout: float = Field(
@@ -124,6 +131,10 @@ class Settings(BaseSettings):
     # the machine's host name. Lets containers sharing a host name tell their workers apart.
     worker_name: str | None = Field(
         default=None, min_length=1, max_length=100, validation_alias=_env("WORKER_NAME")
+    )
+    # Items one re-visit policy's tick queues at most, unless the policy sets its own batch.
+    revisit_batch: int = Field(
+        default=500, ge=1, le=1_000_000, validation_alias=_env("REVISIT_BATCH")
     )
 
     # The fetcher (see fetch/settings.py for what each does and the rest of its knobs).

@@ -122,11 +122,11 @@ def test_a_shipped_site_definition_reads_a_listing_and_a_detail_page(tmp_path: P
         haystack_extract("site:realpython", board / "realpython_fakejobs_index.html", cwd=tmp_path)
     )
     assert len(listing) == 100
-    assert listing[0]["job"]["title"] == "Senior Python Developer"
+    assert listing[0]["posting"]["title"] == "Senior Python Developer"
     assert listing[0]["url"].endswith("/fake-jobs/jobs/senior-python-developer-0.html")
     detail_page = board / "realpython_fakejobs_detail_senior-python-developer-0.html"
     [detail] = records(haystack_extract("site:realpython", detail_page, cwd=tmp_path))
-    assert detail["job"]["company"] == "Payne, Roberts and Davis"
+    assert detail["posting"]["company"] == "Payne, Roberts and Davis"
     assert detail["fields"]["description"].startswith("Professional asset web application")
 
 

@@ -54,7 +54,7 @@ def test_worker_runs_the_worker_the_scheduler_and_the_job_runner(
 ) -> None:
     haystack(url, "worker", "--drain", "-e", "webScraper", "-c", "3", "--lease", "30")
     [runtime] = started
-    assert runtime.parts_built() == ["scheduler", "run_executor", "worker"]
+    assert runtime.parts_built() == ["revisiter", "scheduler", "run_executor", "worker"]
     assert runtime.worker is not None
     assert runtime.worker.concurrency == 3
     assert runtime.queue.policy.lease.total_seconds() == 30

@@ -24,6 +24,7 @@ PAGES = [
     ("/", "Dashboard"),
     ("/engines", "Engines"),
     ("/items", "Items"),
+    ("/postings", "Postings"),
     ("/runs", "Runs"),
     ("/queue", "Queue"),
     ("/hosts", "Hosts"),

@@ -19,10 +19,13 @@ from haystack_collector.api.routes import (
     hosts,
     items,
     metrics,
+    postings,
+    revisits,
     runs,
     status,
     stream,
 )
+from haystack_collector.api.routes import versions as item_versions
 from haystack_collector.db import Database
 from haystack_collector.settings import Settings
 from haystack_collector.ui import install_ui
@@ -41,10 +44,24 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.read_lane = deps.ReadLane.for_database(settings, db)
     errors.install(app)
     middleware.install(app, settings)
-    for module in (health, metrics, config, engines, items, status, runs, events, hosts, admin):
+    for module in (
+        health,
+        metrics,
+        config,
+        engines,
+        items,
+        postings,
+        status,
+        runs,
+        events,
+        hosts,
+        admin,
+    ):
         app.include_router(module.router)
     app.include_router(runs.legacy_router)
+    app.include_router(revisits.router)
     app.include_router(stream.router)
+    app.include_router(item_versions.router)
     deps.document_read_access(app, settings)
     _document_unreadable_bodies(app)
     install_ui(app)

@@ -3,6 +3,7 @@
 NotFoundError            404
 ConfigError              422  (a bad parameter or setting in the request)
 IntegrityViolation       409  (a unique or foreign key constraint refused the row)
+ConflictError            409  (a change the current state does not allow)
 ValueTooLongError        422
 DatabaseConnectionError  503  (with Retry-After)
 RateLimitExceeded        429  (with Retry-After)
@@ -21,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from haystack_collector.errors import (
     ConfigError,
+    ConflictError,
     DatabaseConnectionError,
     HaystackError,
     IntegrityViolation,
@@ -35,6 +37,7 @@ log = get_logger("haystack.api")
 _STATUS: tuple[tuple[type[HaystackError], int], ...] = (
     (NotFoundError, 404),
     (IntegrityViolation, 409),
+    (ConflictError, 409),
     (ConfigError, 422),
     (ValueTooLongError, 422),
     (DatabaseConnectionError, 503),

@@ -301,5 +301,79 @@ workers = Table(
     Index("ix_Workers_seen", "workerSeen"),
 )
 
+# The postings board (store.postings): a job posting is one ``JobFingerprint`` however many
+# items carry it, so its status is kept per fingerprint, apart from the items, and survives
+# their re-extraction. A posting without a row here is "new".
+FINGERPRINT_MAX = 64
+POSTING_STATUS_MAX = 20
+
+posting_status = Table(
+    "PostingStatus",
+    metadata,
+    Column("postingStatusId", Integer, primary_key=True),
+    Column("postingFingerprint", String(FINGERPRINT_MAX), nullable=False),
+    Column("postingStatus", String(POSTING_STATUS_MAX), nullable=False),  # POSTING_STATUSES
+    Column("postingStatusChanged", Timestamp, nullable=False),
+    UniqueConstraint("postingFingerprint", name="uq_PostingStatus_postingFingerprint"),
+    Index("ix_PostingStatus_status", "postingStatus"),
+)
+
+# Every change of a posting's status, with its time, an optional note and who made it.
+posting_history = Table(
+    "PostingHistory",
+    metadata,
+    Column("postingHistoryId", Integer, primary_key=True),
+    Column("postingFingerprint", String(FINGERPRINT_MAX), nullable=False),
+    Column("postingStatus", String(POSTING_STATUS_MAX), nullable=False),
+    Column("postingHistoryDate", Timestamp, nullable=False),
+    Column("postingHistoryNote", Text),
+    Column("postingHistoryBy", String(TOKEN_NAME_MAX)),  # the token's name, or "cli"
+    Index("ix_PostingHistory_fingerprint", "postingFingerprint", "postingHistoryId"),
+)
+
+VISIT_OUTCOME_MAX = 16
+
+# An item's earlier values (migration 0011, see ``store.versions``): ItemData always holds the
+# current values, which are version max(version) + 1 (1 when the item has no row here). A row
+# is written only when an existing item's meaning changed, never on its first store.
+item_versions = Table(
+    "ItemVersions",
+    metadata,
+    Column("versionId", Integer, primary_key=True, autoincrement=True),
+    Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, 3... per item
+    Column("validFrom", Timestamp),  # when this version was first stored; NULL: unknown
+    Column("validTo", Timestamp, nullable=False),  # when it was replaced (the change)
+    Column("versionData", LongText),  # JSON: key -> typed values (store.versions)
+    Column("versionText", LongText),  # the page's main text at this version, when kept
+    Column("versionDigest", String(64)),  # SHA-256 of the normalized meaning
+    UniqueConstraint("itemId", "version", name="uq_ItemVersions_item_version"),
+    Index("ix_ItemVersions_versionId", "versionId"),  # readers scanning new rows by cursor
+    Index("ix_ItemVersions_validTo", "validTo"),  # retention by age
+)
+
+# Re-visits of collected items and what each found (written by the re-visit scheduler).
+item_visits = Table(
+    "ItemVisits",
+    metadata,
+    Column("visitId", Integer, primary_key=True, autoincrement=True),
+    Column("itemId", Integer, ForeignKey("Items.itemId"), nullable=False),
+    Column("engineId", Integer, ForeignKey("Engines.EngineId")),
+    Column("visitDate", Timestamp, nullable=False),
+    Column("visitOutcome", String(VISIT_OUTCOME_MAX), nullable=False),  # unchanged/changed/gone
+    Column("visitStatus", Integer),  # the HTTP status, when there was one
+    Index("ix_ItemVisits_item_date", "itemId", "visitDate"),
+    Index("ix_ItemVisits_outcome", "visitOutcome", "visitId"),
+)
+
 # Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
-HAYSTACK_TABLES: tuple[Table, ...] = (schedules, api_tokens, runs, workers)
+HAYSTACK_TABLES: tuple[Table, ...] = (
+    schedules,
+    api_tokens,
+    runs,
+    workers,
+    posting_status,
+    posting_history,
+    item_versions,
+    item_visits,
+)

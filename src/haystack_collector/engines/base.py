@@ -50,6 +50,7 @@ from sqlalchemy.engine import Connection
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines.fetchers import EngineBrowser, EngineFetch, Fetchers
+from haystack_collector.engines.revisiting import RevisitSpec
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.fetch import Fetcher, FetchSettings
 from haystack_collector.logs import get_logger, log_performance, logging_context
@@ -131,6 +132,9 @@ class Engine:
     # second (a crawl: one per page) sets False so its rows do not double its writes.
     # Failures are always recorded.
     status_per_run: ClassVar[bool] = True
+    # How the engine looks at what it collected again (None: it does not; see
+    # engines/revisiting.py and revisits.py).
+    revisit: ClassVar[RevisitSpec | None] = None
 
     @classmethod
     def actions(cls) -> dict[str, ActionSpec]:

@@ -14,9 +14,15 @@ sites while the same posting is linked under several URL shapes and hosts (``/sf
 ``/sfc/apa/d/<slug>/<id>.html``, ``www.craigslist.org/view/d/...``); the URL is kept as ``Url``.
 
 The item action ``extractor`` fetches the posting, stores every field of ``extract_posting``
-and, for job categories, the normalized job fields (``extract/jobs.py``). A posting that was
+and, for job categories, the normalized posting fields (``extract/postings.py``). A posting that was
 deleted, flagged or has expired (or answers 404/410) keeps its item and data and gets its
 ``Status`` and ``Gone``; fetch failures are stored as ``Error`` like ``webScraper`` does.
+
+The item action ``recheck`` is the posting's re-visit (queued by a re-visit policy, see
+revisits.py): the posting is fetched again and stored the same way, and the visit recorded as
+unchanged, changed or gone (deleted, flagged, expired, 404/410). A re-check that gets no answer
+(the server down, a 5xx) fails its event, so the queue retries it later; the posting keeps its
+data and state.
 
 ``base_url`` points the engine at another server (a mirror, or a test server): searches are
 built on it, and every Craigslist URL is fetched from its scheme and host instead (``FetchUrl``),
@@ -40,6 +46,12 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import (
+    RevisitFailed,
+    RevisitSpec,
+    revisit_failure,
+    store_revisit,
+)
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.craigslist import (
     Posting,
@@ -49,8 +61,8 @@ from haystack_collector.extract.craigslist import (
     post_id_from_url,
     search_next_url,
 )
-from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.postings import PostingFields
 from haystack_collector.fetch import Fetcher, FetchResult
 from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
@@ -70,13 +82,14 @@ __all__ = [
 ENGINE_URI = "haystack:engine/craigslist"
 SEARCH_ACTION = "search"
 EXTRACT_ACTION = "extractor"
+RECHECK_ACTION = "recheck"
 KEYWORD = "keyword"  # the original engine's ItemData key on its root item
 POSTING_URI_PREFIX = "craigslist:posting/"
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a city subdomain or a category code
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 _LANG = re.compile(r"^[a-z]{2}(?:[_-][A-Za-z]{2})?$")
-# Craigslist's job and gig categories: their postings also get the normalized job fields.
+# Craigslist's job and gig categories: their postings also get the normalized posting fields.
 JOB_CATEGORIES = frozenset(
     {
         "jjj", "acc", "ofc", "egr", "med", "sci", "bus", "csr", "edu", "fbh", "lab", "gov",
@@ -245,13 +258,14 @@ class _Listing:
 
 
 class Craigslist(FetchingEngine):
-    """Craigslist searches → listing items → posting data and normalized job fields."""
+    """Craigslist searches → listing items → posting data and normalized posting fields."""
 
     name = "craigslist"
     version = "2.0"
-    description = "Craigslist searches and postings (every markup era), with job fields"
+    description = "Craigslist searches and postings (every markup era), with posting fields"
     Settings = CraigslistSettings
     status_per_run = False  # one posting per job: a Status row each would double the writes
+    revisit = RevisitSpec(RECHECK_ACTION, collect_action=EXTRACT_ACTION)
 
     @classmethod
     def add_keywords(cls, db: Database, keywords: Sequence[str | Keyword]) -> list[str]:
@@ -355,6 +369,32 @@ class Craigslist(FetchingEngine):
         ctx.log.info("searched %s: %d listings on %d page(s)", search_url, len(seen), pages)
 
     # --- the postings ----------------------------------------------------------------------
+
+    @item_action(RECHECK_ACTION, description="Re-check a posting: unchanged, changed or gone")
+    async def recheck(self, ctx: ActionContext, task: Task) -> None:
+        """Fetch a posting again and record the visit (see the module docstring)."""
+        known = await asyncio.to_thread(ctx.db.run_read, _item_values, item_id=task.item_id)
+        url = _text(known.get("FetchUrl")) or _text(known.get("Url")) or _http(task.uri)
+        if url is None:
+            raise RevisitFailed(f"no URL to re-check for {task.uri!r}")
+        result = await ctx.fetcher().fetch(url)
+        failure = revisit_failure(result)
+        if failure is not None:
+            raise RevisitFailed(f"re-check of {url}: {failure}")
+        data = posting_data(result, known, datetime.now(UTC).replace(microsecond=0))
+        outcome = await asyncio.to_thread(
+            ctx.db.run,
+            store_revisit,
+            engine_id=ctx.engine_id,
+            queue=ctx.queue,
+            task=task,
+            records=[ItemRecord(uri=task.uri, data=data)],
+            status=result.status,
+            not_modified=result.not_modified,
+        )
+        ctx.event_done = True
+        ctx.items_stored += 1
+        ctx.log.debug("re-check of %s: %s", task.uri, outcome)
 
     @item_action(EXTRACT_ACTION, description="Fetch a posting and store its fields")
     async def extractor(self, ctx: ActionContext, task: Task) -> None:
@@ -482,8 +522,8 @@ def _posting_fields(
     # The listing's post id names the item; the page's only fills in a missing one.
     if posting.post_id and not known.get("PostId"):
         data["PostId"] = posting.post_id
-    if _is_job(known.get("Category"), posting):
-        job = JobFields(
+    if _is_job_posting(known.get("Category"), posting):
+        job = PostingFields(
             title=posting.title,
             location=_text(known.get("Hood")),
             compensation=posting.compensation,
@@ -495,7 +535,7 @@ def _posting_fields(
     return data
 
 
-def _is_job(category: ItemValue, posting: Posting) -> bool:
+def _is_job_posting(category: ItemValue, posting: Posting) -> bool:
     return category in JOB_CATEGORIES or bool(posting.compensation or posting.employment_type)
 
 

@@ -12,6 +12,12 @@ read again (only ``FileState`` = ``unchanged`` is written); a new or changed one
 ``Gone`` true (its item's state is then ``gone``), its other data kept. A file that failed to
 read is hashed again next time. Each folder ends with a Status row of counts.
 
+``rescanFile`` (item action) is one file's re-visit, queued by a re-visit policy (see
+revisits.py): the file is looked at again like a scan would (size and mtime; re-hashed only
+when they changed), and the visit recorded as unchanged, changed (new size, mtime or hash) or
+gone (the file no longer exists: ``FileState`` deleted, ``Gone`` true). A file that cannot be
+looked at for another reason (permissions, an unmounted disk) fails the event, retried later.
+
 ``exclude`` holds glob patterns matched against each entry's name and its path relative to the
 folder (``*.tmp``, ``node_modules``, ``build/*``); an excluded directory is not entered.
 Symlinks are skipped unless ``follow_symlinks``; when followed, a directory already walked
@@ -23,21 +29,26 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat as stat_mode
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.engines.base import ActionContext, Engine, start_action
+from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
+from haystack_collector.engines.revisiting import RevisitFailed, RevisitSpec, store_revisit
 from haystack_collector.errors import ConfigError
 from haystack_collector.files import extension_of, file_hashes
 from haystack_collector.paths import EscapesRoots, ServerPath
+from haystack_collector.queue import Task
 from haystack_collector.store import ItemRecord
 from haystack_collector.store.values import ItemValue
 
@@ -46,6 +57,7 @@ __all__ = ["FileScanner", "FileScannerSettings", "ScanCounts", "Seen", "walk"]
 NEW, CHANGED, UNCHANGED, DELETED = "new", "changed", "unchanged", "deleted"
 _STATE_KEYS = ("FileSize", "FileMtimeNs", "FileState", "Error")
 _BATCH = 500
+RESCAN_ACTION = "rescanFile"
 
 Data = dict[str, ItemValue | Sequence[ItemValue]]
 
@@ -100,6 +112,7 @@ class FileScanner(Engine):
     version = "1.0"
     description = "Inventory local folders: names, sizes, dates, MD5 and SHA-256"
     Settings = FileScannerSettings
+    revisit = RevisitSpec(RESCAN_ACTION, marker="FileMtimeNs")
 
     @start_action("scan", description="Walk the folders and record new, changed and deleted files")
     def scan(self, ctx: ActionContext) -> None:
@@ -125,6 +138,47 @@ class FileScanner(Engine):
                 ctx.store_items(batch)
             ctx.status(counts.line(root))
             ctx.log.info(counts.line(root))
+
+    @item_action(RESCAN_ACTION, description="Rescan one file: unchanged, changed or gone")
+    def rescan_file(self, ctx: ActionContext, task: Task) -> None:
+        path = _file_path(task.uri)
+        rows = ctx.db.run_read(store.get_item_data_all, item_id=task.item_id)
+        before: dict[str, ItemValue] = {}
+        for row in rows:
+            before.setdefault(row.key, row.value)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            info = None
+        except OSError as error:  # not an answer about the file: retried later, data kept
+            raise RevisitFailed(f"cannot look at {path}: {error.strerror or error}") from None
+        records: list[ItemRecord] = []
+        if info is None or not stat_mode.S_ISREG(info.st_mode):
+            records = [ItemRecord(uri=task.uri, data={"FileState": DELETED, "Gone": True})]
+        else:
+            seen = Seen(path, info.st_size, info.st_mtime_ns)
+            record = _record(task.uri, seen, before, ScanCounts())
+            if record.data.get("FileState") != UNCHANGED:  # an unchanged file: nothing to write
+                records = [record]
+        outcome = ctx.db.run(
+            store_revisit,
+            engine_id=ctx.engine_id,
+            queue=ctx.queue,
+            task=task,
+            records=records,
+            status=None,
+        )
+        ctx.event_done = True
+        ctx.items_stored += len(records)
+        ctx.log.debug("rescan of %s: %s", path, outcome)
+
+
+def _file_path(uri: str) -> Path:
+    """The local path of a ``file:`` item URI."""
+    parts = urlsplit(uri)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        raise ConfigError(f"not a local file URI: {uri!r}")
+    return Path(url2pathname(parts.path))
 
 
 def _roots(folders: Sequence[str]) -> list[Path]:

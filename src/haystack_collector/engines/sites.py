@@ -4,13 +4,20 @@
 per keyword, walks the next-page links up to ``max_pages``, and stores each results page as
 an item that ``contains`` one item per listing (URI: the listing's detail URL, or the page's
 URI plus ``#listing-N``). A listing item carries its fields (ItemData keyed by field name),
-the normalized job fields and the site's name; listings with a detail URL get a ``detail``
+the normalized posting fields and the site's name; listings with a detail URL get a ``detail``
 event. ``detail`` (item action) fetches that page and merges its fields over the listing's.
 
 A definition that says ``fetch: browser`` (or a run with ``render``) renders its results and
 detail pages in the browser first (``ctx.browser()``), waiting and scrolling as the
 definition says; the search form page itself is fetched (a form that only a script builds is
 the ``webform`` engine's work).
+
+``recheck`` (item action) is a listing's re-visit (queued by a re-visit policy, per engine or
+per site definition: see revisits.py): its detail page is fetched again and stored like
+``detail``, and the visit recorded as unchanged, changed or gone. Gone is a 404/410, or the
+definition's ``detail.gone`` locator matching (the board's "this job has expired" notice); a
+``detail`` fetch that finds that notice marks the listing gone too. A re-check without an
+answer (the server down, a 5xx) fails its event, retried later; the listing keeps its data.
 
 A page the definition matches nothing on is a warning (a Status row and a log warning): the
 site has probably changed. Fetch failures are stored on the item as ``Error``.
@@ -33,9 +40,15 @@ from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import (
+    RevisitFailed,
+    RevisitSpec,
+    revisit_failure,
+    store_revisit,
+)
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
-from haystack_collector.extract.jobs import JobFields
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.postings import PostingFields
 from haystack_collector.extract.sites import (
     DetailPage,
     FormRequest,
@@ -44,20 +57,24 @@ from haystack_collector.extract.sites import (
     SiteDefinition,
     SiteWarning,
     builtin_sites,
+    detail_gone,
     find_form,
-    job_values,
     load_site,
     load_sites,
     merge_fields,
+    posting_values,
     read_detail,
     read_listing,
 )
 from haystack_collector.extract.sites.load import SUFFIXES
+from haystack_collector.extract.volatile import VolatileRules, page_text, text_digest
 from haystack_collector.fetch import Fetcher, FetchResult
+from haystack_collector.fetch.render import IDLE
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.snapshots import keep_rendered, link_snapshots, snapshot_spec
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
+from haystack_collector.store.meaning import TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
 
 __all__ = [
@@ -70,8 +87,9 @@ __all__ = [
 
 SEARCH_ACTION = "search"
 DETAIL_ACTION = "detail"
+RECHECK_ACTION = "recheck"
 
-# ItemData keys the engine writes besides the fields (lower-case) and the job fields (Job*).
+# ItemData keys the engine writes besides the fields (lower-case) and the posting fields (Job*).
 SITE = "Site"  # the definition's name
 SITE_FILE = "SiteFile"  # the file a user definition came from (none for shipped ones)
 SITE_RENDER = "SiteRender"  # the run rendered pages (``render``): so are the detail pages
@@ -80,6 +98,7 @@ LISTINGS = "SiteListings"  # how many listings a results page held
 STATUS_CODE = "StatusCode"
 FETCHED_AT = "FetchedAt"
 ERROR = "Error"
+GONE = "Gone"
 
 
 def _is_definition_file(site: str) -> bool:
@@ -157,6 +176,7 @@ class Sites(FetchingEngine):
     description = "Job boards and form searches described by YAML/TOML site definitions"
     Settings = SitesSettings
     status_per_run = False  # one row per detail page would double the writes; search writes its own
+    revisit = RevisitSpec(RECHECK_ACTION, collect_action=DETAIL_ACTION)
 
     # User definitions by file, read once per process for the detail pages that name them.
     _definitions: ClassVar[dict[str, SiteDefinition]] = {}
@@ -318,18 +338,54 @@ class Sites(FetchingEngine):
     async def detail(self, ctx: ActionContext, task: Task) -> None:
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
-            result = await _render(ctx, ctx.fetcher(), defn, task.uri, page_uri=task.uri)
-        else:
-            result = await ctx.fetcher().fetch(task.uri)
+        result = await _fetch_detail(ctx, defn, stored, task.uri)
+        data = await self._detail_data(ctx, defn, stored, task, result)
+        # The data and the finished event commit together (the worker does not finish it).
+        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
+
+    @item_action(RECHECK_ACTION, description="Re-check a listing's detail page: changed or gone")
+    async def recheck(self, ctx: ActionContext, task: Task) -> None:
+        stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
+        defn = await asyncio.to_thread(self._definition, stored)
+        result = await _fetch_detail(ctx, defn, stored, task.uri)
+        failure = revisit_failure(result)
+        if failure is not None:  # no answer about the listing: retried later, data kept
+            raise RevisitFailed(f"re-check of {task.uri}: {failure}")
+        data = await self._detail_data(ctx, defn, stored, task, result)
+        outcome = await asyncio.to_thread(
+            ctx.db.run,
+            store_revisit,
+            engine_id=ctx.engine_id,
+            queue=ctx.queue,
+            task=task,
+            records=[ItemRecord(uri=task.uri, data=data)],
+            status=result.status,
+            not_modified=result.not_modified,
+        )
+        ctx.event_done = True
+        ctx.items_stored += 1
+        ctx.log.debug("site %s: re-check of %s: %s", defn.name, task.uri, outcome)
+
+    async def _detail_data(
+        self,
+        ctx: ActionContext,
+        defn: SiteDefinition,
+        stored: Mapping[str, list[ItemValue]],
+        task: Task,
+        result: FetchResult,
+    ) -> dict[str, Any]:
+        """What a detail page's fetch stores: its fields, or that it is gone, or the error."""
         error = _fetch_error(result)
         data: dict[str, Any] = {STATUS_CODE: result.status, FETCHED_AT: _now(), ERROR: error}
+        if result.not_modified:
+            return {FETCHED_AT: data[FETCHED_AT]}  # the same page: nothing else to store
         page: DetailPage | None = None
         if error is None:
+            body = result.text or result.body
             try:
-                page = await asyncio.to_thread(
-                    read_detail, defn, result.text or result.body, base_url=result.url
-                )
+                if detail_gone(defn, body):
+                    return data | {GONE: True}
+                page = await asyncio.to_thread(read_detail, defn, body, base_url=result.url)
             except DocumentLimitError as refused:  # stored as the item's error, like a 404
                 error = data[ERROR] = str(refused)
         if page is not None:
@@ -337,11 +393,12 @@ class Sites(FetchingEngine):
                 await self._warn(ctx, warning, _Tally())
             if page.record is not None:
                 fields = merge_fields(_fields(defn, stored), page.record.fields)
-                data |= _record_data(defn, fields)
+                data |= _record_data(defn, fields) | {GONE: []}
+            if defn.volatile is not None:  # the page's text, without what is no change
+                data[TEXT_DIGEST] = await asyncio.to_thread(_text_digest, result, defn.volatile)
         else:
             ctx.log.warning("site %s: detail page %s: %s", defn.name, task.uri, error)
-        # The data and the finished event commit together (the worker does not finish it).
-        await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
+        return data
 
     def _definition(self, stored: Mapping[str, list[ItemValue]]) -> SiteDefinition:
         """The definition a listing item was found with (its file, else the shipped one)."""
@@ -389,6 +446,16 @@ def _form_request(defn: SiteDefinition, form: FormRequest) -> _Request:
     return _Request(form.action, form.fields, search)
 
 
+async def _fetch_detail(
+    ctx: ActionContext, defn: SiteDefinition, stored: Mapping[str, list[ItemValue]], url: str
+) -> FetchResult:
+    """A listing's detail page: rendered when its definition (or the run that found it, see
+    ``SITE_RENDER``) renders, else fetched."""
+    if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
+        return await _render(ctx, ctx.fetcher(), defn, url, page_uri=url)
+    return await ctx.fetcher().fetch(url)
+
+
 async def _render(
     ctx: ActionContext, fetcher: Fetcher, defn: SiteDefinition, url: str, *, page_uri: str
 ) -> FetchResult:
@@ -398,7 +465,7 @@ async def _render(
     rendered = await ctx.browser().render(
         url,
         settings=fetcher.settings,
-        wait=None if defn.wait is None else defn.wait.spec(),
+        wait=IDLE if defn.wait is None else defn.wait.spec(),
         scroll=None if defn.scroll is None else defn.scroll.spec(),
         snapshot=snapshot_spec(defn.snapshot),
     )
@@ -412,6 +479,11 @@ async def _render(
             )
             ctx.items_stored += len(shots)
     return rendered.as_fetch_result()
+
+
+def _text_digest(result: FetchResult, rules: VolatileRules) -> str:
+    html = result.text or result.body.decode(result.encoding or "utf-8", errors="replace")
+    return text_digest(None, page_text(html, rules), rules)
 
 
 def _fetch_error(result: FetchResult) -> str | None:
@@ -439,11 +511,12 @@ def _page_data(
 
 
 def _record_data(defn: SiteDefinition, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A listing's ItemData: its fields, the job fields (when mapped) and where it came from."""
+    """A listing's ItemData: its fields, the posting fields (when mapped) and where it came
+    from."""
     data: dict[str, Any] = dict(fields)
-    job = job_values(defn, fields)
-    if job:
-        data |= JobFields(**job).as_item_data()
+    posting = posting_values(defn, fields)
+    if posting:
+        data |= PostingFields(**posting).as_item_data()
     data[SITE] = defn.name
     if defn.source is not None and not _shipped(defn):
         data[SITE_FILE] = defn.source

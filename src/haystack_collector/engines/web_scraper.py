@@ -28,6 +28,16 @@ errors and 5xx with backoff, a 404/500 is a fact about the site worth recording 
 for. Two things do fail the task, so the queue retries it: database errors, and a host whose
 circuit breaker stays open through ``BREAKER_WAITS`` waits for its probe (the page was never
 requested; storing "circuit open" as its content would lose it).
+
+Re-visits (``WebRevisit``, queued by a re-visit policy: see revisits.py): a page fetched before
+is fetched again with a conditional GET, from the ``ETag``/``LastModified`` validators stored
+with it, and with its crawl's own fetch choices. A 304 records the visit as unchanged and
+stores nothing (the body is not there to parse); a 404/410 records it gone (the page's state
+becomes gone, its data kept); any other answer is stored like a crawled page, and the links it
+newly shows join the same crawl (within its page limit). No answer at all (the server down, a
+5xx) fails the event, so the queue retries it later and the page keeps its data and state.
+A crawl started with ``revisit_every`` (``haystack crawl --revisit-every``) stores that, and
+its age ``revisit_older_than``, in its spec, and keeps the policy ``revisit:crawl:ROOT``.
 """
 
 from __future__ import annotations
@@ -53,10 +63,19 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetchers import EngineFetch
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.revisiting import (
+    RevisitFailed,
+    RevisitSpec,
+    revisit_failure,
+    says_gone,
+)
 from haystack_collector.errors import CircuitOpenError, ConfigError
 from haystack_collector.extract.limits import DocumentLimitError
+from haystack_collector.extract.main_text import main_text
 from haystack_collector.extract.page import Form, Image, Page, extract_page
+from haystack_collector.extract.volatile import NO_RULES, VolatileRules, page_text, text_digest
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
+from haystack_collector.fetch.render import IDLE
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Task
@@ -69,6 +88,7 @@ from haystack_collector.snapshots import (
     snapshot_spec,
 )
 from haystack_collector.store import crawl as crawl_store
+from haystack_collector.store import revisits as revisit_store
 from haystack_collector.store.crawl import (
     CRAWL_ENQUEUED,
     CRAWL_ROOT,
@@ -77,6 +97,7 @@ from haystack_collector.store.crawl import (
     PageWrite,
     StoredPage,
 )
+from haystack_collector.store.meaning import MAIN_TEXT, TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
 from haystack_collector.urls import canonicalize, host_of
 
@@ -86,6 +107,7 @@ __all__ = [
     "CRAWL_ROOT",
     "CRAWL_SETTINGS",
     "DEPTH",
+    "REVISIT_ACTION",
     "CrawlSpec",
     "WebScraper",
     "WebScraperSettings",
@@ -93,6 +115,9 @@ __all__ = [
 
 CRAWL_ACTION = "WebCrawler"
 SEED_ACTION = "WebScraperSeed"
+REVISIT_ACTION = "WebRevisit"
+# The validators a page keeps for its conditional re-visits.
+ETAG, LAST_MODIFIED = "ETag", "LastModified"
 
 # At most this many pages go into one store transaction.
 WRITE_BATCH = 64
@@ -129,11 +154,21 @@ class WebScraperSettings(BaseModel):
     delay: SkipJsonSchema[float | None] = Field(default=None, ge=0)
     per_host_concurrency: SkipJsonSchema[int | None] = Field(default=None, ge=1, le=100)
     obey_robots: SkipJsonSchema[bool | None] = None
+    # Keep each page's main text (``MainText``, searchable, diffed between versions); on for
+    # watched pages. Off, a page's change is decided on its whole visible text.
+    main_text: bool = False
+    # What of its pages does not count as a change (``extract.volatile``).
+    volatile: VolatileRules | None = None
+    # Re-visit the crawl's pages every this many seconds, those last looked at more than
+    # ``revisit_older_than`` seconds ago (default: half the period). Unset: no re-visits.
+    revisit_every: SkipJsonSchema[int | None] = Field(default=None, ge=1)
+    revisit_older_than: SkipJsonSchema[int | None] = Field(default=None, ge=0)
     # Render each page in the browser (fetch/browser.py) before reading its links: for sites
     # whose content a script inserts. ``wait`` and ``scroll`` say how (unset: page load only).
     render: bool = False
-    wait: WaitOptions | None = None
-    scroll: ScrollOptions | None = None
+    # Blocks of their own, left out of the UI's flat form (the API and the CLI set them).
+    wait: SkipJsonSchema[WaitOptions | None] = None
+    scroll: SkipJsonSchema[ScrollOptions | None] = None
     # With render: what each rendered page also keeps (snapshots.py): its HTML, a full-page
     # PNG, a PDF; stored by SHA-256 under the downloads folder and linked from the page.
     snapshot: list[SnapshotKind] = Field(default_factory=list)
@@ -157,6 +192,10 @@ class CrawlSpec:
     delay: float | None = None
     per_host_concurrency: int | None = None
     obey_robots: bool | None = None
+    main_text: bool = False
+    volatile: VolatileRules | None = None
+    revisit_every: int | None = None  # seconds; None: the crawl's pages are not re-visited
+    revisit_older_than: int | None = None
     render: bool = False  # pages rendered in the browser, waiting and scrolling as below
     wait: WaitOptions | None = None
     scroll: ScrollOptions | None = None
@@ -168,6 +207,12 @@ class CrawlSpec:
         if url is None or not url.startswith(("http://", "https://")):
             raise ConfigError(f"not an http(s) URL to crawl: {settings.url!r}", setting="url")
         hosts = {host_of(url), *(d.strip().lower() for d in settings.allowed_domains if d.strip())}
+        every, older = settings.revisit_every, settings.revisit_older_than
+        if every is None and older is not None:
+            raise ConfigError(
+                "revisit_older_than needs revisit_every (how often to re-visit)",
+                setting="revisit_older_than",
+            )
         return cls(
             url,
             settings.max_depth,
@@ -176,6 +221,10 @@ class CrawlSpec:
             settings.delay,
             settings.per_host_concurrency,
             settings.obey_robots,
+            settings.main_text,
+            settings.volatile if settings.volatile and not settings.volatile.empty else None,
+            every,
+            None if every is None else (every // 2 if older is None else older),
             settings.render,
             settings.wait if settings.render else None,
             settings.scroll if settings.render else None,
@@ -183,6 +232,9 @@ class CrawlSpec:
         )
 
     def as_json(self) -> dict[str, Any]:
+        text: dict[str, Any] = {"main_text": True} if self.main_text else {}
+        if self.volatile is not None:
+            text["volatile"] = self.volatile.model_dump(mode="json")
         rendering: dict[str, Any] = {}
         if self.render:  # stored so that a resumed crawl (any worker) renders too
             rendering["render"] = {
@@ -196,6 +248,15 @@ class CrawlSpec:
             "max_pages": self.max_pages,
             "hosts": sorted(self.hosts),
             **self.fetch_overrides(),
+            **text,
+            **(
+                {}
+                if self.revisit_every is None
+                else {
+                    "revisit_every": self.revisit_every,
+                    "revisit_older_than": self.revisit_older_than,
+                }
+            ),
             **rendering,
         }
 
@@ -207,6 +268,7 @@ class CrawlSpec:
             raw.get("per_host_concurrency"),
             raw.get("obey_robots"),
         )
+        every, older = raw.get("revisit_every"), raw.get("revisit_older_than")
         render = raw.get("render")
         wait = render.get("wait") if isinstance(render, dict) else None
         scroll = render.get("scroll") if isinstance(render, dict) else None
@@ -219,6 +281,10 @@ class CrawlSpec:
             None if delay is None else float(delay),
             None if per_host is None else int(per_host),
             None if robots is None else bool(robots),
+            bool(raw.get("main_text", False)),
+            None if raw.get("volatile") is None else VolatileRules.model_validate(raw["volatile"]),
+            None if every is None else int(every),
+            None if older is None else int(older),
             isinstance(render, dict),
             None if wait is None else WaitOptions.model_validate(wait),
             None if scroll is None else ScrollOptions.model_validate(scroll),
@@ -272,6 +338,8 @@ class WebScraper(FetchingEngine):
     # A crawl fetches each page once per run: remembering every page's ETag would only grow
     # (and a 304 has no body to follow links from).
     conditional_get = False
+    # Pages are re-visited with conditional GETs from the validators stored with each page.
+    revisit = RevisitSpec(REVISIT_ACTION, collect_action=CRAWL_ACTION)
 
     # Crawl limits by root item id: they never change during a run, so read them once.
     _specs: ClassVar[dict[int, CrawlSpec]] = {}
@@ -343,15 +411,63 @@ class WebScraper(FetchingEngine):
             result = await self._fetch(fetcher, task.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
         # Parsing is CPU work, done outside the transaction; a big page's off the event loop.
-        if len(result.body) > PARSE_ON_LOOP_BYTES:
-            page = await asyncio.to_thread(_page_record, result, fetched_at)
+        spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
+        # Main text runs a second parse: off the loop for any page, like a big one.
+        if len(result.body) > PARSE_ON_LOOP_BYTES or spec.main_text or spec.volatile:
+            page = await asyncio.to_thread(_page_record, result, fetched_at, spec)
         else:
-            page = _page_record(result, fetched_at)
+            page = _page_record(result, fetched_at, spec)
         write = PageWrite(task.item_id, task.uri, task.event_id, page.data, page.links)
         stored = await writer.write(write)
         ctx.event_done = True
         ctx.items_stored += 1 + stored.enqueued
         ctx.events_enqueued += stored.enqueued
+
+    @item_action(REVISIT_ACTION, description="Re-visit a stored page with a conditional GET")
+    async def revisit_page(self, ctx: ActionContext, task: Task) -> None:
+        state = await asyncio.to_thread(
+            ctx.db.run_read, _revisit_state, item_id=task.item_id, scopes=_Scopes(self._specs)
+        )
+        fetcher = self.crawl_fetcher(ctx.fetch, state.scope)
+        result = await fetcher.fetch(task.uri, etag=state.etag, last_modified=state.last_modified)
+        if state.scope.render and result.ok and not result.not_modified:
+            # A rendering crawl's page changed on the wire: what counts is its rendered DOM.
+            result = await self._render(ctx, fetcher, state.scope, task.uri)
+        failure = revisit_failure(result)
+        if failure is not None:  # not an answer about the page: retried later, page untouched
+            raise RevisitFailed(f"re-visit of {task.uri}: {failure}")
+        checked = datetime.now(UTC).replace(microsecond=0)
+        write: PageWrite | None = None
+        if says_gone(result):
+            data: dict[str, ItemValue | Sequence[ItemValue]] = {
+                "StatusCode": result.status,
+                "FetchedAt": checked,
+                "Error": None,
+            }
+            write = PageWrite(task.item_id, task.uri, task.event_id, data, [])
+        elif not result.not_modified:  # a 304 has no body: nothing is parsed or stored
+            spec = state.scope  # its crawl's text rules decide what counts as a change
+            if len(result.body) > PARSE_ON_LOOP_BYTES or spec.main_text or spec.volatile:
+                page = await asyncio.to_thread(_page_record, result, checked, spec)
+            else:
+                page = _page_record(result, checked, spec)
+            # Validators the server no longer sends are dropped with the old content.
+            data = {ETAG: [], LAST_MODIFIED: []} | page.data
+            write = PageWrite(task.item_id, task.uri, task.event_id, data, page.links)
+        outcome = await asyncio.to_thread(
+            ctx.db.run,
+            revisit_store.revisit_page,
+            engine_id=ctx.engine_id,
+            crawl_action_id=ctx.action_id(CRAWL_ACTION),
+            item_id=task.item_id,
+            event_id=task.event_id,
+            status=result.status,
+            page=write,
+            scopes=_Scopes(self._specs),
+        )
+        ctx.event_done = True
+        ctx.items_stored += 1
+        ctx.log.debug("re-visit of %s: %s (HTTP %s)", task.uri, outcome, result.status)
 
     def _writer(self, ctx: ActionContext) -> _PageWriter:
         loop = asyncio.get_running_loop()
@@ -371,7 +487,7 @@ class WebScraper(FetchingEngine):
         rendered = await ctx.browser().render(
             url,
             settings=fetcher.settings,
-            wait=None if spec.wait is None else spec.wait.spec(),
+            wait=IDLE if spec.wait is None else spec.wait.spec(),
             scroll=None if spec.scroll is None else spec.scroll.spec(),
             snapshot=snapshot_spec(spec.snapshot),
         )
@@ -508,9 +624,54 @@ def _settle(
 
 
 def seed_crawl(conn: Connection, *, engine_id: int, action_id: int, spec: CrawlSpec) -> int:
-    """Store the root item with the crawl's limits and queue it (``store.crawl.seed_crawl``)."""
-    return crawl_store.seed_crawl(
+    """Store the root item with the crawl's limits and queue it (``store.crawl.seed_crawl``);
+    keep its re-visit policy as its spec says (removed when it says none)."""
+    root_id = crawl_store.seed_crawl(
         conn, engine_id=engine_id, action_id=action_id, url=spec.url, settings=spec.as_json()
+    )
+    name = revisit_store.crawl_policy_name(root_id)
+    if spec.revisit_every is None:
+        revisit_store.remove_revisit_policy(conn, name=name)
+    else:
+        policy = revisit_store.RevisitPolicy(
+            name=name,
+            engine_id=engine_id,
+            every=spec.revisit_every,
+            older_than=spec.revisit_older_than or 0,
+            crawl=root_id,
+        )
+        revisit_store.set_revisit_policy(conn, policy=policy)
+    return root_id
+
+
+def crawl_revisit(conn: Connection, *, root_id: int) -> tuple[int, int] | None:
+    """A crawl's re-visit choice as stored in its spec: (every, older than) seconds."""
+    raw = crawl_store.read_data(conn, root_id, (CRAWL_SETTINGS,)).get(CRAWL_SETTINGS)
+    if not isinstance(raw, dict):
+        return None
+    spec = CrawlSpec.from_json(raw)
+    if spec.revisit_every is None:
+        return None
+    return spec.revisit_every, spec.revisit_older_than or 0
+
+
+@dataclass(frozen=True, slots=True)
+class _RevisitState:
+    """What a page's re-visit needs: its crawl and the validators stored with it."""
+
+    scope: CrawlSpec
+    etag: str | None
+    last_modified: str | None
+
+
+def _revisit_state(conn: Connection, *, item_id: int, scopes: _Scopes) -> _RevisitState:
+    scope = crawl_store.page_scope(conn, item_id=item_id, scopes=scopes)
+    known = crawl_store.read_data(conn, item_id, (ETAG, LAST_MODIFIED))
+    etag, modified = known.get(ETAG), known.get(LAST_MODIFIED)
+    return _RevisitState(
+        scope if isinstance(scope, CrawlSpec) else _NO_CRAWL,
+        etag if isinstance(etag, str) else None,
+        modified if isinstance(modified, str) else None,
     )
 
 
@@ -534,7 +695,9 @@ def store_page(
 # --- from a response to what is stored ----------------------------------------------------
 
 
-def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
+def _page_record(
+    result: FetchResult, fetched_at: datetime, spec: CrawlSpec | None = None
+) -> _Fetched:
     data: dict[str, ItemValue | Sequence[ItemValue]] = {
         "StatusCode": result.status,
         "ContentType": result.content_type,
@@ -544,19 +707,41 @@ def _page_record(result: FetchResult, fetched_at: datetime) -> _Fetched:
     }
     if result.redirects:
         data["FinalUrl"] = result.url
+    if result.status == 200 and not result.truncated:  # validators for conditional re-visits
+        etag, modified = result.headers.get("etag"), result.headers.get("last-modified")
+        if etag:
+            data[ETAG] = etag
+        if modified:
+            data[LAST_MODIFIED] = modified
     if result.truncated and result.reason:
         data["Truncated"] = result.reason  # stored as far as it was read; this says why
     if result.status is None or not _is_html(result.content_type) or not result.body:
         return _Fetched(data)
+    spec = spec or _NO_CRAWL
+    ruled = spec.main_text or spec.volatile is not None
     try:
         page = extract_page(
-            result.text or result.body, base_url=result.url, encoding=result.encoding
+            result.text or result.body,
+            base_url=result.url,
+            encoding=result.encoding,
+            visible_text=not ruled,
         )
     except DocumentLimitError as error:  # stored with the reason; the crawl goes on without it
         return _Fetched(data | {"Error": str(error)})
     data["Title"] = page.title
     data["Image"] = [_image(image) for image in page.images]
     data["Form"] = [_form(form) for form in page.forms]
+    rules = spec.volatile or NO_RULES
+    if ruled:
+        html = result.text or result.body.decode(result.encoding or "utf-8", errors="replace")
+        if spec.main_text:
+            text = data[MAIN_TEXT] = main_text(html, rules=rules)
+        else:
+            text = page_text(html, rules)
+    else:
+        text = page.text or ""
+    # What the store decides "changed" on (store.meaning): title and text, not markup.
+    data[TEXT_DIGEST] = text_digest(page.title, text, rules)
     return _Fetched(data, _followable(page))
 
 

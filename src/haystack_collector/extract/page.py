@@ -7,6 +7,7 @@ that are kept.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -77,6 +78,9 @@ class Page:
     canonical: str | None = None
     robots_noindex: bool = False
     robots_nofollow: bool = False
+    # The visible text of <body> (scripts, styles and templates left out), one line per
+    # text node; only when asked for (``visible_text=True``).
+    text: str | None = None
 
 
 def _collapse(text: str | None) -> str:
@@ -104,7 +108,11 @@ def _decode(html: str | bytes, encoding: str | None) -> str:
 
 
 def extract_page(
-    html: str | bytes, *, base_url: str | None = None, encoding: str | None = None
+    html: str | bytes,
+    *,
+    base_url: str | None = None,
+    encoding: str | None = None,
+    visible_text: bool = False,
 ) -> Page:
     """Extract title, links, images, forms, canonical, meta refresh and robots meta from a page.
 
@@ -112,7 +120,8 @@ def extract_page(
     decoded with `encoding`, or as UTF-8 with replacement characters when it is not given: the
     fetcher does the real charset detection and should pass text or the encoding it found.
     Malformed input never raises; it just yields less. A document beyond the parse limits
-    (see ``limits.py``) raises ``DocumentLimitError`` before it is parsed.
+    (see ``limits.py``) raises ``DocumentLimitError`` before it is parsed. ``visible_text``
+    also reads the body's visible text from the same parse (``Page.text``).
     """
     text = _decode(html, encoding)
     check_markup(text)
@@ -128,7 +137,23 @@ def extract_page(
             page.add_link(node, tag)
         else:
             page.add_other(node, tag)
-    return page.build()
+    built = page.build()
+    if not visible_text:
+        return built
+    return dataclasses.replace(built, text=_visible_text(tree))
+
+
+_INVISIBLE = "script, style, noscript, template"
+
+
+def _visible_text(tree: LexborHTMLParser) -> str:
+    """The body's text without what browsers never show (read after the links: it edits)."""
+    body = tree.body
+    if body is None:
+        return ""
+    for node in body.css(_INVISIBLE):
+        node.decompose()
+    return body.text(separator="\n")
 
 
 def _effective_base(tree: LexborHTMLParser, document_url: str | None) -> str | None:

@@ -10,7 +10,8 @@ every fetch.
 Failure paths:
 
 * a render that takes longer than ``page_timeout`` is closed and returned with an error; a
-  page that will not even close within ``close_timeout`` means a hung browser: it is killed;
+  page that will not even close within ``close_timeout`` means a hung browser: it is killed
+  and the task fails with ``BrowserCrashed`` (retried, as below);
 * a browser that crashed or was killed (disconnected) fails the task with ``BrowserCrashed``,
   a ``NetworkError``: the queue retries it, so it is never lost; the next page launches a
   fresh browser.
@@ -233,12 +234,9 @@ class Browser:
                 correlation_id=get_correlation_id() if correlation_id is _UNSET else correlation_id,
                 clients=self._clients,
             )
-            context = await self._context(handler)
+            context, page = await self._open(handler)
             self.open_pages += 1
             try:
-                page = await context.new_page()
-                page.set_default_timeout(self.settings.page_timeout * 1000)
-                page.interceptor = handler  # type: ignore[attr-defined]  # render() reads it
                 yield page
             except BrowserCrashed:
                 raise
@@ -248,24 +246,43 @@ class Browser:
                 raise
             finally:
                 self.open_pages -= 1
-                await self._close(context, handler)
+                hung = await self._close(context, handler)
+            if hung:  # the page's work never finished: the task must run again
+                raise BrowserCrashed("the browser hung (a page would not close): restarted")
 
-    async def _context(self, handler: Interceptor) -> BrowserContext:
+    async def _open(self, handler: Interceptor) -> tuple[BrowserContext, Page]:
+        """A new context with its route and one page; a browser that does not answer within
+        the page timeout is hung: restarted, and BrowserCrashed raised."""
         browser = await self._ensure()
+        context: BrowserContext | None = None
         try:
-            context = await browser.new_context(
-                user_agent=handler.settings.user_agent,
-                service_workers="block",  # a service worker's requests would skip the routes
-                accept_downloads=False,
-            )
-            await context.route("**/*", handler.handle)
+            async with asyncio.timeout(self.settings.page_timeout):
+                context = await browser.new_context(
+                    user_agent=handler.settings.user_agent,
+                    service_workers="block",  # a service worker's requests would skip the routes
+                    accept_downloads=False,
+                )
+                await context.route("**/*", handler.handle)
+                page = await context.new_page()
+        except TimeoutError as exc:
+            log.warning("the browser does not answer: restarting it")
+            await handler.aclose()
+            await self.restart()
+            raise BrowserCrashed("the browser hung (no new page): restarted") from exc
         except Exception as exc:
+            await handler.aclose()
+            if context is not None:
+                with contextlib.suppress(Exception):
+                    await context.close()
             if not self.connected:
                 raise BrowserCrashed(f"the browser died: {exc}") from exc
             raise
-        return context
+        page.set_default_timeout(self.settings.page_timeout * 1000)
+        page.interceptor = handler  # type: ignore[attr-defined]  # render() reads it
+        return context, page
 
-    async def _close(self, context: BrowserContext, handler: Interceptor) -> None:
+    async def _close(self, context: BrowserContext, handler: Interceptor) -> bool:
+        """Close a task's context; True when it would not close (the browser is restarted)."""
         await handler.aclose()
         try:
             async with asyncio.timeout(self.settings.close_timeout):
@@ -273,8 +290,10 @@ class Browser:
         except TimeoutError:
             log.warning("a browser page would not close: restarting the browser")
             await self.restart()
+            return True
         except Exception:  # the browser is gone already: the next page starts one
             log.debug("closing a browser context failed", exc_info=True)
+        return False
 
     async def render(
         self,

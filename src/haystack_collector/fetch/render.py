@@ -20,7 +20,15 @@ from haystack_collector.fetch.result import FetchResult
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-__all__ = ["RenderResult", "ScrollSpec", "SnapshotSpec", "WaitSpec", "apply_wait", "scroll_page"]
+__all__ = [
+    "IDLE",
+    "RenderResult",
+    "ScrollSpec",
+    "SnapshotSpec",
+    "WaitSpec",
+    "apply_wait",
+    "scroll_page",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +43,11 @@ class WaitSpec:
     def __post_init__(self) -> None:
         if self.delay < 0 or self.timeout <= 0:
             raise ValueError("a wait's delay must be >= 0 and its timeout > 0")
+
+
+# What engines wait for when the user named no wait: a script that fetches its content has
+# fetched it once the network has been idle for 500 ms (bounded by the timeout).
+IDLE = WaitSpec(network_idle=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

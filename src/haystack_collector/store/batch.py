@@ -19,6 +19,7 @@ from haystack_collector.db.schema import DATA_KEY_MAX, item_data, item_events, i
 from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.logs import get_correlation_id
 from haystack_collector.origin import current_origin
+from haystack_collector.store import versions
 from haystack_collector.store._sql import (
     bulk_insert,
     check_length,
@@ -37,6 +38,7 @@ from haystack_collector.store.item_state import (
     settle_queued,
 )
 from haystack_collector.store.items import check_uri, clean_uri, lock_items
+from haystack_collector.store.meaning import Encoded, could_matter
 from haystack_collector.store.values import ItemValue, as_values, encode
 
 
@@ -248,8 +250,19 @@ def _replace_data(
         if uri not in created
         for key in record.data
     ]
+    before: dict[int, versions.EncodedData] = {}
     if stale:
         lock_items(conn, {int(row["b_id"]) for row in stale})
+        # What an existing item meant before this write, when the write may change it: one
+        # read for the batch, kept as a version below if the meaning changed.
+        before = versions.current_rows(
+            conn,
+            (
+                item_ids[uri]
+                for uri, record in by_uri.items()
+                if uri not in created and could_matter(record.data)
+            ),
+        )
         conn.execute(
             delete(item_data).where(
                 and_(
@@ -261,21 +274,28 @@ def _replace_data(
         )
     rows: list[tuple[Any, ...]] = []
     checked: set[str] = set()
+    replaced: dict[int, dict[str, list[Encoded]]] = {}
     for uri, record in by_uri.items():
         item_id = item_ids[uri]
+        new = replaced.setdefault(item_id, {}) if item_id in before else None
         for key, value in record.data.items():
             if key not in checked:
                 check_length("item data key", key, DATA_KEY_MAX)
                 checked.add(key)
-            for seq, one in enumerate(as_values(value)):
-                text, tag = encode(one)
-                rows.append((item_id, key, text, seq, now, tag))
+            encoded = [encode(one) for one in as_values(value)]
+            if new is not None:
+                new[key] = encoded
+            rows.extend(
+                (item_id, key, text, seq, now, tag) for seq, (text, tag) in enumerate(encoded)
+            )
     bulk_insert(
         conn,
         item_data,
         ("itemId", "itemData", "itemDataValue", "itemDataSeq", "itemDataAdded", "itemDataType"),
         rows,
     )
+    if before:
+        versions.record_changes(conn, before=before, replaced=replaced)
 
 
 def _add_links(

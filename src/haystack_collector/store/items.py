@@ -20,6 +20,7 @@ from haystack_collector.db.schema import (
 )
 from haystack_collector.errors import IntegrityViolation
 from haystack_collector.masking import strip_credentials
+from haystack_collector.store import versions
 from haystack_collector.store._sql import (
     check_length,
     chunks,
@@ -31,6 +32,7 @@ from haystack_collector.store._sql import (
 )
 from haystack_collector.store.catalog import get_link_type_id
 from haystack_collector.store.item_state import OUTCOME_KEYS, QUEUED, ItemState, refresh_state
+from haystack_collector.store.meaning import could_matter
 from haystack_collector.store.values import ItemValue, as_values, decode, encode
 
 
@@ -195,11 +197,15 @@ def set_item_data(
     """Replace every value of a key; a list or tuple stores one row per element, in order."""
     rows = data_rows(item_id, key, as_values(value))
     lock_items(conn, [item_id])
+    before = versions.current_rows(conn, [item_id]) if could_matter([key]) else {}
     conn.execute(
         delete(item_data).where(item_data.c.itemId == item_id, item_data.c.itemData == key)
     )
     if rows:
         conn.execute(item_data.insert(), rows)
+    if before:
+        replaced = {key: [(row["itemDataValue"], row["itemDataType"]) for row in rows]}
+        versions.record_changes(conn, before=before, replaced={item_id: replaced})
     if key in OUTCOME_KEYS:
         refresh_state(conn, item_id)
 

@@ -42,6 +42,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("dashboard", "/", "Dashboard"),
     NavEntry("engines", "/engines", "Engines"),
     NavEntry("items", "/items", "Items"),
+    NavEntry("postings", "/postings", "Postings"),
     NavEntry("runs", "/runs", "Runs"),
     NavEntry("queue", "/queue", "Queue"),
     NavEntry("hosts", "/hosts", "Hosts"),
@@ -79,6 +80,11 @@ def items_page(request: Request) -> HTMLResponse:
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: int) -> HTMLResponse:
     return _page(request, "item", title=f"Item {item_id}", item_id=item_id, nav_page="items")
+
+
+@router.get("/postings", response_class=HTMLResponse)
+def postings_page(request: Request) -> HTMLResponse:
+    return _page(request, "postings")
 
 
 @router.get("/runs", response_class=HTMLResponse)

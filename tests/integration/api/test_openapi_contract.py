@@ -54,6 +54,9 @@ def _seed(db: Database) -> None:
     ]
     result = db.run(store.store_items, engine_id=engine.engine_id, records=records)
     first = result.item_ids["https://contract.test/0"]
+    # A second, changed store of the first item: it has versions 1 and 2 to list and diff.
+    changed = ItemRecord(uri="https://contract.test/0", data={"Title": "Page 0, changed"})
+    db.run(store.store_items, engine_id=engine.engine_id, records=[changed])
     db.run(store.add_status, engine_id=engine.engine_id, message="contract seeded")
     db.run(store.enqueue_events, events=[EventSpec(engine.engine_id, engine.action_id, first)])
 

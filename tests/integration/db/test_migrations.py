@@ -55,6 +55,8 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0008",
             "0009",
             "0010",
+            "0011",
+            "0013",
             "0014",
         )
         assert not before.up_to_date
@@ -99,6 +101,8 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         "0008",
         "0009",
         "0010",
+        "0011",
+        "0013",
         "0014",
     )
 
@@ -377,7 +381,7 @@ def test_0014_adds_the_snapshot_link_type_and_its_downgrade_removes_it_with_its_
                 ],
             )
         with db.transaction() as conn:
-            command.downgrade(_config(conn), "0010")
+            command.downgrade(_config(conn), "0013")
         with db.transaction() as conn:
             names = set(conn.execute(text("SELECT LinkTypeName FROM LinkTypes")).scalars())
             assert "snapshot" not in names

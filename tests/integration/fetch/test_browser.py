@@ -10,6 +10,7 @@ the correlation id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -329,3 +330,25 @@ async def test_the_runtime_hands_the_settings_to_its_browser(
     finally:
         await runtime.fetchers.aclose()
     assert not browser.browser.connected  # closed with the fetchers
+
+
+async def test_a_hung_browser_is_killed_and_its_task_fails_to_be_retried(jssite: JsSite) -> None:
+    browser = Browser(BrowserSettings(page_timeout=2.0, close_timeout=1.0), fetch_settings())
+    try:
+        async with browser.page() as page:
+            await page.goto(f"{jssite.url}/item/1")
+        hung = browser.pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)  # alive but answering nothing: a hung browser
+        try:
+            with pytest.raises(BrowserCrashed, match="hung"):
+                await browser.render(f"{jssite.url}/feed-results")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hung, signal.SIGCONT)
+        assert not os.path.exists(f"/proc/{hung}/cmdline") or not tree(hung)[1:]
+        again = await browser.render(f"{jssite.url}/feed-results", wait=WaitSpec("li.result"))
+        assert again.html.count('class="result"') == FEED_ITEMS
+        assert browser.launches == 2
+    finally:
+        await browser.aclose()

@@ -95,11 +95,12 @@ def test_settings_accept_site_as_city_and_check_their_values() -> None:
         Craigslist.validate_settings({"city": "sfbay", "colour": "red"})
 
 
-def test_the_engine_declares_search_and_extractor() -> None:
+def test_the_engine_declares_search_extractor_and_recheck() -> None:
     actions = Craigslist.actions()
     assert {name: spec.kind for name, spec in actions.items()} == {
         "search": "start",
         "extractor": "item",
+        "recheck": "item",
     }
     assert issubclass(Craigslist, Engine)
     assert Craigslist.name == "craigslist"

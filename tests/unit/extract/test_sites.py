@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from haystack_collector.errors import ExtractionError
-from haystack_collector.extract.jobs import JobFields
+from haystack_collector.extract.postings import PostingFields
 from haystack_collector.extract.records import to_json
 from haystack_collector.extract.sites import (
     SiteChanged,
@@ -49,7 +49,7 @@ def definition(**overrides: Any) -> SiteDefinition:
             "selector": "li.job",
             "fields": {"title": "h2", "url": {"css": "a", "attr": "href", "type": "url"}},
         },
-        "job": {"title": "title"},
+        "job": {"title": "title"},  # the section's earlier name, still read as "posting"
     }
     raw.update(overrides)
     return SiteDefinition.model_validate(raw)
@@ -95,7 +95,7 @@ def test_realpython_listing() -> None:
         "url": apply,
     }
     assert first.url == apply
-    assert first.job == {
+    assert first.posting == {
         "title": "Senior Python Developer",
         "company": "Payne, Roberts and Davis",
         "location": "Stewartbury, AA",
@@ -106,7 +106,7 @@ def test_realpython_listing() -> None:
     }
     assert len({record.url for record in records}) == 100
     assert json.loads(to_json(first))["fields"]["posted"] == "2021-04-08"
-    assert json.loads(to_json(first))["job"]["title"] == "Senior Python Developer"
+    assert json.loads(to_json(first))["posting"]["title"] == "Senior Python Developer"
 
 
 def test_realpython_detail() -> None:
@@ -125,8 +125,8 @@ def test_realpython_detail() -> None:
     assert record.fields["description"].startswith(
         "Professional asset web application environmentally friendly detail-oriented asset."
     )
-    fields = record.job_fields()
-    assert fields == JobFields(
+    fields = record.posting_fields()
+    assert fields == PostingFields(
         "Senior Python Developer",
         "Payne, Roberts and Davis",
         "Stewartbury, AA",
@@ -148,8 +148,8 @@ def test_weworkremotely_listing() -> None:
     assert first.fields["title"] == "Senior Product Manager"
     assert first.fields["company"] == "Toggl"
     assert first.url == "https://weworkremotely.com/remote-jobs/toggl-senior-product-manager-4"
-    assert first.job["title"] == "Senior Product Manager"
-    assert first.job["company"] == "Toggl"
+    assert first.posting["title"] == "Senior Product Manager"
+    assert first.posting["company"] == "Toggl"
 
 
 def test_indeed_listing() -> None:
@@ -164,7 +164,7 @@ def test_indeed_listing() -> None:
     assert first.fields["company"] == "US Sugar Savannah Refinery"
     assert first.fields["location"] == "Port Wentworth, GA 31407"
     assert first.url == "https://www.indeed.com/viewjob?jk=0bb0c82f1ebd7121"
-    assert first.job["location"] == "Port Wentworth, GA 31407"
+    assert first.posting["location"] == "Port Wentworth, GA 31407"
 
 
 def test_a_real_page_of_another_board_is_a_site_changed_warning() -> None:
@@ -304,8 +304,8 @@ def test_next_page_link_resolves_against_the_page() -> None:
 def test_listings_without_a_detail_link_have_no_url() -> None:
     defn = definition(listing={"selector": "li.job", "fields": {"title": "h2"}})
     [record] = quietly(defn, "<li class='job'><h2>A</h2></li>")
-    assert record == SiteRecord({"title": "A"}, None, record.job)
-    assert record.job["title"] == "A"
+    assert record == SiteRecord({"title": "A"}, None, record.posting)
+    assert record.posting["title"] == "A"
 
 
 def test_a_detail_page_that_matches_nothing_is_no_record_and_a_warning() -> None:
@@ -318,7 +318,7 @@ def test_a_detail_page_that_matches_nothing_is_no_record_and_a_warning() -> None
     assert page.record == SiteRecord(
         {"body": "Hi", "pay": None},
         "https://jobs.example/1",
-        page.record.job if page.record else {},
+        page.record.posting if page.record else {},
     )
     assert page.warnings == []
 
@@ -530,7 +530,10 @@ def yaml_with(**changes: Any) -> str:
             {"listing__fields__Title": "h3"},
             r"listing\.fields: field name 'Title' must be a lower-case identifier",
         ),
-        ({"job__title": "headline"}, r"job\.title names no listing or detail field: 'headline'"),
+        (
+            {"job__title": "headline"},
+            r"posting\.title names no listing or detail field: 'headline'",
+        ),
         ({"job__salary": "title"}, r"job\.salary: Input should be 'title', 'company'"),
         ({"start_urls": None}, r"give one of 'start_urls', 'search' \(a search form\) or 'form'"),
         (
@@ -606,6 +609,21 @@ def test_bytes_are_decoded_by_their_declared_charset() -> None:
     html = "<meta charset='iso-8859-1'><li class='job'><h2>Café</h2></li>".encode("latin-1")
     [record] = extract_listing(defn, html)
     assert record.fields["title"] == "Café"
+
+
+def test_a_volatile_block_names_what_of_a_detail_page_is_no_change() -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from haystack_collector.extract.volatile import changed  # noqa: PLC0415
+
+    defn = definition(volatile={"drop": ["footer"], "ignore": [r"\d+ views"]})
+    assert defn.volatile is not None
+    before = "<html><body><p>Job text, 12 views</p><footer>10:00</footer></body></html>"
+    after = "<html><body><p>Job text, 40 views</p><footer>11:00</footer></body></html>"
+    assert not changed(before, after, defn.volatile)
+    assert changed(before, after.replace("Job", "New job"), defn.volatile)
+    with pytest.raises(ValidationError, match=r"volatile\.ignore"):
+        definition(volatile={"ignore": ["(a*)*"]})
 
 
 # --- forms filled in a browser ------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import fields
@@ -17,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from haystack_collector.api.deps import DbDep, ReadAccess, ReadLaneDep
 from haystack_collector.api.models import READ_ERRORS, EventOut, error_responses
 from haystack_collector.api.responses import model_json
+from haystack_collector.csv_export import csv_pieces
 from haystack_collector.masking import strip_credentials
 from haystack_collector.store import query
 from haystack_collector.store.item_state import ItemState
@@ -254,32 +253,10 @@ def _record(item: ItemSummary) -> dict[str, Any]:
     return {k: strip_credentials(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
-# A spreadsheet takes a cell starting with one of these as a formula: a scraped title such as
-# =HYPERLINK(...) would run when the export is opened. Such text gets a leading apostrophe,
-# which spreadsheets show as "text follows" (OWASP's advice for CSV injection). Every text cell
-# is also quoted: a spreadsheet in a locale whose separator is ";" would otherwise split
-# ``safe;=1+1`` into two cells, the second a formula. Credentials in URLs are stripped (items
-# stored before they were stripped at the source still carry them).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
+# Formula-looking text is defused and every text cell quoted (see csv_export). Credentials in
+# URLs are stripped (items stored before they were stripped at the source still carry them).
 def _csv(rows: Iterator[ItemSummary]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC
-    )
-    writer.writeheader()
-    for count, item in enumerate(rows, start=1):
-        writer.writerow({key: _inert(value) for key, value in _record(item).items()})
-        if count % _EXPORT_CHUNK == 0:
-            yield _drain(buffer)
-    yield _drain(buffer)
+    return csv_pieces(EXPORT_FIELDS, (_record(item) for item in rows))
 
 
 def _jsonl(rows: Iterator[ItemSummary]) -> Iterator[str]:
@@ -291,10 +268,3 @@ def _jsonl(rows: Iterator[ItemSummary]) -> Iterator[str]:
             lines.clear()
     if lines:
         yield "".join(lines)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text

@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 from haystack_collector.extract.sites.apply import (
+    detail_gone,
     extract_detail,
     extract_listing,
-    job_values,
     merge_fields,
+    posting_values,
     read_detail,
     read_listing,
 )
@@ -65,13 +66,14 @@ __all__ = [
     "SiteWarning",
     "builtin_sites",
     "builtin_sites_folder",
+    "detail_gone",
     "extract_detail",
     "extract_listing",
     "find_form",
-    "job_values",
     "load_site",
     "load_sites",
     "merge_fields",
+    "posting_values",
     "read_detail",
     "read_listing",
 ]

@@ -15,7 +15,7 @@ from parsel import Selector, SelectorList
 from haystack_collector.errors import ExtractionError
 from haystack_collector.extract.limits import check_markup
 from haystack_collector.extract.sites.model import (
-    JOB_FIELD_NAMES,
+    POSTING_FIELD_NAMES,
     FieldSpec,
     Locator,
     SiteDefinition,
@@ -33,8 +33,8 @@ __all__ = [
     "document",
     "extract_detail",
     "extract_listing",
-    "job_values",
     "merge_fields",
+    "posting_values",
     "read_detail",
     "read_listing",
 ]
@@ -100,7 +100,7 @@ def read_listing(
         url_field = spec.url_field
         url = fields.get(url_field) if url_field else None
         records.append(
-            SiteRecord(fields, url if isinstance(url, str) else None, job_values(defn, fields))
+            SiteRecord(fields, url if isinstance(url, str) else None, posting_values(defn, fields))
         )
     if elements:
         for name, field_spec in spec.fields.items():
@@ -115,6 +115,13 @@ def read_listing(
                 )
     found += _unreadable(defn, base_url, unreadable)
     return ListingPage(records, _next_url(doc, spec.next_page, base), found)
+
+
+def detail_gone(defn: SiteDefinition, data: bytes | str) -> bool:
+    """Whether a detail page shows the board's "removed/expired" notice (``detail.gone``)."""
+    if defn.detail is None or defn.detail.gone is None:
+        return False
+    return bool(_select(document(data), defn.detail.gone))
 
 
 def read_detail(
@@ -146,7 +153,7 @@ def read_detail(
         for name in missing
     ]
     found += _unreadable(defn, base_url, unreadable)
-    return DetailPage(SiteRecord(fields, base_url, job_values(defn, fields)), found)
+    return DetailPage(SiteRecord(fields, base_url, posting_values(defn, fields)), found)
 
 
 def merge_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,16 +165,16 @@ def merge_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def job_values(defn: SiteDefinition, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The normalized job fields the definition maps ({} when it maps none)."""
-    if not defn.job:
+def posting_values(defn: SiteDefinition, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The normalized posting fields the definition maps ({} when it maps none)."""
+    if not defn.posting:
         return {}
-    job: dict[str, Any] = dict.fromkeys(JOB_FIELD_NAMES)
-    for job_field, record_field in defn.job.items():
+    posting: dict[str, Any] = dict.fromkeys(POSTING_FIELD_NAMES)
+    for name, record_field in defn.posting.items():
         value = fields.get(record_field)
-        job[job_field] = _as_date(value) if job_field == "posted" else _as_text(value)
-    job["source"] = defn.name
-    return job
+        posting[name] = _as_date(value) if name == "posted" else _as_text(value)
+    posting["source"] = defn.name
+    return posting
 
 
 # --- fields -----------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The site definition model: what a YAML or TOML file says about a job board, validated.
 
-A definition names the pages to start from (``start_urls``), the search form to submit over
-HTTP (``search``) or the form to fill in a browser (``form``), whether pages are rendered in a
-browser first (``fetch: browser``, with ``wait`` and ``scroll``), how to find each listing on a
-results page and the fields in it, the link to the next results page, the fields of a
-listing's detail page, and which fields are the normalized job fields. Every selector is
-checked when the file is loaded, so a typo is an error naming the file and the field, not an
-empty harvest later.
+A definition names the pages to start from (``start_urls``), the search form to submit
+over HTTP (``search``) or the form to fill in a browser (``form``), whether pages are
+rendered in a browser first (``fetch: browser``, with ``wait`` and ``scroll``), how to find
+each listing on a results page and the fields in it, the link to the next results page, the
+fields of a listing's detail page, which fields are the normalized posting fields, and what
+of a detail page is no change (``volatile``). Every selector is checked when the file is
+loaded, so a typo is an error naming the file and the field, not an empty harvest later.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,10 +29,11 @@ from pydantic import (
     model_validator,
 )
 
+from haystack_collector.extract.volatile import VolatileRules
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 
 __all__ = [
-    "JOB_FIELD_NAMES",
+    "POSTING_FIELD_NAMES",
     "SNAPSHOT_KINDS",
     "BrowserForm",
     "DetailSpec",
@@ -47,8 +49,10 @@ __all__ = [
 SnapshotKind = Literal["html", "png", "pdf"]
 SNAPSHOT_KINDS: tuple[SnapshotKind, ...] = ("html", "png", "pdf")
 FieldType = Literal["text", "url", "int", "float", "date", "datetime", "list"]
-JobFieldName = Literal["title", "company", "location", "compensation", "employment_type", "posted"]
-JOB_FIELD_NAMES: tuple[str, ...] = (
+PostingFieldName = Literal[
+    "title", "company", "location", "compensation", "employment_type", "posted"
+]
+POSTING_FIELD_NAMES: tuple[str, ...] = (
     "title",
     "company",
     "location",
@@ -164,9 +168,11 @@ class ListingSpec(_Strict):
 
 
 class DetailSpec(_Strict):
-    """A listing's own page: its fields (merged over the listing's)."""
+    """A listing's own page: its fields (merged over the listing's), and the notice the board
+    shows on a listing that was removed or has expired (``gone``: the listing is gone)."""
 
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    gone: Locator | None = None
 
     _check_names = field_validator("fields")(_check_field_names)
 
@@ -299,7 +305,13 @@ class SiteDefinition(_Strict):
     snapshot: list[SnapshotKind] = Field(default_factory=list)  # what a browser fetch keeps
     listing: ListingSpec
     detail: DetailSpec | None = None
-    job: dict[JobFieldName, str] = Field(default_factory=dict)  # job field -> record field
+    # posting field -> record field; ``job`` is the section's name before postings had theirs.
+    posting: dict[PostingFieldName, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("posting", "job")
+    )
+    # What of a detail page is no change when it is fetched again (a footer clock, an ad):
+    # its visible text under these rules is kept as the listing's TextDigest.
+    volatile: VolatileRules | None = None
     # How pages are fetched: "browser" renders them (scripts run) before the selectors apply,
     # waiting and scrolling as ``wait`` and ``scroll`` say (fetch/browser.py).
     fetch: Literal["http", "browser"] = "http"
@@ -338,10 +350,10 @@ class SiteDefinition(_Strict):
         if self.form is not None:
             self._check_form(self.form)
         known = set(self.listing.fields) | set(self.detail.fields if self.detail else ())
-        for job_field, record_field in self.job.items():
+        for name, record_field in self.posting.items():
             if record_field not in known:
                 raise ValueError(
-                    f"job.{job_field} names no listing or detail field: {record_field!r}"
+                    f"posting.{name} names no listing or detail field: {record_field!r}"
                 )
         return self
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haystack_collector.errors import ExtractionError
-from haystack_collector.extract.jobs import JobFields
+from haystack_collector.extract.postings import PostingFields
 
 __all__ = [
     "DetailPage",
@@ -20,19 +20,19 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SiteRecord:
-    """One listing (or detail page): its fields by name, its detail URL and its job fields.
+    """One listing (or detail page): its fields by name, its detail URL and its posting fields.
 
-    ``job`` holds the normalized job fields (``title`` … ``posted`` and ``source``) when the
-    definition maps any, else it is empty.
+    ``posting`` holds the normalized posting fields (``title`` … ``posted`` and ``source``) when
+    the definition maps any, else it is empty.
     """
 
     fields: dict[str, Any]
     url: str | None = None
-    job: dict[str, Any] = field(default_factory=dict)
+    posting: dict[str, Any] = field(default_factory=dict)
 
-    def job_fields(self) -> JobFields | None:
-        """``job`` as the JobFields every job source stores, or None without a job mapping."""
-        return JobFields(**self.job) if self.job else None
+    def posting_fields(self) -> PostingFields | None:
+        """``posting`` as the PostingFields every source stores, or None without a mapping."""
+        return PostingFields(**self.posting) if self.posting else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,9 +93,100 @@
     document.getElementById("item-snapshots").hidden = false;
   }
 
+  // --- versions and the diff between two of them ----------------------------------------
+  // Every scraped string goes into the page as a text node (H.el), never as markup.
+
+  function segment(part) {
+    const kind = H.pick(part, "kind");
+    const text = H.pick(part, "text") ?? "";
+    if (kind === "added") return el("ins", {}, text);
+    if (kind === "removed") return el("del", {}, text);
+    return text;
+  }
+
+  function diffLine(line) {
+    const kind = H.pick(line, "kind");
+    const mark = { added: "+ ", removed: "- ", changed: "~ ", same: "  " }[kind] || "  ";
+    return el("div", { class: "line line-" + kind }, mark, (H.pick(line, "segments") || []).map(segment));
+  }
+
+  function fieldValues(values, tag) {
+    const shown = (values || []).map((v) => (typeof v === "object" && v !== null ? JSON.stringify(v) : H.fmt(v)));
+    return shown.length ? el(tag, {}, shown.join("\n")) : el("span", { class: "muted" }, "—");
+  }
+
+  function renderDiff(target, diff) {
+    const old = H.pick(diff, "old") || {};
+    const now = H.pick(diff, "new") || {};
+    const text = H.pick(diff, "text");
+    const fields = H.pick(diff, "fields") || [];
+    const parts = [];
+    const counts = text ? " · " + H.pick(text, "added") + " words added, " + H.pick(text, "removed") + " removed" : "";
+    parts.push(el("p", { class: "diff-summary" },
+      "Version " + H.pick(old, "version") + " (" + H.fmtTime(H.pick(old, "valid_from")) + ") → version "
+      + H.pick(now, "version") + " (" + H.fmtTime(H.pick(now, "valid_from")) + ")" + counts));
+    if (text) {
+      const hunks = H.pick(text, "hunks") || [];
+      if (!hunks.length) parts.push(el("p", { class: "muted" }, "The title and text are the same."));
+      for (const hunk of hunks) {
+        parts.push(el("div", { class: "hunk" },
+          el("div", { class: "hunk-head" }, "line " + H.pick(hunk, "old_start") + " → " + H.pick(hunk, "new_start")),
+          (H.pick(hunk, "lines") || []).map(diffLine)));
+      }
+      if (H.pick(text, "truncated")) parts.push(el("p", { class: "muted" }, "Only the start of a very long text is compared."));
+    }
+    if (fields.length) {
+      const table = el("table", { class: "data diff-fields" },
+        el("thead", {}, el("tr", {}, el("th", {}, "Field"), el("th", {}, "Was"), el("th", {}, "Is"))), el("tbody"));
+      H.fillTable(table, fields, [
+        ["Field", (f) => H.pick(f, "key")],
+        ["Was", (f) => fieldValues(H.pick(f, "old"), "del")],
+        ["Is", (f) => fieldValues(H.pick(f, "new"), "ins")],
+      ]);
+      parts.push(table);
+    } else if (!text) {
+      parts.push(el("p", { class: "muted" }, "No field changed."));
+    }
+    target.replaceChildren(...parts);
+    target.hidden = false;
+  }
+
+  async function showDiff(id, a, b) {
+    const diff = await H.api("/api/items/" + encodeURIComponent(id) + "/versions/" + a + "/diff/" + b);
+    renderDiff(document.getElementById("version-diff"), diff);
+  }
+
+  async function loadVersions(id) {
+    const listed = await H.api("/api/items/" + encodeURIComponent(id) + "/versions");
+    const versions = H.asList(listed, "versions");
+    H.fillTable(document.getElementById("item-versions"), versions.slice().reverse(), [
+      ["Version", (v) => String(H.pick(v, "version")) + (H.pick(v, "current") ? " (current)" : "")],
+      ["Stored from", (v) => H.fmtTime(H.pick(v, "valid_from"))],
+      ["Replaced", (v) => (H.pick(v, "current") ? "—" : H.fmtTime(H.pick(v, "valid_to")))],
+      ["Digest", (v) => el("code", {}, String(H.pick(v, "digest") || "").slice(0, 12))],
+    ], "no versions");
+    const form = document.getElementById("diff-form");
+    if (versions.length < 2) return;
+    const from = document.getElementById("diff-from");
+    const to = document.getElementById("diff-to");
+    const options = () => versions.map((v) => el("option", { value: String(H.pick(v, "version")) },
+      String(H.pick(v, "version")) + " · " + H.fmtTime(H.pick(v, "valid_from"))));
+    from.replaceChildren(...options());
+    to.replaceChildren(...options());
+    from.value = String(H.pick(versions[versions.length - 2], "version"));
+    to.value = String(H.pick(versions[versions.length - 1], "version"));
+    form.hidden = false;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      showDiff(id, from.value, to.value).catch((error) => H.notify(H.describeError(error), "error"));
+    });
+    await showDiff(id, from.value, to.value);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const id = document.body.dataset.itemId;
     load(id).catch((error) => H.notify(H.describeError(error), "error"));
     loadSnapshots(id).catch((error) => H.notify(H.describeError(error), "error"));
+    loadVersions(id).catch((error) => H.notify(H.describeError(error), "error"));
   });
 })();
