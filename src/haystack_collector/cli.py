@@ -39,6 +39,7 @@ from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.revisit_cli import make_revisit_command
 from haystack_collector.versions_cli import make_versions_app
+from haystack_collector.watch.cli import make_watch_app
 
 # Each command imports what it needs when it runs: `haystack --version`, `--help` and the
 # commands that never serve the API (crawl, worker) start without the database layer, the
@@ -1525,6 +1526,7 @@ def _read_regular_file(file: Path) -> bytes:
 
 # `haystack token create|list|revoke`: API bearer tokens (only their hashes are stored).
 app.add_typer(make_token_app(_ready_database), name="token")
+app.add_typer(make_watch_app(_ready_database), name="watch")
 # `haystack versions prune`: the version retention applied to every item.
 app.add_typer(make_versions_app(_ready_database, _settings), name="versions")
 # `haystack revisit ENGINE --every 24h --older-than 12h`, `--list`: re-visit policies.

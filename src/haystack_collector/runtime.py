@@ -9,7 +9,9 @@
   scheduler and the run executor, and through them to
   each action's context. Nothing is set on an engine class;
 * the worker, the scheduler (fired by the worker) and the run executor (API-queued runs);
-* the re-visiter (revisits.py): the re-visit policies' ticks, fired by the scheduler.
+* the re-visiter (revisits.py): the re-visit policies' ticks, fired by the scheduler;
+* the notifier (watch/notifier.py): evaluates the watches and delivers their notifications,
+  beside the worker (in a thread of its own, or as a task on ``haystack serve``'s loop).
 
 Every command starts one and differs only in its ``Parts``: ``haystack worker`` runs all of
 them, ``haystack run ENGINE`` and ``haystack crawl`` a draining worker alone, ``haystack
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from haystack_collector.runs import RunExecutor
     from haystack_collector.scheduler import Scheduler
     from haystack_collector.settings import Settings
+    from haystack_collector.watch.notifier import Notifier
     from haystack_collector.worker import Worker, WorkerStats
 
 __all__ = ["API_ONLY", "CRAWL", "RUN", "SERVE", "WORKER", "Parts", "Runtime"]
@@ -61,13 +64,16 @@ class Parts:
     run_executor: bool = True  # runs queued through the API (engine starts)
     follow_config: bool = True  # the Config table's MaxConcurrentJobs and DefaultDelay
     api: bool = False  # ``haystack serve``: the API shares the process (and its threads)
+    notifier: bool = True  # watches and their notifications (with the worker, and settings)
 
 
 WORKER = Parts()
-RUN = Parts(scheduler=False, run_executor=False)
-CRAWL = Parts(scheduler=False, run_executor=False, follow_config=False)
+RUN = Parts(scheduler=False, run_executor=False, notifier=False)
+CRAWL = Parts(scheduler=False, run_executor=False, follow_config=False, notifier=False)
 SERVE = Parts(api=True)
-API_ONLY = Parts(worker=False, scheduler=False, run_executor=False, follow_config=False, api=True)
+API_ONLY = Parts(
+    worker=False, scheduler=False, run_executor=False, follow_config=False, api=True, notifier=False
+)
 
 
 class Runtime:
@@ -113,6 +119,7 @@ class Runtime:
         self.scheduler: Scheduler | None = None
         self.run_executor: RunExecutor | None = None
         self.worker: Worker | None = None
+        self.notifier: Notifier | None = None
         for name, build in _BUILDERS.items():
             setattr(self, name, build(self))
 
@@ -186,7 +193,7 @@ class Runtime:
 
         if self.worker is None:
             raise RuntimeError("this runtime runs no worker")
-        with self._runner_in_thread():
+        with self._runner_in_thread(), self._notifier_in_thread():
             return run_worker(
                 self.worker, stats_interval=stats_interval, tty=tty, threads=self.threads
             )
@@ -199,9 +206,20 @@ class Runtime:
         with self.run_executor.running_in_thread():
             yield
 
-    def services(self) -> list[Worker | RunExecutor]:
+    @contextlib.contextmanager
+    def _notifier_in_thread(self) -> Iterator[None]:
+        if self.notifier is None:
+            yield
+            return
+        with self.notifier.running_in_thread():
+            yield
+        if self.drain:  # what the drained run found is told now, not at the next start
+            self.notifier.run_once()
+
+    def services(self) -> list[Worker | RunExecutor | Notifier]:
         """The parts that run as tasks on a loop shared with others (``haystack serve``)."""
-        return [part for part in (self.worker, self.run_executor) if part is not None]
+        parts = (self.worker, self.run_executor, self.notifier)
+        return [part for part in parts if part is not None]
 
     def close(self) -> None:
         """Dispose of the database if the runtime opened it."""
@@ -277,9 +295,21 @@ def _worker(runtime: Runtime) -> Worker | None:
     )
 
 
+def _notifier(runtime: Runtime) -> Notifier | None:
+    settings = runtime.settings
+    if not runtime.parts.notifier or runtime.worker is None or settings is None:
+        return None  # beside a worker (built before it), as configured; a bare Runtime(db)
+    if settings.notify_every <= 0:
+        return None
+    from haystack_collector.watch.notifier import notifier_from_settings  # noqa: PLC0415
+
+    return notifier_from_settings(runtime.db, settings)
+
+
 _BUILDERS: dict[str, Callable[[Runtime], Any]] = {
     "revisiter": _revisiter,
     "scheduler": _scheduler,
     "run_executor": _run_executor,
     "worker": _worker,
+    "notifier": _notifier,
 }

@@ -41,6 +41,7 @@ from haystack_collector.runs import RunExecutor
 from haystack_collector.runtime import API_ONLY, SERVE, Runtime
 from haystack_collector.settings import Settings
 from haystack_collector.store import versions
+from haystack_collector.watch.notifier import Notifier
 from haystack_collector.worker import Worker
 
 __all__ = ["serve"]
@@ -143,7 +144,7 @@ async def _serve(settings: Settings, runtime: Runtime, *, host: str, port: int) 
     server = _Server(app, settings, host, port)
     sock = _listen(host, port) if settings.api_processes > 1 else None
     helpers = None if sock is None else _ApiProcesses(settings, sock, settings.api_processes - 1)
-    workers: list[Worker | RunExecutor] = runtime.services()
+    workers: list[Worker | RunExecutor | Notifier] = runtime.services()
 
     def stop() -> None:
         server.stop()

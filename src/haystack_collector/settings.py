@@ -215,6 +215,41 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("API_PATH_ROOTS")
     )
 
+    # Watches and notifications (see docs/watching.md): seconds between the notifier's passes
+    # (evaluate the watches, record alerts, deliver); 0 turns the notifier off in this process.
+    notify_every: float = Field(
+        default=60.0, ge=0, le=86_400, validation_alias=_env("NOTIFY_EVERY")
+    )
+    # 0: one digest per watch per pass; N: at most one digest per watch every N seconds.
+    notify_digest_interval: float = Field(
+        default=0.0, ge=0, le=7 * 86_400, validation_alias=_env("NOTIFY_DIGEST_INTERVAL")
+    )
+    # Attempts to send a notification before it is marked failed; the first retry waits
+    # notify_backoff seconds, each next one twice as long (at most an hour).
+    notify_max_attempts: int = Field(
+        default=5, ge=1, le=100, validation_alias=_env("NOTIFY_MAX_ATTEMPTS")
+    )
+    notify_backoff: float = Field(
+        default=30.0, ge=0, le=3600, validation_alias=_env("NOTIFY_BACKOFF")
+    )
+    # A notification still "sending" after this many seconds lost its sender: it becomes
+    # "uncertain" and is not sent again on its own (see docs/watching.md).
+    notify_lease: float = Field(
+        default=300.0, ge=5, le=86_400, validation_alias=_env("NOTIFY_LEASE")
+    )
+    # Apprise URLs told directly when the database is unreachable (a JSON list; secret), at
+    # most once per notify_db_alert_every seconds per process, besides the alert watches'.
+    notify_alert_channels: list[str] = Field(
+        default_factory=list, validation_alias=_env("NOTIFY_ALERT_CHANNELS"), repr=False
+    )
+    notify_db_alert_every: float = Field(
+        default=900.0, ge=0, le=86_400, validation_alias=_env("NOTIFY_DB_ALERT_EVERY")
+    )
+    # A host's circuit breaker open this many seconds raises a system alert.
+    notify_breaker_alert_after: float = Field(
+        default=600.0, ge=0, le=86_400, validation_alias=_env("NOTIFY_BREAKER_ALERT_AFTER")
+    )
+
     config_file: Path | None = Field(default=None, validation_alias=_env("CONFIG_FILE"))
 
     @field_validator("allowed_hosts", mode="after")

@@ -54,7 +54,7 @@ def test_worker_runs_the_worker_the_scheduler_and_the_job_runner(
 ) -> None:
     haystack(url, "worker", "--drain", "-e", "webScraper", "-c", "3", "--lease", "30")
     [runtime] = started
-    assert runtime.parts_built() == ["revisiter", "scheduler", "run_executor", "worker"]
+    assert runtime.parts_built() == ["revisiter", "scheduler", "run_executor", "worker", "notifier"]
     assert runtime.worker is not None
     assert runtime.worker.concurrency == 3
     assert runtime.queue.policy.lease.total_seconds() == 30
@@ -63,7 +63,7 @@ def test_worker_runs_the_worker_the_scheduler_and_the_job_runner(
 
 def test_worker_without_the_scheduler(url: str, started: list[Runtime]) -> None:
     haystack(url, "worker", "--drain", "--no-scheduler", "-e", "webScraper")
-    assert started[0].parts_built() == ["run_executor", "worker"]
+    assert started[0].parts_built() == ["run_executor", "worker", "notifier"]
 
 
 def test_run_engine_runs_a_draining_worker_alone(

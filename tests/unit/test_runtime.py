@@ -43,10 +43,12 @@ def db(settings: Settings) -> Iterator[Database]:
 @pytest.mark.parametrize(
     ("parts", "built"),
     [
-        (WORKER, ["revisiter", "scheduler", "run_executor", "worker"]),  # haystack worker
+        # haystack worker
+        (WORKER, ["revisiter", "scheduler", "run_executor", "worker", "notifier"]),
         (RUN, ["worker"]),  # haystack run ENGINE
         (CRAWL, ["worker"]),  # haystack crawl
-        (SERVE, ["revisiter", "scheduler", "run_executor", "worker"]),  # haystack serve
+        # haystack serve
+        (SERVE, ["revisiter", "scheduler", "run_executor", "worker", "notifier"]),
         (API_ONLY, []),  # haystack serve --no-worker, and the extra API processes
     ],
 )
@@ -121,12 +123,12 @@ def test_parts_switch_themselves_off(settings: Settings, db: Database) -> None:
     unscheduled = Runtime.from_settings(
         settings, db=db, parts=Parts(scheduler=False), engines=[Quiet]
     )
-    assert unscheduled.parts_built() == ["run_executor", "worker"]
+    assert unscheduled.parts_built() == ["run_executor", "worker", "notifier"]
     assert unscheduled.worker is not None
     assert unscheduled.worker.scheduler is None
     # Re-visits off: the scheduler skips the re-visit policies' ticks.
     unvisited = Runtime.from_settings(settings, db=db, parts=Parts(revisits=False), engines=[Quiet])
-    assert unvisited.parts_built() == ["scheduler", "run_executor", "worker"]
+    assert unvisited.parts_built() == ["scheduler", "run_executor", "worker", "notifier"]
     assert unvisited.scheduler is not None
     assert unvisited.scheduler.revisiter is None
     # The scheduler is fired by the worker: asked for without one, it is off.

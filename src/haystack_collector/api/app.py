@@ -24,6 +24,7 @@ from haystack_collector.api.routes import (
     runs,
     status,
     stream,
+    watches,
 )
 from haystack_collector.api.routes import versions as item_versions
 from haystack_collector.db import Database
@@ -58,6 +59,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         admin,
     ):
         app.include_router(module.router)
+    app.include_router(watches.router)
+    app.include_router(watches.notifications_router)
     app.include_router(runs.legacy_router)
     app.include_router(revisits.router)
     app.include_router(stream.router)

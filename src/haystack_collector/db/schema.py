@@ -366,6 +366,62 @@ item_visits = Table(
     Index("ix_ItemVisits_outcome", "visitOutcome", "visitId"),
 )
 
+
+# --- watches and their notifications (migration 0012) -------------------------------------
+
+WATCH_NAME_MAX = 100
+NOTIFY_EVENT_MAX = 40
+NOTIFY_STATES = ("pending", "sending", "sent", "failed", "uncertain")
+
+# A saved filter over the items (and postings) plus what to tell, and where (Apprise URLs).
+watches = Table(
+    "Watches",
+    metadata,
+    Column("watchId", Integer, primary_key=True),
+    Column("watchName", String(WATCH_NAME_MAX), nullable=False),
+    Column("watchFilter", Text, nullable=False),  # JSON: see watch.model.WatchFilter
+    Column("watchEvents", String(40), nullable=False),  # comma-separated: new,changed,gone
+    Column("watchVolatile", Text),  # JSON: the volatile rules a change is judged with
+    Column("watchChannels", Text, nullable=False),  # JSON list of Apprise URLs (secret)
+    Column("watchAlerts", Boolean, nullable=False, server_default=false()),  # system alerts too
+    Column("watchEnabled", Boolean, nullable=False, server_default=true()),
+    Column("watchCreated", Timestamp, nullable=False),
+    Column("watchUpdated", Timestamp),
+    # How far the evaluation has read: the newest item, version and visit it looked at.
+    Column("watchLastItemId", Integer, nullable=False, server_default="0"),
+    Column("watchLastVersionId", Integer, nullable=False, server_default="0"),
+    Column("watchLastVisitId", Integer, nullable=False, server_default="0"),
+    Column("watchLastDigest", Timestamp),  # when its last digest went out (digest interval)
+    UniqueConstraint("watchName", name="uq_Watches_watchName"),
+)
+
+# The outbox: each notification recorded before it is sent, once per (watch, item, event,
+# item version). Item 0 with an "alert:..." event is a system alert; its version is the id of
+# what raised it (a run, an event, a breaker's opening).
+notifications = Table(
+    "Notifications",
+    metadata,
+    Column("notificationId", Integer, primary_key=True),
+    Column("watchId", Integer, ForeignKey("Watches.watchId"), nullable=False),
+    Column("itemId", Integer, nullable=False),  # no foreign key: a gone item may be deleted
+    Column("notifyEvent", String(NOTIFY_EVENT_MAX), nullable=False),
+    Column("itemVersion", Integer, nullable=False),
+    Column("notifyStatus", String(12), nullable=False, server_default="pending"),
+    Column("notifyDetail", LongText),  # JSON: what the message says (title, link, fields, diff)
+    Column("notifyCreated", Timestamp, nullable=False),
+    Column("notifyAttempts", Integer, nullable=False, server_default="0"),
+    Column("notifyNextAttempt", Timestamp),  # not before this (backoff); NULL = now
+    Column("notifyClaimedBy", String(CLAIM_OWNER_MAX)),
+    Column("notifyClaimedAt", Timestamp),
+    Column("notifySent", Timestamp),
+    Column("notifyChannelsDone", Text),  # JSON list of channel indexes already delivered
+    Column("notifyError", Text),  # masked
+    UniqueConstraint(
+        "watchId", "itemId", "notifyEvent", "itemVersion", name="uq_Notifications_once"
+    ),
+    Index("ix_Notifications_status", "notifyStatus", "watchId", "notificationId"),
+)
+
 # Tables Haystack added beyond the Peregrin schema; not part of the admin whitelist above.
 HAYSTACK_TABLES: tuple[Table, ...] = (
     schedules,
@@ -376,4 +432,6 @@ HAYSTACK_TABLES: tuple[Table, ...] = (
     posting_history,
     item_versions,
     item_visits,
+    watches,
+    notifications,
 )

@@ -17,12 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, bindparam, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from haystack_collector.db import Database
@@ -94,6 +94,8 @@ class ItemFilter:
     seen_to: datetime | None = None
     q: str | None = None
     state: tuple[str, ...] | None = None  # any of these item states; None or () for all
+    site: str | None = None  # a host: the item's URI is on it (http or https, any port)
+    url_prefix: str | None = None  # the item's URI starts with this
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,9 +446,51 @@ def _conditions(
             found.append(column >= to_db(low))
         if high is not None:
             found.append(column < to_db(high))
+    found.extend(_uri_conditions(where))
     if where.q is not None and where.q.strip() and dialect != "sqlite":  # SQLite: see _plan
         found.append(item_matches(dialect, where.q))
     return found
+
+
+def _like_prefix(prefix: str) -> str:
+    """``prefix`` as a LIKE pattern matching what starts with it (its wildcards escaped)."""
+    # "!" escapes: a backslash means something else again in MariaDB's string literals.
+    escaped = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return escaped + "%"
+
+
+def _uri_conditions(where: ItemFilter) -> list[ColumnElement[bool]]:
+    """The URI on a site (host) or under a prefix: a LIKE on ItemURI, the user's text bound."""
+    found: list[ColumnElement[bool]] = []
+    uri = items.c.ItemURI
+    if where.url_prefix:
+        found.append(uri.like(_like_prefix(where.url_prefix), escape="!"))
+    if where.site:
+        host = where.site.strip().lower().rstrip("/")
+        on_site: list[ColumnElement[bool]] = [
+            uri.like(_like_prefix(f"{scheme}://{host}{end}"), escape="!")
+            for scheme in ("http", "https")
+            for end in ("/", ":", "?", "#")
+        ]
+        on_site += [uri == f"{scheme}://{host}" for scheme in ("http", "https")]
+        found.append(or_(*on_site))
+    return found
+
+
+def matching_item_ids(conn: Connection, *, where: ItemFilter, item_ids: Sequence[int]) -> set[int]:
+    """Which of ``item_ids`` meet every filter in ``where`` (a small set, checked at once)."""
+    if not item_ids:
+        return set()
+    dialect = conn.dialect.name
+    conditions = _conditions(dialect, where)
+    if where.q is not None and where.q.strip() and dialect == "sqlite":
+        conditions.append(item_matches(dialect, where.q))  # _conditions leaves it to _plan
+    matched: set[int] = set()
+    for start in range(0, len(item_ids), 500):
+        part = list(item_ids[start : start + 500])
+        query = select(items.c.itemId).where(items.c.itemId.in_(part), *conditions)
+        matched.update(int(each) for each in conn.execute(query).scalars())
+    return matched
 
 
 def _has_data(
@@ -477,7 +521,7 @@ def _has_data(
 
 
 def _check_text(where: ItemFilter) -> None:
-    for name in ("engine", "key", "value"):
+    for name in ("engine", "key", "value", "site", "url_prefix"):
         if "\x00" in (getattr(where, name) or ""):  # no database stores it; PostgreSQL refuses it
             raise ConfigError(f"{name}: cannot contain NUL", setting=name)
     if where.value is not None and where.key is None:
@@ -652,4 +696,5 @@ __all__ = [
     "get_item",
     "iter_items",
     "list_page",
+    "matching_item_ids",
 ]

@@ -44,6 +44,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("items", "/items", "Items"),
     NavEntry("postings", "/postings", "Postings"),
     NavEntry("runs", "/runs", "Runs"),
+    NavEntry("watches", "/watches", "Watches"),
     NavEntry("queue", "/queue", "Queue"),
     NavEntry("hosts", "/hosts", "Hosts"),
     NavEntry("status", "/status", "Status log"),
@@ -97,6 +98,11 @@ def jobs_page(request: Request) -> RedirectResponse:
     """The Runs page's legacy address (it was "Jobs"); permanent, so bookmarks follow it."""
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/runs{query}", status_code=308)
+
+
+@router.get("/watches", response_class=HTMLResponse)
+def watches_page(request: Request) -> HTMLResponse:
+    return _page(request, "watches")
 
 
 @router.get("/queue", response_class=HTMLResponse)

@@ -56,6 +56,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0009",
             "0010",
             "0011",
+            "0012",
             "0013",
             "0014",
         )
@@ -102,6 +103,7 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         "0009",
         "0010",
         "0011",
+        "0012",
         "0013",
         "0014",
     )

@@ -129,6 +129,13 @@ class ItemQuery(BaseModel):
         ),
     ] = None
 
+    site: Annotated[
+        str | None, Field(max_length=255, description="on this host (http or https, any port)")
+    ] = None
+    url_prefix: Annotated[
+        str | None, Field(max_length=2_000, description="the item's URI starts with this")
+    ] = None
+
     def filter(self) -> ItemFilter:
         values = {each.name: getattr(self, each.name) for each in fields(ItemFilter)}
         values["state"] = None if self.state is None else tuple(self.state)

@@ -5,7 +5,7 @@ tables are keyed by the fingerprint and not by an item: a re-found or re-extract
 keeps its status. A posting without a ``PostingStatus`` row is "new".
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

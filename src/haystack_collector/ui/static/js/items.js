@@ -69,12 +69,19 @@
     const engines = H.asList(await H.api("/api/engines"), "engines");
     const select = document.getElementById("engine");
     const chosen = select.value || new URLSearchParams(location.search).get("engine") || "";
+    const names = engines.map((e) => H.pick(e, "name"));
+    if (chosen && !names.includes(chosen)) names.push(chosen); // an engine no longer installed
     select.replaceChildren(el("option", { value: "" }, "any engine"),
-      ...engines.map((e) => { const name = H.pick(e, "name"); return el("option", { value: name, selected: name === chosen }, name); }));
+      ...names.map((name) => el("option", { value: name, selected: name === chosen }, name)));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
     const params = new URLSearchParams(location.search);
+    // The engines' list comes later: an engine named in the address is an option already, so
+    // the first page and the address keep it.
+    if (params.get("engine")) {
+      document.getElementById("engine").append(el("option", { value: params.get("engine") }, params.get("engine")));
+    }
     for (const name of FILTERS) {
       if (params.get(name)) document.getElementById(name).value = params.get(name);
     }
@@ -105,6 +112,61 @@
       if (first || (cursors.length === 1 && document.getElementById("live").checked)) {
         first = false;
         await load();
+      }
+    });
+  });
+})();
+
+// "Watch this search": a watch of the current filters, created in one click (and a channel).
+(() => {
+  const H = Haystack;
+  const CHANNEL_KEY = "haystack.watchChannel"; // the last channel used, offered again
+  const WATCHED = ["q", "engine", "key", "value"];
+
+  function currentFilter() {
+    const filter = {};
+    for (const name of WATCHED) {
+      const value = document.getElementById(name).value.trim();
+      if (value) filter[name] = value;
+    }
+    const state = document.getElementById("state").value;
+    if (state && state !== "all") filter.state = [state];
+    return filter;
+  }
+
+  function describe(filter) {
+    const parts = Object.entries(filter).map(([k, v]) => k + "=" + (Array.isArray(v) ? v.join(",") : v));
+    return parts.length ? parts.join(", ") : "every item";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const dialog = document.getElementById("watch-dialog");
+    document.getElementById("watch-search").addEventListener("click", () => {
+      const filter = currentFilter();
+      document.getElementById("watch-described").textContent = "Items where " + describe(filter);
+      document.getElementById("watch-name").value = filter.q || filter.engine || filter.key || "all items";
+      document.getElementById("watch-channel").value = localStorage.getItem(CHANNEL_KEY) || "";
+      document.getElementById("watch-error").hidden = true;
+      dialog.showModal();
+      document.getElementById(document.getElementById("watch-channel").value ? "watch-create" : "watch-channel").focus();
+    });
+    document.getElementById("watch-form").addEventListener("submit", async (event) => {
+      if (event.submitter && event.submitter.value !== "ok") return;
+      event.preventDefault();
+      const channel = document.getElementById("watch-channel").value.trim();
+      const events = [...document.querySelectorAll("input[name=watch-event]:checked")].map((box) => box.value);
+      const body = { name: document.getElementById("watch-name").value.trim(), filter: currentFilter(), events, channels: [channel] };
+      const problem = document.getElementById("watch-error");
+      try {
+        const created = await H.api("/api/watches", { method: "POST", body, retry: false });
+        localStorage.setItem(CHANNEL_KEY, channel);
+        problem.hidden = true;
+        dialog.close();
+        H.notify("Watching: " + created.name + " (see Watches).");
+      } catch (error) {
+        // Shown in the dialog, which stays open: the page's notice is behind it.
+        problem.textContent = H.describeError(error);
+        problem.hidden = false;
       }
     });
   });
