@@ -171,9 +171,9 @@ def test_the_settings_form_follows_each_engines_schema(ui_page: BrowserPage) -> 
         ["max_depth", "integer"],
         ["max_pages", "integer"],
         ["allowed_domains", "list"],
+        ["main_text", "boolean"],
+        ["volatile", "object"],
         ["render", "boolean"],
-        ["wait", "object"],
-        ["scroll", "object"],
         ["snapshot", "list"],
     ]
     expect(page.locator("#setting-max_pages")).to_have_value("1000")
