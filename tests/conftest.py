@@ -9,6 +9,7 @@ import pytest
 
 from haystack_collector.db import Database
 from tests.databases import Baseline, migrated_database, recreate_server_database, selected_backends
+from tests.jssite import JsSite, Recorder, serve_jssite, serve_recorder
 
 # The command-line tests' user shell; the browser tests' live `haystack serve` and Chromium pages.
 pytest_plugins = ("tests.e2e.cli_fixtures", "tests.e2e.ui_fixtures")
@@ -58,3 +59,17 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     """A private migrated SQLite database, for tests that change server-wide state."""
     with migrated_database(f"sqlite:///{tmp_path / 'haystack.db'}") as database:
         yield database
+
+
+@pytest.fixture
+def jssite() -> Iterator[JsSite]:
+    """The local JavaScript site (tests/jssite.py) on 127.0.0.1 and a free port."""
+    with serve_jssite() as site:
+        yield site
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """Another loopback server (127.0.0.2) recording what reached it: the guard's target."""
+    with serve_recorder() as found:
+        yield found

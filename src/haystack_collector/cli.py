@@ -1213,6 +1213,46 @@ def worker(
 # --- crawl ---------------------------------------------------------------------------------
 
 
+def _render_options(
+    *,
+    render: bool,
+    selector: str | None,
+    idle: bool,
+    delay: float,
+    timeout: float,
+    scroll: int,
+    snapshot: str | None = None,
+) -> dict[str, Any]:
+    """``CrawlOptions``' rendering choices from ``haystack crawl``'s options."""
+    from haystack_collector.fetch.browser import require_playwright  # noqa: PLC0415
+    from haystack_collector.fetch.render_options import (  # noqa: PLC0415
+        ScrollOptions,
+        WaitOptions,
+    )
+
+    asked = selector is not None or idle or delay or scroll
+    if not render:
+        if asked:
+            raise typer.BadParameter("the wait and scroll options need --render")
+        if snapshot:
+            raise typer.BadParameter("--snapshot needs --render: snapshots are of rendered pages")
+        return {}
+    from haystack_collector.snapshots import parse_kinds  # noqa: PLC0415
+
+    try:
+        kinds = tuple(parse_kinds(snapshot))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--snapshot") from None
+    require_playwright()  # a missing extra is said before any work
+    wait = WaitOptions(selector=selector, network_idle=idle, delay=delay, timeout=timeout)
+    return {
+        "render": True,
+        "wait": wait if (selector is not None or idle or delay) else None,
+        "scroll": ScrollOptions(max_scrolls=scroll) if scroll else None,
+        "snapshot": kinds,
+    }
+
+
 @app.command()
 @_reports_errors
 def crawl(
@@ -1260,6 +1300,45 @@ def crawl(
     ignore_robots: Annotated[
         bool, typer.Option("--ignore-robots", help="Do not obey robots.txt.")
     ] = False,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render", help="Render each page in the browser (the [browser] extra) first."
+        ),
+    ] = False,
+    wait_selector: Annotated[
+        str | None,
+        typer.Option(
+            "--wait-selector", metavar="CSS", help="With --render: wait until this appears."
+        ),
+    ] = None,
+    wait_idle: Annotated[
+        bool, typer.Option("--wait-idle", help="With --render: wait until the network is idle.")
+    ] = False,
+    wait_delay: Annotated[
+        float,
+        typer.Option("--wait-delay", min=0.0, metavar="S", help="With --render: then wait S s."),
+    ] = 0.0,
+    wait_timeout: Annotated[
+        float,
+        typer.Option(
+            "--wait-timeout", min=0.1, metavar="S", help="With --render: each wait's limit."
+        ),
+    ] = 10.0,
+    scroll: Annotated[
+        int,
+        typer.Option(
+            "--scroll", min=0, metavar="N", help="With --render: scroll down N times at most."
+        ),
+    ] = 0,
+    snapshot: Annotated[
+        str | None,
+        typer.Option(
+            "--snapshot",
+            metavar="KINDS",
+            help="With --render: keep html,png,pdf of each page (under the downloads folder).",
+        ),
+    ] = None,
     main_text: Annotated[
         bool,
         typer.Option(
@@ -1318,6 +1397,15 @@ def crawl(
         revisit_every=None if revisit_every is None else parse_duration(revisit_every),
         revisit_older_than=(
             None if revisit_older_than is None else parse_duration(revisit_older_than)
+        ),
+        **_render_options(
+            render=render,
+            selector=wait_selector,
+            idle=wait_idle,
+            delay=wait_delay,
+            timeout=wait_timeout,
+            scroll=scroll,
+            snapshot=snapshot,
         ),
     )
     CrawlSpec.from_settings(options.scraper_settings())  # a bad URL fails before any database work

@@ -3,8 +3,9 @@
 Everything the crawl knows lives in the database (see ``engines.web_scraper``), so running the
 same command again after a crash resumes it: the seed is idempotent, done events are not run
 again, pending ones are. The crawl's choices (depth and page limits, domains, delay, per-host
-concurrency, robots) are stored with it, so ``haystack worker --drain`` (on any machine)
-finishes it the same way; running ``haystack crawl`` again stores that run's choices.
+concurrency, robots, rendering in the browser with its waits and scrolling) are stored with
+it, so ``haystack worker --drain`` (on any machine) finishes it the same way; running
+``haystack crawl`` again stores that run's choices.
 
 Crash recovery: the crawl's worker heartbeats like any worker. Killed (``kill -9``, a lost
 machine), it misses its heartbeats, and once ``HAYSTACK_WORKER_STALL_TIMEOUT`` seconds (30)
@@ -38,6 +39,7 @@ from haystack_collector.engines.web_scraper import (
 from haystack_collector.errors import HaystackError
 from haystack_collector.extract.volatile import VolatileRules
 from haystack_collector.fetch import FetchSettings
+from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.logs import get_logger
 from haystack_collector.queue import QueuePolicy
 from haystack_collector.runtime import CRAWL, Runtime
@@ -75,6 +77,10 @@ class CrawlOptions:
     volatile: VolatileRules | None = None  # what of its pages does not count as a change
     revisit_every: int | None = None  # seconds: re-visit the crawl's pages this often
     revisit_older_than: int | None = None  # seconds: only pages last looked at longer ago
+    render: bool = False  # pages rendered in the browser (``--render``)
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
+    snapshot: tuple[str, ...] = ()  # what each rendered page keeps (``--snapshot``)
 
     def scraper_settings(self, fetch: FetchSettings | None = None) -> WebScraperSettings:
         """The seed's settings; with ``fetch`` (the crawl's, see ``crawl_fetch_settings``),
@@ -97,6 +103,10 @@ class CrawlOptions:
             volatile=self.volatile,
             revisit_every=self.revisit_every,
             revisit_older_than=self.revisit_older_than,
+            render=self.render,
+            wait=self.wait,
+            scroll=self.scroll,
+            snapshot=list(self.snapshot),
             **depth,
             **chosen,
         )

@@ -5,7 +5,8 @@
 * the database (given, already migrated, or opened from the settings and disposed by ``close``);
 * the queue: a ``SqlQueue`` with its policy (the lease);
 * the fetch settings and the engines' ``Fetchers`` (engines/fetchers.py): what every action
-  fetches with, handed to the worker, the scheduler and the run executor, and through them to
+  fetches (and renders) with, the worker's browser included, handed to the worker, the
+  scheduler and the run executor, and through them to
   each action's context. Nothing is set on an engine class;
 * the worker, the scheduler (fired by the worker) and the run executor (API-queued runs);
 * the re-visiter (revisits.py): the re-visit policies' ticks, fired by the scheduler;
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from haystack_collector.db import Database
 from haystack_collector.engines.fetchers import Fetchers
 from haystack_collector.fetch import FetchSettings
+from haystack_collector.fetch.settings import BrowserSettings
 from haystack_collector.queue import QueuePolicy, SqlQueue
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ class Runtime:
         engines: Sequence[type[Engine]] | None = None,
         fetch: FetchSettings | None = None,
         engine_fetch: Mapping[str, FetchSettings] | None = None,
+        browser: BrowserSettings | None = None,
         concurrency: int = 4,
         drain: bool = False,
         policy: QueuePolicy | None = None,
@@ -108,7 +111,9 @@ class Runtime:
         self._owns_db = owns_db
         self.queue = SqlQueue(db, policy)
         self.fetch_settings = fetch if fetch is not None else FetchSettings()
-        self.fetchers = Fetchers(self.fetch_settings, engines=engine_fetch)
+        if browser is None and settings is not None:
+            browser = settings.browser_settings()
+        self.fetchers = Fetchers(self.fetch_settings, engines=engine_fetch, browser=browser)
         # Built in dependency order: the worker fires the scheduler and waits for the runner.
         self.revisiter: Revisiter | None = None
         self.scheduler: Scheduler | None = None

@@ -31,7 +31,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import URL, make_url
 
 from haystack_collector.errors import ConfigError
-from haystack_collector.fetch.settings import FetchSettings
+from haystack_collector.fetch.settings import BrowserSettings, FetchSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///./haystack.db"
 
@@ -152,6 +152,18 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("READ_TIMEOUT"))
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
+    )
+    # Hosts ("host:port") that work through the API may reach although they are private (a
+    # JSON list): a service of the operator's own; everything else private stays refused.
+    guard_allow: list[str] = Field(default_factory=list, validation_alias=_env("GUARD_ALLOW"))
+
+    # The browser fetcher (fetch/browser.py; the "browser" extra).
+    browser_path: str = Field(default="/usr/bin/chromium", validation_alias=_env("BROWSER_PATH"))
+    browser_pages: int = Field(default=2, ge=1, le=64, validation_alias=_env("BROWSER_PAGES"))
+    browser_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("BROWSER_TIMEOUT"))
+    # Resource types a rendered page never loads (a JSON list of image, font, media, stylesheet).
+    browser_block: list[Literal["image", "font", "media", "stylesheet"]] = Field(
+        default_factory=list, validation_alias=_env("BROWSER_BLOCK")
     )
 
     # The API and UI (``haystack serve``).
@@ -303,8 +315,18 @@ class Settings(BaseSettings):
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             max_body_bytes=self.max_body_bytes,
+            guard_allow=frozenset(name.strip().lower() for name in self.guard_allow),
         )
         return dataclasses.replace(fetch, user_agent=self.user_agent) if self.user_agent else fetch
+
+    def browser_settings(self) -> BrowserSettings:
+        """The browser fetcher's settings, from these."""
+        return BrowserSettings(
+            executable=self.browser_path,
+            pages=self.browser_pages,
+            page_timeout=self.browser_timeout,
+            block=frozenset(self.browser_block),
+        )
 
     @property
     def safe_database_url(self) -> str:

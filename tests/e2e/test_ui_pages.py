@@ -171,6 +171,10 @@ def test_the_settings_form_follows_each_engines_schema(ui_page: BrowserPage) -> 
         ["max_depth", "integer"],
         ["max_pages", "integer"],
         ["allowed_domains", "list"],
+        ["main_text", "boolean"],
+        ["volatile", "object"],
+        ["render", "boolean"],
+        ["snapshot", "list"],
     ]
     expect(page.locator("#setting-max_pages")).to_have_value("1000")
     expect(page.locator("#setting-max_pages")).to_have_attribute("min", "1")

@@ -81,9 +81,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_serve(database_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def run_serve(
+    database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``haystack serve`` (API, UI, embedded worker, scheduler, run executor) in a subprocess on a
-    free port; yields its URL once /health answers."""
+    free port, with ``extra_env`` over its settings; yields its URL once /health answers."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HAYSTACK_")}
     env |= {
@@ -96,6 +98,7 @@ def run_serve(database_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         "HAYSTACK_API_RATE_BURST": "10000",
         "HAYSTACK_LOG_LEVEL": "WARNING",
     }
+    env |= extra_env or {}
     # Its output goes to a file: a pipe nobody reads would stall the server once full.
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(

@@ -56,6 +56,7 @@ def test_every_engine_declares_its_path_settings() -> None:
         "fileScanner": {"folders"},
         "haystack": {"folder"},
         "rss": set(),
+        "seleniumwebform": {"site", "folder"},
         "sites": {"site", "folder"},
         "webScraper": set(),
     }

@@ -237,3 +237,35 @@ def test_crash_recovery_settings_default_to_30_seconds_and_the_host_name(
     monkeypatch.setenv("HAYSTACK_WORKER_STALL_TIMEOUT", "0.5")  # below a heartbeat's reach
     with pytest.raises(ConfigError, match="worker_stall_timeout"):
         load_settings()
+
+
+def test_browser_settings_come_from_haystack_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = load_settings().browser_settings()
+    assert (default.executable, default.pages, default.page_timeout) == (
+        "/usr/bin/chromium",
+        2,
+        30.0,
+    )
+    assert default.block == frozenset()
+    monkeypatch.setenv("HAYSTACK_BROWSER_PATH", "/opt/chromium/chrome")
+    monkeypatch.setenv("HAYSTACK_BROWSER_PAGES", "4")
+    monkeypatch.setenv("HAYSTACK_BROWSER_TIMEOUT", "12.5")
+    monkeypatch.setenv("HAYSTACK_BROWSER_BLOCK", '["image", "font", "media"]')
+    monkeypatch.setenv("HAYSTACK_GUARD_ALLOW", '["Jobs.Internal:8080"]')
+    settings = load_settings()
+    browser = settings.browser_settings()
+    assert (browser.executable, browser.pages, browser.page_timeout) == (
+        "/opt/chromium/chrome",
+        4,
+        12.5,
+    )
+    assert browser.block == {"image", "font", "media"}
+    assert settings.fetch_settings().guard_allow == {"jobs.internal:8080"}
+
+
+def test_a_resource_type_the_browser_cannot_block_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HAYSTACK_BROWSER_BLOCK", '["scripts"]')
+    with pytest.raises(ConfigError, match="browser_block"):
+        load_settings()

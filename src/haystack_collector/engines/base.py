@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.db import Database
-from haystack_collector.engines.fetchers import EngineFetch, Fetchers
+from haystack_collector.engines.fetchers import EngineBrowser, EngineFetch, Fetchers
 from haystack_collector.engines.revisiting import RevisitSpec
 from haystack_collector.errors import ConfigError, NotFoundError
 from haystack_collector.fetch import Fetcher, FetchSettings
@@ -261,6 +261,11 @@ class ActionContext:
     def new_fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
         """A Fetcher owned by the caller (``async with``), for work on a loop of its own."""
         return self.fetch.new_fetcher(settings)
+
+    def browser(self) -> EngineBrowser:
+        """The process's browser fetcher as this engine sees it (``render``, ``page``):
+        navigations through this engine's fetcher, under the same rules as every fetch."""
+        return self.fetch.browser()
 
     def store_items(
         self, records: Sequence[ItemRecord], *, finish: Task | None = None

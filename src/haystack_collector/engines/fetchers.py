@@ -14,24 +14,36 @@ inherited from ``HAYSTACK_DOWNLOAD_DELAY``.
 
 An action reaches its engine's fetchers through ``ActionContext.fetcher()`` (an
 ``EngineFetch``: this pool seen from one engine).
+
+The pool owns the loop's ``Browser`` too (fetch/browser.py): one Chromium per worker process,
+launched on the first ``browser()`` call and closed with the fetchers. An action renders
+through ``ActionContext.browser()`` (an ``EngineBrowser``), whose navigations go through the
+engine's fetcher of the same settings, so a rendered page obeys the same slots and robots.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haystack_collector.fetch import Fetcher, FetchSettings
+from haystack_collector.fetch.browser import Browser
+from haystack_collector.fetch.render import RenderResult, ScrollSpec, SnapshotSpec, WaitSpec
+from haystack_collector.fetch.settings import BrowserSettings
 from haystack_collector.fetch.validators import NoValidators
 from haystack_collector.logs import get_logger
 from haystack_collector.store.workers import merge_hosts
 
-__all__ = ["EngineFetch", "Fetchers"]
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+__all__ = ["EngineBrowser", "EngineFetch", "Fetchers"]
 
 log = get_logger("haystack.engines")
 
@@ -49,13 +61,18 @@ class Fetchers:
         settings: FetchSettings | None = None,
         *,
         engines: Mapping[str, FetchSettings] | None = None,
+        browser: BrowserSettings | None = None,
     ) -> None:
         self.settings = settings if settings is not None else FetchSettings()
         self.engines = dict(engines or {})
+        self.browser_settings = browser if browser is not None else BrowserSettings()
         self._delay: float | None = None
         # Start actions run on loops of their own, in threads: the map is shared across them.
         self._lock = threading.Lock()
         self._live: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, Fetcher]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._browsers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Browser] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -106,6 +123,15 @@ class Fetchers:
                 )
         return fetcher
 
+    def browser(self) -> Browser:
+        """The running loop's Browser (launched on its first page, not here)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            found = self._browsers.get(loop)
+            if found is None:
+                found = self._browsers[loop] = Browser(self.browser_settings, self.settings)
+        return found
+
     def for_engine(self, engine: str, *, conditional_get: bool = True) -> EngineFetch:
         return EngineFetch(self, engine, conditional_get)
 
@@ -127,8 +153,15 @@ class Fetchers:
 
     async def aclose(self) -> None:
         """Close the running loop's fetchers (a worker stopping, an action's own loop ending)."""
+        loop = asyncio.get_running_loop()
         with self._lock:
-            alive = self._live.pop(asyncio.get_running_loop(), {})
+            alive = self._live.pop(loop, {})
+            browser = self._browsers.pop(loop, None)
+        if browser is not None:
+            try:
+                await browser.aclose()
+            except Exception:  # a browser that will not close must not turn a stop into a crash
+                log.exception("closing the browser failed")
         for fetcher in alive.values():
             try:
                 await fetcher.aclose()
@@ -155,4 +188,49 @@ class EngineFetch:
     def new_fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
         return self.fetchers.new_fetcher(
             self.engine, settings, conditional_get=self.conditional_get
+        )
+
+    def browser(self) -> EngineBrowser:
+        return EngineBrowser(self)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineBrowser:
+    """The loop's ``Browser`` as one engine sees it: navigations go through the engine's
+    fetcher (of ``settings`` when given), never remembering validators (a 304 renders
+    nothing)."""
+
+    fetch: EngineFetch
+
+    @property
+    def browser(self) -> Browser:
+        return self.fetch.fetchers.browser()
+
+    def fetcher(self, settings: FetchSettings | None = None) -> Fetcher:
+        return self.fetch.fetchers.fetcher(self.fetch.engine, settings, conditional_get=False)
+
+    def page(
+        self,
+        *,
+        settings: FetchSettings | None = None,
+        origin: str | None = Browser.UNSET,
+        correlation_id: str | None = Browser.UNSET,
+    ) -> contextlib.AbstractAsyncContextManager[Page]:
+        """``Browser.page`` with the engine's fetcher (see there)."""
+        return self.browser.page(
+            fetcher=self.fetcher(settings), origin=origin, correlation_id=correlation_id
+        )
+
+    async def render(
+        self,
+        url: str,
+        *,
+        settings: FetchSettings | None = None,
+        wait: WaitSpec | None = None,
+        scroll: ScrollSpec | None = None,
+        snapshot: SnapshotSpec | None = None,
+    ) -> RenderResult:
+        """``Browser.render`` with the engine's fetcher (see there)."""
+        return await self.browser.render(
+            url, fetcher=self.fetcher(settings), wait=wait, scroll=scroll, snapshot=snapshot
         )

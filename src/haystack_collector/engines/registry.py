@@ -23,6 +23,7 @@ from haystack_collector.engines.file_scanner import FileScanner
 from haystack_collector.engines.haystack_folder import HaystackFolder
 from haystack_collector.engines.rss import Rss
 from haystack_collector.engines.sites import Sites
+from haystack_collector.engines.web_form import WebForm
 from haystack_collector.engines.web_scraper import WebScraper
 from haystack_collector.errors import NotFoundError
 from haystack_collector.logs import get_logger
@@ -37,6 +38,7 @@ BUILTIN_ENGINES: list[type[Engine]] = [
     HaystackFolder,
     Rss,
     Sites,
+    WebForm,
     WebScraper,
 ]
 

@@ -7,6 +7,11 @@ URI plus ``#listing-N``). A listing item carries its fields (ItemData keyed by f
 the normalized posting fields and the site's name; listings with a detail URL get a ``detail``
 event. ``detail`` (item action) fetches that page and merges its fields over the listing's.
 
+A definition that says ``fetch: browser`` (or a run with ``render``) renders its results and
+detail pages in the browser first (``ctx.browser()``), waiting and scrolling as the
+definition says; the search form page itself is fetched (a form that only a script builds is
+the ``webform`` engine's work).
+
 ``recheck`` (item action) is a listing's re-visit (queued by a re-visit policy, per engine or
 per site definition: see revisits.py): its detail page is fetched again and stored like
 ``detail``, and the visit recorded as unchanged, changed or gone. Gone is a 404/410, or the
@@ -33,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
+from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.engines.revisiting import (
     RevisitFailed,
@@ -63,8 +69,10 @@ from haystack_collector.extract.sites import (
 from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.extract.volatile import VolatileRules, page_text, text_digest
 from haystack_collector.fetch import Fetcher, FetchResult
+from haystack_collector.fetch.render import IDLE
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Task, WorkQueue
+from haystack_collector.snapshots import keep_rendered, link_snapshots, snapshot_spec
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.meaning import TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
@@ -84,6 +92,7 @@ RECHECK_ACTION = "recheck"
 # ItemData keys the engine writes besides the fields (lower-case) and the posting fields (Job*).
 SITE = "Site"  # the definition's name
 SITE_FILE = "SiteFile"  # the file a user definition came from (none for shipped ones)
+SITE_RENDER = "SiteRender"  # the run rendered pages (``render``): so are the detail pages
 KEYWORD = "SiteKeyword"  # the keyword a results page was searched with
 LISTINGS = "SiteListings"  # how many listings a results page held
 STATUS_CODE = "StatusCode"
@@ -107,6 +116,10 @@ class SitesSettings(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="searched one by one")
     folder: ServerPath | None = Field(default=None, description="a folder of your own definitions")
     max_pages: int = Field(default=5, ge=1, description="results pages per start or keyword")
+    render: bool = Field(
+        default=False,
+        description="render pages in the browser, whatever the definition's 'fetch' says",
+    )
 
 
 def resolve_site(site: str, folder: str | None = None) -> SiteDefinition:
@@ -180,12 +193,27 @@ class Sites(FetchingEngine):
         settings = ctx.settings
         assert isinstance(settings, SitesSettings)
         defn = await asyncio.to_thread(resolve_site, settings.site, settings.folder)
+        if defn.form is not None:
+            raise ConfigError(
+                f"site {defn.name!r} fills in a form in a browser: run it with the"
+                " seleniumwebform engine",
+                setting="site",
+            )
         keywords = [k.strip() for k in settings.keywords if k.strip()]
         tally = _Tally()
         # A run of its own loop (the CLI, a schedule): its own client, closed when it ends.
         async with ctx.new_fetcher() as fetcher:
+            render = settings.render or defn.fetch == "browser"
             for keyword, request in await self._starts(ctx, fetcher, defn, keywords, tally):
-                await self._walk(ctx, fetcher, defn, (keyword, request), settings.max_pages, tally)
+                await self._walk(
+                    ctx,
+                    fetcher,
+                    defn,
+                    (keyword, request),
+                    settings.max_pages,
+                    tally,
+                    render=render,
+                )
         searched = f" for {', '.join(map(repr, keywords))}" if keywords else ""
         summary = (
             f"site {defn.name!r}{searched}: {tally.pages} page(s), {tally.listings} listing(s),"
@@ -237,8 +265,11 @@ class Sites(FetchingEngine):
         start: tuple[str | None, _Request],
         max_pages: int,
         tally: _Tally,
+        *,
+        render: bool = False,
     ) -> None:
-        """Fetch and store results pages from ``start`` on, following next-page links."""
+        """Fetch (or render) and store results pages from ``start`` on, following next-page
+        links."""
         keyword, first = start
         request: _Request | None = first
         seen: set[str] = set()
@@ -246,7 +277,10 @@ class Sites(FetchingEngine):
             if request is None or request.uri in seen:
                 return
             seen.add(request.uri)
-            result = await fetcher.fetch(request.url, form=request.form)
+            if render and request.form is None:
+                result = await _render(ctx, fetcher, defn, request.url, page_uri=request.uri)
+            else:
+                result = await fetcher.fetch(request.url, form=request.form)
             tally.pages += 1
             error = _fetch_error(result)
             if error is not None:
@@ -264,7 +298,7 @@ class Sites(FetchingEngine):
                 ctx.log.warning("site %s: %s: %s", defn.name, request.url, refused)
                 return
             queued = await asyncio.to_thread(
-                self._store_listing, ctx, defn, keyword, request.uri, result, page
+                self._store_listing, ctx, defn, keyword, request.uri, result, page, render
             )
             tally.listings += len(page.records)
             tally.queued += queued
@@ -280,6 +314,7 @@ class Sites(FetchingEngine):
         page_uri: str,
         result: FetchResult,
         page: ListingPage,
+        render: bool,
     ) -> int:
         action_id = ctx.action_id(DETAIL_ACTION) if defn.detail is not None else None
         queued = ctx.db.run(
@@ -291,6 +326,7 @@ class Sites(FetchingEngine):
             page_uri=page_uri,
             page_data=_page_data(defn, keyword, result, None) | {LISTINGS: len(page.records)},
             page=page,
+            render=render and defn.fetch != "browser",  # the definition says it otherwise
         )
         ctx.items_stored += 1 + len(page.records)
         ctx.events_enqueued += queued
@@ -302,7 +338,7 @@ class Sites(FetchingEngine):
     async def detail(self, ctx: ActionContext, task: Task) -> None:
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await ctx.fetcher().fetch(task.uri)
+        result = await _fetch_detail(ctx, defn, stored, task.uri)
         data = await self._detail_data(ctx, defn, stored, task, result)
         # The data and the finished event commit together (the worker does not finish it).
         await asyncio.to_thread(ctx.store_items, [ItemRecord(uri=task.uri, data=data)], finish=task)
@@ -311,7 +347,7 @@ class Sites(FetchingEngine):
     async def recheck(self, ctx: ActionContext, task: Task) -> None:
         stored = await asyncio.to_thread(ctx.db.run_read, _item_data, item_id=task.item_id)
         defn = await asyncio.to_thread(self._definition, stored)
-        result = await ctx.fetcher().fetch(task.uri)
+        result = await _fetch_detail(ctx, defn, stored, task.uri)
         failure = revisit_failure(result)
         if failure is not None:  # no answer about the listing: retried later, data kept
             raise RevisitFailed(f"re-check of {task.uri}: {failure}")
@@ -410,6 +446,41 @@ def _form_request(defn: SiteDefinition, form: FormRequest) -> _Request:
     return _Request(form.action, form.fields, search)
 
 
+async def _fetch_detail(
+    ctx: ActionContext, defn: SiteDefinition, stored: Mapping[str, list[ItemValue]], url: str
+) -> FetchResult:
+    """A listing's detail page: rendered when its definition (or the run that found it, see
+    ``SITE_RENDER``) renders, else fetched."""
+    if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
+        return await _render(ctx, ctx.fetcher(), defn, url, page_uri=url)
+    return await ctx.fetcher().fetch(url)
+
+
+async def _render(
+    ctx: ActionContext, fetcher: Fetcher, defn: SiteDefinition, url: str, *, page_uri: str
+) -> FetchResult:
+    """``url`` rendered in the browser as ``defn`` says, its navigation fetched with
+    ``fetcher``'s settings; a browser that dies raises (the queue retries the action). The
+    definition's ``snapshot`` kinds are stored and linked from ``page_uri``."""
+    rendered = await ctx.browser().render(
+        url,
+        settings=fetcher.settings,
+        wait=IDLE if defn.wait is None else defn.wait.spec(),
+        scroll=None if defn.scroll is None else defn.scroll.spec(),
+        snapshot=snapshot_spec(defn.snapshot),
+    )
+    if defn.snapshot:
+        shots = await asyncio.to_thread(
+            keep_rendered, engine_defaults().downloads, rendered, defn.snapshot
+        )
+        if shots:
+            await asyncio.to_thread(
+                ctx.db.run, link_snapshots, engine_id=ctx.engine_id, page_uri=page_uri, shots=shots
+            )
+            ctx.items_stored += len(shots)
+    return rendered.as_fetch_result()
+
+
 def _text_digest(result: FetchResult, rules: VolatileRules) -> str:
     html = result.text or result.body.decode(result.encoding or "utf-8", errors="replace")
     return text_digest(None, page_text(html, rules), rules)
@@ -497,8 +568,12 @@ def store_listing(
     page_uri: str,
     page_data: Mapping[str, Any],
     page: ListingPage,
+    render: bool = False,
 ) -> int:
     """Store a results page and its listings as one transaction; returns detail events queued.
+
+    ``render``: the run rendered pages its definition does not ask to: the listings say so,
+    and their detail pages are rendered too.
 
     A listing already stored (a rerun, or one seen on another page) keeps the fields this page
     does not show, such as those its detail page added.
@@ -513,6 +588,8 @@ def store_listing(
             detailed.append(uri)
         # A listing is content in itself; its detail page, when fetched, states the outcome.
         data = _record_data(defn, fields)
+        if render:
+            data[SITE_RENDER] = True
         records.append(ItemRecord(uri=uri, data=data, state=FETCHED))
     links = [LinkSpec(uri, "contains") for uri in dict.fromkeys(uris)]
     records.insert(0, ItemRecord(uri=page_uri, data=page_data, links=links))

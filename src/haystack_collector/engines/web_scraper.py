@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.engine import Connection
 
@@ -75,9 +75,18 @@ from haystack_collector.extract.main_text import main_text
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.extract.volatile import NO_RULES, VolatileRules, page_text, text_digest
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
+from haystack_collector.fetch.render import IDLE
+from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Task
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
+from haystack_collector.snapshots import (
+    SnapshotKind,
+    keep_rendered,
+    link_snapshots,
+    parse_kinds,
+    snapshot_spec,
+)
 from haystack_collector.store import crawl as crawl_store
 from haystack_collector.store import revisits as revisit_store
 from haystack_collector.store.crawl import (
@@ -154,6 +163,21 @@ class WebScraperSettings(BaseModel):
     # ``revisit_older_than`` seconds ago (default: half the period). Unset: no re-visits.
     revisit_every: SkipJsonSchema[int | None] = Field(default=None, ge=1)
     revisit_older_than: SkipJsonSchema[int | None] = Field(default=None, ge=0)
+    # Render each page in the browser (fetch/browser.py) before reading its links: for sites
+    # whose content a script inserts. ``wait`` and ``scroll`` say how (unset: page load only).
+    render: bool = False
+    # Blocks of their own, left out of the UI's flat form (the API and the CLI set them).
+    wait: SkipJsonSchema[WaitOptions | None] = None
+    scroll: SkipJsonSchema[ScrollOptions | None] = None
+    # With render: what each rendered page also keeps (snapshots.py): its HTML, a full-page
+    # PNG, a PDF; stored by SHA-256 under the downloads folder and linked from the page.
+    snapshot: list[SnapshotKind] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _snapshots_render(self) -> WebScraperSettings:
+        if self.snapshot and not self.render:
+            raise ValueError("snapshot: snapshots are taken of rendered pages: turn render on")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +196,10 @@ class CrawlSpec:
     volatile: VolatileRules | None = None
     revisit_every: int | None = None  # seconds; None: the crawl's pages are not re-visited
     revisit_older_than: int | None = None
+    render: bool = False  # pages rendered in the browser, waiting and scrolling as below
+    wait: WaitOptions | None = None
+    scroll: ScrollOptions | None = None
+    snapshot: tuple[SnapshotKind, ...] = ()  # what each rendered page keeps (snapshots.py)
 
     @classmethod
     def from_settings(cls, settings: WebScraperSettings) -> CrawlSpec:
@@ -197,12 +225,23 @@ class CrawlSpec:
             settings.volatile if settings.volatile and not settings.volatile.empty else None,
             every,
             None if every is None else (every // 2 if older is None else older),
+            settings.render,
+            settings.wait if settings.render else None,
+            settings.scroll if settings.render else None,
+            tuple(settings.snapshot) if settings.render else (),
         )
 
     def as_json(self) -> dict[str, Any]:
         text: dict[str, Any] = {"main_text": True} if self.main_text else {}
         if self.volatile is not None:
             text["volatile"] = self.volatile.model_dump(mode="json")
+        rendering: dict[str, Any] = {}
+        if self.render:  # stored so that a resumed crawl (any worker) renders too
+            rendering["render"] = {
+                "wait": None if self.wait is None else self.wait.model_dump(),
+                "scroll": None if self.scroll is None else self.scroll.model_dump(),
+                "snapshot": list(self.snapshot),
+            }
         return {
             "url": self.url,
             "max_depth": self.max_depth,
@@ -218,6 +257,7 @@ class CrawlSpec:
                     "revisit_older_than": self.revisit_older_than,
                 }
             ),
+            **rendering,
         }
 
     @classmethod
@@ -229,6 +269,10 @@ class CrawlSpec:
             raw.get("obey_robots"),
         )
         every, older = raw.get("revisit_every"), raw.get("revisit_older_than")
+        render = raw.get("render")
+        wait = render.get("wait") if isinstance(render, dict) else None
+        scroll = render.get("scroll") if isinstance(render, dict) else None
+        kinds = render.get("snapshot") if isinstance(render, dict) else None
         return cls(
             str(raw["url"]),
             int(raw["max_depth"]),
@@ -241,6 +285,10 @@ class CrawlSpec:
             None if raw.get("volatile") is None else VolatileRules.model_validate(raw["volatile"]),
             None if every is None else int(every),
             None if older is None else int(older),
+            isinstance(render, dict),
+            None if wait is None else WaitOptions.model_validate(wait),
+            None if scroll is None else ScrollOptions.model_validate(scroll),
+            tuple(parse_kinds(kinds)) if isinstance(kinds, list) else (),
         )
 
     def fetch_overrides(self) -> dict[str, Any]:
@@ -349,10 +397,16 @@ class WebScraper(FetchingEngine):
                 item_id=task.item_id,
                 scopes=_Scopes(self._specs),
             )
-        fetcher = self.crawl_fetcher(
-            ctx.fetch, scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
-        )
-        result = await fetcher.fetch(task.uri)
+        spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
+        fetcher = self.crawl_fetcher(ctx.fetch, spec)
+        if spec.render:
+            result = await self._render(ctx, fetcher, spec, task.uri)
+        else:
+            result = await fetcher.fetch(task.uri)
+        if result.error == CIRCUIT_OPEN and spec.render:  # the queue tries the page later
+            raise CircuitOpenError(
+                f"fetch:{host_of(task.uri)}", retry_after=result.retry_after or 0
+            )
         if result.error == CIRCUIT_OPEN:  # the retry loop is paid for only when it is needed
             result = await self._fetch(fetcher, task.uri, [result])
         fetched_at = datetime.now(UTC).replace(microsecond=0)
@@ -376,6 +430,9 @@ class WebScraper(FetchingEngine):
         )
         fetcher = self.crawl_fetcher(ctx.fetch, state.scope)
         result = await fetcher.fetch(task.uri, etag=state.etag, last_modified=state.last_modified)
+        if state.scope.render and result.ok and not result.not_modified:
+            # A rendering crawl's page changed on the wire: what counts is its rendered DOM.
+            result = await self._render(ctx, fetcher, state.scope, task.uri)
         failure = revisit_failure(result)
         if failure is not None:  # not an answer about the page: retried later, page untouched
             raise RevisitFailed(f"re-visit of {task.uri}: {failure}")
@@ -419,6 +476,31 @@ class WebScraper(FetchingEngine):
         if writer is None or writer.key != key:
             writer = self._writers[loop] = _PageWriter(*key, _Scopes(self._specs))
         return writer
+
+    @staticmethod
+    async def _render(
+        ctx: ActionContext, fetcher: Fetcher, spec: CrawlSpec, url: str
+    ) -> FetchResult:
+        """``url`` rendered in the browser, its navigation fetched with ``fetcher``'s settings
+        (the crawl's slots, robots and breaker). A browser that dies raises: the queue retries
+        the page."""
+        rendered = await ctx.browser().render(
+            url,
+            settings=fetcher.settings,
+            wait=IDLE if spec.wait is None else spec.wait.spec(),
+            scroll=None if spec.scroll is None else spec.scroll.spec(),
+            snapshot=snapshot_spec(spec.snapshot),
+        )
+        if spec.snapshot:
+            shots = await asyncio.to_thread(
+                keep_rendered, engine_defaults().downloads, rendered, spec.snapshot
+            )
+            if shots:
+                await asyncio.to_thread(
+                    ctx.db.run, link_snapshots, engine_id=ctx.engine_id, page_uri=url, shots=shots
+                )
+                ctx.items_stored += len(shots)
+        return rendered.as_fetch_result()
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
     async def _fetch(self, fetcher: Fetcher, url: str, first: list[FetchResult]) -> FetchResult:

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ __all__ = [
     "open_data_file",
     "parse_content_range",
     "place_file",
+    "read_data_file",
     "resume_headers",
 ]
 
@@ -432,6 +434,19 @@ def open_data_file(path: Path, *, truncate: bool) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_data_file(path: Path) -> bytes | None:
+    """The bytes of the regular file ``path``, never read through a symlink; None if there is
+    no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
 
 
 @contextlib.contextmanager

@@ -31,7 +31,13 @@ from haystack_collector.fetch.decode import decode_body
 from haystack_collector.fetch.download import Download, DownloadTools, download_file
 from haystack_collector.fetch.failures import FetchFailure, Throttled, parse_retry_after
 from haystack_collector.fetch.hosts import HostSlots
-from haystack_collector.fetch.policy import check_url, host_key, log_result, parse_url
+from haystack_collector.fetch.policy import (
+    check_url,
+    host_key,
+    log_result,
+    may_go_private,
+    parse_url,
+)
 from haystack_collector.fetch.result import FetchResult
 from haystack_collector.fetch.robots import RobotsCache
 from haystack_collector.fetch.settings import FetchSettings
@@ -43,7 +49,6 @@ from haystack_collector.fetch.ssrf import (
 )
 from haystack_collector.fetch.validators import DictValidatorCache, ValidatorCache, Validators
 from haystack_collector.fetch.wire import AioWire, WireResponse
-from haystack_collector.origin import from_api
 from haystack_collector.resilience import BreakerRegistry, RetryPolicy, async_retrying
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -113,18 +118,18 @@ class Fetcher:
         if self._wire is not None:
             await self._wire.aclose()
 
-    def _allow_private(self) -> bool:
-        """Whether the work running now may reach private addresses (see the class doc)."""
-        s = self.settings
-        return s.api_allow_private if from_api() else s.allow_private
+    def _allow_private(self, url: str | None = None) -> bool:
+        """Whether the work running now may reach private addresses (see the class doc), or
+        ``url``'s host at least (``guard_allow``)."""
+        return may_go_private(self.settings, url)
 
-    def _aio(self) -> AioWire | None:
+    def _aio(self, url: str) -> AioWire | None:
         """The aiohttp wire, unless the work running now needs httpx (see the module doc)."""
-        return self._wire if self._allow_private() else None
+        return self._wire if self._allow_private(url) else None
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self, url: str | None = None) -> httpx.AsyncClient:
         """The client for the work running now: a guarded one unless it may go private."""
-        allow_private = self._allow_private()
+        allow_private = self._allow_private(url)
         client = self._clients.get(allow_private)
         if client is None:
             s, transport = self.settings, self._transport
@@ -185,7 +190,7 @@ class Fetcher:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         tools = DownloadTools(
-            self._client(),
+            self._client(url),
             self.settings,
             self._check,
             self._slots,
@@ -242,7 +247,9 @@ class Fetcher:
     async def _check(self, url: str) -> str | None:
         """Why ``url`` must not be requested (scheme, address, robots), or None."""
         s = self.settings
-        refusal = await check_url(url, allow_private=self._allow_private(), resolver=self._resolver)
+        refusal = await check_url(
+            url, allow_private=self._allow_private(url), resolver=self._resolver
+        )
         # robots.txt itself is always fetchable, whatever it says.
         if refusal is not None or not s.obey_robots or parse_url(url).path == "/robots.txt":
             return refusal
@@ -326,10 +333,10 @@ class Fetcher:
         self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
     ) -> WireResponse:
         """One request and its body, on aiohttp or httpx (see the module docstring)."""
-        wire = self._aio()
+        wire = self._aio(url)
         if wire is not None:
             return await wire.send(method, url, headers, form)
-        client = self._client()
+        client = self._client(url)
         request = client.build_request(method, url, headers=headers, data=form)
         started = self._clock()
         response = await client.send(request, stream=True)
@@ -358,7 +365,7 @@ class Fetcher:
         try:
             for _ in range(6):
                 refusal = await check_url(
-                    current, allow_private=self._allow_private(), resolver=self._resolver
+                    current, allow_private=self._allow_private(current), resolver=self._resolver
                 )
                 if refusal is not None:
                     return None, b""

@@ -9,8 +9,10 @@ import httpx
 
 from haystack_collector import metrics
 from haystack_collector.fetch.result import FetchResult
+from haystack_collector.fetch.settings import FetchSettings
 from haystack_collector.fetch.ssrf import BlockedAddress, Resolver, check_host, system_resolver
 from haystack_collector.logs import get_logger
+from haystack_collector.origin import from_api
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 log = get_logger("haystack.fetch")
@@ -25,6 +27,25 @@ def parse_url(url: str) -> httpx.URL:
 def host_key(url: str) -> str:
     """The politeness key: host, plus the port when it is not the scheme's default."""
     return parse_url(url).netloc.decode("ascii").lower()
+
+
+def may_go_private(settings: FetchSettings, url: str | None = None) -> bool:
+    """Whether the work running now may reach private addresses, or ``url``'s host at least.
+
+    Work that came through the API (``origin.from_api()``) may only with ``api_allow_private``
+    or when ``url``'s host is in ``guard_allow``; the command line's own work with
+    ``allow_private``.
+    """
+    if not from_api():
+        return settings.allow_private
+    if settings.api_allow_private:
+        return True
+    if url is None or not settings.guard_allow:
+        return False
+    try:
+        return host_key(url) in settings.guard_allow
+    except (httpx.InvalidURL, UnicodeError):
+        return False
 
 
 async def check_url(

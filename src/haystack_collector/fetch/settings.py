@@ -21,6 +21,9 @@ class FetchSettings:
     allow_private: bool = True  # the command line's own work may reach private addresses
     # Work that came through the API (``origin``) may only if this says so: the SSRF guard.
     api_allow_private: bool = False
+    # Hosts ("host:port", as ``policy.host_key`` spells them) that work through the API may
+    # reach even when they resolve to private addresses: a service of the operator's own.
+    guard_allow: frozenset[str] = frozenset()
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
@@ -50,3 +53,25 @@ class FetchSettings:
     robots_ttl: float = 24 * 3600.0
     robots_error_ttl: float = 600.0  # 5xx/unreachable robots.txt: disallow all for this long
     robots_max_bytes: int = 512 * 1024  # RFC 9309 requires at least 500 KiB be parsed
+
+
+# What a browser fetch never loads when ``BrowserSettings.block`` names it (Playwright's
+# resource types): the page's content arrives without them, far faster and lighter.
+BLOCKABLE = frozenset({"image", "font", "media", "stylesheet"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BrowserSettings:
+    """The browser fetcher's knobs (see fetch/browser.py); seconds and counts."""
+
+    executable: str = "/usr/bin/chromium"  # Debian's chromium: never Playwright's download
+    pages: int = 2  # pages open at once per worker process (each its own context)
+    page_timeout: float = 30.0  # a whole render: navigation, waits, scrolling, snapshots
+    block: frozenset[str] = frozenset()  # resource types never loaded (BLOCKABLE)
+    close_timeout: float = 5.0  # a page that will not close in this long: restart the browser
+    args: tuple[str, ...] = ()  # extra chromium switches
+
+    def __post_init__(self) -> None:
+        unknown = self.block - BLOCKABLE
+        if unknown:
+            raise ValueError(f"cannot block {sorted(unknown)}: choose from {sorted(BLOCKABLE)}")

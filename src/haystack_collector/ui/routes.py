@@ -12,13 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from haystack_collector import __version__
-from haystack_collector.api.deps import DbDep, ReadAccess
+from haystack_collector.api.deps import DbDep, ReadAccess, ReadLaneDep, SettingsDep
+from haystack_collector.fetch.download import read_data_file
+from haystack_collector.snapshots import CONTENT_TYPES, snapshot_file, snapshot_folder
 from haystack_collector.store.counts import items_per_day
+from haystack_collector.store.snapshots import snapshot_kind
 from haystack_collector.ui.charts import bar_chart_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -138,3 +142,45 @@ def items_per_day_chart(
         media_type="image/svg+xml",
         headers={"Cache-Control": "no-store"},
     )
+
+
+# A rendered page is the scraped site's markup: shown in a sandbox (a unique origin, no
+# scripts, no forms), loading nothing from anywhere (no tracking requests, no requests to the
+# site again); the snapshot's own inline styles and data: images still show.
+SNAPSHOT_HTML_POLICY = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+_SHA256_PATH = PathParam(pattern="^[0-9a-f]{64}$", min_length=64, max_length=64)
+
+
+@router.get("/snapshots/{sha256}")
+async def snapshot(
+    db: DbDep,
+    settings: SettingsDep,
+    lane: ReadLaneDep,
+    _reader: ReadAccess,
+    sha256: Annotated[str, _SHA256_PATH],
+) -> Response:
+    """A stored page snapshot by its SHA-256: only a hash the database records as a snapshot,
+    only its file in the snapshot folder (never through a symlink); 404 for anything else."""
+
+    def read() -> tuple[str, bytes] | None:
+        kind = db.run_read(snapshot_kind, sha256=sha256)
+        if kind not in CONTENT_TYPES:
+            return None
+        folder = snapshot_folder(settings.downloads_dir.expanduser().absolute())
+        path = snapshot_file(folder, sha256, kind)
+        data = None if path is None else read_data_file(path)
+        return None if data is None else (kind, data)
+
+    found = await lane.run(read)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no snapshot {sha256}")
+    kind, data = found
+    headers = {
+        "Cache-Control": "private, max-age=86400",
+        "Content-Disposition": f'inline; filename="{sha256}.{kind}"',
+    }
+    if kind == "html":
+        headers["Content-Security-Policy"] = SNAPSHOT_HTML_POLICY
+    return Response(data, media_type=CONTENT_TYPES[kind], headers=headers)  # type: ignore[index]

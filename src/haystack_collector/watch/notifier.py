@@ -23,10 +23,10 @@ from haystack_collector.db import Database
 from haystack_collector.errors import DatabaseConnectionError
 from haystack_collector.logs import get_logger
 from haystack_collector.settings import Settings
+from haystack_collector.store import watches as store
 from haystack_collector.watch import channels
 from haystack_collector.watch.alerts import Alerts
 from haystack_collector.watch.deliver import DeliveryPolicy, DeliveryStats, Sender, deliver_due
-from haystack_collector.store import watches as store
 from haystack_collector.watch.evaluate import SETTLE, Evaluation, evaluate_watches
 
 __all__ = ["Notifier", "NotifyPass"]

@@ -58,6 +58,7 @@ def test_a_new_database_reports_every_revision_pending_until_upgraded(tmp_path: 
             "0011",
             "0012",
             "0013",
+            "0014",
         )
         assert not before.up_to_date
         after = upgrade(db)
@@ -104,6 +105,7 @@ def test_an_existing_peregrin_database_is_adopted_and_upgraded_with_its_data(
         "0011",
         "0012",
         "0013",
+        "0014",
     )
 
     after = upgrade(db)
@@ -360,3 +362,34 @@ def test_0010_renames_the_jobs_table_to_runs_and_back_keeping_its_rows(db: Datab
         requested_by="ops",
     )
     assert created > job_id
+
+
+def test_0014_adds_the_snapshot_link_type_and_its_downgrade_removes_it_with_its_links(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'snapshot.db'}")
+    try:
+        upgrade(db)
+        with db.transaction() as conn:
+            engine_id = store.register_engine(conn, name="snapper", version="1")
+            store.store_items(
+                conn,
+                engine_id=engine_id,
+                records=[
+                    store.ItemRecord(
+                        uri="https://a.example/",
+                        links=[store.LinkSpec("urn:sha256:" + "0" * 64, "snapshot")],
+                    )
+                ],
+            )
+        with db.transaction() as conn:
+            command.downgrade(_config(conn), "0013")
+        with db.transaction() as conn:
+            names = set(conn.execute(text("SELECT LinkTypeName FROM LinkTypes")).scalars())
+            assert "snapshot" not in names
+            assert conn.execute(text("SELECT COUNT(*) FROM ItemLinks")).scalar() == 0
+        upgrade(db)
+        with db.transaction() as conn:
+            assert store.get_link_type_id(conn, name="snapshot") > 0
+    finally:
+        db.dispose()

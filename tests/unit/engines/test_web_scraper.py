@@ -200,3 +200,15 @@ async def test_a_crawl_fetcher_is_the_shared_one_unless_the_crawl_chose_otherwis
         assert WebScraper.crawl_fetcher(fetch, same).settings.min_delay == 1.0
     finally:
         await fetchers.aclose()
+
+
+def test_snapshots_are_of_rendered_pages_and_are_kept_with_the_crawl() -> None:
+    with pytest.raises(ConfigError, match="snapshot: snapshots are taken of rendered pages"):
+        WebScraper.validate_settings({"url": "https://a.example/", "snapshot": ["png"]})
+    settings = WebScraper.validate_settings(
+        {"url": "https://a.example/", "render": True, "snapshot": ["png", "pdf"]}
+    )
+    assert isinstance(settings, WebScraperSettings)
+    spec = CrawlSpec.from_settings(settings)
+    assert spec.snapshot == ("png", "pdf")
+    assert CrawlSpec.from_json(spec.as_json()) == spec

@@ -66,7 +66,13 @@ def quietly(defn: SiteDefinition, html: str, base_url: str | None = None) -> lis
 
 def test_the_shipped_definitions() -> None:
     sites = builtin_sites()
-    assert sorted(sites) == ["bctechnology", "indeed", "realpython", "weworkremotely"]
+    assert sorted(sites) == [
+        "bctechnology",
+        "indeed",
+        "jssite-search",
+        "realpython",
+        "weworkremotely",
+    ]
     assert all(site.source and Path(site.source).is_file() for site in sites.values())
     assert sites["bctechnology"].search is not None
 
@@ -529,7 +535,7 @@ def yaml_with(**changes: Any) -> str:
             r"posting\.title names no listing or detail field: 'headline'",
         ),
         ({"job__salary": "title"}, r"job\.salary: Input should be 'title', 'company'"),
-        ({"start_urls": None}, r"give either 'start_urls' or 'search'"),
+        ({"start_urls": None}, r"give one of 'start_urls', 'search' \(a search form\) or 'form'"),
         (
             {"start_urls": ["ftp://board.example/"]},
             r"start_urls: not an http\(s\) URL: 'ftp://board\.example/'",
@@ -618,3 +624,126 @@ def test_a_volatile_block_names_what_of_a_detail_page_is_no_change() -> None:
     assert changed(before, after.replace("Job", "New job"), defn.volatile)
     with pytest.raises(ValidationError, match=r"volatile\.ignore"):
         definition(volatile={"ignore": ["(a*)*"]})
+
+
+# --- forms filled in a browser ------------------------------------------------------------
+
+GOOD_FORM: dict[str, Any] = {
+    "page": "/search",
+    "selector": "form#search",
+    "fields": {"q": "{keyword}", "remote": True, "since": "2024-01-01", "tags": ["a", "b"]},
+    "submit": "button[type=submit]",
+    "wait": {"selector": "div.result", "timeout": 5},
+    "pagination": {"next": "a.next", "max_pages": 3},
+}
+
+
+def form_yaml(form: dict[str, Any] | None = None, **top: Any) -> str:
+    raw = yaml.safe_load(GOOD_YAML)
+    del raw["start_urls"]
+    raw.pop("detail", None)
+    raw["listing"].pop("next_page", None)
+    raw |= {
+        "fetch": "browser",
+        "base_url": "https://board.example/jobs/",
+        "form": form or GOOD_FORM,
+    }
+    for key, value in top.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    return yaml.safe_dump(raw)
+
+
+def test_a_browser_form_definition_loads_and_joins_its_page_to_the_base(tmp_path: Path) -> None:
+    defn = load_site(write(tmp_path, "form.yaml", form_yaml(snapshot=["png", "pdf"])))
+    assert defn.form is not None
+    assert defn.form_page() == "https://board.example/jobs/search"
+    assert defn.form_page("http://127.0.0.1:8123") == "http://127.0.0.1:8123/search"
+    assert defn.default_base == "https://board.example/jobs/search"
+    assert defn.by_keyword
+    assert defn.form.fields["remote"] is True
+    assert defn.form.fields["tags"] == ["a", "b"]
+    assert defn.form.pagination is not None
+    assert defn.form.pagination.control == "a.next"
+    assert defn.snapshot == ["png", "pdf"]
+    # A form without {keyword} runs once with its fixed values.
+    fixed = dict(GOOD_FORM, fields={"q": "python"})
+    assert not load_site(write(tmp_path, "fixed.yaml", form_yaml(fixed))).by_keyword
+
+
+@pytest.mark.parametrize(
+    ("form", "top", "problem"),
+    [
+        (GOOD_FORM, {"fetch": None}, r"form: a form is filled in a browser: add 'fetch: browser'"),
+        (GOOD_FORM, {"fetch": "carrier-pigeon"}, r"fetch: Input should be 'http' or 'browser'"),
+        (
+            GOOD_FORM,
+            {"start_urls": ["https://board.example/"]},
+            r"give one of 'start_urls', 'search' \(a search form\) or 'form'",
+        ),
+        (GOOD_FORM, {"base_url": None}, r"form\.page: '/search' is not an http\(s\) URL"),
+        (GOOD_FORM, {"base_url": "ftp://x/"}, r"base_url: not an http\(s\) URL: 'ftp://x/'"),
+        (dict(GOOD_FORM, page="search"), {}, r"form\.page: a path must start with '/'"),
+        (
+            dict(GOOD_FORM, selector="form[["),
+            {},
+            r"form\.selector: invalid CSS selector 'form\[\['",
+        ),
+        (dict(GOOD_FORM, submit="button::"), {}, r"form\.submit: invalid CSS selector 'button::'"),
+        (
+            dict(GOOD_FORM, fields={'say "hi"': "x"}),
+            {},
+            r"form\.fields: form field name 'say \"hi\"' must be 1-200 characters, no quotes",
+        ),
+        (dict(GOOD_FORM, fields={"q": {"nested": 1}}), {}, r"form\.fields\.q"),
+        (dict(GOOD_FORM, wait={"timeout": 0}), {}, r"form\.wait\.timeout: Input should be greater"),
+        (dict(GOOD_FORM, wait={"timeout": 5, "selector": "div["}), {}, r"form\.wait\.selector"),
+        (
+            dict(GOOD_FORM, pagination={"next": "a.next", "load_more": "button.more"}),
+            {},
+            r"form\.pagination: give exactly one of 'next' \(a link or button\) or 'load_more'",
+        ),
+        (dict(GOOD_FORM, pagination={}), {}, r"form\.pagination: give exactly one of 'next'"),
+        (
+            dict(GOOD_FORM, pagination={"load_more": "button.more", "max_pages": 0}),
+            {},
+            r"form\.pagination\.max_pages: Input should be greater than or equal to 1",
+        ),
+        (
+            dict(GOOD_FORM, pagination={"next": "a..n"}),
+            {},
+            r"form\.pagination: next: invalid CSS selector 'a\.\.n'",
+        ),
+        (
+            dict(GOOD_FORM, wait={"time": 5}),
+            {},
+            r"form\.wait\.time: Extra inputs are not permitted",
+        ),
+        (GOOD_FORM, {"snapshot": ["gif"]}, r"snapshot\.0: Input should be 'html', 'png' or 'pdf'"),
+        (GOOD_FORM, {"wait": {"selector": "div"}}, r"a browser form waits as form\.wait says"),
+    ],
+)
+def test_a_bad_form_block_names_the_file_and_the_field(
+    tmp_path: Path, form: dict[str, Any], top: dict[str, Any], problem: str
+) -> None:
+    path = write(tmp_path, "bad-form.yaml", form_yaml(form, **top))
+    with pytest.raises(SiteDefinitionError, match=rf"^site definition {path}: .*{problem}"):
+        load_site(path)
+
+
+def test_a_browser_form_turns_pages_with_its_pagination_not_next_page(tmp_path: Path) -> None:
+    raw = yaml.safe_load(form_yaml())
+    raw["listing"]["next_page"] = "a.next"
+    path = write(tmp_path, "both.yaml", yaml.safe_dump(raw))
+    with pytest.raises(SiteDefinitionError, match=r"listing\.next_page: a browser form turns"):
+        load_site(path)
+
+
+def test_the_shipped_browser_form_example_is_valid() -> None:
+    shipped = builtin_sites()["jssite-search"]
+    assert shipped.fetch == "browser"
+    assert shipped.form is not None
+    assert shipped.form.pagination is not None
+    assert shipped.form_page("http://127.0.0.1:9") == "http://127.0.0.1:9/search"

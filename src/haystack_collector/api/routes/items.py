@@ -20,6 +20,7 @@ from haystack_collector.masking import strip_credentials
 from haystack_collector.store import query
 from haystack_collector.store.item_state import ItemState
 from haystack_collector.store.query import MAX_LIMIT, ItemFilter, ItemSummary
+from haystack_collector.store.snapshots import item_snapshots
 
 router = APIRouter(prefix="/api/items", tags=["items"], responses=READ_ERRORS)
 
@@ -216,6 +217,42 @@ async def get_item(
     return await lane.run(
         lambda: model_json(ItemDetailOut, db.run_read(query.get_item, item_id=item_id))
     )
+
+
+class SnapshotOut(_FromAttributes):
+    item_id: int
+    kind: Annotated[str, Field(description="`html`, `png` (a full-page screenshot) or `pdf`")]
+    sha256: str
+    size: int | None
+    linked: datetime | None
+    url: Annotated[str, Field(description="where the UI serves the file")]
+
+
+@router.get(
+    "/{item_id}/snapshots",
+    response_model=list[SnapshotOut],
+    summary="The page snapshots an item links to, newest first",
+)
+async def get_item_snapshots(
+    _access: ReadAccess,
+    db: DbDep,
+    lane: ReadLaneDep,
+    item_id: Annotated[int, Path(ge=0, le=2**31 - 1)],
+) -> list[SnapshotOut]:
+    """The rendered HTML, screenshots and PDFs a browser fetch stored for the item ([] when
+    none); each file is served by hash at ``url``."""
+    rows = await lane.run(lambda: db.run_read(item_snapshots, item_id=item_id))
+    return [
+        SnapshotOut(
+            item_id=row.item_id,
+            kind=row.kind,
+            sha256=row.sha256,
+            size=row.size,
+            linked=row.linked,
+            url=f"/snapshots/{row.sha256}",
+        )
+        for row in rows
+    ]
 
 
 def _record(item: ItemSummary) -> dict[str, Any]:

@@ -25,8 +25,12 @@ from haystack_collector.extract.sites.load import (
     load_sites,
 )
 from haystack_collector.extract.sites.model import (
+    SNAPSHOT_KINDS,
+    BrowserForm,
     DetailSpec,
     FieldSpec,
+    FormPagination,
+    FormWait,
     ListingSpec,
     Locator,
     SearchForm,
@@ -42,10 +46,14 @@ from haystack_collector.extract.sites.results import (
 )
 
 __all__ = [
+    "SNAPSHOT_KINDS",
+    "BrowserForm",
     "DetailPage",
     "DetailSpec",
     "FieldSpec",
+    "FormPagination",
     "FormRequest",
+    "FormWait",
     "ListingPage",
     "ListingSpec",
     "Locator",

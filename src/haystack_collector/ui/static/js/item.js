@@ -63,6 +63,36 @@
     ], "no history");
   }
 
+  // The newest snapshot of each kind: the screenshot shown, the HTML and the PDF linked.
+  // Only hashes go into the URLs, and the server checks them again.
+  const SNAPSHOT_LABELS = { png: "Screenshot (PNG)", html: "Rendered HTML", pdf: "PDF" };
+
+  async function loadSnapshots(id) {
+    const shots = await H.api("/api/items/" + encodeURIComponent(id) + "/snapshots");
+    const newest = {};
+    for (const shot of H.asList(shots || [], "snapshots")) {
+      const kind = H.pick(shot, "kind");
+      const sha = String(H.pick(shot, "sha256") || "");
+      if (!(kind in SNAPSHOT_LABELS) || !/^[0-9a-f]{64}$/.test(sha) || newest[kind]) continue;
+      newest[kind] = { sha, linked: H.pick(shot, "linked") };
+    }
+    const kinds = Object.keys(SNAPSHOT_LABELS).filter((kind) => newest[kind]);
+    if (!kinds.length) return;
+    const links = document.getElementById("snapshot-links");
+    links.replaceChildren(...kinds.map((kind) => el("a", {
+      class: "snapshot-link", "data-kind": kind, href: "/snapshots/" + newest[kind].sha,
+      rel: "noreferrer noopener", target: "_blank",
+    }, SNAPSHOT_LABELS[kind])).flatMap((a, n) => (n ? [" · ", a] : [a])));
+    const figure = document.getElementById("snapshot-figure");
+    if (newest.png) {
+      figure.replaceChildren(
+        el("img", { id: "snapshot-image", src: "/snapshots/" + newest.png.sha, alt: "Screenshot of the page", loading: "lazy" }),
+        el("figcaption", {}, "Taken " + H.fmtTime(newest.png.linked)),
+      );
+    }
+    document.getElementById("item-snapshots").hidden = false;
+  }
+
   // --- versions and the diff between two of them ----------------------------------------
   // Every scraped string goes into the page as a text node (H.el), never as markup.
 
@@ -156,6 +186,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     const id = document.body.dataset.itemId;
     load(id).catch((error) => H.notify(H.describeError(error), "error"));
+    loadSnapshots(id).catch((error) => H.notify(H.describeError(error), "error"));
     loadVersions(id).catch((error) => H.notify(H.describeError(error), "error"));
   });
 })();
