@@ -20,8 +20,9 @@ content, the browser fetcher all of it. Pages:
   loading never finishes.
 * ``/slow?ms=N``: a page whose synchronous script takes N ms to arrive (a restart test kills
   the browser meanwhile); the script adds a link to ``/item/99``.
-* ``/sneaky?target=URL``: a script ``fetch()``es ``URL`` and an ``<img>`` loads it (another
-  loopback server in the tests); the page reports what the script got in ``#sneaky``.
+* ``/sneaky?target=URL``: a script ``fetch()``es ``URL``, opens a WebSocket to it and an
+  ``<img>`` loads it (another loopback server in the tests); the page reports what the
+  script got in ``#sneaky``.
 * ``/big``: a page larger than a small body cap (``BIG_BYTES``), with an image.
 
 The search data set (``JOBS``, deterministic): 60 jobs, N = 1..60.
@@ -212,6 +213,7 @@ _NEVER = """<h1>Never</h1><div id="late"></div><script src="/api/never.js"></scr
 
 _SNEAKY = """<h1>Sneaky</h1><div id="sneaky">pending</div><img src="%(target)s/img.png">
 <script>
+try { new WebSocket(%(target_js)s.replace(/^http/, 'ws') + '/ws'); } catch (e) {}
 fetch(%(target_js)s + '/secret').then(r => r.text())
   .then(t => { document.getElementById('sneaky').textContent = 'got: ' + t; })
   .catch(e => { document.getElementById('sneaky').textContent = 'refused'; });

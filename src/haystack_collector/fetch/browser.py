@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import re
 import signal
 import time
 import uuid
@@ -66,6 +67,7 @@ __all__ = [
 
 EXTRA = "pip install 'haystack-collector[browser]'"
 _UNSET: Any = object()  # "the running work's" (origin, correlation id)
+_ANY_URL = re.compile(".*")  # every WebSocket a page opens goes through the interceptor
 
 
 class BrowserCrashed(NetworkError):
@@ -263,6 +265,7 @@ class Browser:
                     accept_downloads=False,
                 )
                 await context.route("**/*", handler.handle)
+                await context.route_web_socket(_ANY_URL, handler.web_socket)
                 page = await context.new_page()
         except TimeoutError as exc:
             log.warning("the browser does not answer: restarting it")

@@ -10,6 +10,8 @@ Chromium never touches the network itself: each request is intercepted and made 
   guard when the work came through the API and its host is not in ``guard_allow``), sent on a
   client that connects only to checked addresses when guarded, its redirects followed here
   (each hop checked again), and its body read within the caps; a body over them is refused.
+* **WebSockets** (``context.route_web_socket``; ``route`` never sees them) are checked the same
+  way and refused with a close, or connected as they were.
 * Resource types in ``BrowserSettings.block`` are never requested.
 
 Route handlers run in Playwright's own tasks, whose context variables are those of whatever
@@ -40,7 +42,7 @@ from haystack_collector.logs import correlation_scope
 from haystack_collector.origin import origin_scope
 
 if TYPE_CHECKING:
-    from playwright.async_api import Request, Route
+    from playwright.async_api import Request, Route, WebSocketRoute
 
 __all__ = ["Interceptor", "SubresourceClients"]
 
@@ -160,6 +162,19 @@ class Interceptor:
             await route.abort("blockedbyclient")
             return
         await self._subresource(route, request)
+
+    async def web_socket(self, socket: WebSocketRoute) -> None:
+        """A WebSocket the page opens: ``route`` never sees one, so the guard checks it here."""
+        url = socket.url
+        checked = "http" + url.removeprefix("ws") if url.startswith("ws") else url
+        with origin_scope(self.origin):
+            allowed = may_go_private(self.settings, checked)
+        refusal = await check_url(checked, allow_private=allowed)
+        if refusal is not None:
+            self._refuse(url, refusal)
+            await socket.close(code=1008, reason="refused by Haystack's fetch rules")
+            return
+        socket.connect_to_server()
 
     def _refuse(self, url: str, refusal: str) -> None:
         self.refused.append(url)
