@@ -41,6 +41,8 @@ from haystack_collector.db.schema import (
     item_data,
     item_events,
     item_links,
+    item_versions,
+    item_visits,
     items,
     link_types,
 )
@@ -370,12 +372,15 @@ def update_and_get_record(
 
 
 def delete_record(conn: Connection, *, table: str, record_id: int) -> None:
-    """Delete a row; deleting an item also deletes its data, events and links."""
+    """Delete a row; deleting an item also deletes its data, events, links, earlier versions
+    and re-visits (its notifications stay: they say what was sent)."""
     known = known_table(table)
     _protect_seed(conn, known, record_id, "deleted")
     if known is items:
         conn.execute(delete(item_data).where(item_data.c.itemId == record_id))
         conn.execute(delete(item_events).where(item_events.c.itemId == record_id))
+        conn.execute(delete(item_versions).where(item_versions.c.itemId == record_id))
+        conn.execute(delete(item_visits).where(item_visits.c.itemId == record_id))
         conn.execute(
             delete(item_links).where(
                 or_(item_links.c.itemId_left == record_id, item_links.c.itemId_right == record_id)

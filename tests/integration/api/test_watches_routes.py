@@ -135,7 +135,9 @@ def test_failures_are_listed_and_can_be_sent_again(
     hook.status = 500
     notifier = notifier_from_settings(
         db,
-        Settings(_env_file=None, database_url="sqlite://", notify_max_attempts=1),  # type: ignore[call-arg]
+        Settings(  # type: ignore[call-arg]
+            _env_file=None, database_url="sqlite://", notify_max_attempts=1, notify_settle=0
+        ),
     )
     assert notifier.run_once().delivery.failed == 2
     failed = client.get("/api/notifications", params={"status": "failed"})

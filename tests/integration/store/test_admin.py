@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select, text
 
 from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.errors import IntegrityViolation, NotFoundError
-from haystack_collector.store import admin
+from haystack_collector.store import admin, revisits, versions
 from tests.factories import make_uri
 
 
@@ -97,16 +97,20 @@ def test_unknown_columns_are_refused(db: Database) -> None:
             admin.create_record(conn, table="Config", values={"password": "x"})
 
 
-def test_deleting_an_item_deletes_its_data_events_and_links(db: Database) -> None:
+def test_deleting_an_item_deletes_its_data_events_links_versions_and_visits(db: Database) -> None:
     with db.transaction() as conn:
         item = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
         other = store.get_or_create_item(conn, uri=make_uri(), engine_id=None).item_id
         store.set_item_data(conn, item_id=item, key="title", value="x")
+        store.set_item_data(conn, item_id=item, key="title", value="y")  # version 1 is kept
+        revisits.record_visit(conn, item_id=item, engine_id=None, status=200)
         store.add_link(conn, engine_id=None, left=other, right=item, link_type="contains")
+        assert versions.current_version(conn, item_id=item) == 2
         admin.delete_record(conn, table="Items", record_id=item)
         assert store.get_item(conn, item_id=item) is None
         assert store.get_links(conn, item_id=other) == []
-        assert admin.table_count(conn, table="ItemData") == 0
+        for table in ("ItemData", "ItemVersions", "ItemVisits"):
+            assert conn.execute(select(func.count()).select_from(text(table))).scalar() == 0
 
 
 def test_deleting_a_row_others_depend_on_is_refused(db: Database) -> None:
