@@ -354,7 +354,7 @@ def test_settings_that_name_no_usable_site_fail_the_run_clearly(db: Database) ->
     [unknown] = run_start_actions(Sites, db, {"site": "monster"}, fetchers=FETCHERS)
     assert unknown.error == (
         "ConfigError: no site definition named 'monster';"
-        " shipped: bctechnology, indeed, realpython, weworkremotely"
+        " shipped: bctechnology, indeed, jssite-search, realpython, weworkremotely"
     )
     [no_keywords] = run_start_actions(Sites, db, {"site": "indeed"}, fetchers=FETCHERS)
     assert no_keywords.error == "ConfigError: site 'indeed' searches by keyword: give keywords"
