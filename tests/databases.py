@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, delete, func, select, text, update
+from sqlalchemy import and_, create_engine, delete, func, select, text, update
 from sqlalchemy.engine import URL, make_url
 
 from haystack_collector.db import Database
 from haystack_collector.db.migrate import upgrade
-from haystack_collector.db.schema import HAYSTACK_TABLES, PEREGRIN_TABLES, config
+from haystack_collector.db.schema import HAYSTACK_TABLES, PEREGRIN_TABLES, config, link_types
 from haystack_collector.store.admin import primary_key
 
 SERVER_URLS = {
@@ -92,11 +92,17 @@ class Baseline:
             self.config = dict(
                 conn.execute(select(config.c.configName, config.c.configValue)).all()
             )
+            # Seeded link types by name: a test that downgrades and upgrades again seeds them
+            # anew, under new ids, and they must stay.
+            self.link_types = set(conn.execute(select(link_types.c.LinkTypeName)).scalars())
 
     def restore(self, db: Database) -> None:
         with db.transaction() as conn:
             for table in reversed(_TABLES):  # children before parents
-                conn.execute(delete(table).where(primary_key(table) > self.max_ids[table.name]))
+                newer = primary_key(table) > self.max_ids[table.name]
+                if table is link_types:
+                    newer = and_(newer, link_types.c.LinkTypeName.not_in(self.link_types))
+                conn.execute(delete(table).where(newer))
             for name, value in self.config.items():
                 conn.execute(
                     update(config).where(config.c.configName == name).values(configValue=value)

@@ -58,6 +58,7 @@ __all__ = [
     "AlertSource",
     "NewNotification",
     "NotificationRow",
+    "SettledMarks",
     "WatchRow",
     "add_watch",
     "advance_watch",
@@ -82,6 +83,8 @@ __all__ = [
     "oldest_queued_since",
     "record_notifications",
     "requeue_notification",
+    "settled_marks",
+    "span_end",
     "status_counts",
     "update_watch",
     "watches_with_due",
@@ -622,6 +625,19 @@ def new_item_ids(
             found.append(summary.item_id)
         cursor = page.next
     return sorted(found)[-limit:]
+
+
+def span_end(conn: Connection, *, after: int, count: int) -> int | None:
+    """The id of the ``count``-th item after ``after`` (None when fewer follow): the end of a
+    span holding at most ``count`` items, whatever gaps the ids have."""
+    found = conn.execute(
+        select(items.c.itemId)
+        .where(items.c.itemId > after)
+        .order_by(items.c.itemId)
+        .offset(count - 1)
+        .limit(1)
+    ).scalar()
+    return None if found is None else int(found)
 
 
 def oldest_queued_since(conn: Connection, *, after: int, upto: int, since: datetime) -> int | None:

@@ -119,9 +119,11 @@ def _new(
         )
         if waiting is not None:
             mark = waiting - 1
-    # At most MAX_PER_EVALUATION ids past the mark, so every match among them is read and the
-    # mark can move to the end of the span; whatever lies beyond is the next evaluation's.
-    mark = min(mark, watch.last_item_id + MAX_PER_EVALUATION)
+    # A span of at most MAX_PER_EVALUATION items past the mark, so every match in it is read
+    # and the mark can move to its end; whatever lies beyond is the next evaluation's.
+    end = db.run_read(store.span_end, after=watch.last_item_id, count=MAX_PER_EVALUATION)
+    if end is not None:
+        mark = min(mark, end)
     ids = db.run_read(
         store.new_item_ids,
         where=spec.item_filter(),

@@ -20,9 +20,10 @@ from haystack_collector.engines.registry import all_engines
 from haystack_collector.errors import ConfigError
 from haystack_collector.runtime import Runtime
 from haystack_collector.settings import Settings
-from haystack_collector.store import versions
+from haystack_collector.store import admin, versions
 from haystack_collector.store import watches as watch_store
 from haystack_collector.store.item_state import set_states
+from haystack_collector.watch import evaluate
 from haystack_collector.watch.evaluate import evaluate_watches
 from haystack_collector.watch.manage import create_watch, send_sample
 from haystack_collector.watch.notifier import Notifier, notifier_from_settings
@@ -528,3 +529,23 @@ def test_rows_wait_out_the_settle_time_so_a_late_commit_is_never_passed(
         assert "https://late.test/p/0" in post["json"]["message"]
         assert "https://jobs.test/p/0" in post["json"]["message"]
     assert db.run_read(watch_store.get_watch, name="late").last_item_id > 0
+
+
+def test_more_new_items_than_one_evaluation_reads_are_all_told_across_id_gaps(
+    db: Database, hook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(evaluate, "MAX_PER_EVALUATION", 5)
+    create_watch(db, name="many", filter={"engine": "many"}, events=["new"], channels_=[hook.url()])
+    # A gap in the ids (deleted items: a database may also skip ids of rolled-back inserts).
+    gone = add_items(db, "other", 7, prefix="https://gap.test/p")
+    with db.transaction() as conn:
+        for item_id in gone:
+            admin.delete_record(conn, table="Items", record_id=item_id)
+    wanted = add_items(db, "many", 6, prefix="https://a.test/p")
+    wanted += add_items(db, "many", 6, prefix="https://b.test/p")
+
+    recorded = [evaluate_watches(db, settle=timedelta(0))[0].recorded for _ in range(4)]
+
+    assert recorded == [5, 5, 2, 0]  # five at a time, oldest first, none skipped
+    rows = db.run_read(watch_store.list_notifications, status=["pending"], limit=50)
+    assert sorted(row.item_id for row in rows) == sorted(wanted)
