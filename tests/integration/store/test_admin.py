@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select
 
 from haystack_collector import store
 from haystack_collector.db import Database
+from haystack_collector.db.schema import item_data, item_versions, item_visits
 from haystack_collector.errors import IntegrityViolation, NotFoundError
 from haystack_collector.store import admin, revisits, versions
 from tests.factories import make_uri
@@ -27,7 +28,7 @@ def test_every_peregrin_table_is_known_and_counted(db: Database) -> None:
         "Status",
         "Config",
     }
-    assert counts["LinkTypes"] == 5
+    assert counts["LinkTypes"] == 6  # the five of Peregrin and "snapshot"
     assert counts["Items"] == 0
 
 
@@ -109,8 +110,8 @@ def test_deleting_an_item_deletes_its_data_events_links_versions_and_visits(db: 
         admin.delete_record(conn, table="Items", record_id=item)
         assert store.get_item(conn, item_id=item) is None
         assert store.get_links(conn, item_id=other) == []
-        for table in ("ItemData", "ItemVersions", "ItemVisits"):
-            assert conn.execute(select(func.count()).select_from(text(table))).scalar() == 0
+        for table in (item_data, item_versions, item_visits):
+            assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
 
 
 def test_deleting_a_row_others_depend_on_is_refused(db: Database) -> None:
