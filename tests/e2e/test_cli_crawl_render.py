@@ -40,7 +40,9 @@ def test_crawl_render_collects_every_result_a_plain_crawl_misses(
         assert items_found(pages, jssite) == []
 
     rendered = f"sqlite:///{tmp_path / 'rendered.db'}"
+    # The item pages have no results list: their wait ends at its (short) limit.
     args = ["crawl", start, "--delay", "0", "--render", "--wait-selector", "li.result"]
+    args += ["--wait-timeout", "3"]
     code, out, err = haystack(rendered, *args, "--max-depth", "1")
     assert code == 0, err
     assert out.strip().splitlines()[-1].startswith(f"pages={FEED_ITEMS + 1} ")

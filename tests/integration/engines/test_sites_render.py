@@ -40,8 +40,9 @@ job:
   title: title
 """
 
+# The detail pages have no results list: their wait ends at its (short) limit.
 BROWSER = """fetch: browser
-wait: {selector: li.result, timeout: 5}"""
+wait: {selector: li.result, timeout: 3}"""
 
 
 def definition(folder: Path, base: str, fetch: str) -> str:
@@ -90,6 +91,9 @@ def test_a_browser_definition_finds_every_listing_a_plain_one_misses(
     assert SITE_RENDER not in item  # the definition itself says how to fetch
 
 
+# The browser does not touch the database: the store's side is the sites engine's own tests',
+# on every backend.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_the_render_setting_renders_a_plain_definition_and_its_details(
     db: Database, jssite: JsSite, tmp_path: Path
 ) -> None:
