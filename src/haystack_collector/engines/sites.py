@@ -38,8 +38,8 @@ from sqlalchemy.engine import Connection
 
 from haystack_collector import store
 from haystack_collector.engines.base import ActionContext, item_action, start_action
-from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.rendering import render_page
 from haystack_collector.engines.revisiting import (
     RevisitFailed,
     RevisitSpec,
@@ -69,10 +69,8 @@ from haystack_collector.extract.sites import (
 from haystack_collector.extract.sites.load import SUFFIXES
 from haystack_collector.extract.volatile import VolatileRules, page_text, text_digest
 from haystack_collector.fetch import Fetcher, FetchResult
-from haystack_collector.fetch.render import IDLE
 from haystack_collector.paths import PathSetting, ServerPath
 from haystack_collector.queue import Task, WorkQueue
-from haystack_collector.snapshots import keep_rendered, link_snapshots, snapshot_spec
 from haystack_collector.store import FETCHED, ItemRecord, LinkSpec
 from haystack_collector.store.meaning import TEXT_DIGEST
 from haystack_collector.store.values import ItemValue
@@ -278,7 +276,15 @@ class Sites(FetchingEngine):
                 return
             seen.add(request.uri)
             if render and request.form is None:
-                result = await _render(ctx, fetcher, defn, request.url, page_uri=request.uri)
+                result = await render_page(
+                    ctx,
+                    fetcher,
+                    request.url,
+                    wait=defn.wait,
+                    scroll=defn.scroll,
+                    snapshot=defn.snapshot,
+                    page_uri=request.uri,
+                )
             else:
                 result = await fetcher.fetch(request.url, form=request.form)
             tally.pages += 1
@@ -452,33 +458,16 @@ async def _fetch_detail(
     """A listing's detail page: rendered when its definition (or the run that found it, see
     ``SITE_RENDER``) renders, else fetched."""
     if defn.fetch == "browser" or _first(stored.get(SITE_RENDER)) is True:
-        return await _render(ctx, ctx.fetcher(), defn, url, page_uri=url)
-    return await ctx.fetcher().fetch(url)
-
-
-async def _render(
-    ctx: ActionContext, fetcher: Fetcher, defn: SiteDefinition, url: str, *, page_uri: str
-) -> FetchResult:
-    """``url`` rendered in the browser as ``defn`` says, its navigation fetched with
-    ``fetcher``'s settings; a browser that dies raises (the queue retries the action). The
-    definition's ``snapshot`` kinds are stored and linked from ``page_uri``."""
-    rendered = await ctx.browser().render(
-        url,
-        settings=fetcher.settings,
-        wait=IDLE if defn.wait is None else defn.wait.spec(),
-        scroll=None if defn.scroll is None else defn.scroll.spec(),
-        snapshot=snapshot_spec(defn.snapshot),
-    )
-    if defn.snapshot:
-        shots = await asyncio.to_thread(
-            keep_rendered, engine_defaults().downloads, rendered, defn.snapshot
+        return await render_page(
+            ctx,
+            ctx.fetcher(),
+            url,
+            wait=defn.wait,
+            scroll=defn.scroll,
+            snapshot=defn.snapshot,
+            page_uri=url,
         )
-        if shots:
-            await asyncio.to_thread(
-                ctx.db.run, link_snapshots, engine_id=ctx.engine_id, page_uri=page_uri, shots=shots
-            )
-            ctx.items_stored += len(shots)
-    return rendered.as_fetch_result()
+    return await ctx.fetcher().fetch(url)
 
 
 def _text_digest(result: FetchResult, rules: VolatileRules) -> str:

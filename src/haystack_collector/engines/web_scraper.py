@@ -63,6 +63,7 @@ from haystack_collector.engines.base import ActionContext, item_action, start_ac
 from haystack_collector.engines.defaults import engine_defaults
 from haystack_collector.engines.fetchers import EngineFetch
 from haystack_collector.engines.fetching import FetchingEngine
+from haystack_collector.engines.rendering import render_page
 from haystack_collector.engines.revisiting import (
     RevisitFailed,
     RevisitSpec,
@@ -75,17 +76,13 @@ from haystack_collector.extract.main_text import main_text
 from haystack_collector.extract.page import Form, Image, Page, extract_page
 from haystack_collector.extract.volatile import NO_RULES, VolatileRules, page_text, text_digest
 from haystack_collector.fetch import CIRCUIT_OPEN, Fetcher, FetchResult
-from haystack_collector.fetch.render import IDLE
 from haystack_collector.fetch.render_options import ScrollOptions, WaitOptions
 from haystack_collector.memory import HeapTrimmer
 from haystack_collector.queue import Task
 from haystack_collector.resilience import RetryPolicy, robust_network_operation
 from haystack_collector.snapshots import (
     SnapshotKind,
-    keep_rendered,
-    link_snapshots,
     parse_kinds,
-    snapshot_spec,
 )
 from haystack_collector.store import crawl as crawl_store
 from haystack_collector.store import revisits as revisit_store
@@ -400,7 +397,7 @@ class WebScraper(FetchingEngine):
         spec = scope if isinstance(scope, CrawlSpec) else _NO_CRAWL
         fetcher = self.crawl_fetcher(ctx.fetch, spec)
         if spec.render:
-            result = await self._render(ctx, fetcher, spec, task.uri)
+            result = await _render(ctx, fetcher, spec, task.uri)
         else:
             result = await fetcher.fetch(task.uri)
         if result.error == CIRCUIT_OPEN and spec.render:  # the queue tries the page later
@@ -432,7 +429,7 @@ class WebScraper(FetchingEngine):
         result = await fetcher.fetch(task.uri, etag=state.etag, last_modified=state.last_modified)
         if state.scope.render and result.ok and not result.not_modified:
             # A rendering crawl's page changed on the wire: what counts is its rendered DOM.
-            result = await self._render(ctx, fetcher, state.scope, task.uri)
+            result = await _render(ctx, fetcher, state.scope, task.uri)
         failure = revisit_failure(result)
         if failure is not None:  # not an answer about the page: retried later, page untouched
             raise RevisitFailed(f"re-visit of {task.uri}: {failure}")
@@ -476,31 +473,6 @@ class WebScraper(FetchingEngine):
         if writer is None or writer.key != key:
             writer = self._writers[loop] = _PageWriter(*key, _Scopes(self._specs))
         return writer
-
-    @staticmethod
-    async def _render(
-        ctx: ActionContext, fetcher: Fetcher, spec: CrawlSpec, url: str
-    ) -> FetchResult:
-        """``url`` rendered in the browser, its navigation fetched with ``fetcher``'s settings
-        (the crawl's slots, robots and breaker). A browser that dies raises: the queue retries
-        the page."""
-        rendered = await ctx.browser().render(
-            url,
-            settings=fetcher.settings,
-            wait=IDLE if spec.wait is None else spec.wait.spec(),
-            scroll=None if spec.scroll is None else spec.scroll.spec(),
-            snapshot=snapshot_spec(spec.snapshot),
-        )
-        if spec.snapshot:
-            shots = await asyncio.to_thread(
-                keep_rendered, engine_defaults().downloads, rendered, spec.snapshot
-            )
-            if shots:
-                await asyncio.to_thread(
-                    ctx.db.run, link_snapshots, engine_id=ctx.engine_id, page_uri=url, shots=shots
-                )
-                ctx.items_stored += len(shots)
-        return rendered.as_fetch_result()
 
     @robust_network_operation("webScraper.fetch", policy=BREAKER_WAIT_POLICY)
     async def _fetch(self, fetcher: Fetcher, url: str, first: list[FetchResult]) -> FetchResult:
@@ -776,3 +748,16 @@ def _form(form: Form) -> dict[str, Any]:
         "method": form.method,
         "fields": [{"name": f.name, "type": f.type, "default": f.default} for f in form.fields],
     }
+
+
+async def _render(ctx: ActionContext, fetcher: Fetcher, spec: CrawlSpec, url: str) -> FetchResult:
+    """``url`` rendered as the crawl says, with the crawl's fetcher (slots, robots, breaker)."""
+    return await render_page(
+        ctx,
+        fetcher,
+        url,
+        wait=spec.wait,
+        scroll=spec.scroll,
+        snapshot=spec.snapshot,
+        page_uri=url,
+    )
