@@ -67,31 +67,48 @@ def enqueue_events(conn: Connection, *, events: Sequence[EventSpec], reopen: boo
     )
     if reopen:
         for event in events:
-            conn.execute(
-                update(item_events)
-                .where(
-                    item_events.c.engineId == event.engine_id,
-                    item_events.c.actionId == event.action_id,
-                    item_events.c.itemId == event.item_id,
-                    or_(
-                        item_events.c.itemEventDate.is_not(None),
-                        item_events.c.itemEventDeadDate.is_not(None),
-                    ),
-                )
-                .values(
-                    itemEventDate=None,
-                    itemEventDeadDate=None,
-                    itemEventAttempts=0,
-                    itemEventLastError=None,
-                    itemEventClaimedBy=None,
-                    itemEventLeaseUntil=None,
-                    itemEventRunAfter=to_db(event.run_after),
-                    itemEventAddedDate=now,
-                    itemEventCorrelationId=correlation,
-                    itemEventOrigin=origin,
-                )
+            reopen_event(
+                conn,
+                event=event,
+                added=now,
+                correlation_id=correlation,
+                origin=origin,
             )
     return added
+
+
+def reopen_event(
+    conn: Connection,
+    *,
+    event: EventSpec,
+    added: datetime,
+    correlation_id: str | None,
+    origin: str | None,
+) -> int:
+    """Make ``event`` pending again (fresh attempts) if it is completed or dead; 1 if it was."""
+    e = item_events.c
+    reopened = conn.execute(
+        update(item_events)
+        .where(
+            e.engineId == event.engine_id,
+            e.actionId == event.action_id,
+            e.itemId == event.item_id,
+            or_(e.itemEventDate.is_not(None), e.itemEventDeadDate.is_not(None)),
+        )
+        .values(
+            itemEventDate=None,
+            itemEventDeadDate=None,
+            itemEventAttempts=0,
+            itemEventLastError=None,
+            itemEventClaimedBy=None,
+            itemEventLeaseUntil=None,
+            itemEventRunAfter=to_db(event.run_after),
+            itemEventAddedDate=added,
+            itemEventCorrelationId=correlation_id,
+            itemEventOrigin=origin,
+        )
+    )
+    return int(reopened.rowcount)
 
 
 def enqueue_event(

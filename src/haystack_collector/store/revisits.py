@@ -46,6 +46,7 @@ from haystack_collector.store._sql import (
     utcnow,
 )
 from haystack_collector.store.crawl import PageWrite, Scopes, finish_events, store_pages
+from haystack_collector.store.events import EventSpec, reopen_event
 from haystack_collector.store.item_state import GONE
 from haystack_collector.store.meaning import meaning_digest
 from haystack_collector.store.values import ItemValue, encode
@@ -322,29 +323,13 @@ def queue_revisits(conn: Connection, *, scope: DueScope, older_than: int, limit:
         )
         queued += added  # a row a racing transaction added first is not counted
         for item in sorted(known):
-            reopened = conn.execute(
-                update(item_events)
-                .where(
-                    item_events.c.engineId == scope.engine_id,
-                    item_events.c.actionId == scope.revisit_action,
-                    item_events.c.itemId == item,
-                    or_(
-                        item_events.c.itemEventDate.is_not(None),
-                        item_events.c.itemEventDeadDate.is_not(None),
-                    ),
-                )
-                .values(
-                    itemEventDate=None,
-                    itemEventDeadDate=None,
-                    itemEventAttempts=0,
-                    itemEventLastError=None,
-                    itemEventClaimedBy=None,
-                    itemEventLeaseUntil=None,
-                    itemEventRunAfter=None,
-                    **fields,
-                )
+            queued += reopen_event(
+                conn,
+                event=EventSpec(scope.engine_id, scope.revisit_action, item),
+                added=now,
+                correlation_id=correlation,
+                origin=origin,
             )
-            queued += reopened.rowcount
     return queued
 
 
