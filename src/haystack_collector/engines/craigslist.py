@@ -49,8 +49,8 @@ from haystack_collector.engines.fetching import FetchingEngine
 from haystack_collector.engines.revisiting import (
     RevisitFailed,
     RevisitSpec,
+    finish_revisit,
     revisit_failure,
-    store_revisit,
 )
 from haystack_collector.errors import ConfigError
 from haystack_collector.extract.craigslist import (
@@ -383,17 +383,13 @@ class Craigslist(FetchingEngine):
             raise RevisitFailed(f"re-check of {url}: {failure}")
         data = posting_data(result, known, datetime.now(UTC).replace(microsecond=0))
         outcome = await asyncio.to_thread(
-            ctx.db.run,
-            store_revisit,
-            engine_id=ctx.engine_id,
-            queue=ctx.queue,
-            task=task,
-            records=[ItemRecord(uri=task.uri, data=data)],
+            finish_revisit,
+            ctx,
+            task,
+            [ItemRecord(uri=task.uri, data=data)],
             status=result.status,
             not_modified=result.not_modified,
         )
-        ctx.event_done = True
-        ctx.items_stored += 1
         ctx.log.debug("re-check of %s: %s", task.uri, outcome)
 
     @item_action(EXTRACT_ACTION, description="Fetch a posting and store its fields")

@@ -44,7 +44,7 @@ from haystack_collector import store
 from haystack_collector.db import Database
 from haystack_collector.engines.base import ActionContext, Engine, item_action, start_action
 from haystack_collector.engines.defaults import engine_defaults
-from haystack_collector.engines.revisiting import RevisitFailed, RevisitSpec, store_revisit
+from haystack_collector.engines.revisiting import RevisitFailed, RevisitSpec, finish_revisit
 from haystack_collector.errors import ConfigError
 from haystack_collector.files import extension_of, file_hashes
 from haystack_collector.paths import EscapesRoots, ServerPath
@@ -160,16 +160,7 @@ class FileScanner(Engine):
             record = _record(task.uri, seen, before, ScanCounts())
             if record.data.get("FileState") != UNCHANGED:  # an unchanged file: nothing to write
                 records = [record]
-        outcome = ctx.db.run(
-            store_revisit,
-            engine_id=ctx.engine_id,
-            queue=ctx.queue,
-            task=task,
-            records=records,
-            status=None,
-        )
-        ctx.event_done = True
-        ctx.items_stored += len(records)
+        outcome = finish_revisit(ctx, task, records, status=None)
         ctx.log.debug("rescan of %s: %s", path, outcome)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
@@ -23,7 +24,17 @@ from haystack_collector.queue import Task, WorkQueue
 from haystack_collector.store.item_state import GONE_STATUSES
 from haystack_collector.store.revisits import VisitOutcome, record_visit
 
-__all__ = ["RevisitFailed", "RevisitSpec", "revisit_failure", "says_gone", "store_revisit"]
+if TYPE_CHECKING:  # engines.base imports this module (RevisitSpec)
+    from haystack_collector.engines.base import ActionContext
+
+__all__ = [
+    "RevisitFailed",
+    "RevisitSpec",
+    "finish_revisit",
+    "revisit_failure",
+    "says_gone",
+    "store_revisit",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +90,26 @@ def store_revisit(
         write=write,
         not_modified=not_modified,
     )
+
+
+def finish_revisit(
+    ctx: ActionContext,
+    task: Task,
+    records: Sequence[store.ItemRecord],
+    *,
+    status: int | None,
+    not_modified: bool = False,
+) -> VisitOutcome:
+    """``store_revisit`` for the action running in ``ctx``, which then counts as finished."""
+    outcome = ctx.db.run(
+        store_revisit,
+        engine_id=ctx.engine_id,
+        queue=ctx.queue,
+        task=task,
+        records=records,
+        status=status,
+        not_modified=not_modified,
+    )
+    ctx.event_done = True
+    ctx.items_stored += len(records)
+    return outcome

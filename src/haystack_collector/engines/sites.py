@@ -43,8 +43,8 @@ from haystack_collector.engines.rendering import render_page
 from haystack_collector.engines.revisiting import (
     RevisitFailed,
     RevisitSpec,
+    finish_revisit,
     revisit_failure,
-    store_revisit,
 )
 from haystack_collector.errors import ConfigError, NetworkError, NotFoundError
 from haystack_collector.extract.limits import DocumentLimitError
@@ -359,17 +359,13 @@ class Sites(FetchingEngine):
             raise RevisitFailed(f"re-check of {task.uri}: {failure}")
         data = await self._detail_data(ctx, defn, stored, task, result)
         outcome = await asyncio.to_thread(
-            ctx.db.run,
-            store_revisit,
-            engine_id=ctx.engine_id,
-            queue=ctx.queue,
-            task=task,
-            records=[ItemRecord(uri=task.uri, data=data)],
+            finish_revisit,
+            ctx,
+            task,
+            [ItemRecord(uri=task.uri, data=data)],
             status=result.status,
             not_modified=result.not_modified,
         )
-        ctx.event_done = True
-        ctx.items_stored += 1
         ctx.log.debug("site %s: re-check of %s: %s", defn.name, task.uri, outcome)
 
     async def _detail_data(
