@@ -155,9 +155,12 @@ def _filter(given: WatchFilterIn) -> dict[str, Any]:
     return {key: value for key, value in given.model_dump().items() if value not in (None, [])}
 
 
-def _out(db: Any, row: store.WatchRow) -> WatchOut:
+def _out(db: Any, row: store.WatchRow, counts: dict[int, dict[str, int]] | None = None) -> WatchOut:
+    """``row`` as answered; ``counts`` are every watch's (``store.status_counts``), read once
+    by a caller answering many."""
     shown = view(row)
-    counts = db.run_read(store.status_counts).get(row.watch_id, {})
+    if counts is None:
+        counts = db.run_read(store.status_counts)
     return WatchOut(
         watch_id=row.watch_id,
         name=row.name,
@@ -169,14 +172,15 @@ def _out(db: Any, row: store.WatchRow) -> WatchOut:
         alerts=row.alerts,
         enabled=row.enabled,
         created=row.created,
-        notifications=counts,
+        notifications=counts.get(row.watch_id, {}),
         last_sent=db.run_read(store.last_deliveries, watch_id=row.watch_id),
     )
 
 
 @router.get("", response_model=WatchList, summary="Every watch, channels masked")
 def list_watches(db: DbDep, _access: ReadAccess) -> WatchList:
-    return WatchList(watches=[_out(db, row) for row in db.run_read(store.list_watches)])
+    counts = db.run_read(store.status_counts)
+    return WatchList(watches=[_out(db, row, counts) for row in db.run_read(store.list_watches)])
 
 
 @router.post(
