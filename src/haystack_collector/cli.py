@@ -35,6 +35,7 @@ from haystack_collector.errors import (
     HaystackError,
     NotFoundError,
 )
+from haystack_collector.exits import EXIT_FAILURE, EXIT_USAGE
 from haystack_collector.logs import correlation_scope, redact, setup_logging
 from haystack_collector.memory import limit_malloc_arenas
 from haystack_collector.revisit_cli import make_revisit_command
@@ -57,8 +58,6 @@ __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 P = ParamSpec("P")
 
 EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 # How long the reachability probe waits for a server's answers; a URL's own value wins.
 PROBE_TIMEOUT_S = 5

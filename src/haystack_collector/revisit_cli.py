@@ -9,26 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from haystack_collector.errors import ConfigError, HaystackError, NotFoundError
-from haystack_collector.logs import redact
+from haystack_collector.exits import fail as _fail
 
 if TYPE_CHECKING:
     from haystack_collector.db import Database
     from haystack_collector.store.revisits import RevisitPolicy
 
 __all__ = ["make_revisit_command"]
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-
-
-def _fail(error: HaystackError) -> NoReturn:
-    typer.echo(f"error: {' '.join(redact(str(error)).split())}", err=True)
-    raise typer.Exit(EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE)
 
 
 def _when(moment: datetime | None) -> str:

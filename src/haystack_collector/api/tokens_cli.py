@@ -9,25 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from haystack_collector.errors import ConfigError, HaystackError
-from haystack_collector.logs import redact
+from haystack_collector.errors import HaystackError
+from haystack_collector.exits import fail as _fail
 
 if TYPE_CHECKING:
     from haystack_collector.db import Database
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The token's name.")]
-
-
-def _fail(error: HaystackError) -> NoReturn:
-    typer.echo(f"error: {' '.join(redact(str(error)).split())}", err=True)
-    raise typer.Exit(EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILURE)
 
 
 def _when(moment: datetime | None) -> str:
